@@ -1,0 +1,60 @@
+# The two commands people need: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-dev check-system migrate demo lint format e2e bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	# pip >= 25.3 for --build-constraint (xstatic-bootstrap's sdist needs pkg_resources to build).
+	$(PIP) install --quiet --upgrade "pip>=25.3"
+
+$(VENV)/.installed: pyproject.toml build-constraints.txt | $(PY)
+	$(PIP) install --quiet --build-constraint build-constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml build-constraints.txt | $(PY)
+	$(PIP) install --quiet --build-constraint build-constraints.txt -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed check-system
+install-dev: $(VENV)/.installed-dev check-system
+
+# WeasyPrint needs Pango from the system; say so plainly instead of failing later.
+check-system: | $(PY)
+	@$(PY) scripts/check_system.py
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py loaddemo
+
+run: demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: install-dev lint
+	DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py check --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+e2e: install-dev
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+bench: install-dev
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+from .validators import validate_russian_mobile
+
+# Russia's time zones with the names people use for them.
+RUSSIAN_TIME_ZONES = [
+    ("Europe/Kaliningrad", _("Калининград (МСК−1)")),
+    ("Europe/Moscow", _("Москва (МСК)")),
+    ("Europe/Samara", _("Самара (МСК+1)")),
+    ("Asia/Yekaterinburg", _("Екатеринбург (МСК+2)")),
+    ("Asia/Omsk", _("Омск (МСК+3)")),
+    ("Asia/Novosibirsk", _("Новосибирск (МСК+4)")),
+    ("Asia/Krasnoyarsk", _("Красноярск (МСК+4)")),
+    ("Asia/Irkutsk", _("Иркутск (МСК+5)")),
+    ("Asia/Yakutsk", _("Якутск (МСК+6)")),
+    ("Asia/Vladivostok", _("Владивосток (МСК+7)")),
+    ("Asia/Magadan", _("Магадан (МСК+8)")),
+    ("Asia/Kamchatka", _("Петропавловск-Камчатский (МСК+9)")),
+]
+
+
+class Messenger(models.TextChoices):
+    """Where Sferum's учебный профиль lives; it moves from VK Messenger to MAX (2025-2026)."""
+
+    VK = "vk", _("VK Мессенджер")
+    MAX = "max", _("MAX")
+
+
+class Organisation(models.Model):
+    """An educational institution. Every other record belongs to exactly one."""
+
+    slug = models.SlugField(_("код в адресе"), unique=True)
+    full_name = models.CharField(_("полное наименование"), max_length=500)
+    short_name = models.CharField(_("краткое наименование"), max_length=200)
+    head_position = models.CharField(
+        _("должность руководителя"), max_length=200, default="Директор"
+    )
+    head_name = models.CharField(
+        _("руководитель (как в подписи)"),
+        max_length=200,
+        help_text=_("Инициалы и фамилия, как печатаются в документах: «О.Б. Денисенко»."),
+    )
+    address = models.CharField(_("адрес"), max_length=500, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = PhoneNumberField(_("телефон"), blank=True)
+    region = models.CharField(_("регион"), max_length=200, blank=True)
+    time_zone = models.CharField(
+        _("часовой пояс"), max_length=64, choices=RUSSIAN_TIME_ZONES, default="Europe/Moscow"
+    )
+    messenger = models.CharField(
+        _("мессенджер учебного профиля «Сферум»"),
+        max_length=10,
+        choices=Messenger.choices,
+        default=Messenger.VK,
+    )
+
+    class Meta:
+        verbose_name = _("организация")
+        verbose_name_plural = _("организации")
+        ordering = ["short_name"]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+    def clean(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"time_zone": _("Неизвестный часовой пояс.")}) from exc
+
+    @property
+    def messenger_name(self) -> str:
+        return self.get_messenger_display()
+
+    @property
+    def platform_administrators(self) -> models.QuerySet[User]:
+        return self.users.filter(is_active=True, user_roles__role=Role.ADMIN).order_by(
+            "last_name", "first_name"
+        )
+
+
+class Role(models.TextChoices):
+    DIRECTOR = "director", _("руководитель")
+    ADMIN = "admin", _("администратор ИКОП «Сферум»")
+    TEACHER = "teacher", _("педагог")
+    STUDENT = "student", _("обучающийся")
+    PARENT = "parent", _("родитель (законный представитель)")
+
+
+STAFF_ROLES = frozenset({Role.DIRECTOR, Role.ADMIN, Role.TEACHER})
+
+
+class PortalUserManager(UserManager):
+    def get_by_natural_key(self, username: str) -> User:
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    """A person: staff member, student or parent. Belongs to one organisation.
+
+    The platform's superuser (Django admin) may have no organisation.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("организация"),
+        on_delete=models.PROTECT,
+        related_name="users",
+        null=True,
+        blank=True,
+    )
+    last_name = models.CharField(_("фамилия"), max_length=150)
+    first_name = models.CharField(_("имя"), max_length=150)
+    patronymic = models.CharField(_("отчество"), max_length=150, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = PhoneNumberField(
+        _("мобильный телефон"), blank=True, validators=[validate_russian_mobile]
+    )
+    position = models.CharField(_("должность"), max_length=300, blank=True)
+
+    objects = PortalUserManager()
+
+    REQUIRED_FIELDS = ["email", "last_name", "first_name"]
+
+    class Meta:
+        verbose_name = _("пользователь")
+        verbose_name_plural = _("пользователи")
+        ordering = ["last_name", "first_name", "patronymic"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~models.Q(email=""),
+                name="user_email_unique_when_present",
+                violation_error_message=_("Этот e-mail уже указан у другого пользователя."),
+            ),
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_ci",
+                violation_error_message=_("Это имя пользователя уже занято."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+    @property
+    def full_name(self) -> str:
+        """Ф.И.О. in the order Russian documents list people: Иванова Софья Николаевна."""
+        return " ".join(p for p in (self.last_name, self.first_name, self.patronymic) if p)
+
+    @property
+    def short_name(self) -> str:
+        """Initials before the surname, as under a signature: С.Н. Иванова."""
+        initials = "".join(_initial(p) for p in (self.first_name, self.patronymic) if p)
+        return f"{initials} {self.last_name}".strip()
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.short_name
+
+    @cached_property
+    def roles(self) -> frozenset[str]:
+        if not self.pk:
+            return frozenset()
+        return frozenset(self.user_roles.values_list("role", flat=True))
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_staff_member(self) -> bool:
+        return self.has_role(*STAFF_ROLES)
+
+    def role_labels(self) -> list[str]:
+        return [label for value, label in Role.choices if value in self.roles]
+
+
+def _initial(name: str) -> str:
+    name = name.strip()
+    if name.endswith("."):
+        return name  # already an initial, as in the seed's «О.Б. Денисенко»
+    return f"{name[0]}."
+
+
+class UserRole(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_roles")
+    role = models.CharField(_("роль"), max_length=20, choices=Role.choices)
+
+    class Meta:
+        verbose_name = _("роль")
+        verbose_name_plural = _("роли")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "role"], name="user_role_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_role_display()}"
+
+
+class Guardianship(models.Model):
+    """A parent (законный представитель) of a student; a student may have several."""
+
+    parent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="children_links")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="parent_links")
+
+    class Meta:
+        verbose_name = _("законное представительство")
+        verbose_name_plural = _("законные представители")
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "student"], name="guardianship_once"),
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("student")),
+                name="guardianship_not_self",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent} → {self.student}"
+
+
+class StudyGroup(models.Model):
+    """A творческое объединение: its teachers and students."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="groups")
+    name = models.CharField(_("название"), max_length=300)
+    teachers = models.ManyToManyField(
+        User, verbose_name=_("педагоги"), related_name="taught_groups", blank=True
+    )
+    students = models.ManyToManyField(
+        User, verbose_name=_("обучающиеся"), related_name="study_groups", blank=True
+    )
+
+    class Meta:
+        verbose_name = _("объединение")
+        verbose_name_plural = _("объединения")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "name"],
+                name="group_name_unique_in_organisation",
+                violation_error_message=_("Объединение с таким названием уже есть."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

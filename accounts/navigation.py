@@ -1,0 +1,54 @@
+"""Each role's home page and navigation, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from .models import Role, User
+
+
+@dataclass(frozen=True)
+class NavItem:
+    url_name: str
+    label: str
+    roles: frozenset[str]
+
+
+NAV_ITEMS = [
+    NavItem("dashboard", "Панель внедрения", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem("people", "Люди", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem("organisation_settings", "Организация", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem("teacher_home", "Мои объединения", frozenset({Role.TEACHER})),
+    NavItem("family_home", "Сферум для семьи", frozenset({Role.STUDENT, Role.PARENT})),
+]
+
+# Where a person lands after signing in: the first role they hold in this order.
+HOME_BY_ROLE = [
+    (Role.ADMIN, "dashboard"),
+    (Role.DIRECTOR, "dashboard"),
+    (Role.TEACHER, "teacher_home"),
+    (Role.PARENT, "family_home"),
+    (Role.STUDENT, "family_home"),
+]
+
+
+def home_url(user: User) -> str:
+    if user.organisation_id is not None:
+        for role, url_name in HOME_BY_ROLE:
+            if user.has_role(role):
+                return reverse(url_name)
+    if user.is_superuser:
+        return reverse("admin:index")
+    return reverse("profile")
+
+
+def nav_for(user: User) -> list[dict[str, str]]:
+    if not user.is_authenticated or user.organisation_id is None:
+        return []
+    return [
+        {"url": reverse(item.url_name), "label": item.label, "name": item.url_name}
+        for item in NAV_ITEMS
+        if user.has_role(*item.roles)
+    ]

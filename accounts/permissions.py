@@ -1,0 +1,88 @@
+"""Who may open what: every view declares its rule here, in one place.
+
+- anonymous person on a protected page: redirect to the login page;
+- signed in without the role: 403;
+- an object of another organisation: 404, exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from .models import Role, StudyGroup, User
+
+View = Callable[..., HttpResponse]
+
+# The rules views use. Each is a set of roles; a person holding any of them passes.
+SIGNED_IN: frozenset[str] = frozenset(Role.values)
+MANAGERS = frozenset({Role.ADMIN, Role.DIRECTOR})
+ADMINS = frozenset({Role.ADMIN})
+TEACHERS = frozenset({Role.TEACHER})
+FAMILIES = frozenset({Role.STUDENT, Role.PARENT})
+
+
+def public(view: View) -> View:
+    """Marks a view that anybody may open (the access test reads this mark)."""
+    view.access_rule = "public"  # type: ignore[attr-defined]
+    return view
+
+
+def login_only(view: View) -> View:
+    """Any signed-in person, with or without an organisation (their own account pages)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapper.access_rule = "login"  # type: ignore[attr-defined]
+    return wrapper
+
+
+def roles_required(roles: frozenset[str]) -> Callable[[View], View]:
+    """A signed-in member of an organisation holding one of `roles`."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if user.organisation_id is None or not user.has_role(*roles):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def get_person_for_user(request: HttpRequest, pk: int) -> User:
+    return get_object_or_404(
+        User.objects.prefetch_related("user_roles"),
+        pk=pk,
+        organisation_id=request.user.organisation_id,
+    )
+
+
+def get_group_for_user(request: HttpRequest, pk: int) -> StudyGroup:
+    """A group of the person's organisation; 403 for a teacher who does not teach it."""
+    group = get_object_or_404(
+        StudyGroup.objects.prefetch_related("teachers", "students"),
+        pk=pk,
+        organisation_id=request.user.organisation_id,
+    )
+    user = request.user
+    if user.has_role(Role.ADMIN, Role.DIRECTOR):
+        return group
+    if user.has_role(Role.TEACHER) and user in group.teachers.all():
+        return group
+    raise PermissionDenied

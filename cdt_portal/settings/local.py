@@ -1,0 +1,9 @@
+"""Local use on one machine: `make run`. SQLite and file-based e-mail unless told otherwise."""
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="local-only-insecure-key-do-not-use-in-production")
+
+VAR_DIR.mkdir(exist_ok=True)

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "Портал «Сферум» — администрирование"
+admin.site.site_title = "Портал «Сферум»"
+admin.site.index_title = "Данные всех организаций"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("onboarding.urls")),
+    path("", include("acknowledgements.urls")),
+]

@@ -1,0 +1,93 @@
+"""Personas: one organisation with a person per role, and an outsider from another one."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from accounts.models import Role
+from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
+
+
+@pytest.fixture
+def organisation(db):
+    return OrganisationFactory(slug="cdt", short_name="МКУ ДО «ЦДТ»")
+
+
+@pytest.fixture
+def director(organisation):
+    return UserFactory(
+        organisation=organisation, username="director", last_name="Денисенко",
+        first_name="О.", patronymic="Б.", roles=[Role.DIRECTOR],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def admin(organisation):
+    return UserFactory(
+        organisation=organisation, username="admin", last_name="Захарова",
+        first_name="Ольга", patronymic="Викторовна", roles=[Role.ADMIN, Role.TEACHER],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def teacher(organisation):
+    return UserFactory(
+        organisation=organisation, username="teacher", last_name="Иванова",
+        first_name="Софья", patronymic="Николаевна", roles=[Role.TEACHER],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def student(organisation):
+    return UserFactory(
+        organisation=organisation, username="student", last_name="Кузнецов",
+        first_name="Максим", patronymic="Андреевич", roles=[Role.STUDENT],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def parent(organisation, student):
+    person = UserFactory(
+        organisation=organisation, username="parent", last_name="Кузнецова",
+        first_name="Елена", patronymic="Викторовна", roles=[Role.PARENT],
+    )  # fmt: skip
+    GuardianshipFactory(parent=person, student=student)
+    return person
+
+
+@pytest.fixture
+def group(organisation, teacher, student):
+    grp = StudyGroupFactory(organisation=organisation, name="Юный художник")
+    grp.teachers.add(teacher)
+    grp.students.add(student)
+    return grp
+
+
+@pytest.fixture
+def other_organisation(db):
+    return OrganisationFactory(slug="school2", short_name="МБОУ «СОШ № 2»")
+
+
+@pytest.fixture
+def outsider(other_organisation):
+    """The platform administrator of another organisation."""
+    return UserFactory(
+        organisation=other_organisation, username="outsider", last_name="Чужой",
+        first_name="Пётр", roles=[Role.ADMIN, Role.DIRECTOR, Role.TEACHER],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(
+        organisation=None, username="root", last_name="Суперпользователь", first_name="Портал",
+        is_staff=True, is_superuser=True,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def personas(director, admin, teacher, student, parent, outsider, superuser):
+    return SimpleNamespace(
+        director=director, admin=admin, teacher=teacher, student=student, parent=parent,
+        outsider=outsider, superuser=superuser,
+    )  # fmt: skip
