@@ -32,7 +32,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
-    "cdt_portal",
+    "cdt_portal.apps.CdtPortalConfig",
     "accounts",
     "onboarding",
     "acknowledgements",
