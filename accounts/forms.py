@@ -57,3 +57,13 @@ class OrganisationForm(forms.ModelForm):
             "time_zone",
             "messenger",
         ]
+        widgets = {
+            "full_name": forms.Textarea(attrs={"rows": 2}),
+            "address": forms.Textarea(attrs={"rows": 2}),
+        }
+        help_texts = {
+            "messenger": _(
+                "Где живёт учебный профиль «Сферума». Это название появится во всех "
+                "инструкциях для обучающихся и родителей."
+            ),
+        }

@@ -103,7 +103,9 @@ STATICFILES_DIRS = [
     ("vendor/bootstrap", xstatic_bootstrap.BASE_DIR),
 ]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
-MEDIA_URL = None  # uploaded files are private: served only through views that check access
+# Uploaded and generated files are private: no URL pattern serves this prefix; files are
+# downloaded only through views that check access. (Django wants a string here.)
+MEDIA_URL = "/private-media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -131,4 +133,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every rendering step at INFO.
+    "loggers": {"weasyprint": {"level": "WARNING"}},
 }
