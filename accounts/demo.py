@@ -118,7 +118,7 @@ def load_demo() -> Organisation:
         },
     )
     # The seed gives the director's initials only; nothing more is invented.
-    _person(
+    director = _person(
         organisation,
         username="director",
         last_name="Денисенко",
@@ -176,4 +176,8 @@ def load_demo() -> Organisation:
     )
     group.teachers.add(teacher)
     group.students.add(student)
+
+    from acknowledgements.demo import load_regulation  # the demo spans both apps
+
+    load_regulation(organisation, director)
     return organisation

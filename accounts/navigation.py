@@ -21,7 +21,8 @@ NAV_ITEMS = [
     NavItem("people", "Люди", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("organisation_settings", "Организация", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("teacher_home", "Мои объединения", frozenset({Role.TEACHER})),
-    NavItem("family_home", "Сферум для семьи", frozenset({Role.STUDENT, Role.PARENT})),
+    NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
+    NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]
 
 # Where a person lands after signing in: the first role they hold in this order.

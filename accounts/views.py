@@ -51,8 +51,14 @@ def _render_join(request: HttpRequest, organisation: Organisation) -> HttpRespon
 
 @roles_required(TEACHERS)
 def teacher_home(request: HttpRequest) -> HttpResponse:
+    from acknowledgements.services import reading_status  # acknowledgements builds on accounts
+
     groups = request.user.taught_groups.annotate(student_count=Count("students")).order_by("name")
-    return render(request, "accounts/teacher_home.html", {"groups": groups})
+    return render(
+        request,
+        "accounts/teacher_home.html",
+        {"groups": groups, "reading": reading_status(request.user)},
+    )
 
 
 @roles_required(FAMILIES)

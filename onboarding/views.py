@@ -4,6 +4,8 @@ from django.shortcuts import render
 
 from accounts.models import Role, StudyGroup, User
 from accounts.permissions import MANAGERS, roles_required
+from acknowledgements.models import REGULATION_CODE, Acknowledgement
+from acknowledgements.services import current_version, readers, reading_status
 
 
 @roles_required(MANAGERS)
@@ -17,10 +19,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             for role in Role.values
         }
     )
+    version = current_version(organisation, REGULATION_CODE)
+    staff = readers(organisation)
+    staff_total = staff.count()
+    staff_confirmed = (
+        Acknowledgement.objects.filter(version=version, person__in=staff).count() if version else 0
+    )
     return render(
         request,
         "onboarding/dashboard.html",
         {
+            "version": version,
+            "staff_total": staff_total,
+            "staff_confirmed": staff_confirmed,
+            "staff_percent": round(100 * staff_confirmed / staff_total) if staff_total else 0,
+            "reading": reading_status(request.user),
             "organisation": organisation,
             "counts": counts,
             "group_count": StudyGroup.objects.filter(organisation=organisation).count(),

@@ -91,3 +91,51 @@ def personas(director, admin, teacher, student, parent, outsider, superuser):
         director=director, admin=admin, teacher=teacher, student=student, parent=parent,
         outsider=outsider, superuser=superuser,
     )  # fmt: skip
+
+
+REGULATION_TEXT = """## 1. Общие положения
+
+Текст первого раздела.
+
+## 2. Регистрация на платформе
+
+- первый пункт;
+- второй пункт.
+"""
+
+
+def make_version(organisation, actor, *, approve: bool, number_text: str = "201-О"):
+    import datetime as dt
+
+    from acknowledgements.models import REGULATION_CODE, Document
+    from acknowledgements.services import version_approve, version_create
+
+    document, _ = Document.objects.get_or_create(
+        organisation=organisation, code=REGULATION_CODE, defaults={"title": "Положение"}
+    )
+    version = version_create(
+        document=document,
+        actor=actor,
+        title="Положение по использованию ИКОП «Сферум»",
+        text=REGULATION_TEXT,
+        order_number=number_text,
+        order_date=dt.date(2023, 11, 30),
+        approver_position="Директор",
+        approver_name="О.Б. Денисенко",
+    )
+    if approve:
+        version = version_approve(version=version, actor=actor)
+    return version
+
+
+@pytest.fixture
+def regulation(organisation, director, admin, teacher):
+    """The approved regulation; the admin and the teacher are asked to read it."""
+    return make_version(organisation, director, approve=True)
+
+
+@pytest.fixture
+def draft_version(regulation, director):
+    return make_version(
+        regulation.document.organisation, director, approve=False, number_text="7-О"
+    )

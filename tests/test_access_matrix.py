@@ -37,6 +37,10 @@ def no_args(p) -> dict:
     return {}
 
 
+MANAGE_OWN = rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, outsider=OK)
+MANAGE_CURRENT = rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, outsider=NOT_FOUND)
+MANAGE_OBJECT = MANAGE_CURRENT
+
 # name -> (method, kwargs from personas, expected answer per persona)
 TABLE: dict[str, tuple[str, Callable, dict[str, object]]] = {
     "healthz": ("GET", no_args, rule(OK)),
@@ -72,6 +76,41 @@ TABLE: dict[str, tuple[str, Callable, dict[str, object]]] = {
         "GET",
         no_args,
         rule(FORBIDDEN, anonymous=LOGIN, admin=OK, teacher=OK, outsider=OK),
+    ),
+    "regulation": (
+        "GET",
+        no_args,
+        rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, teacher=OK, outsider=OK),
+    ),
+    # The outsider's own organisation has no approved regulation: 404 there.
+    **{
+        name: ("GET", no_args, MANAGE_CURRENT)
+        for name in [
+            "regulation_order_pdf",
+            "regulation_sheet_pdf",
+            "acknowledgement_list",
+            "acknowledgement_csv",
+            "acknowledgement_remind",
+            "acknowledgement_paper",
+        ]
+    },
+    "version_list": ("GET", no_args, MANAGE_OWN),
+    "version_new": ("GET", no_args, MANAGE_OWN),
+    **{
+        name: ("GET", lambda p: {"pk": p.regulation.pk}, MANAGE_OBJECT)
+        for name in ["version_detail", "version_order_pdf", "version_sheet_pdf"]
+    },
+    "version_edit": ("GET", lambda p: {"pk": p.draft.pk}, MANAGE_OBJECT),
+    "version_approve": (
+        "GET",
+        lambda p: {"pk": p.draft.pk},
+        rule(FORBIDDEN, anonymous=LOGIN, director=OK, outsider=NOT_FOUND),
+    ),
+    # An empty POST: the staff get the form back with its errors (400), nothing recorded.
+    "version_confirm": (
+        "POST",
+        lambda p: {"pk": p.regulation.pk},
+        rule(FORBIDDEN, anonymous=LOGIN, director=400, admin=400, teacher=400, outsider=NOT_FOUND),
     ),
     "family_home": ("GET", no_args, rule(FORBIDDEN, anonymous=LOGIN, student=OK, parent=OK)),
     "login": ("GET", no_args, rule(HOME, anonymous=OK)),
@@ -127,8 +166,10 @@ def test_admin_urls_are_covered_by_the_admin_rule():
 
 
 @pytest.fixture
-def world(personas, group):
+def world(personas, group, regulation, draft_version):
     personas.group = group
+    personas.regulation = regulation
+    personas.draft = draft_version
     return personas
 
 
@@ -167,7 +208,7 @@ def test_each_url_answers_each_persona_as_declared(world, persona):
         problem = check(response, expected[persona], persona)
         if problem:
             wrong.append(f"{method} {url} ({name}): {problem}")
-        if method == "POST" and persona != "anonymous":
+        if name == "logout" and persona != "anonymous":
             client = client_for(world, persona)  # logout ended the session
     assert not wrong, f"{persona}:\n" + "\n".join(wrong)
 

@@ -1,0 +1,84 @@
+"""The seed's regulation as the demo's approved document (order № 201-О of 30.11.2023)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from accounts.models import Organisation, User
+
+from .models import REGULATION_CODE, Document
+from .services import version_approve, version_create
+
+SEED_PATH = Path(__file__).resolve().parent / "seed" / "regulation-201-O.txt"
+SECTION_HEADING = re.compile(r"^(\d+)\.\s+([А-ЯЁ].*)$")
+
+
+def seed_text() -> str:
+    return SEED_PATH.read_text(encoding="utf-8")
+
+
+def parse_seed(text: str) -> dict:
+    """Split the seed into its approval stamp, title and body (Markdown), without the sheet."""
+    body, _, _ = text.partition("Лист ознакомления")
+    stamp = re.search(
+        r"Приказ от (\d{2})\.(\d{2})\.(\d{4}) г\.?\s*№\s*(\S+)", body
+    )  # «Приказ от 30.11.2023 г № 201-О»
+    day, month, year, order_number = stamp.groups()
+    title_match = re.search(r"\*\*(.+?)\*\*", body, re.S)
+    title_lines = [line.strip() for line in title_match.group(1).splitlines() if line.strip()]
+    # The seed sets most of the title in capitals; the print layout capitalises by itself.
+    title = f"{title_lines[0]} {_sentence_case(' '.join(title_lines[1:]))}"
+
+    lines = body[title_match.end() :].strip().splitlines()
+    markdown = []
+    for line in lines:
+        line = line.rstrip()
+        heading = SECTION_HEADING.match(line)
+        if heading:
+            markdown.extend(["", f"## {heading.group(1)}. {heading.group(2)}", ""])
+        elif line.startswith("- "):
+            markdown.append(line)
+        elif line:
+            if markdown and markdown[-1].startswith("- "):
+                markdown.append("")
+            markdown.append(line)
+            markdown.append("")
+        elif markdown and markdown[-1] != "":
+            markdown.append("")
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(markdown)).strip() + "\n"
+    return {
+        "title": title,
+        "order_number": order_number,
+        "order_date": dt.date(int(year), int(month), int(day)),
+        "text": text,
+    }
+
+
+def _sentence_case(caps: str) -> str:
+    """«ПО ИСПОЛЬЗОВАНИЮ … (ЗАКОННЫМИ ПРЕДСТАВИТЕЛЯМИ) в … «Центр детского творчества»»:
+    lower the words the seed typed in capitals, keep the quoted proper name as it is."""
+    return " ".join(word.lower() if word.isupper() else word for word in caps.split())
+
+
+def load_regulation(organisation: Organisation, director: User) -> None:
+    document, _ = Document.objects.get_or_create(
+        organisation=organisation,
+        code=REGULATION_CODE,
+        defaults={"title": "Положение об использовании ИКОП «Сферум»"},
+    )
+    if document.versions.exists():
+        return  # loaded before: an approved version never changes
+    seed = parse_seed(seed_text())
+    version = version_create(
+        document=document,
+        actor=director,
+        title=seed["title"],
+        text=seed["text"],
+        order_number=seed["order_number"],
+        order_date=seed["order_date"],
+        approver_position=organisation.head_position,
+        approver_name=organisation.head_name,
+    )
+    version_approve(version=version, actor=director)

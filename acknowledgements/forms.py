@@ -1,0 +1,66 @@
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+from .models import DocumentVersion
+
+
+class ConfirmForm(forms.Form):
+    read = forms.BooleanField(
+        label=_("С Положением ознакомлен(а)"),
+        error_messages={"required": _("Отметьте, что вы ознакомились с Положением.")},
+    )
+    password = forms.CharField(
+        label=_("Ваш пароль"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("Пароль нужен ещё раз, чтобы подтверждение было именно вашим."),
+    )
+
+
+class PaperForm(forms.Form):
+    person = forms.ModelChoiceField(
+        label=_("Сотрудник"),
+        queryset=User.objects.none(),
+        error_messages={"invalid_choice": _("Выберите сотрудника из списка.")},
+    )
+    paper_date = forms.DateField(
+        label=_("Дата подписи на бумажном листе"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+    )
+
+    def __init__(self, *args, people, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["person"].queryset = people
+        self.fields["person"].label_from_instance = lambda p: p.full_name
+
+
+class VersionForm(forms.ModelForm):
+    order_date = forms.DateField(
+        label=_("Дата приказа"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+    )
+
+    class Meta:
+        model = DocumentVersion
+        fields = [
+            "title",
+            "order_number",
+            "order_date",
+            "approver_position",
+            "approver_name",
+            "text",
+        ]
+        widgets = {"text": forms.Textarea(attrs={"rows": 20})}
+
+    def clean_order_date(self) -> dt.date:
+        value = self.cleaned_data["order_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError(_("Дата приказа не может быть позже сегодняшней."))
+        return value

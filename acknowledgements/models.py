@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Organisation
+
+REGULATION_CODE = "sferum"
+
+
+class Document(models.Model):
+    """A local act of the organisation that staff must read, e.g. the Sferum regulation."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="documents"
+    )
+    code = models.SlugField(_("код"), default=REGULATION_CODE)
+    title = models.CharField(_("название"), max_length=500)
+
+    class Meta:
+        verbose_name = _("документ")
+        verbose_name_plural = _("документы")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "code"], name="document_code_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class VersionStatus(models.TextChoices):
+    DRAFT = "draft", _("черновик")
+    APPROVED = "approved", _("утверждена")
+    SUPERSEDED = "superseded", _("заменена новой")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class DocumentVersion(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField(_("номер редакции"))
+    title = models.CharField(
+        _("заголовок"),
+        max_length=500,
+        help_text=_("Как в шапке документа: «Положение по использованию …»."),
+    )
+    text = models.TextField(
+        _("текст"),
+        help_text=_(
+            "Markdown: «## 1. Общие положения» — заголовок раздела, «- » — пункт списка, "
+            "пустая строка — новый абзац."
+        ),
+    )
+    order_number = models.CharField(_("номер приказа"), max_length=50)
+    order_date = models.DateField(_("дата приказа"))
+    approver_position = models.CharField(_("должность утверждающего"), max_length=200)
+    approver_name = models.CharField(_("утверждающий (инициалы и фамилия)"), max_length=200)
+    status = models.CharField(
+        _("статус"), max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT
+    )
+    text_sha256 = models.CharField(_("SHA-256 текста"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("создана"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    approved_at = models.DateTimeField(_("утверждена"), null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    # The approved order, rendered once at approval: it must never change afterwards.
+    order_pdf = models.FileField(upload_to="documents/orders/", blank=True)
+
+    class Meta:
+        verbose_name = _("редакция документа")
+        verbose_name_plural = _("редакции документа")
+        ordering = ["document", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "number"], name="version_number_once"),
+            models.UniqueConstraint(
+                fields=["document"],
+                condition=models.Q(status="approved"),
+                name="version_one_approved_per_document",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} (ред. {self.number})"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.document.organisation
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == VersionStatus.DRAFT
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == VersionStatus.APPROVED
+
+    @property
+    def order_label(self) -> str:
+        """«Приказ от 30.11.2023 г. № 201-О», as under the approval stamp."""
+        return f"Приказ от {self.order_date:%d.%m.%Y} г. № {self.order_number}"
+
+
+class VersionEvent(models.Model):
+    """Append-only trail of what happened to a version: who, when, what."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("создана")
+        EDITED = "edited", _("изменена")
+        APPROVED = "approved", _("утверждена")
+        SUPERSEDED = "superseded", _("заменена новой")
+        REMINDED = "reminded", _("отправлены напоминания")
+
+    version = models.ForeignKey(DocumentVersion, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("событие редакции")
+        verbose_name_plural = _("события редакций")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.get_action_display()}"
+
+
+class AckMethod(models.TextChoices):
+    ONLINE = "online", _("в портале")
+    PAPER = "paper", _("на бумаге")
+
+
+class Acknowledgement(models.Model):
+    """One person has read one version. Never edited or deleted."""
+
+    version = models.ForeignKey(
+        DocumentVersion, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    method = models.CharField(_("способ"), max_length=10, choices=AckMethod.choices)
+    acknowledged_on = models.DateField(
+        _("дата ознакомления"), help_text=_("Для бумажного листа — дата подписи на бумаге.")
+    )
+    recorded_at = models.DateTimeField(_("записано"), auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("кто записал"),
+    )
+    ip_address = models.GenericIPAddressField(_("IP-адрес"), null=True, blank=True)
+    user_agent = models.CharField(_("браузер"), max_length=500, blank=True)
+    text_sha256 = models.CharField(_("SHA-256 прочитанного текста"), max_length=64)
+
+    class Meta:
+        verbose_name = _("ознакомление")
+        verbose_name_plural = _("ознакомления")
+        ordering = ["recorded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "person"], name="ack_one_per_person_and_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.version}"

@@ -1,0 +1,174 @@
+"""The administrator's list, CSV, reminders and paper signatures."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from acknowledgements.models import AckMethod, Acknowledgement, VersionEvent
+from acknowledgements.services import acknowledgement_confirm
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture
+def confirmed_teacher(teacher, regulation):
+    acknowledgement_confirm(
+        version=regulation, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    return teacher
+
+
+def test_the_list_counts_who_has_and_has_not_confirmed(client, admin, confirmed_teacher):
+    client.force_login(admin)
+    page = client.get(reverse("acknowledgement_list")).content.decode()
+    assert "1 из 2" in page  # the admin and the teacher read it; the director approved it
+    assert "50%" in page
+    pending = client.get(reverse("acknowledgement_list") + "?status=pending").content.decode()
+    assert admin.full_name in pending and confirmed_teacher.full_name not in pending
+    done = client.get(reverse("acknowledgement_list") + "?status=confirmed").content.decode()
+    assert confirmed_teacher.full_name in done and admin.full_name not in done
+    found = client.get(reverse("acknowledgement_list") + "?q=Иванова").content.decode()
+    assert confirmed_teacher.full_name in found and admin.full_name not in found
+
+
+def test_the_dashboard_shows_the_same_numbers(client, director, confirmed_teacher, admin):
+    client.force_login(director)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert "1 из 2" in page
+
+
+def test_the_csv_opens_in_excel(client, admin, confirmed_teacher, regulation):
+    client.force_login(admin)
+    response = client.get(reverse("acknowledgement_csv"))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "filename*=utf-8''" in response["Content-Disposition"]
+    raw = response.content
+    assert raw.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ["№", "Ф.И.О.", "Должность", "Дата ознакомления", "Способ", "Кто записал"]
+    by_name = {row[1]: row for row in rows[1:]}
+    ack = Acknowledgement.objects.get(person=confirmed_teacher)
+    assert by_name[confirmed_teacher.full_name][3] == f"{ack.acknowledged_on:%d.%m.%Y}"
+    assert by_name[confirmed_teacher.full_name][4] == "в портале"
+    assert by_name[admin.full_name][4] == "не ознакомлен(а)"
+
+
+def test_reminders_go_to_those_who_have_not_confirmed(
+    client, admin, confirmed_teacher, organisation, regulation
+):
+    confirmed_teacher.email = "teacher@example.ru"
+    confirmed_teacher.save()
+    admin.email = "admin@example.ru"
+    admin.save()
+    no_email = UserFactory(organisation=organisation, last_name="Безпочтова", roles=["teacher"])
+    client.force_login(admin)
+
+    page = client.get(reverse("acknowledgement_remind")).content.decode()
+    assert "admin@example.ru" in page and "Безпочтова" in page
+    assert mail.outbox == []  # the confirmation page sends nothing
+
+    response = client.post(reverse("acknowledgement_remind"), follow=True)
+    assert [m.to for m in mail.outbox] == [["admin@example.ru"]]
+    message = mail.outbox[0]
+    assert "ознакомьтесь с Положением" in message.subject
+    assert "http://testserver/regulation/" in message.body
+    assert "Приказ от 30.11.2023 г. № 201-О" in message.body
+    text = response.content.decode()
+    assert "Напоминания отправлены: 1." in text
+    assert no_email.full_name in text
+    assert regulation.events.filter(action=VersionEvent.Action.REMINDED, actor=admin).exists()
+
+
+def test_a_failed_reminder_is_reported_by_name_and_the_others_still_go(
+    client, admin, teacher, regulation, settings, monkeypatch
+):
+    admin.email = "admin@example.ru"
+    admin.save()
+    teacher.email = "teacher@example.ru"
+    teacher.save()
+    from django.core.mail.backends.locmem import EmailBackend
+
+    real_send = EmailBackend.send_messages
+
+    def flaky(self, messages):
+        if messages[0].to == ["admin@example.ru"]:
+            raise ConnectionRefusedError("SMTP-сервер не отвечает")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", flaky)
+    client.force_login(admin)
+    text = client.post(reverse("acknowledgement_remind"), follow=True).content.decode()
+    assert [m.to for m in mail.outbox] == [["teacher@example.ru"]]
+    assert f"Не удалось отправить {admin.full_name}" in text
+    assert "Напоминания отправлены: 1." in text
+
+
+def test_paper_signature_is_recorded_with_its_date_and_who_recorded_it(
+    client, admin, teacher, regulation
+):
+    client.force_login(admin)
+    response = client.post(
+        reverse("acknowledgement_paper"), {"person": teacher.pk, "paper_date": "2023-12-04"}
+    )
+    assert response.status_code == 302
+    ack = Acknowledgement.objects.get(person=teacher)
+    assert ack.method == AckMethod.PAPER
+    assert ack.acknowledged_on == dt.date(2023, 12, 4)
+    assert ack.recorded_by == admin
+    page = client.get(reverse("acknowledgement_list")).content.decode()
+    assert "04.12.2023" in page and "на бумаге" in page
+
+
+@pytest.mark.parametrize(
+    ("paper_date", "message"),
+    [
+        (
+            lambda: timezone.localdate() + dt.timedelta(days=1),
+            "не может быть позже сегодняшней",
+        ),
+        (lambda: dt.date(2023, 11, 29), "не может быть раньше даты приказа (30.11.2023)"),
+    ],
+)
+def test_a_paper_date_in_the_future_or_before_the_order_is_refused(
+    client, admin, teacher, regulation, paper_date, message
+):
+    client.force_login(admin)
+    response = client.post(
+        reverse("acknowledgement_paper"), {"person": teacher.pk, "paper_date": f"{paper_date()}"}
+    )
+    assert message in response.content.decode()
+    assert not Acknowledgement.objects.exists()
+
+
+def test_paper_for_someone_who_already_confirmed_is_refused(
+    client, admin, confirmed_teacher, regulation
+):
+    client.force_login(admin)
+    response = client.post(
+        reverse("acknowledgement_paper"),
+        {"person": confirmed_teacher.pk, "paper_date": "2023-12-04"},
+    )
+    assert "Выберите сотрудника из списка." in response.content.decode()
+    assert Acknowledgement.objects.get().method == AckMethod.ONLINE
+
+
+def test_paper_for_a_person_of_another_organisation_is_refused(client, admin, outsider, regulation):
+    client.force_login(admin)
+    response = client.post(
+        reverse("acknowledgement_paper"), {"person": outsider.pk, "paper_date": "2023-12-04"}
+    )
+    assert "Выберите сотрудника из списка." in response.content.decode()
+    assert not Acknowledgement.objects.exists()
+
+
+def test_teachers_cannot_record_paper_for_anyone(client, teacher, admin, regulation):
+    client.force_login(teacher)
+    response = client.post(
+        reverse("acknowledgement_paper"), {"person": admin.pk, "paper_date": "2023-12-04"}
+    )
+    assert response.status_code == 403
+    assert not Acknowledgement.objects.exists()
