@@ -174,7 +174,8 @@ class User(AbstractUser):
     def roles(self) -> frozenset[str]:
         if not self.pk:
             return frozenset()
-        return frozenset(self.user_roles.values_list("role", flat=True))
+        # .all() uses prefetch_related("user_roles") when a list view asked for it.
+        return frozenset(link.role for link in self.user_roles.all())
 
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

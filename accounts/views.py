@@ -5,6 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
+from cdt_portal.paging import paginate
+
 from .forms import LoginForm, OrganisationForm, ProfileForm
 from .models import Guardianship, Organisation, Role, StudyGroup, User
 from .navigation import home_url
@@ -110,11 +112,13 @@ def people(request: HttpRequest) -> HttpResponse:
                 | Q(email__icontains=word)
                 | Q(position__icontains=word)
             )
+    persons = persons.distinct()
     return render(
         request,
         "accounts/people.html",
         {
-            "persons": persons.distinct(),
+            **paginate(request, persons),
+            "total": persons.count(),
             "role_filters": Role.choices,
             "role": role,
             "query": query,

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
+from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_pdf
@@ -108,7 +109,6 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
             "must_read": True,
             "form": form,
         },
-        status=400,
     )
 
 
@@ -150,14 +150,19 @@ def _acknowledgement_rows(request: HttpRequest, version: DocumentVersion):
             | Q(patronymic__icontains=word)
             | Q(position__icontains=word)
         )
-    rows = [(person, person.version_acks[0] if person.version_acks else None) for person in people]
-    return rows, status, query
+    return people, status, query
+
+
+def _with_acks(people) -> list:
+    return [(person, person.version_acks[0] if person.version_acks else None) for person in people]
 
 
 @roles_required(MANAGERS)
 def acknowledgement_list(request: HttpRequest) -> HttpResponse:
     version = get_current_version_or_404(request)
-    rows, status, query = _acknowledgement_rows(request, version)
+    people, status, query = _acknowledgement_rows(request, version)
+    paging = paginate(request, people)
+    paging["page_obj"].object_list = _with_acks(paging["page_obj"].object_list)
     total = readers(version.document.organisation).count()
     confirmed = (
         Acknowledgement.objects.filter(version=version, person__in=readers(version.organisation))
@@ -170,7 +175,7 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
         "acknowledgements/acknowledgement_list.html",
         {
             "version": version,
-            "rows": rows,
+            **paging,
             "status": status,
             "query": query,
             "total": total,
@@ -184,7 +189,8 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
 def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
     """The list for Excel: UTF-8 with BOM and «;» between columns."""
     version = get_current_version_or_404(request)
-    rows, _, _ = _acknowledgement_rows(request, version)
+    people, _, _ = _acknowledgement_rows(request, version)
+    rows = _with_acks(people)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(
         True, f"Ознакомление — приказ № {version.order_number}.csv"

@@ -1,9 +1,18 @@
 """Local use on one machine: `make run`. SQLite and file-based e-mail unless told otherwise."""
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import STORAGES, VAR_DIR, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-only-insecure-key-do-not-use-in-production")
 
 VAR_DIR.mkdir(exist_ok=True)
+
+# No collectstatic on a developer's machine: WhiteNoise serves straight from the finders,
+# with or without DEBUG.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG

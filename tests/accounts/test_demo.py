@@ -25,7 +25,13 @@ def names_on_the_sheet(text: str) -> list[str]:
 
 
 def snapshot() -> str:
+    from acknowledgements.models import Acknowledgement, Document, DocumentVersion, VersionEvent
+
     rows = [
+        *Document.objects.order_by("pk"),
+        *DocumentVersion.objects.order_by("pk"),
+        *VersionEvent.objects.order_by("pk"),
+        *Acknowledgement.objects.order_by("pk"),
         *Organisation.objects.order_by("pk"),
         *User.objects.order_by("pk"),
         *UserRole.objects.order_by("pk"),
@@ -46,6 +52,13 @@ def test_loaddemo_twice_leaves_the_same_data_as_once():
     call_command("loaddemo", stdout=open("/dev/null", "w"))
     assert snapshot() == once
     assert Organisation.objects.count() == 1
+    assert approved_versions() == 1
+
+
+def approved_versions() -> int:
+    from acknowledgements.models import DocumentVersion
+
+    return DocumentVersion.objects.filter(status="approved").count()
 
 
 @pytest.mark.django_db
@@ -125,3 +138,18 @@ def test_loaddemo_is_refused_under_production_settings():
     with pytest.raises(CommandError, match="production"):
         call_command("loaddemo")
     assert not Organisation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_demo_regulation_is_approved_by_order_201_o():
+    from acknowledgements.models import DocumentVersion
+
+    load_demo()
+    version = DocumentVersion.objects.get()
+    assert version.status == "approved"
+    assert version.order_label == "Приказ от 30.11.2023 г. № 201-О"
+    assert version.approver_name == "О.Б. Денисенко"
+    assert "## 1. Общие положения" in version.text
+    assert "## 6. Техническая поддержка платформы" in version.text
+    assert "Лист ознакомления" not in version.text  # the sheet is generated, not text
+    assert version.order_pdf.name

@@ -172,3 +172,46 @@ def test_teachers_cannot_record_paper_for_anyone(client, teacher, admin, regulat
     )
     assert response.status_code == 403
     assert not Acknowledgement.objects.exists()
+
+
+def make_readers(organisation, count):
+    from accounts.models import User, UserRole
+
+    people = User.objects.bulk_create(
+        [
+            User(
+                organisation=organisation,
+                username=f"reader{n}",
+                last_name=f"Читателева{n:03d}",
+                first_name="Анна",
+            )
+            for n in range(count)
+        ]
+    )
+    UserRole.objects.bulk_create([UserRole(user=p, role="teacher") for p in people])
+    return people
+
+
+def test_the_list_is_paged_and_keeps_its_filter(client, admin, regulation, organisation):
+    make_readers(organisation, 60)
+    client.force_login(admin)
+    first = client.get(reverse("acknowledgement_list") + "?status=pending").content.decode()
+    assert "Страница 1 из 2" in first
+    assert "status=pending&amp;page=2" in first
+    second = client.get(reverse("acknowledgement_list") + "?status=pending&page=2").content.decode()
+    assert "Читателева059" in second and "Читателева000" not in second
+    assert "62 из 62" not in second and "0 из 62" in second
+
+
+@pytest.mark.parametrize("count", [5, 120])
+def test_the_list_and_dashboard_queries_do_not_grow_with_staff(
+    client, admin, regulation, organisation, count, django_assert_max_num_queries
+):
+    make_readers(organisation, count)
+    client.force_login(admin)
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("acknowledgement_list")).status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("dashboard")).status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("people")).status_code == 200
