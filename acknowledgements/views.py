@@ -1,16 +1,14 @@
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
+from cdt_portal.exports import csv_response
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
@@ -190,16 +188,10 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
     """The list for Excel: UTF-8 with BOM and «;» between columns."""
     version = get_current_version_or_404(request)
     people, _, _ = _acknowledgement_rows(request, version)
-    rows = _with_acks(people)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"Ознакомление — приказ № {version.order_number}.csv"
-    )
-    response.write("\ufeff")
-    writer = csv.writer(response, delimiter=";")
-    writer.writerow(["№", "Ф.И.О.", "Должность", "Дата ознакомления", "Способ", "Кто записал"])
-    for number, (person, ack) in enumerate(rows, start=1):
-        writer.writerow(
+    return csv_response(
+        f"Ознакомление — приказ № {version.order_number}.csv",
+        ["№", "Ф.И.О.", "Должность", "Дата ознакомления", "Способ", "Кто записал"],
+        (
             [
                 number,
                 person.full_name,
@@ -208,8 +200,9 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
                 ack.get_method_display() if ack else "не ознакомлен(а)",
                 ack.recorded_by.full_name if ack else "",
             ]
-        )
-    return response
+            for number, (person, ack) in enumerate(_with_acks(people), start=1)
+        ),
+    )
 
 
 @roles_required(MANAGERS)

@@ -215,3 +215,20 @@ def test_the_list_and_dashboard_queries_do_not_grow_with_staff(
         assert client.get(reverse("dashboard")).status_code == 200
     with django_assert_max_num_queries(15):
         assert client.get(reverse("people")).status_code == 200
+
+
+def test_the_csv_neutralises_formulas(client, admin, regulation, organisation):
+    UserFactory(
+        organisation=organisation,
+        last_name='=HYPERLINK("http://evil.example","x")',
+        first_name="+Анна",
+        position="@SUM(A1)",
+        roles=["teacher"],
+    )
+    client.force_login(admin)
+    text = client.get(reverse("acknowledgement_csv")).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    hostile = next(row for row in rows if "HYPERLINK" in row[1])
+    assert hostile[1].startswith("'=HYPERLINK")
+    assert hostile[2] == "'@SUM(A1)"
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
