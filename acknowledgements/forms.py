@@ -37,6 +37,7 @@ class PaperForm(forms.Form):
     def __init__(self, *args, people, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["person"].queryset = people
+        self.fields["person"].empty_label = _("— выберите сотрудника —")
         self.fields["person"].label_from_instance = lambda p: p.full_name
 
 
