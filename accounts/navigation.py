@@ -21,7 +21,9 @@ NAV_ITEMS = [
     NavItem("people", "Люди", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("organisation_settings", "Организация", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("teacher_home", "Мои объединения", frozenset({Role.TEACHER})),
+    NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
+    NavItem("my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER})),
     NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]
 

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from email.header import Header
+from email.message import Message
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
+
+
+class PortalEmail(EmailMultiAlternatives):
+    """Django folds a long Cyrillic subject with a line break right after «Subject:», which
+    mail readers decode with a leading space. Sferum filters on the exact subject
+    «СФЕРУМ:Регистрация организации», so the subject is encoded knowing its header name."""
+
+    def message(self):
+        msg = super().message()
+        del msg["Subject"]
+        Message.__setitem__(msg, "Subject", Header(self.subject, "utf-8", header_name="Subject"))
+        return msg
 
 
 def build_templated(
@@ -16,10 +31,10 @@ def build_templated(
     attachments: list[tuple[str, bytes, str]] | None = None,
     from_email: str | None = None,
     headers: dict[str, str] | None = None,
-) -> EmailMultiAlternatives:
+) -> PortalEmail:
     subject = " ".join(render_to_string(f"emails/{name}_subject.txt", context).split())
     body = render_to_string(f"emails/{name}.txt", context)
-    message = EmailMultiAlternatives(
+    message = PortalEmail(
         subject=subject,
         body=body,
         from_email=from_email or settings.DEFAULT_FROM_EMAIL,
@@ -35,7 +50,7 @@ def build_templated(
     return message
 
 
-def send_templated(name: str, **kwargs) -> EmailMultiAlternatives:
+def send_templated(name: str, **kwargs) -> PortalEmail:
     message = build_templated(name, **kwargs)
     message.send(fail_silently=False)
     return message

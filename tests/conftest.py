@@ -8,6 +8,12 @@ from accounts.models import Role
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def private_media(settings, tmp_path):
+    """Each test stores its files apart, so one test's files never answer for another's."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 @pytest.fixture
 def organisation(db):
     return OrganisationFactory(slug="cdt", short_name="МКУ ДО «ЦДТ»")
@@ -138,4 +144,37 @@ def regulation(organisation, director, admin, teacher):
 def draft_version(regulation, director):
     return make_version(
         regulation.document.organisation, director, approve=False, number_text="7-О"
+    )
+
+
+PNG_SCAN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def ready_request(organisation, admin):
+    """The organisation's registration request with the letter signed and the scan attached."""
+    import datetime as dt
+
+    from onboarding.services import (
+        request_mark_ready,
+        request_prepare_letter,
+        request_start,
+        request_update_details,
+    )
+    from onboarding.uploads import CheckedScan
+
+    registration = request_start(organisation=organisation, actor=admin)
+    request_update_details(
+        request=registration,
+        actor=admin,
+        full_name=admin.full_name,
+        position="педагог дополнительного образования",
+        phone="+79123456789",
+    )
+    registration = request_prepare_letter(request=registration, actor=admin)
+    return request_mark_ready(
+        request=registration,
+        actor=admin,
+        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        questionnaire_filled_on=dt.date(2026, 11, 20),
     )

@@ -118,6 +118,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = "[Портал ЦДТ] "
 
+# Where the registration request goes (section 4 of the regulation), and the signed scan's limit.
+SFERUM_REGISTRATION_EMAIL = env("SFERUM_REGISTRATION_EMAIL", default="info@sferum.ru")
+SCAN_MAX_BYTES = 10 * 1024 * 1024
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 

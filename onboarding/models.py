@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+
+from accounts.models import Organisation
+from accounts.validators import validate_russian_mobile
+
+
+class RequestStatus(models.TextChoices):
+    DRAFT = "draft", _("Черновик")
+    AWAITING_SIGNATURE = "awaiting_signature", _("На подписи")
+    READY = "ready", _("Готова к отправке")
+    SENT = "sent", _("Отправлена")
+    RETURNED = "returned", _("Возвращена на доработку")
+    REGISTERED = "registered", _("Зарегистрирована")
+    CANCELLED = "cancelled", _("Отменена")
+
+
+FINAL_STATUSES = (RequestStatus.REGISTERED, RequestStatus.CANCELLED)
+
+
+class SentVia(models.TextChoices):
+    SMTP = "smtp", _("из портала")
+    EML = "eml", _("из почты организации (.eml)")
+
+
+class RegistrationRequest(models.Model):
+    """The organisation's request to info@sferum.ru (section 4 of the regulation)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="registration_requests"
+    )
+    status = models.CharField(
+        _("состояние"), max_length=30, choices=RequestStatus.choices, default=RequestStatus.DRAFT
+    )
+    appointee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("назначенный администратор"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    admin_full_name = models.CharField(_("Ф.И.О. администратора"), max_length=300)
+    admin_position = models.CharField(_("должность администратора"), max_length=300, blank=True)
+    admin_phone = PhoneNumberField(
+        _("мобильный телефон администратора"),
+        validators=[validate_russian_mobile],
+        help_text=_("На этот номер «Сферум» выдаст права администратора."),
+    )
+    letter_pdf = models.FileField(upload_to="onboarding/letters/", blank=True)
+    scan = models.FileField(upload_to="onboarding/scans/", blank=True)
+    scan_content_type = models.CharField(max_length=50, blank=True)
+    questionnaire_filled_on = models.DateField(_("анкета заполнена"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID письма"), max_length=300, blank=True)
+    sent_at = models.DateTimeField(_("отправлена"), null=True, blank=True)
+    sent_via = models.CharField(
+        _("как отправлена"), max_length=10, choices=SentVia.choices, blank=True
+    )
+    return_reason = models.TextField(_("причина возврата"), blank=True)
+    registered_on = models.DateField(_("зарегистрирована"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("заявка на регистрацию")
+        verbose_name_plural = _("заявки на регистрацию")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=~models.Q(status__in=["registered", "cancelled"]),
+                name="one_open_request_per_organisation",
+                violation_error_message=_("У организации уже есть открытая заявка."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.get_status_display()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in FINAL_STATUSES
+
+
+class RequestEvent(models.Model):
+    """Append-only: every change of the request's state, and who made it."""
+
+    request = models.ForeignKey(
+        RegistrationRequest, on_delete=models.PROTECT, related_name="events"
+    )
+    from_status = models.CharField(max_length=30, choices=RequestStatus.choices, blank=True)
+    to_status = models.CharField(max_length=30, choices=RequestStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("событие заявки")
+        verbose_name_plural = _("события заявки")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status}"
+
+
+class SferumStatus(models.TextChoices):
+    NOT_STARTED = "not_started", _("не начато")
+    PROFILE_CREATED = "profile_created", _("учебный профиль создан")
+    VERIFICATION_REQUESTED = "verification_requested", _("запрошено подтверждение «учитель»")
+    VERIFIED = "verified", _("статус «учитель» подтверждён")
+
+
+SFERUM_ORDER = list(SferumStatus.values)
+
+
+class TeacherSferumStatus(models.Model):
+    """A teacher's progress in Sferum: they report the first steps, the administrator verifies."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sferum_status"
+    )
+    status = models.CharField(
+        max_length=30, choices=SferumStatus.choices, default=SferumStatus.NOT_STARTED
+    )
+    profile_created_on = models.DateField(_("профиль создан"), null=True, blank=True)
+    verification_requested_on = models.DateField(
+        _("подтверждение запрошено"), null=True, blank=True
+    )
+    verified_on = models.DateField(_("статус подтверждён"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+
+    class Meta:
+        verbose_name = _("статус педагога в «Сферуме»")
+        verbose_name_plural = _("статусы педагогов в «Сферуме»")
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.get_status_display()}"
+
+
+class TeacherStatusEvent(models.Model):
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sferum_events"
+    )
+    from_status = models.CharField(max_length=30, choices=SferumStatus.choices)
+    to_status = models.CharField(max_length=30, choices=SferumStatus.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.person}: {self.from_status} → {self.to_status}"

@@ -1,0 +1,341 @@
+"""The registration request from draft to registered, with a return and a resend."""
+
+import datetime as dt
+import email
+from email import policy
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus
+from onboarding.services import REGISTRATION_SUBJECT, RequestError, request_cancel
+from tests.conftest import PNG_SCAN
+
+PDF_SCAN = b"%PDF-1.4\n% signed and stamped\n" + b"0" * 100
+TODAY = lambda: timezone.localdate()  # noqa: E731
+
+
+@pytest.fixture
+def as_admin(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def post(client, name, data=None, **kwargs):
+    return client.post(reverse(name), data or {}, **kwargs)
+
+
+def page(client) -> str:
+    return client.get(reverse("registration_request")).content.decode()
+
+
+def states(registration) -> list[tuple[str, str]]:
+    return list(registration.events.values_list("from_status", "to_status"))
+
+
+def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation):
+    organisation.email = "cdt@example.ru"
+    organisation.save()
+    client = as_admin
+    assert "Начните заявку" in page(client)
+
+    post(client, "request_start")
+    registration = RegistrationRequest.objects.get()
+    assert registration.status == RequestStatus.DRAFT
+    assert registration.admin_full_name == admin.full_name  # defaults from the appointed admin
+
+    post(
+        client,
+        "request_details",
+        {"full_name": admin.full_name, "position": "педагог", "phone": "8 912 345 67 89"},
+    )
+    post(client, "request_letter")
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.AWAITING_SIGNATURE
+    assert "На подписи" in page(client)
+
+    upload = SimpleUploadedFile("скан.pdf", PDF_SCAN, content_type="application/pdf")
+    post(client, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.READY
+    assert registration.questionnaire_filled_on == dt.date(2026, 11, 20)
+
+    response = post(client, "request_send", follow=True)
+    assert "Заявка отправлена на info@sferum.ru" in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.SENT
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["info@sferum.ru"]
+    assert message.subject == REGISTRATION_SUBJECT == "СФЕРУМ:Регистрация организации"
+    assert "+7 912 345-67-89" in message.body
+    assert organisation.full_name in message.body
+    assert "20.11.2026" in message.body
+    [(filename, content, mimetype)] = message.attachments
+    assert filename == "Письмо о назначении администратора (подписано).pdf"
+    assert content == PDF_SCAN
+    assert mimetype == "application/pdf"
+    assert registration.message_id == message.extra_headers["Message-ID"]
+    assert registration.message_id in message.message().as_string()
+
+    post(client, "request_return", {"reason": "Нет печати на письме"})
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.RETURNED
+    assert "Нет печати на письме" in page(client)
+
+    # Corrected: a new letter, a new scan, sent this time from the institution's own mailbox.
+    post(client, "request_letter")
+    upload = SimpleUploadedFile("scan.png", PNG_SCAN, content_type="image/png")
+    post(client, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    eml = client.get(reverse("request_eml"))
+    assert eml["Content-Type"] == "message/rfc822"
+    parsed = email.message_from_bytes(eml.content, policy=policy.default)
+    assert parsed["Subject"] == "СФЕРУМ:Регистрация организации"
+    assert parsed["To"] == "info@sferum.ru"
+    attachment = next(parsed.iter_attachments())
+    assert attachment.get_filename() == "Письмо о назначении администратора (подписано).png"
+    assert attachment.get_content() == PNG_SCAN
+    assert "+7 912 345-67-89" in parsed.get_body(("plain",)).get_content()
+    assert len(mail.outbox) == 1  # downloading sends nothing
+
+    post(client, "request_sent", {"date": f"{TODAY()}"})
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.SENT
+    assert registration.message_id == parsed["Message-ID"]
+
+    post(client, "request_register", {"date": f"{TODAY()}"})
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.REGISTERED
+    assert registration.registered_on == TODAY()
+
+    S = RequestStatus
+    assert states(registration) == [
+        ("", S.DRAFT),
+        (S.DRAFT, S.AWAITING_SIGNATURE),
+        (S.AWAITING_SIGNATURE, S.READY),
+        (S.READY, S.SENT),
+        (S.SENT, S.RETURNED),
+        (S.RETURNED, S.AWAITING_SIGNATURE),
+        (S.AWAITING_SIGNATURE, S.READY),
+        (S.READY, S.SENT),
+        (S.SENT, S.REGISTERED),
+    ]
+    assert set(registration.events.values_list("actor", flat=True)) == {admin.pk}
+    timeline = page(client)
+    assert "Возвращена на доработку" in timeline and "Зарегистрирована" in timeline
+
+
+def test_sent_before_a_scan_is_refused_naming_what_is_missing(as_admin, organisation, admin):
+    post(as_admin, "request_start")
+    response = post(as_admin, "request_send", follow=True)
+    text = response.content.decode()
+    assert "Нельзя отправить заявку" in text and "«Готова к отправке»" in text
+    response = post(as_admin, "request_sent", {"date": f"{TODAY()}"}, follow=True)
+    assert "Нельзя отметить заявку отправленной" in response.content.decode()
+    assert RegistrationRequest.objects.get().status == RequestStatus.DRAFT
+    assert mail.outbox == []
+
+
+def test_a_letter_without_a_phone_is_refused(as_admin, organisation, admin):
+    post(as_admin, "request_start")  # the admin has no phone yet
+    response = post(as_admin, "request_letter", follow=True)
+    assert (
+        "Не хватает данных для письма: мобильный телефон администратора."
+        in response.content.decode()
+    )
+    assert RegistrationRequest.objects.get().status == RequestStatus.DRAFT
+
+
+def test_a_second_click_on_send_is_refused(as_admin, ready_request):
+    post(as_admin, "request_send")
+    response = post(as_admin, "request_send", follow=True)
+    assert "Нельзя отправить заявку: заявка в состоянии «Отправлена»" in response.content.decode()
+    assert len(mail.outbox) == 1
+    assert ready_request.events.filter(to_status=RequestStatus.SENT).count() == 1
+
+
+def test_a_failed_send_leaves_the_request_ready_with_the_error(
+    as_admin, ready_request, monkeypatch
+):
+    from django.core.mail.backends.locmem import EmailBackend
+
+    def refuse(self, messages):
+        raise ConnectionRefusedError("Connection refused by smtp.example.ru")
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    response = post(as_admin, "request_send", follow=True)
+    text = response.content.decode()
+    assert "Письмо не отправлено" in text and "Connection refused" in text
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+    assert ready_request.sent_at is None
+    assert not ready_request.events.filter(to_status=RequestStatus.SENT).exists()
+
+
+def test_without_smtp_the_portal_offers_only_the_eml(as_admin, ready_request, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    text = page(as_admin)
+    assert "Почтовый сервер портала не настроен" in text
+    assert reverse("request_send") not in text
+    response = post(as_admin, "request_send", follow=True)
+    assert "Скачайте письмо (.eml)" in response.content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "message"),
+    [
+        ("scan.pdf", b"MZ\x90\x00 not a pdf at all", "Это не PDF, JPEG или PNG"),
+        ("scan.png", b"GIF89a....", "Это не PDF, JPEG или PNG"),
+        ("scan.exe", b"", "файл пуст"),
+    ],
+)
+def test_an_upload_that_is_not_pdf_jpeg_or_png_is_refused(
+    as_admin, organisation, admin, filename, content, message, settings
+):
+    _awaiting(as_admin)
+    upload = SimpleUploadedFile(filename, content)
+    response = post(
+        as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"}
+    )
+    assert message in response.content.decode()
+    registration = RegistrationRequest.objects.get()
+    assert registration.status == RequestStatus.AWAITING_SIGNATURE
+    assert not registration.scan
+    assert not _stored_scans(settings)
+
+
+def test_an_upload_over_10_mb_is_refused(as_admin, organisation, admin, settings):
+    _awaiting(as_admin)
+    big = SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024))
+    response = post(
+        as_admin, "request_scan", {"scan": big, "questionnaire_filled_on": "2026-11-20"}
+    )
+    assert "Файл слишком большой" in response.content.decode()
+    assert RegistrationRequest.objects.get().status == RequestStatus.AWAITING_SIGNATURE
+    assert not _stored_scans(settings)
+
+
+def test_a_jpeg_named_pdf_is_taken_as_a_jpeg(as_admin, organisation, admin):
+    _awaiting(as_admin)
+    upload = SimpleUploadedFile("scan.pdf", b"\xff\xd8\xff\xe0" + b"0" * 50)
+    post(as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    registration = RegistrationRequest.objects.get()
+    assert registration.scan_content_type == "image/jpeg"
+    assert registration.scan.name.endswith(".jpg")
+
+
+def test_the_scan_is_private(client, as_admin, ready_request, student):
+    assert ready_request.scan.url.startswith("/private-media/")
+    assert client.get(ready_request.scan.url).status_code == 404
+    file = as_admin.get(reverse("request_scan_file"))
+    assert file.status_code == 200 and file.content == PNG_SCAN
+    client.force_login(student)
+    assert client.get(reverse("request_scan_file")).status_code == 403
+
+
+def test_a_phone_that_is_not_a_russian_mobile_is_refused(as_admin, organisation, admin):
+    post(as_admin, "request_start")
+    response = post(
+        as_admin, "request_details", {"full_name": "Иванова", "phone": "+7 495 123-45-67"}
+    )
+    assert "Введите российский номер мобильного телефона" in response.content.decode()
+    assert RegistrationRequest.objects.get().admin_full_name == admin.full_name
+
+
+def test_a_questionnaire_date_in_the_future_is_refused(as_admin, organisation, admin):
+    _awaiting(as_admin)
+    upload = SimpleUploadedFile("scan.png", PNG_SCAN)
+    tomorrow = TODAY() + dt.timedelta(days=1)
+    response = post(
+        as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": f"{tomorrow}"}
+    )
+    assert "не может быть позже сегодняшней" in response.content.decode()
+    assert RegistrationRequest.objects.get().status == RequestStatus.AWAITING_SIGNATURE
+
+
+def test_return_needs_a_reason(as_admin, ready_request):
+    post(as_admin, "request_send")
+    response = post(as_admin, "request_return", {"reason": ""})
+    assert "Укажите, что «Сферум» просит исправить." in response.content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.SENT
+
+
+def test_registration_before_sending_is_refused(as_admin, ready_request):
+    response = post(as_admin, "request_register", {"date": f"{TODAY()}"}, follow=True)
+    assert "Нельзя отметить регистрацию" in response.content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+
+
+def test_cancel_from_an_open_state_after_a_confirmation_page(as_admin, ready_request, admin):
+    assert "Отменить заявку?" in as_admin.get(reverse("request_cancel")).content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+    post(as_admin, "request_cancel", {"reason": "Передумали"})
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.CANCELLED
+    with pytest.raises(RequestError):
+        request_cancel(request=ready_request, actor=admin, reason="ещё раз")
+    # A cancelled request frees the place for a new one.
+    post(as_admin, "request_start")
+    assert RegistrationRequest.objects.filter(status=RequestStatus.DRAFT).count() == 1
+
+
+def test_one_open_request_per_organisation(as_admin, ready_request):
+    response = post(as_admin, "request_start", follow=True)
+    assert "У организации уже есть открытая заявка." in response.content.decode()
+    assert RegistrationRequest.objects.count() == 1
+
+
+def test_the_director_sees_the_request_and_downloads_the_letter_but_moves_nothing(
+    client, director, ready_request
+):
+    client.force_login(director)
+    text = page(client)
+    assert "Готова к отправке" in text
+    assert client.get(reverse("request_letter_pdf")).status_code == 200
+    assert client.post(reverse("request_send")).status_code == 403
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+
+
+def test_another_organisations_admin_never_sees_this_request(client, outsider, ready_request):
+    client.force_login(outsider)
+    assert ready_request.organisation.short_name not in page(client)
+    assert client.get(reverse("request_letter_pdf")).status_code == 404
+    assert client.get(reverse("request_scan_file")).status_code == 404
+    assert client.post(reverse("request_send")).status_code == 404
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
+
+
+def _awaiting(client):
+    post(client, "request_start")
+    post(
+        client,
+        "request_details",
+        {"full_name": "Захарова Ольга Викторовна", "phone": "+79123456789"},
+    )
+    post(client, "request_letter")
+    assert RegistrationRequest.objects.get().status == RequestStatus.AWAITING_SIGNATURE
+
+
+def _stored_scans(settings) -> list:
+    from pathlib import Path
+
+    folder = Path(settings.MEDIA_ROOT) / "onboarding" / "scans"
+    return list(folder.glob("*")) if folder.exists() else []
+
+
+def test_events_are_append_only_in_the_admin():
+    from django.contrib import admin as django_admin
+
+    model_admin = django_admin.site._registry[RequestEvent]
+    assert not model_admin.has_change_permission(request=None)
+    assert not model_admin.has_delete_permission(request=None)
