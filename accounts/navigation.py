@@ -17,10 +17,10 @@ class NavItem:
 
 
 NAV_ITEMS = [
-    NavItem("dashboard", "Панель внедрения", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem("dashboard", "Панель", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("people", "Люди", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("organisation_settings", "Организация", frozenset({Role.ADMIN, Role.DIRECTOR})),
-    NavItem("teacher_home", "Мои объединения", frozenset({Role.TEACHER})),
+    NavItem("teacher_home", "Объединения", frozenset({Role.TEACHER})),
     NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
     NavItem("my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER})),

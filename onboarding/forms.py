@@ -39,6 +39,14 @@ class DateForm(forms.Form):
     date = forms.DateField(label=_("Дата"), **DATE_INPUT)
 
 
+class SentForm(DateForm):
+    date = forms.DateField(label=_("Дата отправки письма"), **DATE_INPUT)
+
+
+class RegisteredForm(DateForm):
+    date = forms.DateField(label=_("Дата получения прав администратора"), **DATE_INPUT)
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=_("Что просят исправить"),

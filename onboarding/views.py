@@ -16,7 +16,7 @@ from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
 from .documents import letter_filename
-from .forms import CancelForm, DateForm, DetailsForm, ReasonForm, ScanForm
+from .forms import CancelForm, DetailsForm, ReasonForm, RegisteredForm, ScanForm, SentForm
 from .models import (
     RegistrationRequest,
     RequestStatus,
@@ -156,8 +156,8 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
         if registration
         else None,
         "scan_form": ScanForm(),
-        "sent_form": DateForm(),
-        "register_form": DateForm(),
+        "sent_form": SentForm(),
+        "register_form": RegisteredForm(),
         "return_form": ReasonForm(),
     }
     today_forms.update(forms)
@@ -309,7 +309,7 @@ def request_eml_view(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMINS)
 def request_sent_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = DateForm(request.POST)
+    form = SentForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Укажите дату отправки.")
         return _request_page(request, sent_form=form)
@@ -341,7 +341,7 @@ def request_return_view(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMINS)
 def request_register_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = DateForm(request.POST)
+    form = RegisteredForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Укажите дату регистрации.")
         return _request_page(request, register_form=form)
