@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cdt_portal.pdf import render_pdf
 
 from .models import RegistrationRequest
@@ -12,6 +14,10 @@ def letter_context(request: RegistrationRequest) -> dict:
     return {
         "organisation": {
             "full_name": organisation.full_name,
+            # A name in «ёлочки» is not broken across lines on the letterhead.
+            "full_name_unbroken": re.sub(
+                r"«[^»]*»", lambda m: m.group(0).replace(" ", "\u00a0"), organisation.full_name
+            ),
             "short_name": organisation.short_name,
             "address": organisation.address,
             "phone": organisation.phone.as_international if organisation.phone else "",

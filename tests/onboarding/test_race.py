@@ -1,0 +1,238 @@
+"""Two administrators at the same instant, on PostgreSQL's row locks.
+
+Each race runs two threads, each with its own database connection; a barrier releases them
+together right at the service call. The rules that must hold: one e-mail to Sferum and one
+«sent» event per request, one open request per organisation, and every refusal is a
+RequestError (what the views turn into a message), never a database error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+
+from accounts.models import Organisation, Role, User
+from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus, SentVia
+from onboarding.services import (
+    REGISTRATION_SUBJECT,
+    RequestError,
+    request_cancel,
+    request_mark_ready,
+    request_prepare_letter,
+    request_send,
+    request_start,
+    request_update_details,
+)
+from onboarding.uploads import CheckedScan
+from tests.conftest import PNG_SCAN
+from tests.factories import OrganisationFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="row locks are PostgreSQL's; SQLite has none"
+    ),
+]
+
+RACES = 3
+
+
+def run_together(*jobs):
+    """Run each job in its own thread and connection; return [(result, exception)] in order.
+
+    A job gets `ready`: it loads what it needs, calls ready() and then the service, so
+    both service calls start at the same moment.
+    """
+    barrier = threading.Barrier(len(jobs), timeout=30)
+    outcomes: list[tuple[object, BaseException | None] | None] = [None] * len(jobs)
+
+    def worker(index, job):
+        try:
+            outcomes[index] = (job(barrier.wait), None)
+        except BaseException as exc:  # reported to the test, whatever it is
+            outcomes[index] = (None, exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
+    assert all(outcome is not None for outcome in outcomes)
+    return outcomes
+
+
+def send_job(request_pk: int, actor_pk: int):
+    def job(ready):
+        registration = RegistrationRequest.objects.select_related("organisation").get(pk=request_pk)
+        actor = User.objects.get(pk=actor_pk)
+        ready()
+        return request_send(request=registration, actor=actor)
+
+    return job
+
+
+def start_job(organisation_pk: int, actor_pk: int):
+    def job(ready):
+        organisation = Organisation.objects.get(pk=organisation_pk)
+        actor = User.objects.get(pk=actor_pk)
+        ready()
+        return request_start(organisation=organisation, actor=actor)
+
+    return job
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture(autouse=True)
+def empty_outbox():
+    del mail.outbox[:]
+    yield
+    del mail.outbox[:]
+
+
+def two_administrators(number: int) -> tuple[Organisation, User, User]:
+    organisation = OrganisationFactory(email=f"org{number}@example.ru")
+    first = UserFactory(
+        organisation=organisation, last_name=f"Администратор{number}а", roles=[Role.ADMIN]
+    )
+    second = UserFactory(
+        organisation=organisation, last_name=f"Администратор{number}б", roles=[Role.ADMIN]
+    )
+    return organisation, first, second
+
+
+def build_ready(organisation: Organisation, actor: User) -> RegistrationRequest:
+    """The same steps as the `ready_request` fixture, for any organisation."""
+    registration = request_start(organisation=organisation, actor=actor)
+    request_update_details(
+        request=registration,
+        actor=actor,
+        full_name=actor.full_name,
+        position="методист",
+        phone="+79123456789",
+    )
+    registration = request_prepare_letter(request=registration, actor=actor)
+    return request_mark_ready(
+        request=registration,
+        actor=actor,
+        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        questionnaire_filled_on=dt.date(2025, 1, 15),
+    )
+
+
+def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: int) -> None:
+    results = [result for result, exc in outcomes if exc is None]
+    errors = [exc for _, exc in outcomes if exc is not None]
+    assert len(results) == 1 and len(errors) == 1, repr(outcomes)
+    assert isinstance(errors[0], RequestError), repr(errors[0])
+    assert "отправить заявку" in errors[0].message
+    assert "«Отправлена»" in errors[0].message
+
+    new_mail = mail.outbox[sent_before:]
+    assert len(new_mail) == 1, [m.subject for m in new_mail]
+    message = new_mail[0]
+    assert message.subject == REGISTRATION_SUBJECT
+    assert message.to == [settings.SFERUM_REGISTRATION_EMAIL]
+    assert message.from_email == (registration.organisation.email or settings.DEFAULT_FROM_EMAIL)
+
+    sent_events = RequestEvent.objects.filter(request=registration, to_status=RequestStatus.SENT)
+    assert sent_events.count() == 1
+    registration.refresh_from_db()
+    assert registration.status == RequestStatus.SENT
+    assert registration.sent_via == SentVia.SMTP
+    assert registration.message_id == message.extra_headers["Message-ID"]
+    assert [name for name, _, _ in message.attachments] == [
+        "Письмо о назначении администратора (подписано).png"
+    ]
+
+
+def test_two_administrators_sending_at_once_send_one_email():
+    refused = 0
+    for number in range(RACES):
+        organisation, first, second = two_administrators(number)
+        registration = build_ready(organisation, first)
+        assert registration.status == RequestStatus.READY
+        sent_before = len(mail.outbox)
+
+        outcomes = run_together(
+            send_job(registration.pk, first.pk), send_job(registration.pk, second.pk)
+        )
+
+        assert_sent_once(registration, outcomes, sent_before)
+        (winner,) = [
+            actor for actor, (_, exc) in zip((first, second), outcomes, strict=True) if exc is None
+        ]
+        event = RequestEvent.objects.get(request=registration, to_status=RequestStatus.SENT)
+        assert event.actor_id == winner.pk
+        assert event.from_status == RequestStatus.READY
+        refused += sum(isinstance(exc, RequestError) for _, exc in outcomes)
+    assert refused == RACES
+    assert len(mail.outbox) == RACES
+    assert RequestEvent.objects.filter(to_status=RequestStatus.SENT).count() == RACES
+
+
+def test_the_ready_request_fixture_races_too(ready_request, admin):
+    """The conftest's ready request, on a transactional database: the persona admin and a
+    second administrator of the same organisation press «Отправить» together."""
+    other = UserFactory(
+        organisation=admin.organisation, last_name="Второй", roles=[Role.ADMIN, Role.TEACHER]
+    )
+    assert ready_request.status == RequestStatus.READY
+    outcomes = run_together(
+        send_job(ready_request.pk, admin.pk), send_job(ready_request.pk, other.pk)
+    )
+    assert_sent_once(ready_request, outcomes, 0)
+
+
+def test_two_simultaneous_starts_open_one_request():
+    refused = 0
+    for number in range(RACES):
+        organisation, first, second = two_administrators(number)
+
+        outcomes = run_together(
+            start_job(organisation.pk, first.pk), start_job(organisation.pk, second.pk)
+        )
+
+        results = [result for result, exc in outcomes if exc is None]
+        errors = [exc for _, exc in outcomes if exc is not None]
+        assert len(results) == 1 and len(errors) == 1, repr(outcomes)
+        assert isinstance(errors[0], RequestError), repr(errors[0])
+        assert errors[0].message == "У организации уже есть открытая заявка."
+        refused += 1
+
+        requests = RegistrationRequest.objects.filter(organisation=organisation)
+        assert requests.count() == 1
+        assert requests.get().pk == results[0].pk
+        assert requests.get().status == RequestStatus.DRAFT
+        events = RequestEvent.objects.filter(request__organisation=organisation)
+        assert list(events.values_list("to_status", flat=True)) == [RequestStatus.DRAFT]
+    assert refused == RACES
+
+
+def test_a_start_after_cancelling_races_cleanly():
+    """With the earlier request cancelled, a new one may be opened — still only one."""
+    organisation, first, second = two_administrators(9)
+    request_cancel(
+        request=request_start(organisation=organisation, actor=first), actor=first, reason="x"
+    )
+    outcomes = run_together(
+        start_job(organisation.pk, first.pk), start_job(organisation.pk, second.pk)
+    )
+    errors = [exc for _, exc in outcomes if exc is not None]
+    assert len(errors) == 1 and isinstance(errors[0], RequestError), repr(outcomes)
+    open_requests = RegistrationRequest.objects.filter(organisation=organisation).exclude(
+        status__in=[RequestStatus.REGISTERED, RequestStatus.CANCELLED]
+    )
+    assert open_requests.count() == 1
+    assert RegistrationRequest.objects.filter(organisation=organisation).count() == 2
