@@ -3,7 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from .models import Organisation, User
+from .models import Organisation, Role, StudyGroup, User
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
 
 
@@ -67,3 +67,84 @@ class OrganisationForm(forms.ModelForm):
                 "инструкциях для обучающихся и родителей."
             ),
         }
+
+
+class PersonForm(forms.ModelForm):
+    """Add or edit a person by hand (the administrator)."""
+
+    phone = PhoneNumberField(
+        label=_("Мобильный телефон"),
+        required=False,
+        region="RU",
+        validators=[validate_russian_mobile],
+        help_text=_("Например, %(example)s") % {"example": RUSSIAN_MOBILE_EXAMPLE},
+    )
+    roles = forms.MultipleChoiceField(
+        label=_("Роли"),
+        choices=Role.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Отметьте хотя бы одну роль.")},
+    )
+
+    class Meta:
+        model = User
+        fields = ["last_name", "first_name", "patronymic", "position", "email", "phone"]
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_roles(self) -> set[str]:
+        return set(self.cleaned_data["roles"])
+
+
+def invite_link_field(**kwargs):
+    # A link pasted without its scheme is taken as https (Sferum's links are).
+    return StudyGroup._meta.get_field("chat_invite_link").formfield(assume_scheme="https", **kwargs)
+
+
+class GroupForm(forms.ModelForm):
+    """The administrator's form: everything about a group."""
+
+    class Meta:
+        model = StudyGroup
+        fields = ["name", "teachers", "students", "chat_invite_link"]
+        widgets = {
+            "teachers": forms.CheckboxSelectMultiple,
+            "students": forms.SelectMultiple(attrs={"size": 12}),
+        }
+
+    chat_invite_link = invite_link_field()
+
+    def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organisation = organisation
+        people = User.objects.filter(organisation=organisation, is_active=True)
+        self.fields["teachers"].queryset = people.filter(user_roles__role=Role.TEACHER).distinct()
+        self.fields["students"].queryset = people.filter(user_roles__role=Role.STUDENT).distinct()
+        for name in ("teachers", "students"):
+            self.fields[name].label_from_instance = lambda p: p.full_name
+
+
+class GroupLinkForm(forms.ModelForm):
+    """A teacher keeps their own group's chat invite link."""
+
+    chat_invite_link = invite_link_field()
+
+    class Meta:
+        model = StudyGroup
+        fields = ["chat_invite_link"]
+
+
+class ParentLinkForm(forms.Form):
+    parent = forms.ModelChoiceField(
+        label=_("Родитель (законный представитель)"),
+        queryset=User.objects.none(),
+        error_messages={"invalid_choice": _("Выберите родителя из списка.")},
+    )
+
+    def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = User.objects.filter(
+            organisation=organisation, is_active=True, user_roles__role=Role.PARENT
+        ).distinct()
+        self.fields["parent"].label_from_instance = lambda p: p.full_name

@@ -195,6 +195,52 @@ def _initial(name: str) -> str:
     return f"{name[0]}."
 
 
+class Invitation(models.Model):
+    """A one-time link to choose a password. Only the newest one of a person works."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    created_at = models.DateTimeField(_("создано"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("действует до"))
+    used_at = models.DateTimeField(_("использовано"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    emailed_to = models.EmailField(_("отправлено на e-mail"), blank=True)
+
+    class Meta:
+        verbose_name = _("приглашение")
+        verbose_name_plural = _("приглашения")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.created_at:%d.%m.%Y}"
+
+
+class ImportBatch(models.Model):
+    """An uploaded staff list between its preview and the administrator's confirmation."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("ожидает подтверждения")
+        APPLIED = "applied", _("загружен")
+        CANCELLED = "cancelled", _("отменён")
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    filename = models.CharField(max_length=300)
+    content = models.BinaryField()
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.TEACHER)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    added = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("загрузка списка")
+        verbose_name_plural = _("загрузки списков")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_status_display()})"
+
+
 class UserRole(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_roles")
     role = models.CharField(_("роль"), max_length=20, choices=Role.choices)
@@ -231,8 +277,23 @@ class Guardianship(models.Model):
         return f"{self.parent} → {self.student}"
 
 
+def validate_invite_link(value: str) -> None:
+    """A chat invite link must be an https address (Sferum gives one per chat)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc:
+        raise ValidationError(
+            _(
+                "Ссылка-приглашение должна начинаться с https:// и вести на сайт, например "
+                "https://sferum.ru/?invite=…"
+            ),
+            code="not_https",
+        )
+
+
 class StudyGroup(models.Model):
-    """A творческое объединение: its teachers and students."""
+    """A творческое объединение: its teachers and students, and its Sferum chat."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="groups")
     name = models.CharField(_("название"), max_length=300)
@@ -241,6 +302,13 @@ class StudyGroup(models.Model):
     )
     students = models.ManyToManyField(
         User, verbose_name=_("обучающиеся"), related_name="study_groups", blank=True
+    )
+    chat_invite_link = models.URLField(
+        _("ссылка-приглашение в чат «Сферума»"),
+        max_length=500,
+        blank=True,
+        validators=[validate_invite_link],
+        help_text=_("Создайте чат объединения в «Сферуме» и вставьте ссылку-приглашение."),
     )
 
     class Meta:

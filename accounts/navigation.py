@@ -14,13 +14,21 @@ class NavItem:
     url_name: str
     label: str
     roles: frozenset[str]
+    # Not shown to holders of these roles, who reach the same things another way.
+    hidden_for: frozenset[str] = frozenset()
 
 
 NAV_ITEMS = [
     NavItem("dashboard", "Панель", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("people", "Люди", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("organisation_settings", "Организация", frozenset({Role.ADMIN, Role.DIRECTOR})),
-    NavItem("teacher_home", "Объединения", frozenset({Role.TEACHER})),
+    NavItem("group_list", "Объединения", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem(
+        "teacher_home",
+        "Мои объединения",
+        frozenset({Role.TEACHER}),
+        hidden_for=frozenset({Role.ADMIN, Role.DIRECTOR}),
+    ),
     NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
     NavItem("my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER})),
@@ -53,5 +61,5 @@ def nav_for(user: User) -> list[dict[str, str]]:
     return [
         {"url": reverse(item.url_name), "label": item.label, "name": item.url_name}
         for item in NAV_ITEMS
-        if user.has_role(*item.roles)
+        if user.has_role(*item.roles) and not user.has_role(*item.hidden_for)
     ]

@@ -12,7 +12,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from .models import Role, StudyGroup, User
@@ -65,6 +65,16 @@ def roles_required(roles: frozenset[str]) -> Callable[[View], View]:
     return decorator
 
 
+def get_child_for_parent(request: HttpRequest, pk: int) -> User:
+    """One of the signed-in parent's own children; any other child is 404."""
+    return get_object_or_404(
+        User,
+        pk=pk,
+        organisation_id=request.user.organisation_id,
+        parent_links__parent=request.user,
+    )
+
+
 def get_person_for_user(request: HttpRequest, pk: int) -> User:
     return get_object_or_404(
         User.objects.prefetch_related("user_roles"),
@@ -74,7 +84,8 @@ def get_person_for_user(request: HttpRequest, pk: int) -> User:
 
 
 def get_group_for_user(request: HttpRequest, pk: int) -> StudyGroup:
-    """A group of the person's organisation; 403 for a teacher who does not teach it."""
+    """A group of the person's organisation that they manage or teach; anything else is 404,
+    so a teacher learns nothing about colleagues' groups."""
     group = get_object_or_404(
         StudyGroup.objects.prefetch_related("teachers", "students"),
         pk=pk,
@@ -85,4 +96,4 @@ def get_group_for_user(request: HttpRequest, pk: int) -> StudyGroup:
         return group
     if user.has_role(Role.TEACHER) and user in group.teachers.all():
         return group
-    raise PermissionDenied
+    raise Http404("Нет такого объединения")

@@ -55,3 +55,43 @@ def guardianship_link(*, parent: User, student: User) -> Guardianship:
         raise ValueError("A parent and a student must belong to the same organisation")
     link, _ = Guardianship.objects.get_or_create(parent=parent, student=student)
     return link
+
+
+def person_create(
+    *,
+    organisation,
+    actor: User,
+    last_name: str,
+    first_name: str,
+    patronymic: str = "",
+    position: str = "",
+    email: str = "",
+    phone="",
+    roles: set[str],
+) -> User:
+    """A new person of the organisation, without a password until they accept an invitation."""
+    with transaction.atomic():
+        user = User(
+            organisation=organisation,
+            username=free_username(
+                username_base(last_name=last_name, first_name=first_name, patronymic=patronymic)
+            ),
+            last_name=last_name,
+            first_name=first_name,
+            patronymic=patronymic,
+            position=position,
+            email=email.lower(),
+            phone=phone,
+        )
+        user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        user_set_roles(user=user, roles=roles)
+    return user
+
+
+def person_set_active(*, person: User, active: bool) -> User:
+    """Deactivating keeps every record; the person simply cannot sign in any more."""
+    person.is_active = active
+    person.save(update_fields=["is_active"])
+    return person

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import people_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -9,7 +9,23 @@ urlpatterns = [
     path("my/", views.family_home, name="family_home"),
     path("people/", views.people, name="people"),
     path("people/<int:pk>/", views.person_detail, name="person_detail"),
+    path("people/new/", people_views.person_new, name="person_new"),
+    path("people/<int:pk>/edit/", people_views.person_edit, name="person_edit"),
+    path("people/<int:pk>/active/", people_views.person_active, name="person_active"),
+    path("people/<int:pk>/invite/", people_views.person_invite, name="person_invite"),
+    path("people/<int:pk>/parents/", people_views.person_parents, name="person_parents"),
+    path("people/invitations/", people_views.invitations_print, name="invitations_print"),
+    path("people/import/", people_views.staff_import, name="staff_import"),
+    path("people/import/<int:pk>/", people_views.staff_import_preview, name="staff_import_preview"),
+    path(
+        "invite/<int:pk>/<str:token>/",
+        people_views.invitation_accept_view,
+        name="invitation_accept",
+    ),
+    path("groups/", people_views.group_list, name="group_list"),
+    path("groups/new/", people_views.group_new, name="group_new"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
+    path("groups/<int:pk>/edit/", people_views.group_edit, name="group_edit"),
     path("organisation/", views.organisation_settings, name="organisation_settings"),
     path("accounts/login/", views.login_view, name="login"),
     path("accounts/logout/", views.logout_view, name="logout"),

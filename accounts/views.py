@@ -79,10 +79,23 @@ def family_home(request: HttpRequest) -> HttpResponse:
     own_groups = (
         user.study_groups.prefetch_related("teachers") if user.has_role(Role.STUDENT) else []
     )
+    from acknowledgements.markup import render_markdown
+    from onboarding.models import NoticeAcknowledgement
+    from onboarding.parents import consent_state, current_notice
+
+    notice = current_notice(user.organisation) if user.has_role(Role.PARENT) else None
+    children = list(children)
+    for child in children:
+        child.consent = consent_state(child)
     return render(
         request,
         "accounts/family_home.html",
         {
+            "notice": notice,
+            "notice_html": render_markdown(notice.text) if notice else "",
+            "notice_ack": NoticeAcknowledgement.objects.filter(notice=notice, parent=user).first()
+            if notice
+            else None,
             "organisation": user.organisation,
             "children": children,
             "own_groups": own_groups,
@@ -139,6 +152,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "children": [link.student for link in links.filter(parent=person)],
             "taught_groups": person.taught_groups.all(),
             "study_groups": person.study_groups.all(),
+            "invitation": person.invitations.first(),
         },
     )
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User
+from accounts.models import Organisation, Role, User, UserRole
 
 from .models import (
     REGULATION_CODE,
@@ -41,11 +41,11 @@ def readers(organisation: Organisation) -> QuerySet[User]:
 
     The director approves the document and is not on the sheet, as in the seed.
     """
+    # EXISTS rather than a join + DISTINCT: counting 10,000 staff stays a cheap index scan.
+    has_role = UserRole.objects.filter(user=OuterRef("pk"), role__in=READER_ROLES)
     return (
-        User.objects.filter(
-            organisation=organisation, is_active=True, user_roles__role__in=READER_ROLES
-        )
-        .distinct()
+        User.objects.filter(organisation=organisation, is_active=True)
+        .filter(Exists(has_role))
         .order_by("last_name", "first_name", "patronymic")
     )
 
@@ -159,6 +159,11 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
     store the approved order's PDF, rendered once now and never again."""
     from .documents import render_order
 
+    if version.status != VersionStatus.DRAFT:
+        raise DocumentError("Эта редакция уже утверждена или заменена: утвердить её нельзя.")
+    # Rendered before any row is locked: for thousands of staff this takes a while, and
+    # nobody else should wait for it. The state is checked again under the lock below.
+    _, pdf = render_order(version)
     with transaction.atomic():
         locked = (
             DocumentVersion.objects.select_for_update()
@@ -167,6 +172,10 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
         )
         if locked.status != VersionStatus.DRAFT:
             raise DocumentError("Эта редакция уже утверждена или заменена: утвердить её нельзя.")
+        if any(getattr(locked, f) != getattr(version, f) for f in EDITABLE_FIELDS):
+            raise DocumentError(
+                "Черновик изменили, пока он утверждался. Проверьте его и утвердите снова."
+            )
         if not locked.text.strip():
             raise DocumentError("Нельзя утвердить редакцию без текста.")
         if locked.order_date > timezone.localdate():
@@ -182,7 +191,6 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
         locked.text_sha256 = text_sha256(locked.text)
         locked.approved_at = timezone.now()
         locked.approved_by = actor
-        _, pdf = render_order(locked)
         # An ASCII name on disk; people get the Russian filename when they download it.
         storage_name = f"order-{locked.document_id}-{locked.number}.pdf"
         locked.order_pdf.save(storage_name, ContentFile(pdf), save=False)

@@ -160,3 +160,81 @@ class TeacherStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: {self.from_status} → {self.to_status}"
+
+
+class ParentNotice(models.Model):
+    """The notice informing parents how the institution uses Sferum (section 5)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("текст уведомления"))
+    published_at = models.DateTimeField(_("опубликовано"), auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("уведомление родителей")
+        verbose_name_plural = _("уведомления родителей")
+        ordering = ["-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.published_at:%d.%m.%Y}"
+
+
+class NoticeAcknowledgement(models.Model):
+    notice = models.ForeignKey(
+        ParentNotice, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    parent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notice_acknowledgements"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "parent"], name="notice_ack_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent}: {self.at:%d.%m.%Y}"
+
+
+class ConsentText(models.Model):
+    """A version of the consent to personal-data processing (152-ФЗ, a separate document)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("текст согласия"))
+    text_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.created_at:%d.%m.%Y}"
+
+
+class ConsentAction(models.TextChoices):
+    GIVEN = "given", _("дано")
+    WITHDRAWN = "withdrawn", _("отозвано")
+
+
+class ConsentRecord(models.Model):
+    """One act of giving or withdrawing consent; never changed, the newest one is in force."""
+
+    parent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_given"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents"
+    )
+    action = models.CharField(max_length=10, choices=ConsentAction.choices)
+    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="records")
+    at = models.DateTimeField(auto_now_add=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.parent} → {self.student}: {self.get_action_display()}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import parent_views, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
@@ -20,4 +20,9 @@ urlpatterns = [
     path("onboarding/my-status/", views.my_sferum_status, name="my_sferum_status"),
     path("onboarding/teachers/", views.teacher_statuses, name="teacher_statuses"),
     path("onboarding/teachers/<int:pk>/verify/", views.teacher_verify, name="teacher_verify"),
+    path("my/notice/confirm/", parent_views.notice_confirm_view, name="notice_confirm"),
+    path("my/children/<int:pk>/consent/", parent_views.consent_view, name="consent"),
+    path("consent/", parent_views.consent_text, name="consent_text"),
+    path("notices/", parent_views.notices, name="notices"),
+    path("consents/", parent_views.consents, name="consents"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
@@ -56,6 +56,32 @@ def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
     return registration
 
 
+def _family_counts(organisation) -> dict:
+    from .models import ConsentRecord, NoticeAcknowledgement, ParentNotice
+
+    parents = User.objects.filter(
+        organisation=organisation, is_active=True, user_roles__role=Role.PARENT
+    )
+    students = User.objects.filter(
+        organisation=organisation, is_active=True, user_roles__role=Role.STUDENT
+    )
+    notice = ParentNotice.objects.filter(organisation=organisation).first()
+    latest = (
+        ConsentRecord.objects.filter(student=OuterRef("pk"))
+        .order_by("-at", "-pk")
+        .values("action")[:1]
+    )
+    return {
+        "parents": parents.count(),
+        "informed": NoticeAcknowledgement.objects.filter(notice=notice, parent__in=parents).count()
+        if notice
+        else 0,
+        "notice": notice,
+        "students": students.count(),
+        "consents": students.annotate(state=Subquery(latest)).filter(state="given").count(),
+    }
+
+
 def _teacher_counts(organisation) -> dict:
     teachers = User.objects.filter(
         organisation=organisation, is_active=True, user_roles__role=Role.TEACHER
@@ -97,6 +123,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
     registration = current_request(organisation)
     teachers = _teacher_counts(organisation)
+    groups = StudyGroup.objects.filter(organisation=organisation).aggregate(
+        total=Count("pk"), with_link=Count("pk", filter=~Q(chat_invite_link=""))
+    )
+    families = _family_counts(organisation)
     administrators = list(organisation.platform_administrators)
     checklist = [
         ("Назначен администратор ИКОП «Сферум»", bool(administrators), None),
@@ -121,6 +151,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             teachers["total"] > 0 and teachers["verified"] == teachers["total"],
             "teacher_statuses",
         ),
+        (
+            "У каждого объединения есть чат и ссылка-приглашение",
+            groups["total"] > 0 and groups["with_link"] == groups["total"],
+            "group_list",
+        ),
+        (
+            "Родители проинформированы об использовании «Сферума»",
+            families["parents"] > 0 and families["informed"] == families["parents"],
+            "notices",
+        ),
     ]
     return render(
         request,
@@ -128,7 +168,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "organisation": organisation,
             "counts": counts,
-            "group_count": StudyGroup.objects.filter(organisation=organisation).count(),
+            "groups": groups,
+            "families": families,
             "administrators": administrators,
             "version": version,
             "staff_total": staff_total,

@@ -178,3 +178,14 @@ def ready_request(organisation, admin):
         scan=CheckedScan(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
     )
+
+
+@pytest.fixture
+def notice(organisation, admin):
+    from onboarding.parents import notice_publish
+
+    return notice_publish(
+        organisation=organisation,
+        actor=admin,
+        text="Мы используем «Сферум». Подробности — в портале.",
+    )

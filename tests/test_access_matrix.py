@@ -41,6 +41,8 @@ def no_args(p) -> dict:
 MANAGE_OWN = rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, outsider=OK)
 MANAGE_CURRENT = rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, outsider=NOT_FOUND)
 MANAGE_OBJECT = MANAGE_CURRENT
+ADMIN_OWN = rule(FORBIDDEN, anonymous=LOGIN, admin=OK, outsider=OK)
+ADMIN_OBJECT = rule(FORBIDDEN, anonymous=LOGIN, admin=OK, outsider=NOT_FOUND)
 ACTIONS = rule(FORBIDDEN, anonymous=LOGIN, admin=ALLOWED, outsider=ALLOWED)
 
 # name -> (method, kwargs from personas, expected answer per persona)
@@ -144,6 +146,46 @@ TABLE: dict[str, tuple[str, Callable, dict[str, object]]] = {
         lambda p: {"pk": p.teacher.pk},
         rule(FORBIDDEN, anonymous=LOGIN, admin=302, outsider=NOT_FOUND),
     ),
+    "person_new": ("GET", no_args, ADMIN_OWN),
+    "invitations_print": ("GET", no_args, ADMIN_OWN),
+    "staff_import": ("GET", no_args, ADMIN_OWN),
+    "group_new": ("GET", no_args, ADMIN_OWN),
+    **{
+        name: ("GET", lambda p: {"pk": p.teacher.pk}, ADMIN_OBJECT)
+        for name in ["person_edit", "person_active"]
+    },
+    "person_parents": ("GET", lambda p: {"pk": p.student.pk}, ADMIN_OBJECT),
+    "person_invite": (
+        "POST",
+        lambda p: {"pk": p.teacher.pk},
+        rule(FORBIDDEN, anonymous=LOGIN, admin=302, outsider=NOT_FOUND),
+    ),
+    "staff_import_preview": ("GET", lambda p: {"pk": p.batch.pk}, ADMIN_OBJECT),
+    # A bad token is refused the same way for everybody: «the link does not work» (410).
+    "invitation_accept": ("GET", lambda p: {"pk": p.invitation.pk, "token": "forged"}, rule(410)),
+    "group_list": (
+        "GET",
+        no_args,
+        rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, teacher=OK, outsider=OK),
+    ),
+    "group_edit": (
+        "GET",
+        lambda p: {"pk": p.group.pk},
+        rule(FORBIDDEN, anonymous=LOGIN, admin=OK, teacher=OK, outsider=NOT_FOUND),
+    ),
+    "notice_confirm": ("POST", no_args, rule(FORBIDDEN, anonymous=LOGIN, parent=302)),
+    "consent": (
+        "POST",
+        lambda p: {"pk": p.student.pk},
+        rule(FORBIDDEN, anonymous=LOGIN, parent=302),
+    ),
+    "consent_text": (
+        "GET",
+        no_args,
+        rule(FORBIDDEN, anonymous=LOGIN, director=OK, admin=OK, parent=OK, outsider=OK),
+    ),
+    "notices": ("GET", no_args, MANAGE_OWN),
+    "consents": ("GET", no_args, MANAGE_OWN),
     "family_home": ("GET", no_args, rule(FORBIDDEN, anonymous=LOGIN, student=OK, parent=OK)),
     "login": ("GET", no_args, rule(HOME, anonymous=OK)),
     "logout": ("POST", no_args, rule(302)),
@@ -198,7 +240,18 @@ def test_admin_urls_are_covered_by_the_admin_rule():
 
 
 @pytest.fixture
-def world(personas, group, regulation, draft_version, ready_request):
+def world(personas, group, regulation, draft_version, ready_request, notice):
+    from accounts.models import ImportBatch, Invitation
+
+    personas.batch = ImportBatch.objects.create(
+        organisation=personas.admin.organisation,
+        created_by=personas.admin,
+        filename="staff.csv",
+        content="Ф.И.О.\nНовикова Анна Петровна\n".encode(),
+    )
+    personas.invitation = Invitation.objects.create(
+        user=personas.teacher, expires_at=personas.teacher.date_joined
+    )
     personas.group = group
     personas.regulation = regulation
     personas.draft = draft_version
@@ -310,7 +363,7 @@ def test_a_teacher_sees_only_groups_they_teach(world, organisation):
 
     other_group = StudyGroupFactory(organisation=organisation, name="Чужой кружок")
     client = client_for(world, "teacher")
-    assert client.get(reverse("group_detail", kwargs={"pk": other_group.pk})).status_code == 403
+    assert client.get(reverse("group_detail", kwargs={"pk": other_group.pk})).status_code == 404
     home = client.get(reverse("teacher_home")).content.decode()
     assert world.group.name in home
     assert other_group.name not in home

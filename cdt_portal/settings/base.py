@@ -121,6 +121,8 @@ EMAIL_SUBJECT_PREFIX = "[Портал ЦДТ] "
 # Where the registration request goes (section 4 of the regulation), and the signed scan's limit.
 SFERUM_REGISTRATION_EMAIL = env("SFERUM_REGISTRATION_EMAIL", default="info@sferum.ru")
 SCAN_MAX_BYTES = 10 * 1024 * 1024
+# How long an invitation link works.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=14)
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

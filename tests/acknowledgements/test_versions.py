@@ -151,3 +151,13 @@ def test_acknowledgements_cannot_be_changed_in_the_admin():
     assert not model_admin.has_change_permission(request=None)
     assert not model_admin.has_delete_permission(request=None)
     assert not model_admin.has_add_permission(request=None)
+
+
+def test_a_draft_edited_while_being_approved_is_not_approved(director, admin, draft_version):
+    """The order is rendered before the lock; if the text changed meanwhile, nothing is fixed."""
+    stale = DocumentVersion.objects.get(pk=draft_version.pk)
+    version_edit(version=draft_version, actor=admin, text="Текст, изменённый в ту же минуту.")
+    with pytest.raises(DocumentError, match="изменили"):
+        version_approve(version=stale, actor=director)
+    draft_version.refresh_from_db()
+    assert draft_version.status == VersionStatus.DRAFT

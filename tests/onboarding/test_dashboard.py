@@ -18,7 +18,9 @@ from tests.factories import UserFactory
 
 DASHBOARD = "/dashboard/"
 PAPER_DATE = dt.date(2024, 1, 15)
-QUERY_BOUND = 15  # measured: 15 at 5 and at 200 extra teachers, SQLite and PostgreSQL
+# Measured: 19 at 5 and at 200 extra teachers, SQLite and PostgreSQL (15 before the groups
+# and families card arrived: a fixed 4 more, the same at both sizes).
+QUERY_BOUND = 19
 
 
 def squash(text: str) -> str:

@@ -1,0 +1,683 @@
+"""Page and PDF timings at 14, 1,000 and 10,000 staff, as ratios to baselines of the same run.
+
+    .venv/bin/python benchmarks/run.py                       # the default run (make bench)
+    .venv/bin/python benchmarks/run.py --sizes 14,200 --repeat 2   # a quick one
+
+Builds its own throw-away database (Django's test database: in-memory SQLite by default, or
+`test_<name>` on PostgreSQL when DATABASE_URL points there) and its own temporary MEDIA_ROOT,
+so var/db.sqlite3 and var/media are never touched. Prints a table, writes the same as JSON to
+var/benchmarks/latest.json. Never asserts a timing: timings belong here, not in tests.
+See benchmarks/README.md for how to read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if str(BASE_DIR) not in sys.path:
+    sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdt_portal.settings.test")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.hashers import make_password  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import (  # noqa: E402
+    CaptureQueriesContext,
+    override_settings,
+    setup_test_environment,
+    teardown_test_environment,
+)
+from django.urls import include, path  # noqa: E402
+
+DEFAULT_SIZES = (14, 1000, 10000)
+DEFAULT_REPEAT = 5
+# From this many staff on, each PDF render is timed once: a 10,000-row sheet takes a while.
+LARGE_PDF_FROM = 1000
+BASELINE_MIN_SAMPLES = 20
+# A measurement whose time grows this much from the smallest size to the largest is flagged.
+GROWTH_FLAG = 3.0
+
+BARE_URL = "/__bench__/bare/"
+BARE_PAGE = "bare Django view"
+BLANK_PDF = "blank WeasyPrint page"
+
+
+# --- the baseline view and the urlconf that serves it beside the portal's own URLs ----------
+
+
+def bare_view(request):
+    return HttpResponse("ok")
+
+
+bench_urls = types.ModuleType("benchmarks_urls")
+bench_urls.urlpatterns = [
+    path(BARE_URL.strip("/") + "/", bare_view),
+    path("", include("cdt_portal.urls")),
+]
+sys.modules["benchmarks_urls"] = bench_urls
+
+
+# --- staff: Russian-looking names with variety --------------------------------------------
+
+SURNAMES = (
+    "Иванов Петров Смирнов Кузнецов Попов Васильев Соколов Михайлов Новиков Фёдоров Морозов "
+    "Волков Алексеев Лебедев Семёнов Егоров Павлов Козлов Степанов Николаев Орлов Андреев "
+    "Макаров Никитин Захаров Зайцев Соловьёв Борисов Яковлев Григорьев Романов Воробьёв "
+    "Сергеев Фролов Александров Дмитриев Королёв Гусев Киселёв Ильин Максимов Поляков Сорокин "
+    "Виноградов Ковалёв Белов Медведев Антонов Тарасов Жуков Баранов Филиппов Комаров Давыдов "
+    "Беляев Герасимов Богданов Осипов Сидоров Матвеев Титов Марков Миронов Крылов Куликов "
+    "Карпов Власов Мельников Денисов Гаврилов Тихонов Казаков Афанасьев Данилов Савельев "
+    "Тимофеев Фомин Чернов Абрамов Мартынов Ефимов Федотов Щербаков Назаров Калинин Исаев "
+    "Чернышёв Быков Маслов Родионов Коновалов Лазарев Воронин Климов Филатов Пономарёв "
+    "Голубев Кудрявцев Прохоров Наумов Потапов Журавлёв Овчинников Трофимов Леонов Соболев "
+    "Ермаков Колесников Гончаров Емельянов Никифоров Грачёв Котов Гришин Ефремов Архипов "
+    "Громов Кириллов Малышев Панов Моисеев Румянцев Акимов Кондратьев Бирюков Горбунов "
+    "Анисимов Ерёмин Тихомиров Галкин Лукьянов Михеев Скворцов Юдин Белоусов Нестеров "
+    "Симонов Прокофьев Харитонов Князев Цветков Митрофанов Воронов Аксёнов Мальцев Логинов "
+    "Горшков Савин Краснов Майоров Демидов Елисеев Рыбаков Сафонов Плотников Дёмин Хохлов "
+    "Жданов Покровский Вознесенский Успенский Троицкий Белозерский Шевченко Черных Седых"
+).split()
+MALE_NAMES = (
+    "Александр Алексей Андрей Антон Артём Борис Вадим Валентин Валерий Василий Виктор "
+    "Виталий Владимир Владислав Геннадий Георгий Григорий Даниил Денис Дмитрий Евгений Егор "
+    "Иван Игорь Илья Кирилл Константин Леонид Максим Михаил Никита Николай Олег Павел Пётр "
+    "Роман Руслан Сергей Станислав Степан Тимур Фёдор Юрий Ярослав"
+).split()
+FEMALE_NAMES = (
+    "Александра Алина Алла Анастасия Анна Антонина Валентина Валерия Вера Виктория Галина "
+    "Дарья Евгения Екатерина Елена Елизавета Жанна Зинаида Зоя Инна Ирина Карина Кристина "
+    "Ксения Лариса Лидия Любовь Людмила Маргарита Марина Мария Надежда Наталья Нина Оксана "
+    "Ольга Полина Светлана Софья Тамара Татьяна Ульяна Юлия Яна"
+).split()
+PATRONYMICS = [
+    pair.split("/")
+    for pair in (
+        "Александрович/Александровна Алексеевич/Алексеевна Андреевич/Андреевна "
+        "Борисович/Борисовна Васильевич/Васильевна Викторович/Викторовна "
+        "Владимирович/Владимировна Геннадьевич/Геннадьевна Григорьевич/Григорьевна "
+        "Дмитриевич/Дмитриевна Евгеньевич/Евгеньевна Иванович/Ивановна Игоревич/Игоревна "
+        "Ильич/Ильинична Константинович/Константиновна Михайлович/Михайловна "
+        "Николаевич/Николаевна Олегович/Олеговна Павлович/Павловна Петрович/Петровна "
+        "Сергеевич/Сергеевна Степанович/Степановна Фёдорович/Фёдоровна Юрьевич/Юрьевна "
+        "Анатольевич/Анатольевна Валерьевич/Валерьевна Романович/Романовна Львович/Львовна "
+        "Кузьмич/Кузьминична Ярославович/Ярославовна"
+    ).split()
+]
+POSITIONS = [
+    "педагог дополнительного образования",
+    "педагог дополнительного образования",
+    "педагог дополнительного образования",
+    "педагог-организатор",
+    "методист",
+    "концертмейстер",
+    "тренер-преподаватель",
+    "педагог-психолог",
+    "",
+]
+
+
+def female_surname(surname: str) -> str:
+    if surname.endswith("ий"):
+        return surname[:-2] + "ая"
+    if surname.endswith(("ов", "ев", "ёв", "ин")):
+        return surname + "а"
+    return surname  # Шевченко, Черных: the same for both
+
+
+def fake_person(rng: random.Random) -> tuple[str, str, str, str]:
+    """(last_name, first_name, patronymic, position); most teachers are women."""
+    surname = rng.choice(SURNAMES)
+    male_patronymic, female_patronymic = rng.choice(PATRONYMICS)
+    if rng.random() < 0.8:
+        last, first, middle = female_surname(surname), rng.choice(FEMALE_NAMES), female_patronymic
+    else:
+        last, first, middle = surname, rng.choice(MALE_NAMES), male_patronymic
+    return last, first, middle, rng.choice(POSITIONS)
+
+
+class Portal:
+    """The demo organisation, grown to a number of staff (people on the acknowledgement sheet)."""
+
+    def __init__(self) -> None:
+        from accounts.demo import load_demo
+        from accounts.models import User
+
+        self.rng = random.Random(201)
+        self.organisation = load_demo()
+        self.admin = User.objects.get(username="admin")
+        self.director = User.objects.get(username="director")
+        self.teacher = User.objects.get(username="teacher")
+        self.added = 0
+        # About half of the seed's 14 staff have read the regulation; the sign-ins have not,
+        # so their own pages look the same at every size.
+        others = [p for p in self.readers() if p.pk not in {self.admin.pk, self.teacher.pk}]
+        self.acknowledge(others[::2])
+
+    def version(self):
+        from acknowledgements.models import REGULATION_CODE
+        from acknowledgements.services import current_version
+
+        return current_version(self.organisation, REGULATION_CODE)
+
+    def readers(self):
+        from acknowledgements.services import readers
+
+        return readers(self.organisation)
+
+    def staff_count(self) -> int:
+        return self.readers().count()
+
+    def acknowledge(self, people) -> None:
+        from acknowledgements.models import AckMethod, Acknowledgement
+
+        version = self.version()
+        first = version.order_date
+        span = max((dt.date.today() - first).days, 0)
+        Acknowledgement.objects.bulk_create(
+            [
+                Acknowledgement(
+                    version=version,
+                    person=person,
+                    method=AckMethod.ONLINE,
+                    acknowledged_on=first + dt.timedelta(days=self.rng.randint(0, span)),
+                    recorded_by=person,
+                    ip_address=None,
+                    user_agent="",
+                    text_sha256=version.text_sha256,
+                )
+                for person in people
+            ],
+            batch_size=500,
+        )
+
+    def grow_to(self, size: int) -> None:
+        """Add teachers (unusable passwords, role rows) until the sheet has `size` people;
+        every second new one has confirmed online."""
+        from accounts.models import Role, User, UserRole
+
+        missing = size - self.staff_count()
+        if missing <= 0:
+            return
+        users = []
+        for _ in range(missing):
+            self.added += 1
+            last, first, middle, position = fake_person(self.rng)
+            users.append(
+                User(
+                    username=f"bench-{self.added:06d}",
+                    organisation=self.organisation,
+                    last_name=last,
+                    first_name=first,
+                    patronymic=middle,
+                    position=position,
+                    password=make_password(None),
+                    is_active=True,
+                )
+            )
+        User.objects.bulk_create(users, batch_size=500)
+        # Not every database returns primary keys from a bulk insert: read them back.
+        names = [u.username for u in users]
+        created = []
+        for start in range(0, len(names), 500):
+            created += list(
+                User.objects.filter(username__in=names[start : start + 500]).order_by("username")
+            )
+        UserRole.objects.bulk_create(
+            [UserRole(user=u, role=Role.TEACHER) for u in created], batch_size=500
+        )
+        self.acknowledge(created[::2])
+
+
+# --- timing -------------------------------------------------------------------------------
+
+
+class Run:
+    def __init__(self, repeat: int, media_root: Path) -> None:
+        self.repeat = repeat
+        self.media_root = media_root
+        self.errors: list[str] = []
+
+    def time(self, fn: Callable[[], object], *, samples: int, warmup: bool) -> dict:
+        """Median wall time of `fn` over `samples` calls. Queries are counted on one call: the
+        untimed warm-up when there is one, else the first timed call."""
+        gc.collect()
+        timed = []
+        queries = None
+        if warmup:
+            queries, result = counted(fn)
+        for _ in range(samples):
+            start = time.perf_counter()
+            if queries is None:
+                queries, result = counted(fn)
+            else:
+                fn()
+            timed.append(time.perf_counter() - start)
+        return {
+            "ms": statistics.median(timed) * 1000,
+            "samples": samples,
+            **queries,
+            "result": result,
+        }
+
+    def measure(self, name: str, kind: str, fn, *, samples: int, warmup: bool = True) -> dict:
+        row = {
+            "name": name,
+            "kind": kind,
+            "ms": None,
+            "samples": samples,
+            "queries": None,
+            "sql_ms": None,
+        }
+        try:
+            timing = self.time(fn, samples=samples, warmup=warmup)
+        except Exception as exc:
+            traceback.print_exc()
+            row["error"] = f"{type(exc).__name__}: {exc}"
+            self.errors.append(f"{name}: {row['error']}")
+            return row
+        result = timing.pop("result")
+        row.update(timing)
+        if isinstance(result, (bytes, bytearray)):
+            row["bytes"] = len(result)
+        elif isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], bytes):
+            row["bytes"] = len(result[1])
+        elif hasattr(result, "status_code"):
+            row["bytes"] = (
+                result.bench_bytes if hasattr(result, "bench_bytes") else len(result.content)
+            )
+            row["status"] = result.status_code
+            if result.status_code != 200:
+                row["error"] = f"HTTP {result.status_code}"
+                self.errors.append(f"{name}: HTTP {result.status_code}")
+        return row
+
+    def forget_sheets(self) -> None:
+        shutil.rmtree(self.media_root / "documents" / "sheets", ignore_errors=True)
+
+
+def counted(fn: Callable[[], object]) -> tuple[dict, object]:
+    """({queries run by `fn`, their time in ms}, its result).
+
+    The log is emptied first: a request empties it when it starts (Django's request_started
+    signal), which would otherwise cut the count short."""
+    spent = [0.0]
+
+    def timer(execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    reset_queries()
+    with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(timer):
+        result = fn()
+    return {"queries": len(queries), "sql_ms": spent[0] * 1000}, result
+
+
+def get(client: Client, url: str):
+    def fn():
+        response = client.get(url)
+        if response.streaming:
+            # A streamed answer costs its whole body: read it inside the timing.
+            response.bench_bytes = len(b"".join(response.streaming_content))
+        return response
+
+    return fn
+
+
+def measure_size(run: Run, portal: Portal, size: int, large_pdf_from: int) -> dict:
+    from weasyprint import HTML
+
+    from acknowledgements.documents import render_order, render_sheet, sheet_context
+
+    started = time.perf_counter()
+    portal.grow_to(size)
+    setup_s = time.perf_counter() - started
+    staff = portal.staff_count()
+    version = portal.version()
+    say(f"  {staff} staff ready in {setup_s:.1f} s; measuring …")
+
+    admin, director, teacher = Client(), Client(), Client()
+    admin.force_login(portal.admin)
+    director.force_login(portal.director)
+    teacher.force_login(portal.teacher)
+
+    n = run.repeat
+    pdf_n = 1 if staff >= large_pdf_from else n
+    pdf_warmup = staff < large_pdf_from
+    # Baselines are cheap: more samples make the ratios steadier on a busy machine.
+    base_n = max(4 * n, BASELINE_MIN_SAMPLES)
+    rows = [run.measure(BARE_PAGE, "baseline-page", get(admin, BARE_URL), samples=base_n)]
+    pages = [
+        ("/dashboard/ (admin)", admin, "/dashboard/"),
+        ("/dashboard/ (director)", director, "/dashboard/"),
+        ("/regulation/acknowledgements/ (admin)", admin, "/regulation/acknowledgements/"),
+        ("/regulation/ (teacher)", teacher, "/regulation/"),
+        ("/people/ (admin)", admin, "/people/"),
+    ]
+    for name, client, url in pages:
+        rows.append(run.measure(name, "page", get(client, url), samples=n))
+    rows.append(
+        run.measure(
+            "/regulation/acknowledgements.csv (admin)",
+            "export",
+            get(admin, "/regulation/acknowledgements.csv"),
+            samples=n,
+        )
+    )
+
+    rows.append(
+        run.measure(
+            BLANK_PDF,
+            "baseline-pdf",
+            lambda: HTML(string="<p></p>").write_pdf(),
+            samples=base_n,
+        )
+    )
+    rows.append(
+        run.measure(
+            "sheet data only: sheet_context()",
+            "pdf-data",
+            lambda: sheet_context(version),
+            samples=n,
+        )
+    )
+    rows.append(
+        run.measure(
+            "render_sheet(version), uncached",
+            "pdf",
+            lambda: render_sheet(version),
+            samples=pdf_n,
+            warmup=pdf_warmup,
+        )
+    )
+
+    def sheet_cold():
+        run.forget_sheets()
+        return get(director, "/regulation/sheet.pdf")()
+
+    rows.append(
+        run.measure(
+            "GET /regulation/sheet.pdf cold (director)",
+            "pdf",
+            sheet_cold,
+            samples=pdf_n,
+            warmup=pdf_warmup,
+        )
+    )
+    # The cold request above stored the sheet: these read it back.
+    rows.append(
+        run.measure(
+            "GET /regulation/sheet.pdf warm (director)",
+            "pdf",
+            get(director, "/regulation/sheet.pdf"),
+            samples=n,
+        )
+    )
+    rows.append(
+        run.measure(
+            "GET /regulation/order.pdf (director, stored)",
+            "pdf",
+            get(director, "/regulation/order.pdf"),
+            samples=n,
+        )
+    )
+    rows.append(
+        run.measure(
+            "render_order(version)",
+            "pdf",
+            lambda: render_order(version),
+            samples=pdf_n,
+            warmup=pdf_warmup,
+        )
+    )
+
+    bare = next((r["ms"] for r in rows if r["name"] == BARE_PAGE), None)
+    blank = next((r["ms"] for r in rows if r["name"] == BLANK_PDF), None)
+    for row in rows:
+        base = blank if row["kind"].startswith(("pdf", "baseline-pdf")) else bare
+        row["ratio"] = row["ms"] / base if row["ms"] is not None and base else None
+    return {
+        "requested_staff": size,
+        "staff": staff,
+        "setup_s": round(setup_s, 2),
+        "measure_s": round(time.perf_counter() - started - setup_s, 2),
+        "pdf_samples": pdf_n,
+        "peak_rss_mb": round(peak_rss_mb()),
+        "rows": rows,
+    }
+
+
+# --- report -------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """The process's peak memory so far (Linux reports KB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine() -> dict:
+    import weasyprint
+
+    info = {
+        "cpus": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "django": django.get_version(),
+        "weasyprint": weasyprint.__version__,
+        "db_vendor": connection.vendor,
+        "settings": os.environ["DJANGO_SETTINGS_MODULE"],
+    }
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("select sqlite_version()")
+            info["db_version"] = f"SQLite {cursor.fetchone()[0]}"
+            info["db_name"] = str(connection.settings_dict["NAME"])
+        elif connection.vendor == "postgresql":
+            cursor.execute("show server_version")
+            info["db_version"] = f"PostgreSQL {cursor.fetchone()[0]}"
+            info["db_name"] = str(connection.settings_dict["NAME"])
+    return info
+
+
+def fmt(value, spec: str, empty: str = "—") -> str:
+    return empty if value is None else format(value, spec)
+
+
+def flag_growth(sizes: list[dict]) -> list[str]:
+    """Rows whose queries or time grow with staff (informational: nothing fails)."""
+    if len(sizes) < 2:
+        return []
+    first, last = sizes[0], sizes[-1]
+    flags = []
+    for row in first["rows"]:
+        other = next((r for r in last["rows"] if r["name"] == row["name"]), None)
+        if other is None or row["ms"] is None or other["ms"] is None:
+            continue
+        for size in sizes[1:]:
+            later = next(r for r in size["rows"] if r["name"] == row["name"])
+            if later["queries"] is not None and later["queries"] > row["queries"]:
+                flags.append(
+                    f"QUERIES GROW: {row['name']}: {row['queries']} at {first['staff']} staff, "
+                    f"{later['queries']} at {size['staff']}"
+                )
+                break
+        growth = other["ms"] / row["ms"] if row["ms"] else 0
+        if growth >= GROWTH_FLAG and not row["kind"].startswith("baseline"):
+            flags.append(
+                f"TIME GROWS ×{growth:.1f}: {row['name']} ({row['kind']}): "
+                f"{row['ms']:.1f} ms at {first['staff']} staff, "
+                f"{other['ms']:.1f} ms at {last['staff']}"
+            )
+    return flags
+
+
+def table(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "CDT portal benchmark — " + report["started"],
+        f"machine: {m['cpus']} CPU(s), Python {m['python']}, Django {m['django']}, "
+        f"WeasyPrint {m['weasyprint']}, {m.get('db_version', m['db_vendor'])} "
+        f"({m.get('db_name', '')}), {m['platform']}",
+        f"settings: {m['settings']}. ms: median of {report['repeat']} timed runs (baselines: "
+        f"at least {BASELINE_MIN_SAMPLES}) after one untimed warm-up that counts the queries; "
+        f"at {report['large_pdf_from']}+ staff each PDF render is timed once, without a "
+        "warm-up (n = 1).",
+        "ratio: pages ÷ bare Django view, PDFs ÷ blank WeasyPrint page, both measured at the "
+        "same size in this run. ×first: time ÷ the same row at the smallest size. "
+        "queries, sql ms: on one call (↑ = more than at the smallest size).",
+    ]
+    firsts = {r["name"]: r for r in report["sizes"][0]["rows"]} if report["sizes"] else {}
+    header = (
+        f"{'measurement':<46} {'ms':>10} {'ratio':>8} {'×first':>7} {'n':>3} "
+        f"{'queries':>7} {'sql ms':>8} {'KB':>8}"
+    )
+    for size in report["sizes"]:
+        lines += [
+            "",
+            f"== {size['staff']} staff (setup {size['setup_s']:.2f} s, "
+            f"measured in {size['measure_s']:.1f} s, peak memory so far "
+            f"{size['peak_rss_mb']} MB) ==",
+            header,
+            "-" * len(header),
+        ]
+        for row in size["rows"]:
+            first = firsts.get(row["name"])
+            growth = (
+                row["ms"] / first["ms"] if row["ms"] is not None and first and first["ms"] else None
+            )
+            queries = row["queries"]
+            if first and queries is not None and first["queries"] is not None:
+                queries = f"{queries}{' ↑' if queries > first['queries'] else ''}"
+            lines.append(
+                f"{row['name'][:46]:<46} {fmt(row['ms'], '10.1f'):>10} "
+                f"{fmt(row.get('ratio'), '8.1f'):>8} {fmt(growth, '7.1f'):>7} "
+                f"{row['samples']:>3} {fmt(queries, ''):>7} {fmt(row['sql_ms'], '8.1f'):>8} "
+                f"{fmt(row.get('bytes') and row['bytes'] / 1024, '8.1f'):>8}"
+                + (f"  ERROR {row['error']}" if row.get("error") else "")
+            )
+    lines += ["", "growth (informational; nothing fails):"]
+    lines += [f"  {flag}" for flag in report["flags"]] or ["  nothing grows"]
+    if report["errors"]:
+        lines += ["", "errors:"] + [f"  {e}" for e in report["errors"]]
+    lines += ["", f"total: {report['total_s']:.1f} s"]
+    return "\n".join(lines)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="staff counts, comma-separated (default: %(default)s; 14 is the demo itself)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=DEFAULT_REPEAT, help="timed runs per measurement (median)"
+    )
+    parser.add_argument(
+        "--large-pdf-from",
+        type=int,
+        default=LARGE_PDF_FROM,
+        help="from this many staff on, PDF renders are timed once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--json",
+        default=str(BASE_DIR / "var" / "benchmarks" / "latest.json"),
+        help="where to write the JSON report (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    args.sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    if args.repeat < 1 or not args.sizes:
+        parser.error("--repeat must be at least 1 and --sizes must name at least one size")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    media_root = Path(tempfile.mkdtemp(prefix="cdt-bench-media-"))
+    report = {
+        "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "repeat": args.repeat,
+        "large_pdf_from": args.large_pdf_from,
+        "sizes": [],
+    }
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    run = Run(args.repeat, media_root)
+    try:
+        with override_settings(ROOT_URLCONF="benchmarks_urls", MEDIA_ROOT=str(media_root)):
+            report["machine"] = machine()
+            say(f"database: {report['machine'].get('db_version')}; loading the demo …")
+            portal = Portal()
+            for size in args.sizes:
+                say(f"size {size}:")
+                report["sizes"].append(measure_size(run, portal, size, args.large_pdf_from))
+    except Exception:
+        traceback.print_exc()
+        run.errors.append("the run stopped early: " + traceback.format_exc().splitlines()[-1])
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+        shutil.rmtree(media_root, ignore_errors=True)
+        _remove_empty_test_media()
+
+    report["flags"] = flag_growth(report["sizes"])
+    report["errors"] = run.errors
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    report.setdefault("machine", {})
+    if report["sizes"]:
+        print(table(report))
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    say(f"written: {out}")
+    return 1 if run.errors else 0
+
+
+def _remove_empty_test_media() -> None:
+    """The test settings make a temporary MEDIA_ROOT on import; this run used its own."""
+    original = Path(settings.MEDIA_ROOT)
+    if original.name.startswith("cdt-test-media-"):
+        try:
+            original.rmdir()  # only if empty
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Groups with their Sferum chat invite links; who sees and edits what."""
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import StudyGroup
+from tests.factories import GuardianshipFactory, StudyGroupFactory, UserFactory
+
+LINK = "https://sferum.ru/?invite=abc123"
+
+
+def test_a_teacher_keeps_their_groups_link(client, teacher, group):
+    client.force_login(teacher)
+    response = client.post(
+        reverse("group_edit", kwargs={"pk": group.pk}), {"chat_invite_link": LINK}
+    )
+    assert response.status_code == 302
+    group.refresh_from_db()
+    assert group.chat_invite_link == LINK
+    page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()
+    assert LINK in page
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["http://sferum.ru/?invite=abc", "javascript:alert(1)", "ftp://sferum.ru/x", "не ссылка"],
+)
+def test_a_link_that_is_not_https_is_refused(client, teacher, group, link):
+    client.force_login(teacher)
+    response = client.post(
+        reverse("group_edit", kwargs={"pk": group.pk}), {"chat_invite_link": link}
+    )
+    assert "Не сохранено" in response.content.decode()
+    [message] = response.context["form"].errors["chat_invite_link"]
+    assert "https://" in message or "Введите правильный URL" in message
+    group.refresh_from_db()
+    assert group.chat_invite_link == ""
+
+
+def test_a_teacher_editing_another_teachers_group_gets_404(client, teacher, organisation):
+    other = StudyGroupFactory(organisation=organisation, name="Чужой кружок")
+    client.force_login(teacher)
+    url = reverse("group_edit", kwargs={"pk": other.pk})
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"chat_invite_link": LINK}).status_code == 404
+    other.refresh_from_db()
+    assert other.chat_invite_link == ""
+
+
+def test_a_teacher_changes_only_the_link(client, teacher, group, student):
+    client.force_login(teacher)
+    client.post(
+        reverse("group_edit", kwargs={"pk": group.pk}),
+        {"chat_invite_link": LINK, "name": "Переименовано", "students": []},
+    )
+    group.refresh_from_db()
+    assert group.name == "Юный художник"
+    assert list(group.students.all()) == [student]
+
+
+def test_the_admin_creates_a_group_with_teachers_and_students(
+    client, admin, teacher, student, outsider
+):
+    client.force_login(admin)
+    response = client.post(
+        reverse("group_new"),
+        {
+            "name": "Робототехника",
+            "teachers": [teacher.pk],
+            "students": [student.pk],
+            "chat_invite_link": "",
+        },
+    )
+    group = StudyGroup.objects.get(name="Робототехника")
+    assert response["Location"] == reverse("group_detail", kwargs={"pk": group.pk})
+    assert list(group.teachers.all()) == [teacher]
+    # Someone of another organisation cannot be put into the group.
+    response = client.post(
+        reverse("group_new"), {"name": "Чужие", "teachers": [outsider.pk], "students": []}
+    )
+    assert "Выберите корректный вариант" in response.content.decode()
+    assert not StudyGroup.objects.filter(name="Чужие").exists()
+
+
+def test_the_group_list_shows_which_groups_have_a_chat(client, admin, group):
+    client.force_login(admin)
+    assert "нет ссылки" in client.get(reverse("group_list")).content.decode()
+    group.chat_invite_link = LINK
+    group.save()
+    assert "есть ссылка" in client.get(reverse("group_list")).content.decode()
+
+
+def test_a_student_sees_their_groups_link_and_a_parent_sees_each_childs(
+    client, organisation, group, student, parent
+):
+    group.chat_invite_link = LINK
+    group.save()
+    second_child = UserFactory(
+        organisation=organisation, last_name="Кузнецова", first_name="Ева", roles=["student"]
+    )
+    GuardianshipFactory(parent=parent, student=second_child)
+    other_group = StudyGroupFactory(
+        organisation=organisation, name="Танцы", chat_invite_link="https://sferum.ru/?invite=dance"
+    )
+    other_group.students.add(second_child)
+    stranger_group = StudyGroupFactory(
+        organisation=organisation,
+        name="Чужая группа",
+        chat_invite_link="https://sferum.ru/?invite=secret",
+    )
+
+    client.force_login(student)
+    page = client.get(reverse("family_home")).content.decode()
+    assert LINK in page and "dance" not in page
+
+    client.force_login(parent)
+    page = client.get(reverse("family_home")).content.decode()
+    assert LINK in page and "https://sferum.ru/?invite=dance" in page
+    assert "secret" not in page and stranger_group.name not in page
+    assert "VK Мессенджер" in page
+    assert "должен отличаться от номера ребёнка" in page

@@ -1,0 +1,162 @@
+"""The administrator uploads a staff list, checks the preview and confirms (or cancels)."""
+
+import csv
+import io
+
+import openpyxl
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.models import ImportBatch, Role, User
+
+ROWS = [
+    ["Ф.И.О.", "Должность", "E-mail", "Телефон"],
+    ["Ёлкина Алёна Петровна", "педагог дополнительного образования", "", ""],
+    ["Римская-Корсакова Мария Ивановна", "методист", "korsakova@example.ru", "+7 912 111-22-33"],
+    ["О'Коннор Патрик", "концертмейстер", "", ""],
+]
+
+
+def as_csv(rows, encoding="utf-8", delimiter=",") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter).writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+def as_xlsx(rows) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def upload(client, content: bytes, name="staff.csv", role="teacher"):
+    return client.post(
+        reverse("staff_import"), {"file": SimpleUploadedFile(name, content), "role": role}
+    )
+
+
+def imported_people(organisation) -> set[tuple]:
+    return set(
+        User.objects.filter(organisation=organisation, user_roles__role=Role.TEACHER)
+        .exclude(username__in=["admin", "teacher", "outsider"])
+        .values_list("last_name", "first_name", "patronymic", "position", "email", "phone")
+    )
+
+
+def test_utf8_cp1251_and_xlsx_give_the_same_people(client, admin, organisation):
+    client.force_login(admin)
+    results = []
+    for content, name in [
+        (as_csv(ROWS, "utf-8-sig", ";"), "staff.csv"),
+        (as_csv(ROWS, "cp1251", ";"), "staff.csv"),
+        (as_csv(ROWS, "utf-8", ","), "staff.csv"),
+        (as_xlsx(ROWS), "staff.xlsx"),
+    ]:
+        response = upload(client, content, name)
+        batch = ImportBatch.objects.latest("pk")
+        assert response["Location"] == reverse("staff_import_preview", kwargs={"pk": batch.pk})
+        preview = client.get(response["Location"]).content.decode()
+        assert "Добавить 3" in preview
+        client.post(response["Location"], {"confirm": "1"})
+        results.append(imported_people(organisation))
+        User.objects.filter(
+            pk__in=User.objects.filter(last_name__in=["Ёлкина", "Римская-Корсакова", "О'Коннор"])
+        ).delete()
+    assert results[0] == results[1] == results[2] == results[3]
+    assert (
+        "Ёлкина",
+        "Алёна",
+        "Петровна",
+        "педагог дополнительного образования",
+        "",
+        "",
+    ) in results[0]
+
+
+def test_nothing_is_written_until_confirmed_and_cancel_adds_nobody(client, admin, organisation):
+    client.force_login(admin)
+    before = User.objects.count()
+    response = upload(client, as_csv(ROWS))
+    assert User.objects.count() == before
+    client.post(response["Location"], {"cancel": "1"})
+    assert User.objects.count() == before
+    assert ImportBatch.objects.get().status == ImportBatch.Status.CANCELLED
+    again = client.post(response["Location"], {"confirm": "1"}, follow=True)
+    assert "уже загружен или отменён" in again.content.decode()
+    assert User.objects.count() == before
+
+
+def test_confirmed_people_get_no_password_and_the_chosen_role(client, admin, organisation):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS), role="parent")
+    client.post(response["Location"], {"confirm": "1"})
+    people = User.objects.filter(last_name__in=["Ёлкина", "Римская-Корсакова", "О'Коннор"])
+    assert people.count() == 3
+    assert all(p.roles == {Role.PARENT} for p in people)
+    assert not any(p.has_usable_password() for p in people)
+    assert people.get(last_name="Римская-Корсакова").phone.as_e164 == "+79121112233"
+
+
+def test_reimporting_the_same_file_adds_nobody_twice(client, admin, organisation):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    client.post(response["Location"], {"confirm": "1"})
+    count = User.objects.count()
+    response = upload(client, as_csv(ROWS))
+    page = client.get(response["Location"]).content.decode()
+    assert "Уже есть в портале" in page and "Добавить" not in page
+    client.post(response["Location"], {"confirm": "1"})
+    assert User.objects.count() == count
+
+
+def test_a_file_with_bad_rows_cannot_be_confirmed(client, admin, organisation):
+    rows = [
+        *ROWS,
+        ["", "педагог", "", ""],
+        ["Петров Пётр", '=HYPERLINK("http://x","y")', "", ""],
+        ["Сидоров Иван", "", "не почта", "12345"],
+    ]
+    client.force_login(admin)
+    response = upload(client, as_csv(rows))
+    page = client.get(response["Location"]).content.decode()
+    assert "Строки с ошибками" in page
+    assert "Нет фамилии" in page
+    assert "Формула в ячейке не допускается" in page
+    assert "Неверный e-mail" in page
+    assert "не российский мобильный номер" in page
+    assert "Добавить" not in page
+    before = User.objects.count()
+    refused = client.post(response["Location"], {"confirm": "1"}, follow=True)
+    assert "Ничего не добавлено" in refused.content.decode()
+    assert User.objects.count() == before
+
+
+def test_whole_file_problems_are_told_before_anything_is_stored(client, admin):
+    client.force_login(admin)
+    for content, message in [
+        (b"", "Файл пустой"),
+        (b"%PDF-1.4 not a table", "не похож на таблицу"),
+        ("Ф.И.О.\n".encode(), "нет ни одной строки"),
+        ("Должность;E-mail\nпедагог;a@b.ru\n".encode(), "столб"),
+    ]:
+        response = upload(client, content)
+        assert response.status_code == 200
+        assert message in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_another_organisations_batch_is_404(client, admin, outsider):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    client.force_login(outsider)
+    assert client.get(response["Location"]).status_code == 404
+    assert client.post(response["Location"], {"confirm": "1"}).status_code == 404
+    assert ImportBatch.objects.get().status == ImportBatch.Status.PENDING
+
+
+def test_teachers_cannot_import(client, teacher):
+    client.force_login(teacher)
+    assert upload(client, as_csv(ROWS)).status_code == 403

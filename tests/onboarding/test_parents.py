@@ -1,0 +1,98 @@
+"""Parents confirm the notice and give or withdraw consent; the history is never overwritten."""
+
+import io
+
+from django.urls import reverse
+from pypdf import PdfReader
+
+from onboarding.models import ConsentRecord, NoticeAcknowledgement
+from tests.factories import GuardianshipFactory, UserFactory
+
+
+def test_the_admin_publishes_a_notice_from_the_template(client, admin, organisation):
+    client.force_login(admin)
+    page = client.get(reverse("notices")).content.decode()
+    assert organisation.full_name in page  # the draft comes from section 5's template
+    assert "VK Мессенджер" in page
+    client.post(reverse("notices"), {"text": "Мы используем «Сферум» с 01.12.2026."})
+    assert "Мы используем «Сферум» с 01.12.2026." in client.get(reverse("notices")).content.decode()
+
+
+def test_an_empty_notice_is_refused(client, admin):
+    client.force_login(admin)
+    response = client.post(reverse("notices"), {"text": "   "}, follow=True)
+    assert "Текст уведомления пустой." in response.content.decode()
+
+
+def test_the_director_sees_but_cannot_publish(client, director):
+    client.force_login(director)
+    assert client.get(reverse("notices")).status_code == 200
+    assert client.post(reverse("notices"), {"text": "x"}).status_code == 403
+
+
+def test_a_parent_confirms_and_the_admin_sees_it_by_group(client, parent, admin, group, notice):
+    client.force_login(parent)
+    page = client.get(reverse("family_home")).content.decode()
+    assert "Мы используем «Сферум»" in page and "Ознакомлен(а)</button>" in page
+    client.post(reverse("notice_confirm"))
+    client.post(reverse("notice_confirm"))  # twice changes nothing
+    assert NoticeAcknowledgement.objects.filter(parent=parent).count() == 1
+    assert "<strong>Ознакомлен(а)" in client.get(reverse("family_home")).content.decode()
+
+    client.force_login(admin)
+    page = client.get(reverse("notices")).content.decode()
+    assert group.name in page and "1 из 1" in page
+    assert f'{parent.full_name}<span class="visually-hidden"> — ознакомлен(а)' in page
+
+
+def test_consent_given_then_withdrawn_keeps_the_history(client, parent, student, admin):
+    client.force_login(parent)
+    url = reverse("consent", kwargs={"pk": student.pk})
+    client.post(url, {"action": "given"})
+    client.post(url, {"action": "given"})  # a second click changes nothing
+    client.post(url, {"action": "withdrawn"}, REMOTE_ADDR="10.1.2.3")
+    records = list(ConsentRecord.objects.filter(student=student).order_by("at", "pk"))
+    assert [r.action for r in records] == ["given", "withdrawn"]
+    assert {r.parent for r in records} == {parent}
+    assert records[0].consent_text == records[1].consent_text
+    assert records[1].ip_address == "10.1.2.3"
+    assert "отозвано" in client.get(reverse("family_home")).content.decode()
+
+    client.force_login(admin)
+    page = client.get(reverse("consents")).content.decode()
+    assert "отозвано" in page and "дано" in page  # current state and history
+    assert page.index("— дано") < page.index("— отозвано")
+
+
+def test_a_parent_opening_another_familys_child_gets_404(client, parent, organisation):
+    stranger_child = UserFactory(organisation=organisation, last_name="Чужой", roles=["student"])
+    other_parent = UserFactory(organisation=organisation, last_name="Другая", roles=["parent"])
+    GuardianshipFactory(parent=other_parent, student=stranger_child)
+    client.force_login(parent)
+    response = client.post(
+        reverse("consent", kwargs={"pk": stranger_child.pk}), {"action": "given"}
+    )
+    assert response.status_code == 404
+    assert not ConsentRecord.objects.exists()
+    assert stranger_child.full_name not in client.get(reverse("family_home")).content.decode()
+
+
+def test_an_unknown_consent_action_is_refused(client, parent, student):
+    client.force_login(parent)
+    response = client.post(
+        reverse("consent", kwargs={"pk": student.pk}), {"action": "forever"}, follow=True
+    )
+    assert "Неизвестное действие." in response.content.decode()
+    assert not ConsentRecord.objects.exists()
+
+
+def test_the_consent_text_prints_as_a_separate_document(client, admin, organisation):
+    client.force_login(admin)
+    response = client.get(reverse("consent_text") + "?format=pdf")
+    assert response["Content-Type"] == "application/pdf"
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
+    )
+    assert "152-ФЗ" in text
+    assert organisation.full_name in text
+    assert "Подпись" in text
