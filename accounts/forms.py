@@ -7,6 +7,17 @@ from .models import Organisation, Role, StudyGroup, User
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
 
 
+def mobile_phone_field(label=None, *, required: bool = False, help_text=None) -> PhoneNumberField:
+    """A Russian mobile number, typed any usual way, stored in E.164."""
+    return PhoneNumberField(
+        label=label or _("Мобильный телефон"),
+        required=required,
+        region="RU",
+        validators=[validate_russian_mobile],
+        help_text=help_text or _("Например, %(example)s") % {"example": RUSSIAN_MOBILE_EXAMPLE},
+    )
+
+
 class LoginForm(AuthenticationForm):
     username = forms.CharField(
         label=_("Имя пользователя или e-mail"),
@@ -24,13 +35,7 @@ class LoginForm(AuthenticationForm):
 
 
 class ProfileForm(forms.ModelForm):
-    phone = PhoneNumberField(
-        label=_("Мобильный телефон"),
-        required=False,
-        region="RU",
-        validators=[validate_russian_mobile],
-        help_text=_("Например, %(example)s") % {"example": RUSSIAN_MOBILE_EXAMPLE},
-    )
+    phone = mobile_phone_field()
 
     class Meta:
         model = User
@@ -72,13 +77,7 @@ class OrganisationForm(forms.ModelForm):
 class PersonForm(forms.ModelForm):
     """Add or edit a person by hand (the administrator)."""
 
-    phone = PhoneNumberField(
-        label=_("Мобильный телефон"),
-        required=False,
-        region="RU",
-        validators=[validate_russian_mobile],
-        help_text=_("Например, %(example)s") % {"example": RUSSIAN_MOBILE_EXAMPLE},
-    )
+    phone = mobile_phone_field()
     roles = forms.MultipleChoiceField(
         label=_("Роли"),
         choices=Role.choices,

@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from phonenumber_field.formfields import PhoneNumberField
 
-from accounts.validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
+from accounts.forms import mobile_phone_field
+from accounts.validators import RUSSIAN_MOBILE_EXAMPLE
 
 DATE_INPUT = {
     "widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -13,10 +13,9 @@ DATE_INPUT = {
 class DetailsForm(forms.Form):
     full_name = forms.CharField(label=_("Ф.И.О. администратора"), max_length=300)
     position = forms.CharField(label=_("Должность"), max_length=300, required=False)
-    phone = PhoneNumberField(
-        label=_("Мобильный телефон администратора"),
-        region="RU",
-        validators=[validate_russian_mobile],
+    phone = mobile_phone_field(
+        _("Мобильный телефон администратора"),
+        required=True,
         help_text=_("На этот номер «Сферум» выдаст права администратора, например %(example)s.")
         % {"example": RUSSIAN_MOBILE_EXAMPLE},
     )

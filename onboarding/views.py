@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -237,46 +240,69 @@ def _refused(request: HttpRequest, error: RequestError | ScanError) -> HttpRespo
     return redirect("registration_request")
 
 
+def _act(
+    request: HttpRequest,
+    action: Callable[[dict], object],
+    success: str,
+    *,
+    form_class: type[forms.Form] | None = None,
+    form_key: str = "",
+    invalid: str = "Проверьте поля формы.",
+) -> HttpResponse:
+    """One step of the request: check the form, call the service, say what happened.
+    A refusal leaves the request as it was and tells why."""
+    data: dict = {}
+    if form_class is not None:
+        form = form_class(request.POST)
+        if not form.is_valid():
+            messages.error(request, invalid)
+            return _request_page(request, **{form_key: form})
+        data = form.cleaned_data
+    try:
+        action(data)
+    except RequestError as exc:
+        return _refused(request, exc)
+    return _done(request, success)
+
+
 @require_POST
 @roles_required(ADMINS)
 def request_start_view(request: HttpRequest) -> HttpResponse:
-    try:
-        request_start(organisation=request.user.organisation, actor=request.user)
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, "Заявка начата. Проверьте данные администратора.")
+    return _act(
+        request,
+        lambda _: request_start(organisation=request.user.organisation, actor=request.user),
+        "Заявка начата. Проверьте данные администратора.",
+    )
 
 
 @require_POST
 @roles_required(ADMINS)
 def request_details_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = DetailsForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Данные не сохранены: проверьте поля формы.")
-        return _request_page(request, details_form=form)
-    try:
-        request_update_details(
+    return _act(
+        request,
+        lambda data: request_update_details(
             request=registration,
             actor=request.user,
-            full_name=form.cleaned_data["full_name"],
-            position=form.cleaned_data["position"],
-            phone=form.cleaned_data["phone"],
-        )
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, "Данные администратора сохранены.")
+            full_name=data["full_name"],
+            position=data["position"],
+            phone=data["phone"],
+        ),
+        "Данные администратора сохранены.",
+        form_class=DetailsForm,
+        form_key="details_form",
+        invalid="Данные не сохранены: проверьте поля формы.",
+    )
 
 
 @require_POST
 @roles_required(ADMINS)
 def request_letter_view(request: HttpRequest) -> HttpResponse:
-    try:
-        request_prepare_letter(request=get_request_for_user(request), actor=request.user)
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(
-        request, "Письмо о назначении сформировано: передайте его руководителю на подпись."
+    registration = get_request_for_user(request)
+    return _act(
+        request,
+        lambda _: request_prepare_letter(request=registration, actor=request.user),
+        "Письмо о назначении сформировано: передайте его руководителю на подпись.",
     )
 
 
@@ -326,11 +352,12 @@ def request_scan_download(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles_required(ADMINS)
 def request_send_view(request: HttpRequest) -> HttpResponse:
-    try:
-        request_send(request=get_request_for_user(request), actor=request.user)
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, f"Заявка отправлена на {settings.SFERUM_REGISTRATION_EMAIL}.")
+    registration = get_request_for_user(request)
+    return _act(
+        request,
+        lambda _: request_send(request=registration, actor=request.user),
+        f"Заявка отправлена на {settings.SFERUM_REGISTRATION_EMAIL}.",
+    )
 
 
 @roles_required(ADMINS)
@@ -350,49 +377,48 @@ def request_eml_view(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMINS)
 def request_sent_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = SentForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Укажите дату отправки.")
-        return _request_page(request, sent_form=form)
-    try:
-        request_confirm_sent(
-            request=registration, actor=request.user, sent_on=form.cleaned_data["date"]
-        )
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, "Отмечено: заявка отправлена из почты организации.")
+    return _act(
+        request,
+        lambda data: request_confirm_sent(
+            request=registration, actor=request.user, sent_on=data["date"]
+        ),
+        "Отмечено: заявка отправлена из почты организации.",
+        form_class=SentForm,
+        form_key="sent_form",
+        invalid="Укажите дату отправки.",
+    )
 
 
 @require_POST
 @roles_required(ADMINS)
 def request_return_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = ReasonForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Укажите, что «Сферум» просит исправить.")
-        return _request_page(request, return_form=form)
-    try:
-        request_return(request=registration, actor=request.user, reason=form.cleaned_data["reason"])
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, "Заявка возвращена на доработку.")
+    return _act(
+        request,
+        lambda data: request_return(
+            request=registration, actor=request.user, reason=data["reason"]
+        ),
+        "Заявка возвращена на доработку.",
+        form_class=ReasonForm,
+        form_key="return_form",
+        invalid="Укажите, что «Сферум» просит исправить.",
+    )
 
 
 @require_POST
 @roles_required(ADMINS)
 def request_register_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    form = RegisteredForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Укажите дату регистрации.")
-        return _request_page(request, register_form=form)
-    try:
-        request_register(
-            request=registration, actor=request.user, registered_on=form.cleaned_data["date"]
-        )
-    except RequestError as exc:
-        return _refused(request, exc)
-    return _done(request, "Организация зарегистрирована в «Сферуме».")
+    return _act(
+        request,
+        lambda data: request_register(
+            request=registration, actor=request.user, registered_on=data["date"]
+        ),
+        "Организация зарегистрирована в «Сферуме».",
+        form_class=RegisteredForm,
+        form_key="register_form",
+        invalid="Укажите дату регистрации.",
+    )
 
 
 @roles_required(ADMINS)

@@ -1,5 +1,4 @@
 import re
-from pathlib import Path
 
 import pytest
 from django.core import serializers
@@ -8,15 +7,9 @@ from django.test import override_settings
 
 from accounts.demo import SEED_PATH, load_demo
 from accounts.models import Guardianship, Organisation, Role, StudyGroup, User, UserRole
+from tests.seed import shared_seed_text
 
-SHARED_SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed"
-
-
-def seed_text() -> str:
-    """The institution's own file from shared/, read here independently of the app's parser."""
-    files = sorted(SHARED_SEED.glob("*.txt"))
-    assert files, f"the shared seed is missing at {SHARED_SEED}"
-    return files[0].read_text(encoding="utf-8")
+seed_text = shared_seed_text
 
 
 def names_on_the_sheet(text: str) -> list[str]:

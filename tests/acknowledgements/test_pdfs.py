@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 import zoneinfo
-from pathlib import Path
 from unittest import mock
 from urllib.parse import unquote
 
@@ -24,8 +23,8 @@ from acknowledgements import documents
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion
 from acknowledgements.services import acknowledgement_confirm, current_version
 from tests.factories import PASSWORD, UserFactory
+from tests.seed import shared_seed_text
 
-SEED_FILE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "000_36d5d4ca6eef5465.txt"
 DEMO_PASSWORD = "cdt-demo"
 SECTION_HEADING = re.compile(r"^(\d+)\.\s+([А-ЯЁ].*)$")
 A4 = (595.28, 841.89)  # points
@@ -35,8 +34,7 @@ A4 = (595.28, 841.89)  # points
 
 
 def seed_text() -> str:
-    assert SEED_FILE.is_file(), f"the shared seed is missing at {SEED_FILE}"
-    return SEED_FILE.read_text(encoding="utf-8")
+    return shared_seed_text()
 
 
 def seed_names() -> list[str]:

@@ -9,10 +9,8 @@ the views turn into a message), never a database error.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection
 
 from accounts.models import Role, User
 from acknowledgements.models import (
@@ -30,42 +28,11 @@ from acknowledgements.services import (
 )
 from tests.conftest import make_version
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
+from tests.races import POSTGRES_RACES, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="row locks are PostgreSQL's; SQLite has none"
-    ),
-]
+pytestmark = POSTGRES_RACES
 
 RACES = 5
-
-
-def run_together(*jobs):
-    """Run each job in its own thread and connection; return [(result, exception)] in order.
-
-    A job gets `ready`: it loads what it needs, calls ready() and then the service, so
-    both service calls start at the same moment.
-    """
-    barrier = threading.Barrier(len(jobs), timeout=30)
-    outcomes: list[tuple[object, BaseException | None] | None] = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            outcomes[index] = (job(barrier.wait), None)
-        except BaseException as exc:  # reported to the test, whatever it is
-            outcomes[index] = (None, exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    assert all(outcome is not None for outcome in outcomes)
-    return outcomes
 
 
 def load(version_pk: int, person_pk: int) -> tuple[DocumentVersion, User]:

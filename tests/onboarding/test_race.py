@@ -9,12 +9,10 @@ RequestError (what the views turn into a message), never a database error.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection
 
 from accounts.models import Organisation, Role, User
 from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus, SentVia
@@ -31,42 +29,11 @@ from onboarding.services import (
 from onboarding.uploads import CheckedScan
 from tests.conftest import PNG_SCAN
 from tests.factories import OrganisationFactory, UserFactory
+from tests.races import POSTGRES_RACES, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="row locks are PostgreSQL's; SQLite has none"
-    ),
-]
+pytestmark = POSTGRES_RACES
 
 RACES = 3
-
-
-def run_together(*jobs):
-    """Run each job in its own thread and connection; return [(result, exception)] in order.
-
-    A job gets `ready`: it loads what it needs, calls ready() and then the service, so
-    both service calls start at the same moment.
-    """
-    barrier = threading.Barrier(len(jobs), timeout=30)
-    outcomes: list[tuple[object, BaseException | None] | None] = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            outcomes[index] = (job(barrier.wait), None)
-        except BaseException as exc:  # reported to the test, whatever it is
-            outcomes[index] = (None, exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    assert all(outcome is not None for outcome in outcomes)
-    return outcomes
 
 
 def send_job(request_pk: int, actor_pk: int):
