@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cdt_portal.paging import paginate
+from cdt_portal.paging import contains_any_case, paginate
 from cdt_portal.pdf import pdf_response
 
 from .forms import GroupForm, GroupLinkForm, ParentLinkForm, PersonForm
@@ -196,12 +196,18 @@ def group_list(request: HttpRequest) -> HttpResponse:
     groups = StudyGroup.objects.filter(organisation_id=request.user.organisation_id)
     if not request.user.has_role(Role.ADMIN, Role.DIRECTOR):
         groups = groups.filter(teachers=request.user)
+    query = request.GET.get("q", "").strip()
+    if query:
+        for word in query.split():
+            groups = groups.filter(contains_any_case("name", word))
     groups = (
         groups.annotate(student_count=Count("students", distinct=True))
         .prefetch_related("teachers")
         .order_by("name")
     )
-    return render(request, "accounts/group_list.html", {**paginate(request, groups)})
+    return render(
+        request, "accounts/group_list.html", {**paginate(request, groups), "query": query}
+    )
 
 
 @roles_required(ADMINS)

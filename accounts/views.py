@@ -1,11 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
-from cdt_portal.paging import paginate
+from cdt_portal.paging import paginate, search_people
 
 from .forms import LoginForm, OrganisationForm, ProfileForm
 from .models import Guardianship, Organisation, Role, StudyGroup, User
@@ -117,14 +117,7 @@ def people(request: HttpRequest) -> HttpResponse:
     if role in ROLE_FILTERS:
         persons = persons.filter(user_roles__role=role)
     if query:
-        for word in query.split():
-            persons = persons.filter(
-                Q(last_name__icontains=word)
-                | Q(first_name__icontains=word)
-                | Q(patronymic__icontains=word)
-                | Q(email__icontains=word)
-                | Q(position__icontains=word)
-            )
+        persons = search_people(persons, query)
     persons = persons.distinct()
     return render(
         request,

@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
 from cdt_portal.exports import csv_response
-from cdt_portal.paging import paginate
+from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_pdf
@@ -141,14 +141,7 @@ def _acknowledgement_rows(request: HttpRequest, version: DocumentVersion):
         people = people.filter(acknowledgements__version=version)
     elif status == "pending":
         people = people.exclude(acknowledgements__version=version)
-    for word in query.split():
-        people = people.filter(
-            Q(last_name__icontains=word)
-            | Q(first_name__icontains=word)
-            | Q(patronymic__icontains=word)
-            | Q(position__icontains=word)
-        )
-    return people, status, query
+    return search_people(people, query), status, query
 
 
 def _with_acks(people) -> list:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Guardianship, Role, StudyGroup, User
 from accounts.permissions import MANAGERS, get_child_for_parent, roles_required
 from acknowledgements.markup import render_markdown
+from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response, render_pdf
 
 from .models import ConsentRecord, NoticeAcknowledgement
@@ -157,10 +158,11 @@ def consents(request: HttpRequest) -> HttpResponse:
         .prefetch_related(records, "study_groups")
         .order_by("last_name", "first_name")
     )
+    query = request.GET.get("q", "").strip()
+    students = search_people(students, query)
     group_id = request.GET.get("group", "")
     if group_id.isdigit():
         students = students.filter(study_groups__pk=int(group_id))
-    from cdt_portal.paging import paginate
 
     return render(
         request,
@@ -169,5 +171,6 @@ def consents(request: HttpRequest) -> HttpResponse:
             **paginate(request, students),
             "groups": StudyGroup.objects.filter(organisation=organisation),
             "group_id": group_id,
+            "query": query,
         },
     )

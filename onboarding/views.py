@@ -15,7 +15,7 @@ from accounts.models import Role, StudyGroup, User
 from accounts.permissions import ADMINS, MANAGERS, TEACHERS, roles_required
 from acknowledgements.models import REGULATION_CODE, Acknowledgement
 from acknowledgements.services import current_version, readers, reading_status
-from cdt_portal.paging import paginate
+from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response
 
 from .documents import letter_filename
@@ -479,6 +479,8 @@ def teacher_statuses(request: HttpRequest) -> HttpResponse:
         .select_related("sferum_status")
         .order_by("last_name", "first_name")
     )
+    query = request.GET.get("q", "").strip()
+    teachers = search_people(teachers, query)
     wanted = request.GET.get("status", "")
     if wanted == SferumStatus.NOT_STARTED:
         teachers = teachers.filter(Q(sferum_status__isnull=True) | Q(sferum_status__status=wanted))
@@ -491,6 +493,7 @@ def teacher_statuses(request: HttpRequest) -> HttpResponse:
             **paginate(request, teachers),
             "statuses": SferumStatus.choices,
             "wanted": wanted,
+            "query": query,
             "counts": _teacher_counts(request.user.organisation),
         },
     )
