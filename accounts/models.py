@@ -36,6 +36,9 @@ class Messenger(models.TextChoices):
     MAX = "max", _("MAX")
 
 
+MESSENGER_LOCATIVE = {Messenger.VK: "VK Мессенджере", Messenger.MAX: "MAX"}
+
+
 class Organisation(models.Model):
     """An educational institution. Every other record belongs to exactly one."""
 
@@ -81,6 +84,11 @@ class Organisation(models.Model):
     @property
     def messenger_name(self) -> str:
         return self.get_messenger_display()
+
+    @property
+    def messenger_name_in(self) -> str:
+        """The messenger's name after «в»: «в VK Мессенджере», «в MAX»."""
+        return MESSENGER_LOCATIVE[Messenger(self.messenger)]
 
     @property
     def platform_administrators(self) -> models.QuerySet[User]:

@@ -118,3 +118,13 @@ def test_a_time_zone_outside_the_list_is_refused(client, admin, organisation):
     assert "Выберите корректный вариант" in response.content.decode()
     organisation.refresh_from_db()
     assert organisation.time_zone == "Europe/Moscow"
+
+
+def test_the_messenger_is_named_in_the_right_case(client, organisation):
+    page = client.get(reverse("join", kwargs={"slug": organisation.slug})).content.decode()
+    assert "Установите VK Мессенджер." in page
+    assert "доступен в VK Мессенджере" in page
+    organisation.messenger = Messenger.MAX
+    organisation.save()
+    page = client.get(reverse("join", kwargs={"slug": organisation.slug})).content.decode()
+    assert "Установите MAX." in page and "доступен в MAX" in page

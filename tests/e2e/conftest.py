@@ -8,6 +8,7 @@ console errors, uncaught exceptions and Content-Security-Policy violations; test
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,10 @@ CHROMIUM_ARGS = [
 DEMO_PASSWORD = "cdt-demo"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
+# Screenshots the README shows; journeys overwrite them on every run.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# axe-core findings that fail a journey; "moderate" and "minor" ones are only reported.
+AXE_FAILING_IMPACTS = ("serious", "critical")
 
 # Chromium reports CSP violations on the console already; this makes them explicit and also
 # catches the ones a page might swallow. Scripts injected by Playwright are not subject to CSP.
@@ -94,6 +99,106 @@ class Tab:
     def log_out(self) -> None:
         self.page.get_by_role("button", name="Выйти", exact=True).click()
         self.page.wait_for_load_state("load")
+
+    def assert_accessible(self, what: str = "") -> None:
+        """axe-core on the page as it is now; fails on any serious or critical violation."""
+        violations = axe_violations(self.page)
+        failing = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
+        assert not failing, (
+            f"axe found accessibility problems on {what or self.page.url} "
+            f"({self.page.viewport_size['width']} px wide):\n" + axe_report(failing)
+        )
+        lesser = [v for v in violations if v["impact"] not in AXE_FAILING_IMPACTS]
+        if lesser:
+            warnings.warn(
+                f"axe, {what or self.page.url} ({self.page.viewport_size['width']} px):\n"
+                + axe_report(lesser),
+                stacklevel=2,
+            )
+        self.assert_clean()
+
+    def tab_to(self, locator, max_presses: int = 80) -> None:
+        """Press Tab, as a keyboard user does, until `locator` has the focus."""
+        handle = locator.element_handle()
+        for _ in range(max_presses):
+            self.page.keyboard.press("Tab")
+            if self.page.evaluate("(el) => document.activeElement === el", handle):
+                return
+        raise AssertionError(f"{locator} not reached with {max_presses} presses of Tab")
+
+    def capture(self, name: str, *, full_page: bool = True, until=None) -> None:
+        """The page at desktop and at phone width: axe at each, no sideways scrolling on the
+        phone, and a screenshot into docs/screenshots/ as `<width>-<name>.png`: the whole page,
+        only the window (`full_page=False`), or the page from its top down to the end of the
+        `until` locator."""
+        original = self.page.viewport_size
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        try:
+            for size in (DESKTOP, PHONE):
+                self.page.set_viewport_size(size)
+                self.page.wait_for_timeout(100)  # let the layout settle after the resize
+                self.assert_accessible(name)
+                if size is PHONE:
+                    self.no_horizontal_overflow()
+                clip = None
+                if until is not None:
+                    box = until.bounding_box()
+                    scrolled = self.page.evaluate("() => window.scrollY")
+                    clip = {
+                        "x": 0,
+                        "y": 0,
+                        "width": size["width"],
+                        "height": scrolled + box["y"] + box["height"] + 16,
+                    }
+                path = SCREENSHOTS / f"{size['width']}-{name}.png"
+                self.page.screenshot(
+                    path=path,
+                    full_page=full_page or clip is not None,
+                    clip=clip,
+                    animations="disabled",
+                    caret="hide",
+                )
+                shrink_png(path)
+        finally:
+            self.page.set_viewport_size(original)
+
+
+def shrink_png(path: Path) -> None:
+    """A page of text and flat colours loses nothing visible in a 256-colour palette, and the
+    file shrinks to about a third (Pillow comes with WeasyPrint)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        palette = image.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+    palette.save(path, optimize=True)
+
+
+def axe_violations(page) -> list[dict]:
+    """Every axe-core violation on the page (axe-core is bundled by axe-playwright-python)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe().run(page).response["violations"]
+
+
+def axe_report(violations: list[dict]) -> str:
+    """One readable paragraph per rule: impact, rule, what is wrong, and where."""
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"- [{violation['impact']}] {violation['id']}: {violation['help']} "
+            f"({violation['helpUrl']})"
+        )
+        for node in violation["nodes"]:
+            lines.append(f"    at {', '.join(map(str, node['target']))}")
+            lines.append(f"       {node['html'][:200]}")
+            summary = node.get("failureSummary", "").replace("\n", " ")
+            if summary:
+                lines.append(f"       {summary[:400]}")
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="session")
