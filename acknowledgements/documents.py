@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zoneinfo
 from dataclasses import asdict, dataclass
@@ -10,6 +11,7 @@ from dataclasses import asdict, dataclass
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from pypdf import PdfReader, PdfWriter
 
 from accounts.models import User
 from cdt_portal.pdf import render_pdf
@@ -93,6 +95,7 @@ def order_context(version: DocumentVersion) -> dict:
     """The approved order: the stamp, the title block, the text, and the sheet for ink."""
     return {
         **sheet_context(version, blank=True),
+        "first_part": True,
         "text_html": str(render_markdown(version.text)),
     }
 
@@ -118,28 +121,74 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
 
 
 def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
-    return _render_sheet_context(version, sheet_context(version, blank=blank), blank=blank)
+    """The whole sheet in one WeasyPrint run, nothing stored (benchmarks, previews)."""
+    context = {**sheet_context(version, blank=blank), "first_part": True}
+    return _render_sheet_context(version, context, blank=blank)
 
 
-def _render_sheet_context(version, context, *, blank) -> tuple[str, bytes]:
-    return render_pdf("pdf/sheet.html", context, filename=sheet_filename(version, blank=blank))
+def _render_sheet_context(version, context, *, blank, start_page: int = 1) -> tuple[str, bytes]:
+    return render_pdf(
+        "pdf/sheet.html",
+        context,
+        filename=sheet_filename(version, blank=blank),
+        start_page=start_page,
+    )
+
+
+# WeasyPrint lays out about a hundred table rows a second here. A sheet is stored in parts of
+# this many rows, so one new acknowledgement re-renders one part, not the whole sheet.
+SHEET_PART_ROWS = 200
+
+
+def _content_key(data: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()[:32]
 
 
 def sheet_pdf(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
-    """The sheet, re-rendered only when what it shows has changed (an acknowledgement, a name).
+    """The sheet, re-rendered only where what it shows has changed (an acknowledgement, a name).
 
-    The stored file is keyed by a hash of the sheet's whole content, so a stale one is never
-    served and an unchanged one is never rendered twice.
+    Each part of `SHEET_PART_ROWS` rows is stored under a hash of its own content and of the
+    page it starts on, so a stale part is never served and an unchanged one is never rendered
+    twice; the parts are joined into one PDF with continuous page numbers.
     """
     context = sheet_context(version, blank=blank)
-    key = hashlib.sha256(
-        json.dumps(context, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()[:32]
-    path = f"documents/sheets/v{version.pk}-{key}.pdf"
+    rows = context.pop("rows")
     filename = sheet_filename(version, blank=blank)
-    if default_storage.exists(path):
-        with default_storage.open(path, "rb") as stored:
+    chunks = [rows[i : i + SHEET_PART_ROWS] for i in range(0, len(rows), SHEET_PART_ROWS)] or [[]]
+    whole = f"documents/sheets/v{version.pk}-all-{_content_key({**context, 'rows': rows})}.pdf"
+    if len(chunks) > 1 and default_storage.exists(whole):
+        with default_storage.open(whole, "rb") as stored:
             return filename, stored.read()
-    filename, pdf = _render_sheet_context(version, context, blank=blank)
-    default_storage.save(path, ContentFile(pdf))
-    return filename, pdf
+    parts: list[bytes] = []
+    start_page = 1
+    for index, chunk in enumerate(chunks):
+        part_context = {**context, "rows": chunk, "first_part": index == 0}
+        key = _content_key({**part_context, "start_page": start_page})
+        path = f"documents/sheets/v{version.pk}-{key}.pdf"
+        if default_storage.exists(path):
+            with default_storage.open(path, "rb") as stored:
+                pdf = stored.read()
+        else:
+            _, pdf = _render_sheet_context(
+                version, part_context, blank=blank, start_page=start_page
+            )
+            default_storage.save(path, ContentFile(pdf))
+        parts.append(pdf)
+        if len(chunks) > 1:
+            start_page += len(PdfReader(io.BytesIO(pdf)).pages)
+    if len(parts) == 1:
+        return filename, parts[0]
+    joined = join_pdfs(parts)
+    default_storage.save(whole, ContentFile(joined))
+    return filename, joined
+
+
+def join_pdfs(parts: list[bytes]) -> bytes:
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(PdfReader(io.BytesIO(part)))
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()

@@ -16,13 +16,26 @@ def render_html(template_name: str, context: dict) -> str:
     return render_to_string(template_name, context)
 
 
-def render_pdf(template_name: str, context: dict, *, filename: str) -> tuple[str, bytes]:
-    """Return `(filename, pdf_bytes)`."""
+def render_pdf(
+    template_name: str, context: dict, *, filename: str, start_page: int = 1
+) -> tuple[str, bytes]:
+    """Return `(filename, pdf_bytes)`.
+
+    `start_page` > 1 renders a later part of a longer document: its pages are numbered on
+    from there, the first one included (ГОСТ leaves only the document's own first page bare).
+    """
     from weasyprint import CSS, HTML  # imported late: Pango loads only when a PDF is made
 
-    stylesheet = finders.find(PRINT_STYLESHEET)
+    stylesheets = [CSS(filename=finders.find(PRINT_STYLESHEET))]
+    if start_page > 1:
+        stylesheets.append(
+            CSS(
+                string=f"@page :first {{ counter-reset: page {int(start_page)}; "
+                "@top-center { content: counter(page); } }"
+            )
+        )
     html = HTML(string=render_html(template_name, context), base_url=str(settings.BASE_DIR))
-    return filename, html.write_pdf(stylesheets=[CSS(filename=stylesheet)])
+    return filename, html.write_pdf(stylesheets=stylesheets)
 
 
 def pdf_response(filename: str, pdf: bytes, *, inline: bool = True):

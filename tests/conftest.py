@@ -150,9 +150,9 @@ def draft_version(regulation, director):
 PNG_SCAN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-@pytest.fixture
-def ready_request(organisation, admin):
-    """The organisation's registration request with the letter signed and the scan attached."""
+def make_ready_request(organisation, actor):
+    """A registration request with the letter signed and the scan attached, for any
+    organisation (the `ready_request` fixture and the race tests build it the same way)."""
     import datetime as dt
 
     from onboarding.services import (
@@ -163,21 +163,26 @@ def ready_request(organisation, admin):
     )
     from onboarding.uploads import CheckedScan
 
-    registration = request_start(organisation=organisation, actor=admin)
+    registration = request_start(organisation=organisation, actor=actor)
     request_update_details(
         request=registration,
-        actor=admin,
-        full_name=admin.full_name,
+        actor=actor,
+        full_name=actor.full_name,
         position="педагог дополнительного образования",
         phone="+79123456789",
     )
-    registration = request_prepare_letter(request=registration, actor=admin)
+    registration = request_prepare_letter(request=registration, actor=actor)
     return request_mark_ready(
         request=registration,
-        actor=admin,
+        actor=actor,
         scan=CheckedScan(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
     )
+
+
+@pytest.fixture
+def ready_request(organisation, admin):
+    return make_ready_request(organisation, admin)
 
 
 @pytest.fixture

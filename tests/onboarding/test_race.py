@@ -8,8 +8,6 @@ RequestError (what the views turn into a message), never a database error.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.conf import settings
 from django.core import mail
@@ -20,14 +18,10 @@ from onboarding.services import (
     REGISTRATION_SUBJECT,
     RequestError,
     request_cancel,
-    request_mark_ready,
-    request_prepare_letter,
     request_send,
     request_start,
-    request_update_details,
 )
-from onboarding.uploads import CheckedScan
-from tests.conftest import PNG_SCAN
+from tests.conftest import make_ready_request
 from tests.factories import OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
 
@@ -79,25 +73,6 @@ def two_administrators(number: int) -> tuple[Organisation, User, User]:
     return organisation, first, second
 
 
-def build_ready(organisation: Organisation, actor: User) -> RegistrationRequest:
-    """The same steps as the `ready_request` fixture, for any organisation."""
-    registration = request_start(organisation=organisation, actor=actor)
-    request_update_details(
-        request=registration,
-        actor=actor,
-        full_name=actor.full_name,
-        position="методист",
-        phone="+79123456789",
-    )
-    registration = request_prepare_letter(request=registration, actor=actor)
-    return request_mark_ready(
-        request=registration,
-        actor=actor,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
-        questionnaire_filled_on=dt.date(2025, 1, 15),
-    )
-
-
 def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: int) -> None:
     results = [result for result, exc in outcomes if exc is None]
     errors = [exc for _, exc in outcomes if exc is not None]
@@ -128,7 +103,7 @@ def test_two_administrators_sending_at_once_send_one_email():
     refused = 0
     for number in range(RACES):
         organisation, first, second = two_administrators(number)
-        registration = build_ready(organisation, first)
+        registration = make_ready_request(organisation, first)
         assert registration.status == RequestStatus.READY
         sent_before = len(mail.outbox)
 

@@ -1,0 +1,74 @@
+"""A long sheet is stored in parts: one confirmation re-renders one part, pages stay numbered."""
+
+import io
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from acknowledgements import documents
+from acknowledgements.services import acknowledgement_confirm
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture
+def long_sheet(organisation, regulation, monkeypatch):
+    """35 more readers and parts of 10 rows: the sheet comes in 4 parts (37 readers)."""
+    monkeypatch.setattr(documents, "SHEET_PART_ROWS", 10)
+    people = [
+        UserFactory(
+            organisation=organisation,
+            last_name=f"Участникова{n:02d}",
+            first_name="Вера",
+            roles=["teacher"],
+        )
+        for n in range(35)
+    ]
+    return people
+
+
+def pages_text(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_every_name_is_there_once_and_in_order(client, director, long_sheet, admin, teacher):
+    client.force_login(director)
+    pdf = client.get(reverse("regulation_sheet_pdf")).content
+    text = " ".join(" ".join(pages_text(pdf)).split())
+    names = [p.full_name for p in long_sheet] + [admin.full_name, teacher.full_name]
+    for name in names:
+        assert text.count(name) == 1, name
+    positions = [text.index(p.full_name) for p in long_sheet]
+    assert positions == sorted(positions)
+    assert text.count("Лист ознакомления") == 1  # the title block is on the first part only
+
+
+def test_pages_are_numbered_on_across_parts_from_page_two(client, director, long_sheet):
+    client.force_login(director)
+    pages = pages_text(client.get(reverse("regulation_sheet_pdf")).content)
+    assert len(pages) >= 4  # each part starts on its own page
+    # pypdf reads the top-centre margin box after the page's body: its last line.
+    numbers = [page.strip().splitlines()[-1].strip() for page in pages]
+    assert numbers[0] != "1"
+    assert numbers[1:] == [str(n) for n in range(2, len(pages) + 1)]
+
+
+def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regulation):
+    client.force_login(director)
+    client.get(reverse("regulation_sheet_pdf"))  # every part rendered and stored
+    real = documents._render_sheet_context
+    with mock.patch.object(documents, "_render_sheet_context", wraps=real) as spy:
+        client.get(reverse("regulation_sheet_pdf"))
+        assert spy.call_count == 0
+        person = long_sheet[17]
+        acknowledgement_confirm(
+            version=regulation, person=person, password=PASSWORD, ip_address=None, user_agent=""
+        )
+        pdf = client.get(reverse("regulation_sheet_pdf")).content
+        assert spy.call_count == 1
+    text = " ".join(" ".join(pages_text(pdf)).split())
+    today = f"{timezone.localdate():%d.%m.%Y}"
+    assert f"{person.full_name} {today}" in text
+
