@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev check-system migrate demo lint format e2e bench clean
+.PHONY: run test install install-dev check-system migrate demo lint format e2e screenshots bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ test: install-dev lint
 
 e2e: install-dev
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+# Refresh the README's screenshots from the last browser-test run.
+screenshots: e2e
+	cp var/screenshots/*.png docs/screenshots/
 
 bench: install-dev
 	$(PY) benchmarks/run.py

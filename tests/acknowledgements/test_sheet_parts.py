@@ -71,4 +71,3 @@ def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regu
     text = " ".join(" ".join(pages_text(pdf)).split())
     today = f"{timezone.localdate():%d.%m.%Y}"
     assert f"{person.full_name} {today}" in text
-

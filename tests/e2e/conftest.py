@@ -32,7 +32,13 @@ DEMO_PASSWORD = "cdt-demo"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Screenshots the README shows; journeys overwrite them on every run.
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run keeps its screenshots in var/screenshots/ (not committed); `make screenshots`
+# copies them to docs/screenshots/, which the README shows, when pages have changed.
+SCREENSHOTS = Path(
+    os.environ.get(
+        "CDT_SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots"
+    )
+)
 # axe-core findings that fail a journey; "moderate" and "minor" ones are only reported.
 AXE_FAILING_IMPACTS = ("serious", "critical")
 
@@ -128,7 +134,7 @@ class Tab:
 
     def capture(self, name: str, *, full_page: bool = True, until=None) -> None:
         """The page at desktop and at phone width: axe at each, no sideways scrolling on the
-        phone, and a screenshot into docs/screenshots/ as `<width>-<name>.png`: the whole page,
+        phone, and a screenshot into var/screenshots/ as `<width>-<name>.png`: the whole page,
         only the window (`full_page=False`), or the page from its top down to the end of the
         `until` locator."""
         original = self.page.viewport_size
