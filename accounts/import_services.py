@@ -76,7 +76,8 @@ def batch_apply(*, batch: ImportBatch, actor: User) -> list[User]:
         )
         locked.status = ImportBatch.Status.APPLIED
         locked.added = len(created)
-        locked.save(update_fields=["status", "added"])
+        locked.content = b""  # the people are in the database now; the file is not kept
+        locked.save(update_fields=["status", "added", "content"])
     return created
 
 

@@ -97,6 +97,7 @@ def test_confirmed_people_get_no_password_and_the_chosen_role(client, admin, org
     assert people.count() == 3
     assert all(p.roles == {Role.PARENT} for p in people)
     assert not any(p.has_usable_password() for p in people)
+    assert bytes(ImportBatch.objects.get().content) == b""  # the uploaded list is not kept
     assert people.get(last_name="Римская-Корсакова").phone.as_e164 == "+79121112233"
 
 
