@@ -117,9 +117,9 @@ class GroupForm(forms.ModelForm):
     def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.instance.organisation = organisation
-        people = User.objects.filter(organisation=organisation, is_active=True)
-        self.fields["teachers"].queryset = people.filter(user_roles__role=Role.TEACHER).distinct()
-        self.fields["students"].queryset = people.filter(user_roles__role=Role.STUDENT).distinct()
+        people = User.objects.active_in(organisation)
+        self.fields["teachers"].queryset = people.with_role(Role.TEACHER)
+        self.fields["students"].queryset = people.with_role(Role.STUDENT)
         for name in ("teachers", "students"):
             self.fields[name].label_from_instance = lambda p: p.full_name
 
@@ -143,7 +143,5 @@ class ParentLinkForm(forms.Form):
 
     def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = User.objects.filter(
-            organisation=organisation, is_active=True, user_roles__role=Role.PARENT
-        ).distinct()
+        self.fields["parent"].queryset = User.objects.active_in(organisation).with_role(Role.PARENT)
         self.fields["parent"].label_from_instance = lambda p: p.full_name

@@ -65,13 +65,21 @@ def teacher_home(request: HttpRequest) -> HttpResponse:
 
 @roles_required(FAMILIES)
 def family_home(request: HttpRequest) -> HttpResponse:
+    from acknowledgements.markup import render_markdown
+    from onboarding.models import ConsentRecord, NoticeAcknowledgement
+    from onboarding.parents import current_notice
+
     user = request.user
     groups_with_teachers = Prefetch(
         "study_groups", queryset=StudyGroup.objects.prefetch_related("teachers")
     )
+    # Every child's consent history in one query; the newest record is the one in force.
+    consent_history = Prefetch(
+        "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
+    )
     children = (
         User.objects.filter(parent_links__parent=user, organisation_id=user.organisation_id)
-        .prefetch_related(groups_with_teachers)
+        .prefetch_related(groups_with_teachers, consent_history)
         .order_by("last_name", "first_name")
         if user.has_role(Role.PARENT)
         else User.objects.none()
@@ -79,14 +87,7 @@ def family_home(request: HttpRequest) -> HttpResponse:
     own_groups = (
         user.study_groups.prefetch_related("teachers") if user.has_role(Role.STUDENT) else []
     )
-    from acknowledgements.markup import render_markdown
-    from onboarding.models import NoticeAcknowledgement
-    from onboarding.parents import consent_state, current_notice
-
     notice = current_notice(user.organisation) if user.has_role(Role.PARENT) else None
-    children = list(children)
-    for child in children:
-        child.consent = consent_state(child)
     return render(
         request,
         "accounts/family_home.html",
@@ -115,16 +116,14 @@ def people(request: HttpRequest) -> HttpResponse:
         "user_roles"
     )
     if role in ROLE_FILTERS:
-        persons = persons.filter(user_roles__role=role)
+        persons = persons.with_role(role)
     if query:
         persons = search_people(persons, query)
-    persons = persons.distinct()
     return render(
         request,
         "accounts/people.html",
         {
             **paginate(request, persons),
-            "total": persons.count(),
             "role_filters": Role.choices,
             "role": role,
             "query": query,

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User, UserRole
+from accounts.models import Organisation, Role, User
 
 from .models import (
     REGULATION_CODE,
@@ -41,11 +41,9 @@ def readers(organisation: Organisation) -> QuerySet[User]:
 
     The director approves the document and is not on the sheet, as in the seed.
     """
-    # EXISTS rather than a join + DISTINCT: counting 10,000 staff stays a cheap index scan.
-    has_role = UserRole.objects.filter(user=OuterRef("pk"), role__in=READER_ROLES)
     return (
-        User.objects.filter(organisation=organisation, is_active=True)
-        .filter(Exists(has_role))
+        User.objects.active_in(organisation)
+        .with_role(*READER_ROLES)
         .order_by("last_name", "first_name", "patronymic")
     )
 

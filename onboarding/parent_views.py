@@ -153,8 +153,8 @@ def consents(request: HttpRequest) -> HttpResponse:
         to_attr="consent_history",
     )
     students = (
-        User.objects.filter(organisation=organisation, user_roles__role=Role.STUDENT)
-        .distinct()
+        User.objects.filter(organisation=organisation)
+        .with_role(Role.STUDENT)
         .prefetch_related(records, "study_groups")
         .order_by("last_name", "first_name")
     )

@@ -62,12 +62,8 @@ def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
 def _family_counts(organisation) -> dict:
     from .models import ConsentRecord, NoticeAcknowledgement, ParentNotice
 
-    parents = User.objects.filter(
-        organisation=organisation, is_active=True, user_roles__role=Role.PARENT
-    )
-    students = User.objects.filter(
-        organisation=organisation, is_active=True, user_roles__role=Role.STUDENT
-    )
+    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
+    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
     notice = ParentNotice.objects.filter(organisation=organisation).first()
     latest = (
         ConsentRecord.objects.filter(student=OuterRef("pk"))
@@ -86,9 +82,7 @@ def _family_counts(organisation) -> dict:
 
 
 def _teacher_counts(organisation) -> dict:
-    teachers = User.objects.filter(
-        organisation=organisation, is_active=True, user_roles__role=Role.TEACHER
-    ).distinct()
+    teachers = User.objects.active_in(organisation).with_role(Role.TEACHER)
     total = teachers.count()
     by_status = dict(
         TeacherSferumStatus.objects.filter(person__in=teachers)
@@ -470,12 +464,8 @@ def my_sferum_status(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGERS)
 def teacher_statuses(request: HttpRequest) -> HttpResponse:
     teachers = (
-        User.objects.filter(
-            organisation_id=request.user.organisation_id,
-            is_active=True,
-            user_roles__role=Role.TEACHER,
-        )
-        .distinct()
+        User.objects.active_in(request.user.organisation)
+        .with_role(Role.TEACHER)
         .select_related("sferum_status")
         .order_by("last_name", "first_name")
     )

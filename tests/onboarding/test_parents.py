@@ -96,3 +96,26 @@ def test_the_consent_text_prints_as_a_separate_document(client, admin, organisat
     assert "152-ФЗ" in text
     assert organisation.full_name in text
     assert "Подпись" in text
+
+
+def test_a_parents_page_costs_the_same_queries_for_one_child_or_five(
+    client, parent, organisation, group, notice
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from onboarding.parents import consent_record
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("family_home")).status_code == 200
+        return len(captured)
+
+    client.force_login(parent)
+    one_child = queries()
+    for n in range(4):
+        child = UserFactory(organisation=organisation, last_name=f"Ребёнок{n}", roles=["student"])
+        GuardianshipFactory(parent=parent, student=child)
+        group.students.add(child)
+        consent_record(parent=parent, student=child, action="given", ip_address=None)
+    assert queries() == one_child
