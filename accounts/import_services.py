@@ -6,7 +6,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
 from .models import ImportBatch, User, UserRole
-from .services import username_base
+from .services import free_username, username_base
 from .staff_import import ImportFileError, ImportPreview, preview_staff_import
 
 
@@ -41,14 +41,12 @@ def batch_apply(*, batch: ImportBatch, actor: User) -> list[User]:
         taken = {u.lower() for u in User.objects.values_list("username", flat=True)}
         people = []
         for row in preview.to_add:
-            base = username_base(
-                last_name=row.last_name, first_name=row.first_name, patronymic=row.patronymic
+            username = free_username(
+                username_base(
+                    last_name=row.last_name, first_name=row.first_name, patronymic=row.patronymic
+                ),
+                taken,
             )
-            username, n = base, 1
-            while username in taken:
-                n += 1
-                username = f"{base}{n}"
-            taken.add(username)
             people.append(
                 User(
                     organisation=locked.organisation,

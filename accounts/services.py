@@ -33,11 +33,21 @@ def username_base(*, last_name: str, first_name: str, patronymic: str = "") -> s
     return f"{base}.{initials}" if initials else base or "user"
 
 
-def free_username(base: str) -> str:
+def free_username(base: str, taken: set[str] | None = None) -> str:
+    """`base`, or `base2`, `base3`… whichever is free. With `taken` (lower-case usernames
+    already in use), no query is made and the chosen name is added to it (bulk imports)."""
+
+    def is_taken(name: str) -> bool:
+        if taken is not None:
+            return name.lower() in taken
+        return User.objects.filter(username__iexact=name).exists()
+
     candidate, n = base, 1
-    while User.objects.filter(username__iexact=candidate).exists():
+    while is_taken(candidate):
         n += 1
         candidate = f"{base}{n}"
+    if taken is not None:
+        taken.add(candidate.lower())
     return candidate
 
 

@@ -161,3 +161,15 @@ def test_another_organisations_batch_is_404(client, admin, outsider):
 def test_teachers_cannot_import(client, teacher):
     client.force_login(teacher)
     assert upload(client, as_csv(ROWS)).status_code == 403
+
+
+def test_namesakes_get_distinct_usernames(client, admin, organisation):
+    from tests.factories import UserFactory
+
+    UserFactory(organisation=organisation, username="elkina.ap", last_name="Другая")
+    rows = [["Ф.И.О."], ["Ёлкина Алёна Петровна"], ["Ёлкина Анна Павловна"]]
+    client.force_login(admin)
+    response = upload(client, as_csv(rows))
+    client.post(response["Location"], {"confirm": "1"})
+    usernames = sorted(User.objects.filter(last_name="Ёлкина").values_list("username", flat=True))
+    assert usernames == ["elkina.ap2", "elkina.ap3"]
