@@ -1,4 +1,6 @@
-"""The demo: the seed's institution, its 14 staff and five sign-ins (`manage.py loaddemo`).
+"""The demo's people: the seed's institution, its 14 staff and five sign-ins.
+
+`portal.demo.load_demo` (run by `manage.py loaddemo`) calls this, then loads the regulation.
 
 Everything is keyed on stable values (the organisation's slug, usernames), so loading twice
 leaves exactly what loading once did.
@@ -8,16 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.db import transaction
 
 from .models import Messenger, Organisation, Role, StudyGroup, User
 from .services import guardianship_link, user_set_roles, username_base
 
-SEED_PATH = (
-    Path(__file__).resolve().parent.parent / "acknowledgements" / "seed" / "regulation-201-O.txt"
-)
 DEMO_PASSWORD = "cdt-demo"
 DEMO_SLUG = "cdt"
 
@@ -38,10 +36,8 @@ class SheetName:
         return f"{self.last_name} {self.first_name} {self.patronymic}"
 
 
-def seed_sheet_names(text: str | None = None) -> list[SheetName]:
+def seed_sheet_names(text: str) -> list[SheetName]:
     """The names on the seed's «Лист ознакомления», in the sheet's order."""
-    if text is None:
-        text = SEED_PATH.read_text(encoding="utf-8")
     _, _, sheet = text.partition("Лист ознакомления")
     names = []
     for line in sheet.splitlines():
@@ -101,8 +97,14 @@ def _person(
     return user
 
 
+@dataclass(frozen=True)
+class DemoPeople:
+    organisation: Organisation
+    director: User
+
+
 @transaction.atomic
-def load_demo() -> Organisation:
+def load_demo_people(seed: str) -> DemoPeople:
     organisation, _ = Organisation.objects.update_or_create(
         slug=DEMO_SLUG,
         defaults={
@@ -129,7 +131,7 @@ def load_demo() -> Organisation:
         sign_in=True,
     )
     teacher = None
-    for name in seed_sheet_names():
+    for name in seed_sheet_names(seed):
         if name.full_name == ADMIN_NAME:
             username, roles = "admin", {Role.ADMIN, Role.TEACHER}
         elif name.full_name == TEACHER_NAME:
@@ -176,8 +178,4 @@ def load_demo() -> Organisation:
     )
     group.teachers.add(teacher)
     group.students.add(student)
-
-    from acknowledgements.demo import load_regulation  # the demo spans both apps
-
-    load_regulation(organisation, director)
-    return organisation
+    return DemoPeople(organisation, director)

@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cdt_portal.paging import contains_any_case, paginate
+from cdt_portal.access import public
 from cdt_portal.pdf import pdf_response
 
 from .forms import GroupForm, GroupLinkForm, ParentLinkForm, PersonForm
@@ -30,7 +31,6 @@ from .permissions import (
     TEACHERS,
     get_group_for_user,
     get_person_for_user,
-    public,
     roles_required,
 )
 from .services import guardianship_link, person_create, person_set_active, user_set_roles

@@ -1,4 +1,4 @@
-"""Who may open what: every view declares its rule here, in one place.
+"""Role rules for views, and one access helper per object type.
 
 - anonymous person on a protected page: redirect to the login page;
 - signed in without the role: 403;
@@ -15,9 +15,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
+from cdt_portal.access import View
+
 from .models import Role, StudyGroup, User
 
-View = Callable[..., HttpResponse]
 
 # The rules views use. Each is a set of roles; a person holding any of them passes.
 SIGNED_IN: frozenset[str] = frozenset(Role.values)
@@ -25,25 +26,6 @@ MANAGERS = frozenset({Role.ADMIN, Role.DIRECTOR})
 ADMINS = frozenset({Role.ADMIN})
 TEACHERS = frozenset({Role.TEACHER})
 FAMILIES = frozenset({Role.STUDENT, Role.PARENT})
-
-
-def public(view: View) -> View:
-    """Marks a view that anybody may open (the access test reads this mark)."""
-    view.access_rule = "public"  # type: ignore[attr-defined]
-    return view
-
-
-def login_only(view: View) -> View:
-    """Any signed-in person, with or without an organisation (their own account pages)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        return view(request, *args, **kwargs)
-
-    wrapper.access_rule = "login"  # type: ignore[attr-defined]
-    return wrapper
 
 
 def roles_required(roles: frozenset[str]) -> Callable[[View], View]:

@@ -3,10 +3,7 @@ from django.urls import path
 from . import people_views, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("join/<slug:slug>/", views.join, name="join"),
-    path("teacher/", views.teacher_home, name="teacher_home"),
-    path("my/", views.family_home, name="family_home"),
     path("people/", views.people, name="people"),
     path("people/<int:pk>/", views.person_detail, name="person_detail"),
     path("people/new/", people_views.person_new, name="person_new"),

@@ -9,98 +9,29 @@ from cdt_portal.paging import paginate, search_people
 
 from .forms import LoginForm, OrganisationForm, ProfileForm
 from .models import Guardianship, Organisation, Role, StudyGroup, User
-from .navigation import home_url
+from cdt_portal.access import login_only, public
+
 from .permissions import (
-    FAMILIES,
     MANAGERS,
     TEACHERS,
     get_group_for_user,
     get_person_for_user,
-    login_only,
-    public,
     roles_required,
 )
 
 
 @public
-def home(request: HttpRequest) -> HttpResponse:
-    """Signed in: the role's home. Anonymous: how students and parents join Sferum."""
-    if request.user.is_authenticated:
-        return redirect(home_url(request.user))
-    organisations = list(Organisation.objects.all()[:2])
-    if len(organisations) == 1:
-        return _render_join(request, organisations[0])
-    return render(
-        request, "accounts/organisations.html", {"organisations": Organisation.objects.all()}
-    )
-
-
-@public
 def join(request: HttpRequest, slug: str) -> HttpResponse:
-    return _render_join(request, get_object_or_404(Organisation, slug=slug))
+    return render_join(request, get_object_or_404(Organisation, slug=slug))
 
 
-def _render_join(request: HttpRequest, organisation: Organisation) -> HttpResponse:
+def render_join(request: HttpRequest, organisation: Organisation) -> HttpResponse:
     return render(
         request,
         "accounts/join.html",
         {
             "organisation": organisation,
             "administrators": organisation.platform_administrators,
-        },
-    )
-
-
-@roles_required(TEACHERS)
-def teacher_home(request: HttpRequest) -> HttpResponse:
-    from acknowledgements.services import reading_status  # acknowledgements builds on accounts
-
-    groups = request.user.taught_groups.annotate(student_count=Count("students")).order_by("name")
-    return render(
-        request,
-        "accounts/teacher_home.html",
-        {"groups": groups, "reading": reading_status(request.user)},
-    )
-
-
-@roles_required(FAMILIES)
-def family_home(request: HttpRequest) -> HttpResponse:
-    from acknowledgements.markup import render_markdown
-    from onboarding.models import ConsentRecord, NoticeAcknowledgement
-    from onboarding.parents import current_notice
-
-    user = request.user
-    groups_with_teachers = Prefetch(
-        "study_groups", queryset=StudyGroup.objects.prefetch_related("teachers")
-    )
-    # Every child's consent history in one query; the newest record is the one in force.
-    consent_history = Prefetch(
-        "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
-    )
-    children = (
-        User.objects.filter(parent_links__parent=user, organisation_id=user.organisation_id)
-        .prefetch_related(groups_with_teachers, consent_history)
-        .order_by("last_name", "first_name")
-        if user.has_role(Role.PARENT)
-        else User.objects.none()
-    )
-    own_groups = (
-        user.study_groups.prefetch_related("teachers") if user.has_role(Role.STUDENT) else []
-    )
-    notice = current_notice(user.organisation) if user.has_role(Role.PARENT) else None
-    return render(
-        request,
-        "accounts/family_home.html",
-        {
-            "notice": notice,
-            "notice_html": render_markdown(notice.text) if notice else "",
-            "notice_ack": NoticeAcknowledgement.objects.filter(notice=notice, parent=user).first()
-            if notice
-            else None,
-            "organisation": user.organisation,
-            "children": children,
-            "own_groups": own_groups,
-            "administrators": user.organisation.platform_administrators,
         },
     )
 

@@ -3,18 +3,9 @@ and an acknowledgement is never edited or deleted, not even here."""
 
 from django.contrib import admin
 
+from cdt_portal.admin import ReadOnlyAdmin
+
 from .models import Acknowledgement, Document, DocumentVersion, VersionEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Document)

@@ -16,9 +16,9 @@ from pypdf import PdfReader, PdfWriter
 from accounts.models import User
 from cdt_portal.pdf import render_pdf
 
-from .markup import render_markdown
+from cdt_portal.markup import render_markdown
 from .models import AckMethod, Acknowledgement, DocumentVersion
-from .services import readers
+from .selectors import readers
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User
+from accounts.models import User
 
 from .models import (
-    REGULATION_CODE,
     AckMethod,
     Acknowledgement,
     Document,
@@ -23,6 +22,7 @@ from .models import (
     VersionStatus,
     text_sha256,
 )
+from .selectors import is_reader, pending_readers
 
 
 class DocumentError(Exception):
@@ -31,57 +31,6 @@ class DocumentError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-READER_ROLES = (Role.TEACHER, Role.ADMIN)
-
-
-def readers(organisation: Organisation) -> QuerySet[User]:
-    """Staff asked to read a document: teachers and the platform administrators.
-
-    The director approves the document and is not on the sheet, as in the seed.
-    """
-    return (
-        User.objects.active_in(organisation)
-        .with_role(*READER_ROLES)
-        .order_by("last_name", "first_name", "patronymic")
-    )
-
-
-def is_reader(user: User) -> bool:
-    return user.is_active and user.has_role(*READER_ROLES)
-
-
-def current_version(organisation: Organisation, code: str) -> DocumentVersion | None:
-    return (
-        DocumentVersion.objects.select_related("document__organisation")
-        .filter(
-            document__organisation=organisation,
-            document__code=code,
-            status=VersionStatus.APPROVED,
-        )
-        .first()
-    )
-
-
-@dataclass(frozen=True)
-class ReadingStatus:
-    version: DocumentVersion | None
-    acknowledgement: Acknowledgement | None
-    must_read: bool
-
-
-def reading_status(person: User, code: str = REGULATION_CODE) -> ReadingStatus:
-    """Whether the person still has the current regulation to read (for their home page)."""
-    version = current_version(person.organisation, code)
-    ack = None
-    if version is not None:
-        ack = Acknowledgement.objects.filter(version=version, person=person).first()
-    return ReadingStatus(
-        version=version,
-        acknowledgement=ack,
-        must_read=version is not None and ack is None and is_reader(person),
-    )
 
 
 def _log(version: DocumentVersion, action: str, actor: User | None, comment: str = "") -> None:
@@ -289,10 +238,6 @@ class ReminderResult:
     sent: list[User]
     without_email: list[User]
     failed: list[tuple[User, str]]
-
-
-def pending_readers(version: DocumentVersion) -> QuerySet[User]:
-    return readers(version.document.organisation).exclude(acknowledgements__version=version)
 
 
 def reminders_send(*, version: DocumentVersion, actor: User, base_url: str) -> ReminderResult:

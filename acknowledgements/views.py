@@ -14,16 +14,13 @@ from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_pdf
 from .forms import ConfirmForm, PaperForm, VersionForm
-from .markup import render_markdown
+from cdt_portal.markup import render_markdown
 from .models import REGULATION_CODE, Acknowledgement, Document, DocumentVersion, VersionStatus
+from .selectors import current_version, is_reader, pending_readers, readers
 from .services import (
     DocumentError,
     acknowledgement_confirm,
     acknowledgement_record_paper,
-    current_version,
-    is_reader,
-    pending_readers,
-    readers,
     reminders_send,
     version_approve,
     version_create,

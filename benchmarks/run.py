@@ -162,7 +162,7 @@ class Portal:
     """The demo organisation, grown to a number of staff (people on the acknowledgement sheet)."""
 
     def __init__(self) -> None:
-        from accounts.demo import load_demo
+        from portal.demo import load_demo
         from accounts.models import User
 
         self.rng = random.Random(201)
@@ -178,12 +178,12 @@ class Portal:
 
     def version(self):
         from acknowledgements.models import REGULATION_CODE
-        from acknowledgements.services import current_version
+        from acknowledgements.selectors import current_version
 
         return current_version(self.organisation, REGULATION_CODE)
 
     def readers(self):
-        from acknowledgements.services import readers
+        from acknowledgements.selectors import readers
 
         return readers(self.organisation)
 
@@ -442,7 +442,7 @@ def measure_size(run: Run, portal: Portal, size: int, large_pdf_from: int) -> di
     # What a confirmation costs the next print: one new acknowledgement per call, then the
     # sheet; only the stored part holding that row is rendered again.
     from acknowledgements.models import AckMethod, Acknowledgement
-    from acknowledgements.services import pending_readers
+    from acknowledgements.selectors import pending_readers
 
     waiting = iter(list(pending_readers(version).values_list("pk", flat=True)[:50]))
 

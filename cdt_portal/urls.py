@@ -10,6 +10,8 @@ admin.site.index_title = "Данные всех организаций"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The URLconfs are named, not imported: the core never imports the apps above it.
+    path("", include("portal.urls")),
     path("", include("accounts.urls")),
     path("", include("onboarding.urls")),
     path("", include("acknowledgements.urls")),

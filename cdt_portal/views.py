@@ -4,7 +4,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 
-from accounts.permissions import public
+from .access import public
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from acknowledgements.admin import ReadOnlyAdmin
+from cdt_portal.admin import ReadOnlyAdmin
 
 from .models import RegistrationRequest, RequestEvent, TeacherSferumStatus, TeacherStatusEvent
 

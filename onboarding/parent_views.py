@@ -11,16 +11,16 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Guardianship, Role, StudyGroup, User
 from accounts.permissions import MANAGERS, get_child_for_parent, roles_required
-from acknowledgements.markup import render_markdown
+from cdt_portal.markup import render_markdown
 from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response, render_pdf
 
 from .models import ConsentRecord, NoticeAcknowledgement
+from .selectors import current_notice
 from .parents import (
     ParentError,
     consent_record,
     current_consent_text,
-    current_notice,
     default_notice_text,
     notice_confirm,
     notice_publish,

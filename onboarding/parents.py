@@ -21,10 +21,6 @@ def default_notice_text(organisation: Organisation) -> str:
     return render_to_string("onboarding/notice_default.md", {"organisation": organisation})
 
 
-def current_notice(organisation: Organisation) -> ParentNotice | None:
-    return ParentNotice.objects.filter(organisation=organisation).first()
-
-
 def notice_publish(*, organisation: Organisation, actor: User, text: str) -> ParentNotice:
     if not text.strip():
         raise ParentError("Текст уведомления пустой.")

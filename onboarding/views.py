@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role, StudyGroup, User
 from accounts.permissions import ADMINS, MANAGERS, TEACHERS, roles_required
 from acknowledgements.models import REGULATION_CODE, Acknowledgement
-from acknowledgements.services import current_version, readers, reading_status
+from acknowledgements.selectors import current_version, readers, reading_status
 from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response
 

@@ -136,7 +136,7 @@ def test_the_director_reads_but_is_not_on_the_sheet(client, director, regulation
 
 
 def test_a_deactivated_teacher_is_no_longer_asked(organisation, regulation):
-    from acknowledgements.services import readers
+    from acknowledgements.selectors import readers
 
     gone = UserFactory(organisation=organisation, roles=["teacher"], is_active=False)
     assert gone not in readers(organisation)

@@ -226,7 +226,7 @@ def browser():
 @pytest.fixture
 def demo(transactional_db, live_server):
     """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins."""
-    from accounts.demo import load_demo
+    from portal.demo import load_demo
 
     return load_demo()
 

@@ -242,7 +242,8 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
 def test_director_sees_who_confirmed_and_downloads_the_sheet(tab, demo):
     from accounts.models import User
     from acknowledgements.models import REGULATION_CODE
-    from acknowledgements.services import acknowledgement_confirm, current_version
+    from acknowledgements.selectors import current_version
+    from acknowledgements.services import acknowledgement_confirm
 
     acknowledgement_confirm(
         version=current_version(demo, REGULATION_CODE),

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DEMO_PASSWORD, DEMO_SIGN_INS, load_demo
+from accounts.demo import DEMO_PASSWORD, DEMO_SIGN_INS
+from portal.demo import load_demo
 
 
 class Command(BaseCommand):

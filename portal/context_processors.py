@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 
-from .models import Organisation
+from accounts.selectors import public_organisations
+
 from .navigation import nav_for
 
 
@@ -10,7 +11,7 @@ def portal(request: HttpRequest) -> dict:
         organisation = user.organisation
     else:
         # A deployment for one institution carries its name on every public page.
-        only = list(Organisation.objects.all()[:2])
+        only = public_organisations()
         organisation = only[0] if len(only) == 1 else None
     return {
         "current_organisation": organisation,

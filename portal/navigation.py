@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from .models import Role, User
+from accounts.models import Role, User
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ NAV_ITEMS = [
     NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
     NavItem("my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER})),
+    NavItem("audit_log", "Журнал", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]
 

@@ -1,0 +1,170 @@
+"""Writing and reading the audit log, in the spirit of pretix's `log_action`.
+
+Services call `log_action` once per change, inside their own transaction, so a change and its
+entry are saved together or not at all. The client's address comes from the request that is
+being served (set by `AuditContextMiddleware`); work outside a request records none.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.http import HttpRequest, HttpResponse
+
+from .models import AuditEntry
+from .net import client_ip
+
+_client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "audit_client_address", default=None
+)
+
+
+class AuditContextMiddleware:
+    """Makes the client's address known to `log_action` for the length of one request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _client_address.set(client_ip(request))
+        try:
+            return self.get_response(request)
+        finally:
+            _client_address.reset(token)
+
+
+def _organisation_id(obj: models.Model | None, actor: Any) -> int | None:
+    if obj is not None:
+        if obj._meta.label == settings.PORTAL_ORGANISATION_MODEL:
+            return obj.pk
+        if getattr(obj, "organisation_id", None) is not None:
+            return obj.organisation_id
+    return getattr(actor, "organisation_id", None)
+
+
+def log_action(
+    actor: Any,
+    obj: models.Model | None,
+    action: str,
+    data: dict | None = None,
+    *,
+    organisation_id: int | None = None,
+) -> AuditEntry:
+    """Record one change: `actor` (a person, or None for the system) did `action` (dotted,
+    e.g. "person.roles.changed") to `obj`, with `data` saying what changed."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        actor = None
+    return AuditEntry.objects.create(
+        organisation_id=organisation_id or _organisation_id(obj, actor),
+        actor=actor,
+        actor_name=(actor.get_full_name() or actor.get_username()) if actor else "",
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:300] if obj is not None else "",
+        data=data or {},
+        ip_address=_client_address.get(),
+    )
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """{"field": [old, new]} for each field whose value differs."""
+    return {
+        field: [before.get(field), value]
+        for field, value in after.items()
+        if before.get(field) != value
+    }
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The given fields' values as plain text-friendly data, for `changes`."""
+    return {field: _plain(getattr(instance, field)) for field in fields}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, models.Model):
+        return value.pk
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    return str(value)
+
+
+def history(obj: models.Model) -> models.QuerySet[AuditEntry]:
+    """Every entry about one object, oldest first: a request's timeline, a version's history."""
+    return (
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+        )
+        .select_related("actor")
+        .order_by("at", "pk")
+    )
+
+
+# What each action is called on the audit page. Apps add theirs in their AppConfig.ready().
+ACTION_LABELS: dict[str, str] = {}
+
+
+def register_actions(labels: dict[str, str]) -> None:
+    ACTION_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def organisation_entries(
+    organisation_id: int,
+    *,
+    actor_id: int | None = None,
+    content_type: ContentType | None = None,
+    object_id: str = "",
+    action: str = "",
+    date_from=None,
+    date_to=None,
+) -> models.QuerySet[AuditEntry]:
+    """The organisation's log, newest first, narrowed by whichever filters are given (dates
+    are the organisation's local days, both ends included)."""
+    entries = AuditEntry.objects.filter(organisation_id=organisation_id)
+    if actor_id is not None:
+        entries = entries.filter(actor_id=actor_id)
+    if content_type is not None:
+        entries = entries.filter(content_type=content_type)
+        if object_id:
+            entries = entries.filter(object_id=object_id)
+    if action:
+        entries = entries.filter(action=action)
+    if date_from is not None:
+        entries = entries.filter(at__date__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(at__date__lte=date_to)
+    return entries.select_related("content_type").order_by("-at", "-pk")
+
+
+def person_entries(organisation_id: int, person: models.Model) -> models.QuerySet[AuditEntry]:
+    """What a person did, and what was done to their record, newest first."""
+    return (
+        AuditEntry.objects.filter(organisation_id=organisation_id)
+        .filter(
+            models.Q(actor_id=person.pk)
+            | models.Q(
+                content_type=ContentType.objects.get_for_model(person), object_id=str(person.pk)
+            )
+        )
+        .order_by("-at", "-pk")
+    )
+
+
+def object_types(organisation_id: int) -> list[ContentType]:
+    """The kinds of object the organisation's log mentions, for the filter."""
+    ids = (
+        AuditEntry.objects.filter(organisation_id=organisation_id)
+        .exclude(content_type=None)
+        .values_list("content_type_id", flat=True)
+        .distinct()
+    )
+    return sorted(ContentType.objects.filter(pk__in=ids), key=lambda ct: str(ct))

@@ -1,0 +1,21 @@
+"""The demo (`manage.py loaddemo`): the seed's people, then its approved regulation.
+
+Each step is keyed on stable values (the organisation's slug, usernames, the document's code),
+so loading twice leaves exactly what loading once did.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.demo import load_demo_people
+from accounts.models import Organisation
+from acknowledgements.demo import load_regulation, seed_text
+
+
+@transaction.atomic
+def load_demo() -> Organisation:
+    seed = seed_text()
+    people = load_demo_people(seed)
+    load_regulation(people.organisation, people.director)
+    return people.organisation
