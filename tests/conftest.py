@@ -5,11 +5,13 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.models import Role
+from tests.acknowledgements.builders import make_version
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
+from tests.onboarding.builders import make_notice, make_ready_request
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
+def media_root(settings, tmp_path):
     """Each test stores its files apart, so one test's files never answer for another's."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
@@ -99,41 +101,6 @@ def personas(director, admin, teacher, student, parent, outsider, superuser):
     )  # fmt: skip
 
 
-REGULATION_TEXT = """## 1. Общие положения
-
-Текст первого раздела.
-
-## 2. Регистрация на платформе
-
-- первый пункт;
-- второй пункт.
-"""
-
-
-def make_version(organisation, actor, *, approve: bool, number_text: str = "201-О"):
-    import datetime as dt
-
-    from acknowledgements.models import REGULATION_CODE, Document
-    from acknowledgements.services import version_approve, version_create
-
-    document, _ = Document.objects.get_or_create(
-        organisation=organisation, code=REGULATION_CODE, defaults={"title": "Положение"}
-    )
-    version = version_create(
-        document=document,
-        actor=actor,
-        title="Положение по использованию ИКОП «Сферум»",
-        text=REGULATION_TEXT,
-        order_number=number_text,
-        order_date=dt.date(2023, 11, 30),
-        approver_position="Директор",
-        approver_name="О.Б. Денисенко",
-    )
-    if approve:
-        version = version_approve(version=version, actor=actor)
-    return version
-
-
 @pytest.fixture
 def regulation(organisation, director, admin, teacher):
     """The approved regulation; the admin and the teacher are asked to read it."""
@@ -147,39 +114,6 @@ def draft_version(regulation, director):
     )
 
 
-PNG_SCAN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def make_ready_request(organisation, actor):
-    """A registration request with the letter signed and the scan attached, for any
-    organisation (the `ready_request` fixture and the race tests build it the same way)."""
-    import datetime as dt
-
-    from onboarding.services import (
-        request_mark_ready,
-        request_prepare_letter,
-        request_start,
-        request_update_details,
-    )
-    from onboarding.uploads import CheckedScan
-
-    registration = request_start(organisation=organisation, actor=actor)
-    request_update_details(
-        request=registration,
-        actor=actor,
-        full_name=actor.full_name,
-        position="педагог дополнительного образования",
-        phone="+79123456789",
-    )
-    registration = request_prepare_letter(request=registration, actor=actor)
-    return request_mark_ready(
-        request=registration,
-        actor=actor,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
-        questionnaire_filled_on=dt.date(2026, 11, 20),
-    )
-
-
 @pytest.fixture
 def ready_request(organisation, admin):
     return make_ready_request(organisation, admin)
@@ -187,10 +121,4 @@ def ready_request(organisation, admin):
 
 @pytest.fixture
 def notice(organisation, admin):
-    from onboarding.parents import notice_publish
-
-    return notice_publish(
-        organisation=organisation,
-        actor=admin,
-        text="Мы используем «Сферум». Подробности — в портале.",
-    )
+    return make_notice(organisation, admin)

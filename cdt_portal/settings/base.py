@@ -1,7 +1,8 @@
 """Settings shared by every environment.
 
 Everything that differs between machines is read once, here, through django-environ.
-The thin modules beside this one (local, test, production) only change defaults.
+The thin modules beside this one (local, test, production) only change defaults; local and
+production first load a `.env` file if there is one, the test settings never do.
 """
 
 from pathlib import Path
@@ -13,7 +14,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 # No default here: local and test settings provide one, production must be given one.

@@ -1,7 +1,16 @@
 """Local use on one machine: `make run`. SQLite and file-based e-mail unless told otherwise."""
 
-from .base import *  # noqa: F403
-from .base import STORAGES, VAR_DIR, env
+from pathlib import Path
+
+import environ
+
+# The person running the portal may keep its settings in .env (see .env.example); variables
+# already in the environment win. Read before base.py reads them.
+environ.Env.read_env(Path(__file__).resolve().parents[2] / ".env")
+
+
+from .base import *  # noqa: E402, F403
+from .base import STORAGES, VAR_DIR, env  # noqa: E402
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-only-insecure-key-do-not-use-in-production")

@@ -1,9 +1,17 @@
 """Production: secrets and hosts come from the environment and have no defaults."""
 
+from pathlib import Path
+
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import env
+# The person running the portal may keep its settings in .env (see .env.example); variables
+# already in the environment win. Read before base.py reads them.
+environ.Env.read_env(Path(__file__).resolve().parents[2] / ".env")
+
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")

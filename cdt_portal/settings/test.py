@@ -1,17 +1,16 @@
-"""Settings for pytest: fast hashing, e-mail in memory, uploads in a temporary folder."""
-
-import tempfile
+"""Settings for pytest: fast hashing, e-mail in memory; each test stores its files in its own
+temporary folder (the autouse `media_root` fixture in tests/conftest.py)."""
 
 from .base import *  # noqa: F403
 from .base import STORAGES, VAR_DIR
 
-VAR_DIR.mkdir(exist_ok=True)
 DEBUG = False
 SECRET_KEY = "test-only-key"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = tempfile.mkdtemp(prefix="cdt-test-media-")
+# Replaced per test by the `media_root` fixture; nothing is written here.
+MEDIA_ROOT = str(VAR_DIR / "test-media")
 # Tests run without collectstatic; WhiteNoise still serves the finders' files.
 STORAGES = {
     **STORAGES,

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from acknowledgements.models import AckMethod, Acknowledgement, VersionStatus
-from tests.conftest import make_version
+from tests.acknowledgements.builders import make_version
 from tests.factories import PASSWORD, UserFactory
 
 

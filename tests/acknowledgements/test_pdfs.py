@@ -17,12 +17,12 @@ import pypdf
 import pytest
 from django.utils import timezone
 
-from portal.demo import load_demo
 from accounts.models import Role, User
 from acknowledgements import documents
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion
 from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
+from portal.demo import load_demo
 from tests.factories import PASSWORD, UserFactory
 from tests.seed import shared_seed_text
 

@@ -26,7 +26,7 @@ from acknowledgements.services import (
     acknowledgement_record_paper,
     version_approve,
 )
-from tests.conftest import make_version
+from tests.acknowledgements.builders import make_version
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
 

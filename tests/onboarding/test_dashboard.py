@@ -13,7 +13,7 @@ from acknowledgements.models import AckMethod, Acknowledgement
 from acknowledgements.services import acknowledgement_record_paper
 from onboarding.models import RequestStatus, SferumStatus, TeacherSferumStatus
 from onboarding.services import NEXT_STEP
-from tests.conftest import make_version
+from tests.acknowledgements.builders import make_version
 from tests.factories import UserFactory
 
 DASHBOARD = "/dashboard/"

@@ -21,7 +21,7 @@ from onboarding.services import (
     request_send,
     request_start,
 )
-from tests.conftest import make_ready_request
+from tests.onboarding.builders import make_ready_request
 from tests.factories import OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
 

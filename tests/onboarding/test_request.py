@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus
 from onboarding.services import REGISTRATION_SUBJECT, RequestError, request_cancel
-from tests.conftest import PNG_SCAN
+from tests.onboarding.builders import PNG_SCAN
 
 PDF_SCAN = b"%PDF-1.4\n% signed and stamped\n" + b"0" * 100
 TODAY = lambda: timezone.localdate()  # noqa: E731

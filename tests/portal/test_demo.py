@@ -5,9 +5,9 @@ from django.core import serializers
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from accounts.models import Guardianship, Organisation, Role, StudyGroup, User, UserRole
 from acknowledgements.demo import SEED_PATH
 from portal.demo import load_demo
-from accounts.models import Guardianship, Organisation, Role, StudyGroup, User, UserRole
 from tests.seed import shared_seed_text
 
 seed_text = shared_seed_text

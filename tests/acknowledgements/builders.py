@@ -1,0 +1,35 @@
+"""Documents and versions built through the services, as the portal builds them."""
+
+import datetime as dt
+
+REGULATION_TEXT = """## 1. Общие положения
+
+Текст первого раздела.
+
+## 2. Регистрация на платформе
+
+- первый пункт;
+- второй пункт.
+"""
+
+
+def make_version(organisation, actor, *, approve: bool, number_text: str = "201-О"):
+    from acknowledgements.models import REGULATION_CODE, Document
+    from acknowledgements.services import version_approve, version_create
+
+    document, _ = Document.objects.get_or_create(
+        organisation=organisation, code=REGULATION_CODE, defaults={"title": "Положение"}
+    )
+    version = version_create(
+        document=document,
+        actor=actor,
+        title="Положение по использованию ИКОП «Сферум»",
+        text=REGULATION_TEXT,
+        order_number=number_text,
+        order_date=dt.date(2023, 11, 30),
+        approver_position="Директор",
+        approver_name="О.Б. Денисенко",
+    )
+    if approve:
+        version = version_approve(version=version, actor=actor)
+    return version
