@@ -12,8 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cdt_portal.paging import contains_any_case, paginate
 from cdt_portal.access import public
+from cdt_portal.paging import contains_any_case, paginate
 from cdt_portal.pdf import pdf_response
 
 from .forms import GroupForm, GroupLinkForm, ParentLinkForm, PersonForm

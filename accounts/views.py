@@ -1,16 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
+from cdt_portal.access import login_only, public
 from cdt_portal.paging import paginate, search_people
 
 from .forms import LoginForm, OrganisationForm, ProfileForm
-from .models import Guardianship, Organisation, Role, StudyGroup, User
-from cdt_portal.access import login_only, public
-
+from .models import Guardianship, Organisation, Role, User
 from .permissions import (
     MANAGERS,
     TEACHERS,

@@ -14,9 +14,9 @@ from django.utils import timezone
 from pypdf import PdfReader, PdfWriter
 
 from accounts.models import User
+from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import render_pdf
 
-from cdt_portal.markup import render_markdown
 from .models import AckMethod, Acknowledgement, DocumentVersion
 from .selectors import readers
 

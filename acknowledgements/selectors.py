@@ -74,7 +74,9 @@ def pending_readers(version: DocumentVersion) -> QuerySet[User]:
     return readers(version.document.organisation).exclude(acknowledgements__version=version)
 
 
-def acknowledgement_progress(version: DocumentVersion | None, organisation: Organisation) -> Progress:
+def acknowledgement_progress(
+    version: DocumentVersion | None, organisation: Organisation
+) -> Progress:
     """Staff who confirmed `version`, of all staff asked to read it."""
     staff = readers(organisation)
     if version is None:

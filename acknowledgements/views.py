@@ -9,12 +9,12 @@ from django.views.decorators.http import require_POST
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
 from cdt_portal.exports import csv_response
+from cdt_portal.markup import render_markdown
 from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_pdf
 from .forms import ConfirmForm, PaperForm, VersionForm
-from cdt_portal.markup import render_markdown
 from .models import REGULATION_CODE, Acknowledgement, Document, DocumentVersion, VersionStatus
 from .selectors import current_version, is_reader, pending_readers, readers
 from .services import (

@@ -162,8 +162,8 @@ class Portal:
     """The demo organisation, grown to a number of staff (people on the acknowledgement sheet)."""
 
     def __init__(self) -> None:
-        from portal.demo import load_demo
         from accounts.models import User
+        from portal.demo import load_demo
 
         self.rng = random.Random(201)
         self.organisation = load_demo()

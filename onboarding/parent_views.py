@@ -16,7 +16,6 @@ from cdt_portal.paging import paginate, search_people
 from cdt_portal.pdf import pdf_response, render_pdf
 
 from .models import ConsentRecord, NoticeAcknowledgement
-from .selectors import current_notice
 from .parents import (
     ParentError,
     consent_record,
@@ -25,6 +24,7 @@ from .parents import (
     notice_confirm,
     notice_publish,
 )
+from .selectors import current_notice
 
 PARENTS = frozenset({Role.PARENT})
 

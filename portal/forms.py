@@ -31,9 +31,10 @@ class AuditFilterForm(forms.Form):
         self.fields["object_type"].label_from_instance = lambda ct: str(
             ct.model_class()._meta.verbose_name if ct.model_class() else ct
         ).capitalize()
-        self.fields["action"].choices = [("", "Все")] + sorted(
-            ACTION_LABELS.items(), key=lambda item: item[1]
-        )
+        self.fields["action"].choices = [
+            ("", "Все"),
+            *sorted(ACTION_LABELS.items(), key=lambda item: item[1]),
+        ]
 
     def clean(self):
         data = super().clean()

@@ -21,8 +21,8 @@ from onboarding.services import (
     request_send,
     request_start,
 )
-from tests.onboarding.builders import make_ready_request
 from tests.factories import OrganisationFactory, UserFactory
+from tests.onboarding.builders import make_ready_request
 from tests.races import POSTGRES_RACES, run_together
 
 pytestmark = POSTGRES_RACES
