@@ -4,3 +4,30 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Организации и люди"
+
+    def ready(self) -> None:
+        # Imported here: the audit module imports models, which Django loads only after
+        # every app's config.
+        from cdt_portal.audit import register_actions
+
+        register_actions(
+            {
+                "organisation.updated": "Сведения об организации изменены",
+                "profile.updated": "Контактные данные изменены",
+                "person.created": "Человек добавлен",
+                "person.updated": "Сведения о человеке изменены",
+                "person.roles.changed": "Роли изменены",
+                "person.activated": "Учётная запись включена",
+                "person.deactivated": "Учётная запись отключена",
+                "guardianship.linked": "Родитель привязан",
+                "guardianship.unlinked": "Родитель отвязан",
+                "group.created": "Объединение создано",
+                "group.updated": "Объединение изменено",
+                "group.link_changed": "Ссылка на чат объединения изменена",
+                "invitation.issued": "Приглашение выдано",
+                "invitation.accepted": "Пароль выбран по приглашению",
+                "import.uploaded": "Список загружен на проверку",
+                "import.applied": "Список добавлен",
+                "import.cancelled": "Загрузка списка отменена",
+            }
+        )

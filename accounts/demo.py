@@ -172,7 +172,7 @@ def load_demo_people(seed: str) -> DemoPeople:
         roles={Role.PARENT},
         sign_in=True,
     )
-    guardianship_link(parent=parent, student=student)
+    guardianship_link(parent=parent, student=student, actor=None)
     group, _ = StudyGroup.objects.get_or_create(
         organisation=organisation, name="Демонстрационная группа"
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
@@ -250,7 +251,6 @@ class ImportBatch(models.Model):
     content = models.BinaryField()
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.TEACHER)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    added = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("загрузка списка")
@@ -298,8 +298,6 @@ class Guardianship(models.Model):
 
 def validate_invite_link(value: str) -> None:
     """A chat invite link must be an https address (Sferum gives one per chat)."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc:
         raise ValidationError(

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404
 
 from cdt_portal.access import View
 
-from .models import Role, StudyGroup, User
+from .models import ImportBatch, Role, StudyGroup, User
 
 # The rules views use. Each is a set of roles; a person holding any of them passes.
 SIGNED_IN: frozenset[str] = frozenset(Role.values)
@@ -78,3 +78,7 @@ def get_group_for_user(request: HttpRequest, pk: int) -> StudyGroup:
     if user.has_role(Role.TEACHER) and user in group.teachers.all():
         return group
     raise Http404("Нет такого объединения")
+
+
+def get_batch_for_user(request: HttpRequest, pk: int) -> ImportBatch:
+    return get_object_or_404(ImportBatch, pk=pk, organisation_id=request.user.organisation_id)

@@ -1,10 +1,25 @@
-"""What pages read about organisations, people and groups."""
+"""What pages read about organisations, people, groups, invitations and staff imports."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from dataclasses import dataclass
 
-from .models import Organisation, StudyGroup, User
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+
+from cdt_portal.audit import person_entries
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from cdt_portal.paging import contains_any_case, search_people
+
+from .invitations import LINK_USED, make_token
+from .models import Guardianship, ImportBatch, Invitation, Organisation, Role, StudyGroup, User
+from .staff_import import ImportPreview, preview_staff_import
+
+# How much of a person's history their page shows; the audit page has the rest.
+HISTORY_ON_PERSON_PAGE = 50
 
 
 def public_organisations() -> list[Organisation]:
@@ -14,3 +29,118 @@ def public_organisations() -> list[Organisation]:
 
 def taught_groups(teacher: User) -> QuerySet[StudyGroup]:
     return teacher.taught_groups.annotate(student_count=Count("students")).order_by("name")
+
+
+# --- People -------------------------------------------------------------------------------
+
+
+def people_list(*, organisation_id: int, role: str = "", query: str = "") -> QuerySet[User]:
+    """The organisation's people, narrowed to a role (an unknown one is ignored) and to the
+    words of a search."""
+    people = User.objects.filter(organisation_id=organisation_id).prefetch_related("user_roles")
+    if role in Role.values:
+        people = people.with_role(role)
+    if query:
+        people = search_people(people, query)
+    return people
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """What a person's page shows besides the person."""
+
+    parents: list[User]
+    children: list[User]
+    taught_groups: list[StudyGroup]
+    study_groups: list[StudyGroup]
+    invitation: Invitation | None
+    history: list[AuditEntry]  # the latest HISTORY_ON_PERSON_PAGE entries
+    more_history: bool  # older entries exist (the audit page shows them)
+
+
+def person_record(person: User) -> PersonRecord:
+    links = Guardianship.objects.select_related("parent", "student")
+    # One more than shown, to know whether there are older entries without counting them all.
+    history = list(person_entries(person.organisation_id, person)[: HISTORY_ON_PERSON_PAGE + 1])
+    return PersonRecord(
+        parents=[link.parent for link in links.filter(student=person)],
+        children=[link.student for link in links.filter(parent=person)],
+        taught_groups=list(person.taught_groups.all()),
+        study_groups=list(person.study_groups.all()),
+        invitation=person.invitations.first(),
+        history=history[:HISTORY_ON_PERSON_PAGE],
+        more_history=len(history) > HISTORY_ON_PERSON_PAGE,
+    )
+
+
+def people_waiting_for_invitation(organisation_id: int) -> QuerySet[User]:
+    """Active people who have not chosen a password yet: they need an invitation."""
+    return (
+        User.objects.filter(organisation_id=organisation_id, is_active=True)
+        .filter(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        .prefetch_related("user_roles")
+        .order_by("last_name", "first_name")
+    )
+
+
+# --- Groups -------------------------------------------------------------------------------
+
+
+def visible_groups(*, user: User, query: str = "") -> QuerySet[StudyGroup]:
+    """The organisation's groups for a manager; a teacher's own groups for a teacher."""
+    groups = StudyGroup.objects.filter(organisation_id=user.organisation_id)
+    if not user.has_role(Role.ADMIN, Role.DIRECTOR):
+        groups = groups.filter(teachers=user)
+    for word in query.split():
+        groups = groups.filter(contains_any_case("name", word))
+    return (
+        groups.annotate(student_count=Count("students", distinct=True))
+        .prefetch_related("teachers")
+        .order_by("name")
+    )
+
+
+def group_students(group: StudyGroup) -> QuerySet[User]:
+    """A group's students with their parents, for the group's page."""
+    return group.students.prefetch_related(
+        Prefetch("parent_links", queryset=Guardianship.objects.select_related("parent"))
+    ).order_by("last_name", "first_name")
+
+
+# --- Invitations --------------------------------------------------------------------------
+
+LINK_WRONG = "Ссылка-приглашение неверна или уже не действует."
+
+
+def invitation_for_link(pk: int, token: str) -> Invitation:
+    """The invitation if the link still works; otherwise a `PortalError` a person understands."""
+    invitation = Invitation.objects.select_related("user__organisation").filter(pk=pk).first()
+    if invitation is None or not constant_time_compare(make_token(invitation), token):
+        if invitation is not None and invitation.used_at:
+            raise PortalError(LINK_USED)
+        raise PortalError(LINK_WRONG)
+    if invitation.used_at:
+        raise PortalError(LINK_USED)
+    newest = invitation.user.invitations.order_by("-created_at", "-pk").first()
+    if newest.pk != invitation.pk:
+        raise PortalError("Вам выслали новое приглашение: эта ссылка заменена новой.")
+    if invitation.expires_at <= timezone.now():
+        raise PortalError(
+            f"Срок действия ссылки истёк {timezone.localtime(invitation.expires_at):%d.%m.%Y}."
+        )
+    if not invitation.user.is_active:
+        raise PortalError("Учётная запись отключена.")
+    return invitation
+
+
+def invitation_by_pk(pk: int) -> Invitation | None:
+    """Any invitation, working or not: a dead link's page still says whom to ask."""
+    return Invitation.objects.select_related("user__organisation").filter(pk=pk).first()
+
+
+# --- Staff import -------------------------------------------------------------------------
+
+
+def import_batch_preview(batch: ImportBatch) -> ImportPreview:
+    """What applying a pending batch would do now. Raises `PortalError` for an unreadable file."""
+    return preview_staff_import(organisation=batch.organisation, content=bytes(batch.content))

@@ -1,12 +1,41 @@
-"""Workflows over people and roles."""
+"""Every change to organisations, people, roles, groups, invitations and staff imports.
+
+One function per change, keyword-only. Each runs in one transaction, refuses with a
+`PortalError` whose message is shown as it is, and writes exactly one audit entry inside that
+transaction, so the change and its record are saved together or not at all. A call that would
+change nothing writes nothing (loading the demo twice leaves the log as once did).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import smtplib
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
-from .models import Guardianship, User, UserRole
+from cdt_portal.audit import changes, log_action, snapshot
+from cdt_portal.emails import send_templated
+from cdt_portal.errors import PortalError
+
+from .invitations import LINK_USED, IssuedInvitation, invitation_url
+from .models import (
+    Guardianship,
+    ImportBatch,
+    Invitation,
+    Organisation,
+    Role,
+    StudyGroup,
+    User,
+    UserRole,
+)
+from .staff_import import preview_staff_import
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
 _TRANSLIT = dict(
@@ -20,6 +49,37 @@ _TRANSLIT = dict(
         strict=True,
     )
 )  # fmt: skip
+
+ORGANISATION_FIELDS = (
+    "full_name",
+    "short_name",
+    "head_position",
+    "head_name",
+    "address",
+    "email",
+    "phone",
+    "region",
+    "time_zone",
+    "messenger",
+)
+PERSON_FIELDS = ("last_name", "first_name", "patronymic", "position", "email", "phone")
+PROFILE_FIELDS = ("email", "phone")
+
+# Roles a staff list may bring in, with the words the upload page uses for them.
+IMPORT_ROLES = [
+    (Role.TEACHER, "педагоги"),
+    (Role.STUDENT, "обучающиеся"),
+    (Role.PARENT, "родители"),
+]
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+OWN_ADMIN_ROLE = "Нельзя снять с себя роль администратора."
+OWN_ACCOUNT = "Нельзя отключить собственную учётную запись."
+INACTIVE_ACCOUNT = "Учётная запись отключена: сначала включите её."
+BATCH_DONE = "Этот список уже загружен или отменён."
+
+
+# --- Usernames (compute only) ---------------------------------------------------------------
 
 
 def transliterate(text: str) -> str:
@@ -51,32 +111,97 @@ def free_username(base: str, taken: set[str] | None = None) -> str:
     return candidate
 
 
-def user_set_roles(*, user: User, roles: set[str]) -> None:
-    """Make `roles` exactly the person's roles."""
-    with transaction.atomic():
-        UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
-        existing = set(UserRole.objects.filter(user=user).values_list("role", flat=True))
-        UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in roles - existing])
+# --- Shared steps -------------------------------------------------------------------------
+
+
+def _locked(instance: models.Model) -> Any:
+    """The row as the database has it, locked: a bound ModelForm has already copied its input
+    onto `instance`, so "before" must be read afresh."""
+    return instance._meta.model._default_manager.select_for_update().get(pk=instance.pk)
+
+
+def _full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
+    """Model validation as a refusal: the first message, on its field."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise PortalError(messages[0], field=None if field == NON_FIELD_ERRORS else field) from exc
+
+
+def _assign(instance: models.Model, values: Mapping[str, Any], fields: Iterable[str]) -> dict:
+    """Set `values` on `instance`; {"field": [old, new]} for what really changed."""
+    fields = tuple(fields)
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise TypeError(f"Not editable here: {sorted(unknown)}")
+    before = snapshot(instance, fields)
+    for field, value in values.items():
+        setattr(instance, field, value)
+    return changes(before, snapshot(instance, fields))
+
+
+def _role_list(roles: Iterable[str]) -> list[str]:
+    return sorted(str(role) for role in roles)
+
+
+def _person_label(person: User) -> list[Any]:
+    return [person.pk, person.full_name]
+
+
+def _store_roles(user: User, roles: set[str]) -> tuple[list[str], list[str]]:
+    """Make `roles` exactly the person's roles; (before, after), both sorted."""
+    before = set(UserRole.objects.filter(user=user).values_list("role", flat=True))
+    UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
+    UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in set(roles) - before])
     user.__dict__.pop("roles", None)
+    return _role_list(before), _role_list(roles)
 
 
-def guardianship_link(*, parent: User, student: User) -> Guardianship:
-    if parent.organisation_id != student.organisation_id:
-        raise ValueError("A parent and a student must belong to the same organisation")
-    link, _ = Guardianship.objects.get_or_create(parent=parent, student=student)
-    return link
+# --- Organisation and own profile -------------------------------------------------------
+
+
+def organisation_update(
+    *, organisation: Organisation, actor: User, data: Mapping[str, Any]
+) -> Organisation:
+    """The organisation's details (the settings page)."""
+    with transaction.atomic():
+        locked = _locked(organisation)
+        changed = _assign(locked, data, ORGANISATION_FIELDS)
+        if not changed:
+            return locked
+        _full_clean(locked)
+        locked.save(update_fields=list(changed))
+        log_action(actor, locked, "organisation.updated", changed)
+    return locked
+
+
+def profile_update(*, user: User, email: str, phone: Any) -> User:
+    """A person's own e-mail and mobile phone."""
+    with transaction.atomic():
+        locked = _locked(user)
+        changed = _assign(locked, {"email": email.strip().lower(), "phone": phone}, PROFILE_FIELDS)
+        if not changed:
+            return locked
+        _full_clean(locked, exclude=["password"])
+        locked.save(update_fields=list(changed))
+        log_action(user, locked, "profile.updated", changed)
+    return locked
+
+
+# --- People -------------------------------------------------------------------------------
 
 
 def person_create(
     *,
-    organisation,
+    organisation: Organisation,
     actor: User,
     last_name: str,
     first_name: str,
     patronymic: str = "",
     position: str = "",
     email: str = "",
-    phone="",
+    phone: Any = "",
     roles: set[str],
 ) -> User:
     """A new person of the organisation, without a password until they accept an invitation."""
@@ -90,18 +215,359 @@ def person_create(
             first_name=first_name,
             patronymic=patronymic,
             position=position,
-            email=email.lower(),
+            email=email.strip().lower(),
             phone=phone,
         )
         user.set_unusable_password()
-        user.full_clean(exclude=["password"])
+        _full_clean(user, exclude=["password"])
         user.save()
-        user_set_roles(user=user, roles=roles)
+        _store_roles(user, roles)
+        log_action(
+            actor,
+            user,
+            "person.created",
+            {
+                "username": user.username,
+                **snapshot(user, PERSON_FIELDS),
+                "roles": _role_list(roles),
+            },
+        )
     return user
 
 
-def person_set_active(*, person: User, active: bool) -> User:
+def person_update(
+    *,
+    person: User,
+    actor: User,
+    last_name: str,
+    first_name: str,
+    patronymic: str = "",
+    position: str = "",
+    email: str = "",
+    phone: Any = "",
+    roles: set[str],
+) -> User:
+    """A person's details and roles, together: both change, or neither."""
+    if person.pk == actor.pk and Role.ADMIN not in roles:
+        raise PortalError(OWN_ADMIN_ROLE, field="roles")
+    with transaction.atomic():
+        locked = _locked(person)
+        changed = _assign(
+            locked,
+            {
+                "last_name": last_name,
+                "first_name": first_name,
+                "patronymic": patronymic,
+                "position": position,
+                "email": email.strip().lower(),
+                "phone": phone,
+            },
+            PERSON_FIELDS,
+        )
+        if changed:
+            _full_clean(locked, exclude=["password"])
+            locked.save(update_fields=list(changed))
+        roles_before, roles_after = _store_roles(locked, roles)
+        if roles_before != roles_after:
+            changed["roles"] = [roles_before, roles_after]
+        if changed:
+            log_action(actor, locked, "person.updated", changed)
+    return locked
+
+
+def user_set_roles(*, user: User, roles: set[str], actor: User | None = None) -> None:
+    """Make `roles` exactly the person's roles. `actor` is None when the system does it
+    (the demo); nobody changes their own roles."""
+    if actor is not None and actor.pk == user.pk:
+        raise PortalError("Нельзя менять собственные роли.", field="roles")
+    with transaction.atomic():
+        before, after = _store_roles(user, roles)
+        if before != after:
+            log_action(actor, user, "person.roles.changed", {"roles": [before, after]})
+
+
+def person_set_active(*, person: User, actor: User, active: bool) -> User:
     """Deactivating keeps every record; the person simply cannot sign in any more."""
-    person.is_active = active
-    person.save(update_fields=["is_active"])
-    return person
+    if person.pk == actor.pk and not active:
+        raise PortalError(OWN_ACCOUNT, field="active")
+    with transaction.atomic():
+        locked = _locked(person)
+        if locked.is_active == active:
+            return locked
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        log_action(actor, locked, "person.activated" if active else "person.deactivated")
+    return locked
+
+
+def guardianship_link(*, parent: User, student: User, actor: User | None) -> Guardianship:
+    """A parent (законный представитель) of a student. `actor` is None for the demo."""
+    if parent.organisation_id is None or parent.organisation_id != student.organisation_id:
+        raise PortalError(
+            "Родитель и обучающийся должны быть из одной организации.", field="parent"
+        )
+    if parent.pk == student.pk:
+        raise PortalError("Человек не может быть собственным родителем.", field="parent")
+    with transaction.atomic():
+        link, created = Guardianship.objects.get_or_create(parent=parent, student=student)
+        if created:
+            log_action(actor, student, "guardianship.linked", {"parent": _person_label(parent)})
+    return link
+
+
+def guardianship_unlink(*, student: User, parent_id: int, actor: User) -> None:
+    """Remove a parent from a student; a parent who is not linked changes nothing."""
+    with transaction.atomic():
+        link = (
+            Guardianship.objects.select_for_update()
+            .select_related("parent")
+            .filter(student=student, parent_id=parent_id)
+            .first()
+        )
+        if link is None:
+            return
+        parent = link.parent
+        link.delete()
+        log_action(actor, student, "guardianship.unlinked", {"parent": _person_label(parent)})
+
+
+# --- Groups -------------------------------------------------------------------------------
+
+
+def _ids(people: Iterable[User]) -> list[int]:
+    return sorted(person.pk for person in people)
+
+
+def group_create(
+    *,
+    organisation: Organisation,
+    actor: User,
+    name: str,
+    teachers: Iterable[User] = (),
+    students: Iterable[User] = (),
+    chat_invite_link: str = "",
+) -> StudyGroup:
+    teachers, students = list(teachers), list(students)
+    with transaction.atomic():
+        group = StudyGroup(organisation=organisation, name=name, chat_invite_link=chat_invite_link)
+        _full_clean(group)
+        group.save()
+        group.teachers.set(teachers)
+        group.students.set(students)
+        log_action(
+            actor,
+            group,
+            "group.created",
+            {
+                "name": name,
+                "teachers": _ids(teachers),
+                "students": _ids(students),
+                "chat_invite_link": chat_invite_link,
+            },
+        )
+    return group
+
+
+def group_update(
+    *,
+    group: StudyGroup,
+    actor: User,
+    name: str,
+    teachers: Iterable[User],
+    students: Iterable[User],
+    chat_invite_link: str = "",
+) -> StudyGroup:
+    """Everything about a group (the administrator)."""
+    teachers, students = list(teachers), list(students)
+    with transaction.atomic():
+        locked = _locked(group)
+        changed = _assign(
+            locked,
+            {"name": name, "chat_invite_link": chat_invite_link},
+            ("name", "chat_invite_link"),
+        )
+        if changed:
+            _full_clean(locked)
+            locked.save(update_fields=list(changed))
+        for field, people in (("teachers", teachers), ("students", students)):
+            members = getattr(locked, field)
+            before = _ids(members.all())
+            if before != _ids(people):
+                members.set(people)
+                changed[field] = [before, _ids(people)]
+        if changed:
+            log_action(actor, locked, "group.updated", changed)
+    return locked
+
+
+def group_set_link(*, group: StudyGroup, actor: User, chat_invite_link: str) -> StudyGroup:
+    """A teacher keeps their own group's chat invite link."""
+    with transaction.atomic():
+        locked = _locked(group)
+        changed = _assign(locked, {"chat_invite_link": chat_invite_link}, ("chat_invite_link",))
+        if changed:
+            _full_clean(locked)
+            locked.save(update_fields=["chat_invite_link"])
+            log_action(actor, locked, "group.link_changed", changed)
+    return locked
+
+
+# --- Invitations --------------------------------------------------------------------------
+
+
+def invitation_issue(
+    *, user: User, actor: User, base_url: str, send_email: bool = True
+) -> IssuedInvitation:
+    """A new invitation for the person; any older link of theirs stops working.
+
+    The e-mail goes out inside the transaction: if the mail server refuses it, no invitation
+    is recorded and the person's previous link keeps working.
+    """
+    if not user.is_active:
+        raise PortalError(INACTIVE_ACCOUNT)
+    emailed_to = user.email if send_email else ""
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            user=user,
+            created_by=actor,
+            expires_at=timezone.now() + dt.timedelta(days=settings.INVITATION_DAYS),
+            emailed_to=emailed_to,
+        )
+        url = invitation_url(invitation, base_url)
+        log_action(
+            actor,
+            user,
+            "invitation.issued",
+            {"invitation": invitation.pk, "emailed_to": emailed_to},
+        )
+        if emailed_to:
+            try:
+                send_templated(
+                    "invitation",
+                    to=[emailed_to],
+                    context={"person": user, "url": url, "invitation": invitation},
+                )
+            except (smtplib.SMTPException, OSError) as exc:
+                raise PortalError(
+                    f"Письмо не отправлено: {exc}. Распечатайте приглашение."
+                ) from exc
+    return IssuedInvitation(invitation, url, bool(emailed_to))
+
+
+def invitation_accept(*, invitation: Invitation, password: str) -> User:
+    """The person chooses a password by their link; the link is spent."""
+    with transaction.atomic():
+        locked = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
+        if locked.used_at:
+            raise PortalError(LINK_USED)
+        user = locked.user
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        locked.used_at = timezone.now()
+        locked.save(update_fields=["used_at"])
+        log_action(user, user, "invitation.accepted", {"invitation": locked.pk})
+    return user
+
+
+# --- Staff import -------------------------------------------------------------------------
+
+
+def import_upload(
+    *, organisation: Organisation, actor: User, filename: str, content: bytes, role: str
+) -> ImportBatch:
+    """Keep an uploaded list until the administrator confirms its preview. Problems with the
+    file as a whole are told now, before anything is stored."""
+    if role not in dict(IMPORT_ROLES):
+        raise PortalError("Выберите, кого добавляет список.", field="role")
+    if len(content) > IMPORT_MAX_BYTES:
+        raise PortalError("Файл больше 5 МБ. Разделите список на несколько файлов.", field="file")
+    preview_staff_import(organisation=organisation, content=content)
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(
+            organisation=organisation,
+            created_by=actor,
+            filename=filename[:300],
+            content=content,
+            role=role,
+        )
+        log_action(actor, batch, "import.uploaded", {"filename": batch.filename, "role": role})
+    return batch
+
+
+def import_apply(*, batch: ImportBatch, actor: User) -> list[User]:
+    """Add the new people of a clean preview, all in one transaction or nobody. The file is
+    read again under the lock, so what is added is exactly what the preview of that moment
+    shows."""
+    with transaction.atomic():
+        locked = (
+            ImportBatch.objects.select_for_update().select_related("organisation").get(pk=batch.pk)
+        )
+        if locked.status != ImportBatch.Status.PENDING:
+            raise PortalError(BATCH_DONE)
+        preview = preview_staff_import(
+            organisation=locked.organisation, content=bytes(locked.content)
+        )
+        if preview.errors:
+            raise PortalError(
+                "В списке есть строки с ошибками: исправьте файл и загрузите его снова. "
+                "Ничего не добавлено."
+            )
+        taken = {u.lower() for u in User.objects.values_list("username", flat=True)}
+        people = [
+            User(
+                organisation=locked.organisation,
+                username=free_username(
+                    username_base(
+                        last_name=row.last_name,
+                        first_name=row.first_name,
+                        patronymic=row.patronymic,
+                    ),
+                    taken,
+                ),
+                last_name=row.last_name,
+                first_name=row.first_name,
+                patronymic=row.patronymic,
+                position=row.position,
+                email=row.email,
+                phone=row.phone,
+                password=make_password(None),  # no password until the invitation
+            )
+            for row in preview.to_add
+        ]
+        try:
+            with transaction.atomic():
+                created = User.objects.bulk_create(people, batch_size=500)
+        except IntegrityError as exc:
+            # Someone took one of these e-mails since the preview: nobody is added.
+            raise PortalError(
+                "Пока вы проверяли список, один из e-mail появился у другого человека. "
+                "Ничего не добавлено: откройте проверку заново."
+            ) from exc
+        UserRole.objects.bulk_create(
+            [UserRole(user=person, role=locked.role) for person in created], batch_size=500
+        )
+        locked.status = ImportBatch.Status.APPLIED
+        locked.content = b""  # the people are in the database now; the file is not kept
+        locked.save(update_fields=["status", "content"])
+        log_action(
+            actor,
+            locked,
+            "import.applied",
+            {"filename": locked.filename, "role": locked.role, "count": len(created)},
+        )
+    return created
+
+
+def import_cancel(*, batch: ImportBatch, actor: User) -> None:
+    """Drop a list before it is applied. Cancelling twice is harmless; an applied list can
+    no longer be cancelled."""
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status == ImportBatch.Status.CANCELLED:
+            return
+        if locked.status != ImportBatch.Status.PENDING:
+            raise PortalError(BATCH_DONE)
+        locked.status = ImportBatch.Status.CANCELLED
+        locked.content = b""
+        locked.save(update_fields=["status", "content"])
+        log_action(actor, locked, "import.cancelled", {"filename": locked.filename})

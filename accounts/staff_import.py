@@ -1,8 +1,10 @@
-"""Staff import, part one: read a CSV or XLSX list of staff and preview what an import would do.
+"""Staff import: read a CSV or XLSX list of staff and preview what an import would do.
 
-Nothing here writes to the database. `preview_staff_import` sorts the file's rows into people
-to add, people the organisation already has (so a file loaded twice adds nobody twice) and
-rows with errors, each error a Russian sentence for the person who made the file.
+Nothing here writes to the database (`services.import_upload` and `services.import_apply` do).
+`preview_staff_import` sorts the file's rows into people to add, people the organisation
+already has (so a file loaded twice adds nobody twice) and rows with errors, each error a
+Russian sentence for the person who made the file; a file that can't be read at all is a
+`PortalError` saying why.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import NumberParseException
+
+from cdt_portal.errors import PortalError
 
 from .models import User
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
@@ -92,14 +96,6 @@ _DASHES = frozenset({"-", "—", "–", "--"})  # «нет» in a Russian table,
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 
 
-class ImportFileError(Exception):
-    """The file as a whole can't be imported; `message` says why, in Russian."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 @dataclass
 class ImportRow:
     line: int  # the row number Excel shows; the header is line 1 when it is the first row
@@ -131,43 +127,31 @@ class ImportPreview:
 @dataclass
 class _Table:
     header: list[str]
-    header_line: int
     rows: list[tuple[int, list[str]]]  # (line, cells) after the header, empty rows left out
 
 
 # --- Reading the file ------------------------------------------------------------------
 
 
-def read_table(content: bytes, filename: str) -> list[dict[str, str]]:
-    """The data rows of a CSV or XLSX file as {header: cell} with cells as cleaned text.
-
-    Fully empty rows are left out; columns without a header are dropped.
-    """
-    table = _read(content, filename)
-    named = [(i, name) for i, name in enumerate(table.header) if name]
-    return [{name: _at(cells, i) for i, name in named} for _line, cells in table.rows]
-
-
-def _read(content: bytes, filename: str) -> _Table:
-    # The filename only helps messages; the format is told by the content.
+def _read(content: bytes) -> _Table:
+    # The format is told by the content, never by the file's name: Excel users rename files.
     if not content.strip() or content.strip() == codecs.BOM_UTF8:
-        raise ImportFileError(EMPTY_FILE)
+        raise PortalError(EMPTY_FILE)
     if content.startswith(b"PK\x03\x04"):
         lines = _xlsx_lines(content)
     elif content.startswith(b"\xd0\xcf\x11\xe0"):  # OLE: .xls, .doc, encrypted .xlsx
-        raise ImportFileError(OLD_OFFICE)
+        raise PortalError(OLD_OFFICE)
     else:
         lines = _csv_lines(_decode(content))
 
     rows = [(line, cells) for line, cells in lines if any(cells)]
     if not rows:
-        raise ImportFileError(EMPTY_FILE)
+        raise PortalError(EMPTY_FILE)
     header_at = next(
         (n for n, (_line, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]) if _known_fields(cells)),
         0,
     )
-    header_line, header = rows[header_at]
-    return _Table(header=header, header_line=header_line, rows=rows[header_at + 1 :])
+    return _Table(header=rows[header_at][1], rows=rows[header_at + 1 :])
 
 
 def _decode(content: bytes) -> str:
@@ -180,7 +164,7 @@ def _decode(content: bytes) -> str:
         if _looks_like_text(text):
             return text
         break
-    raise ImportFileError(NOT_A_TABLE)
+    raise PortalError(NOT_A_TABLE)
 
 
 def _looks_like_text(text: str) -> bool:
@@ -205,9 +189,9 @@ def _csv_lines(text: str) -> list[tuple[int, list[str]]]:
                 records.append((number, len(record)))
                 header_end = header_end or reader.line_num
     except csv.Error as exc:
-        raise ImportFileError(NOT_A_TABLE) from exc
+        raise PortalError(NOT_A_TABLE) from exc
     if not records:
-        raise ImportFileError(EMPTY_FILE)
+        raise PortalError(EMPTY_FILE)
     pad = max(width for _number, width in records) - records[0][1]
 
     def physical_lines() -> Iterator[str]:
@@ -222,7 +206,7 @@ def _csv_lines(text: str) -> list[tuple[int, list[str]]]:
             physical_lines(), format="csv", headers=False, delimiter=delimiter
         )
     except (csv.Error, tablib.InvalidDimensions) as exc:
-        raise ImportFileError(NOT_A_TABLE) from exc
+        raise PortalError(NOT_A_TABLE) from exc
     return [
         (number, [_clean(cell) for cell in row])
         for (number, _width), row in zip(records, dataset.dict, strict=True)
@@ -270,22 +254,22 @@ def _xlsx_lines(content: bytes) -> list[tuple[int, list[str]]]:
             unpacked = sum(info.file_size for info in archive.infolist())
             mimetype = archive.read("mimetype") if "mimetype" in names else b""
     except (zipfile.BadZipFile, OSError) as exc:
-        raise ImportFileError(NOT_A_TABLE) from exc
+        raise PortalError(NOT_A_TABLE) from exc
     if "xl/workbook.xml" not in names:
         if b"opendocument.spreadsheet" in mimetype:
-            raise ImportFileError(OPENDOCUMENT)
-        raise ImportFileError(NOT_A_TABLE)
+            raise PortalError(OPENDOCUMENT)
+        raise PortalError(NOT_A_TABLE)
     if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise ImportFileError(TOO_BIG)
+        raise PortalError(TOO_BIG)
     try:
         # tablib's Dataset reads the *active* sheet in openpyxl's read-only mode, which trusts
         # the file's stated dimensions; a Databook in full mode reads every sheet as it is.
         book = tablib.Databook().load(content, "xlsx", headers=False, read_only=False)
     except Exception as exc:  # openpyxl raises anything from KeyError to its own errors
-        raise ImportFileError(BROKEN_XLSX) from exc
+        raise PortalError(BROKEN_XLSX) from exc
     sheets = book.sheets()
     if not sheets:
-        raise ImportFileError(EMPTY_FILE)
+        raise PortalError(EMPTY_FILE)
     return [
         (number, [_clean(_cell_text(cell)) for cell in row])
         for number, row in enumerate(sheets[0].dict, 1)
@@ -341,7 +325,7 @@ def _columns(header: list[str]) -> dict[str, int]:
     if _LAST in columns or _FIRST in columns:
         missing = [_LABELS[f] for f in (_LAST, _FIRST) if f not in columns]
         if missing and _FULL_NAME not in columns:
-            raise ImportFileError(f"В таблице нет столбца «{missing[0]}». {EXPECTED_COLUMNS}")
+            raise PortalError(f"В таблице нет столбца «{missing[0]}». {EXPECTED_COLUMNS}")
         if not missing:
             columns.pop(_FULL_NAME, None)  # separate columns win over a Ф.И.О. column
         else:
@@ -349,7 +333,7 @@ def _columns(header: list[str]) -> dict[str, int]:
             columns.pop(_FIRST, None)
             columns.pop(_PATRONYMIC, None)
     if _FULL_NAME not in columns and _LAST not in columns:
-        raise ImportFileError(NO_NAME_COLUMNS)
+        raise PortalError(NO_NAME_COLUMNS)
     return columns
 
 
@@ -357,10 +341,10 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 
 def preview_staff_import(
-    *, organisation, content: bytes, filename: str, max_rows: int = MAX_ROWS
+    *, organisation, content: bytes, max_rows: int = MAX_ROWS
 ) -> ImportPreview:
     """Sort the file's people into to add / already there / with errors. Writes nothing."""
-    table = _read(content, filename)
+    table = _read(content)
     columns = _columns(table.header)
     rows = []
     for line, cells in table.rows:
@@ -368,9 +352,9 @@ def preview_staff_import(
         if any(values.values()):  # a row with only, say, «№» filled in is an empty row
             rows.append((line, values))
     if not rows:
-        raise ImportFileError(NO_DATA)
+        raise PortalError(NO_DATA)
     if len(rows) > max_rows:
-        raise ImportFileError(
+        raise PortalError(
             f"Слишком много строк: {_thousands(len(rows))}. "
             f"Можно загрузить не больше {_thousands(max_rows)} за раз."
         )

@@ -1,15 +1,15 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 
 from cdt_portal.access import login_only, public
-from cdt_portal.paging import paginate, search_people
+from cdt_portal.errors import PortalError
+from cdt_portal.paging import paginate
 
 from .forms import LoginForm, OrganisationForm, ProfileForm
-from .models import Guardianship, Organisation, Role, User
+from .models import Organisation, Role
 from .permissions import (
     MANAGERS,
     TEACHERS,
@@ -17,6 +17,8 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
+from .selectors import group_students, people_list, person_record
+from .services import organisation_update, profile_update
 
 
 @public
@@ -35,20 +37,11 @@ def render_join(request: HttpRequest, organisation: Organisation) -> HttpRespons
     )
 
 
-ROLE_FILTERS = {value: label for value, label in Role.choices}
-
-
 @roles_required(MANAGERS)
 def people(request: HttpRequest) -> HttpResponse:
     role = request.GET.get("role", "")
     query = request.GET.get("q", "").strip()
-    persons = User.objects.filter(organisation_id=request.user.organisation_id).prefetch_related(
-        "user_roles"
-    )
-    if role in ROLE_FILTERS:
-        persons = persons.with_role(role)
-    if query:
-        persons = search_people(persons, query)
+    persons = people_list(organisation_id=request.user.organisation_id, role=role, query=query)
     return render(
         request,
         "accounts/people.html",
@@ -64,28 +57,21 @@ def people(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGERS)
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = get_person_for_user(request, pk)
-    links = Guardianship.objects.select_related("parent", "student")
     return render(
         request,
         "accounts/person_detail.html",
-        {
-            "person": person,
-            "parents": [link.parent for link in links.filter(student=person)],
-            "children": [link.student for link in links.filter(parent=person)],
-            "taught_groups": person.taught_groups.all(),
-            "study_groups": person.study_groups.all(),
-            "invitation": person.invitations.first(),
-        },
+        {"person": person, "record": person_record(person)},
     )
 
 
 @roles_required(MANAGERS | TEACHERS)
 def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     group = get_group_for_user(request, pk)
-    students = group.students.prefetch_related(
-        Prefetch("parent_links", queryset=Guardianship.objects.select_related("parent"))
-    ).order_by("last_name", "first_name")
-    return render(request, "accounts/group_detail.html", {"group": group, "students": students})
+    return render(
+        request,
+        "accounts/group_detail.html",
+        {"group": group, "students": group_students(group)},
+    )
 
 
 @roles_required(MANAGERS)
@@ -94,9 +80,15 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
     form = OrganisationForm(request.POST or None, instance=organisation)
     if request.method == "POST":
         if form.is_valid():
-            form.save()
-            messages.success(request, "Сведения об организации сохранены.")
-            return redirect("organisation_settings")
+            try:
+                organisation_update(
+                    organisation=organisation, actor=request.user, data=form.cleaned_data
+                )
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(request, "Сведения об организации сохранены.")
+                return redirect("organisation_settings")
         messages.error(request, "Проверьте поля формы: изменения не сохранены.")
     return render(request, "accounts/organisation_form.html", {"form": form})
 
@@ -106,9 +98,13 @@ def profile(request: HttpRequest) -> HttpResponse:
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST":
         if form.is_valid():
-            form.save()
-            messages.success(request, "Контактные данные сохранены.")
-            return redirect("profile")
+            try:
+                profile_update(user=request.user, **form.cleaned_data)
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(request, "Контактные данные сохранены.")
+                return redirect("profile")
         messages.error(request, "Проверьте поля формы: изменения не сохранены.")
     return render(request, "accounts/profile.html", {"form": form})
 

@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from cdt_portal.admin import ReadOnlyAdmin
 
-from .models import Acknowledgement, Document, DocumentVersion, VersionEvent
+from .models import Acknowledgement, Document, DocumentVersion
 
 
 @admin.register(Document)
@@ -17,11 +17,6 @@ class DocumentAdmin(ReadOnlyAdmin):
 class DocumentVersionAdmin(ReadOnlyAdmin):
     list_display = ["document", "number", "status", "order_number", "order_date"]
     list_filter = ["status"]
-
-
-@admin.register(VersionEvent)
-class VersionEventAdmin(ReadOnlyAdmin):
-    list_display = ["version", "action", "actor", "at"]
 
 
 @admin.register(Acknowledgement)

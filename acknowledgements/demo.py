@@ -8,7 +8,7 @@ from pathlib import Path
 
 from accounts.models import Organisation, User
 
-from .models import REGULATION_CODE, Document
+from .models import REGULATION_CODE, DocumentVersion
 from .services import version_approve, version_create
 
 SEED_PATH = Path(__file__).resolve().parent / "seed" / "regulation-201-O.txt"
@@ -63,16 +63,14 @@ def _sentence_case(caps: str) -> str:
 
 
 def load_regulation(organisation: Organisation, director: User) -> None:
-    document, _ = Document.objects.get_or_create(
-        organisation=organisation,
-        code=REGULATION_CODE,
-        defaults={"title": "Положение об использовании ИКОП «Сферум»"},
+    versions = DocumentVersion.objects.filter(
+        document__organisation=organisation, document__code=REGULATION_CODE
     )
-    if document.versions.exists():
+    if versions.exists():
         return  # loaded before: an approved version never changes
     seed = parse_seed(seed_text())
     version = version_create(
-        document=document,
+        organisation=organisation,
         actor=director,
         title=seed["title"],
         text=seed["text"],

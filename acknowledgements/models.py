@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation
 
 REGULATION_CODE = "sferum"
+REGULATION_TITLE = "Положение об использовании ИКОП «Сферум»"
 
 
 class Document(models.Model):
@@ -39,6 +40,17 @@ class VersionStatus(models.TextChoices):
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# What a draft's editor may change; everything else is set by the services.
+EDITABLE_FIELDS = (
+    "title",
+    "text",
+    "order_number",
+    "order_date",
+    "approver_position",
+    "approver_name",
+)
 
 
 class DocumentVersion(models.Model):
@@ -100,40 +112,9 @@ class DocumentVersion(models.Model):
         return self.status == VersionStatus.DRAFT
 
     @property
-    def is_approved(self) -> bool:
-        return self.status == VersionStatus.APPROVED
-
-    @property
     def order_label(self) -> str:
         """«Приказ от 30.11.2023 г. № 201-О», as under the approval stamp."""
         return f"Приказ от {self.order_date:%d.%m.%Y} г. № {self.order_number}"
-
-
-class VersionEvent(models.Model):
-    """Append-only trail of what happened to a version: who, when, what."""
-
-    class Action(models.TextChoices):
-        CREATED = "created", _("создана")
-        EDITED = "edited", _("изменена")
-        APPROVED = "approved", _("утверждена")
-        SUPERSEDED = "superseded", _("заменена новой")
-        REMINDED = "reminded", _("отправлены напоминания")
-
-    version = models.ForeignKey(DocumentVersion, on_delete=models.PROTECT, related_name="events")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
-    )
-    at = models.DateTimeField(auto_now_add=True)
-    comment = models.TextField(blank=True)
-
-    class Meta:
-        verbose_name = _("событие редакции")
-        verbose_name_plural = _("события редакций")
-        ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.version}: {self.get_action_display()}"
 
 
 class AckMethod(models.TextChoices):

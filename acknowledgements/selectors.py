@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Organisation, Role, User
+from cdt_portal.audit import history
+from cdt_portal.models import AuditEntry
+from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 
 from .models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
 
 READER_ROLES = (Role.TEACHER, Role.ADMIN)
+
+# Shown when someone opens the edit form of an approved version, and raised by the service
+# that refuses the edit: one sentence, kept here so the two never drift apart.
+NOT_EDITABLE = "Утверждённую редакцию изменить нельзя: создайте новую редакцию документа."
 
 
 def readers(organisation: Organisation) -> QuerySet[User]:
@@ -84,3 +92,76 @@ def acknowledgement_progress(
     return Progress(
         Acknowledgement.objects.filter(version=version, person__in=staff).count(), staff.count()
     )
+
+
+def edit_refusal(version: DocumentVersion) -> str | None:
+    """Why the version may not be edited, or None when it may (only a draft may)."""
+    return None if version.is_draft else NOT_EDITABLE
+
+
+def organisation_versions(organisation: Organisation) -> QuerySet[DocumentVersion]:
+    return DocumentVersion.objects.filter(document__organisation=organisation).select_related(
+        "document"
+    )
+
+
+class AckFilter:
+    """The acknowledgement list's status filter, as it appears in the address."""
+
+    CONFIRMED = "confirmed"
+    PENDING = "pending"
+
+
+def acknowledgement_rows(version: DocumentVersion, *, status: str, query: str) -> QuerySet[User]:
+    """Staff asked to read `version`, each with `version_acks` (their acknowledgement, or
+    nothing) prefetched, narrowed to those who have or haven't confirmed, and by a search."""
+    acks = Prefetch(
+        "acknowledgements",
+        queryset=Acknowledgement.objects.filter(version=version).select_related("recorded_by"),
+        to_attr="version_acks",
+    )
+    people = readers(version.document.organisation).prefetch_related(acks)
+    if status == AckFilter.CONFIRMED:
+        people = people.filter(acknowledgements__version=version)
+    elif status == AckFilter.PENDING:
+        people = people.exclude(acknowledgements__version=version)
+    return search_people(people, query)
+
+
+def with_acknowledgements(people) -> list[tuple[User, Acknowledgement | None]]:
+    """(person, acknowledgement or None) pairs from rows of `acknowledgement_rows`."""
+    return [(person, person.version_acks[0] if person.version_acks else None) for person in people]
+
+
+def _field_label(name: str) -> str:
+    try:
+        return str(DocumentVersion._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:  # a field renamed since the entry was written
+        return name
+
+
+def _history_note(entry: AuditEntry) -> str:
+    """What the version page says under an entry, from the entry's data. Entries carried over
+    from the former table of version events hold only a comment, or nothing."""
+    data = entry.data or {}
+    if "comment" in data:
+        return data["comment"]
+    if not data:
+        return ""
+    if entry.action == "version.approved":
+        return data["order_label"]
+    if entry.action == "version.superseded":
+        return f"заменена редакцией {data['by_version']}"
+    if entry.action == "version.edited":
+        return "изменено: " + ", ".join(_field_label(field) for field in data)
+    if entry.action == "version.reminded":
+        return (
+            f"отправлено: {data['sent']}, без e-mail: {data['without_email']}, "
+            f"ошибок: {data['failed']}"
+        )
+    return ""
+
+
+def version_history(version: DocumentVersion) -> list[tuple[AuditEntry, str]]:
+    """The version's audit entries, oldest first, each with a note a person can read."""
+    return [(entry, _history_note(entry)) for entry in history(version)]

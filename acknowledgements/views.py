@@ -1,6 +1,5 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -8,17 +7,30 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
+from cdt_portal.errors import PortalError
 from cdt_portal.exports import csv_response
 from cdt_portal.markup import render_markdown
-from cdt_portal.paging import paginate, search_people
+from cdt_portal.net import client_ip
+from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_pdf
 from .forms import ConfirmForm, PaperForm, VersionForm
-from .models import REGULATION_CODE, Acknowledgement, Document, DocumentVersion, VersionStatus
-from .selectors import current_version, is_reader, pending_readers, readers
+from .models import REGULATION_CODE, DocumentVersion, VersionStatus
+from .selectors import (
+    ReadingStatus,
+    acknowledgement_progress,
+    acknowledgement_rows,
+    current_version,
+    edit_refusal,
+    organisation_versions,
+    pending_readers,
+    readers,
+    reading_status,
+    version_history,
+    with_acknowledgements,
+)
 from .services import (
-    DocumentError,
     acknowledgement_confirm,
     acknowledgement_record_paper,
     reminders_send,
@@ -47,28 +59,24 @@ def get_current_version_or_404(request: HttpRequest) -> DocumentVersion:
     return version
 
 
-def _client_ip(request: HttpRequest) -> str | None:
-    # Behind a proxy REMOTE_ADDR is the proxy; the deployment sets the real address there.
-    return request.META.get("REMOTE_ADDR")
-
-
-@roles_required(STAFF)
-def regulation(request: HttpRequest) -> HttpResponse:
-    version = current_version(request.user.organisation, REGULATION_CODE)
-    ack = None
-    if version is not None:
-        ack = Acknowledgement.objects.filter(version=version, person=request.user).first()
+def _regulation_page(request: HttpRequest, status: ReadingStatus, form: ConfirmForm):
+    version = status.version
     return render(
         request,
         "acknowledgements/regulation.html",
         {
             "version": version,
             "text_html": render_markdown(version.text) if version else "",
-            "ack": ack,
-            "must_read": version is not None and ack is None and is_reader(request.user),
-            "form": ConfirmForm(),
+            "ack": status.acknowledgement,
+            "must_read": status.must_read,
+            "form": form,
         },
     )
+
+
+@roles_required(STAFF)
+def regulation(request: HttpRequest) -> HttpResponse:
+    return _regulation_page(request, reading_status(request.user), ConfirmForm())
 
 
 @require_POST
@@ -84,27 +92,19 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 version=version,
                 person=request.user,
                 password=form.cleaned_data["password"],
-                ip_address=_client_ip(request),
+                ip_address=client_ip(request),
                 user_agent=request.headers.get("user-agent", ""),
             )
-        except DocumentError as exc:
-            form.add_error("password" if "пароль" in exc.message else None, exc.message)
+        except PortalError as exc:
+            form.add_error(exc.field, exc.message)
         else:
             if created:
                 messages.success(request, "Спасибо! Ознакомление с Положением записано.")
             return redirect("regulation")
     messages.error(request, "Ознакомление не записано: проверьте поля формы.")
-    return render(
-        request,
-        "acknowledgements/regulation.html",
-        {
-            "version": version,
-            "text_html": render_markdown(version.text),
-            "ack": None,
-            "must_read": True,
-            "form": form,
-        },
-    )
+    # The form comes back with its errors, whatever the refusal was, so it can be sent again.
+    unconfirmed = ReadingStatus(version=version, acknowledgement=None, must_read=True)
+    return _regulation_page(request, unconfirmed, form)
 
 
 @roles_required(MANAGERS)
@@ -125,39 +125,16 @@ def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return pdf_response(filename, pdf)
 
 
-def _acknowledgement_rows(request: HttpRequest, version: DocumentVersion):
-    acks = Prefetch(
-        "acknowledgements",
-        queryset=Acknowledgement.objects.filter(version=version).select_related("recorded_by"),
-        to_attr="version_acks",
-    )
-    people = readers(version.document.organisation).prefetch_related(acks)
-    status = request.GET.get("status", "")
-    query = request.GET.get("q", "").strip()
-    if status == "confirmed":
-        people = people.filter(acknowledgements__version=version)
-    elif status == "pending":
-        people = people.exclude(acknowledgements__version=version)
-    return search_people(people, query), status, query
-
-
-def _with_acks(people) -> list:
-    return [(person, person.version_acks[0] if person.version_acks else None) for person in people]
+def _list_filters(request: HttpRequest) -> tuple[str, str]:
+    return request.GET.get("status", ""), request.GET.get("q", "").strip()
 
 
 @roles_required(MANAGERS)
 def acknowledgement_list(request: HttpRequest) -> HttpResponse:
     version = get_current_version_or_404(request)
-    people, status, query = _acknowledgement_rows(request, version)
-    paging = paginate(request, people)
-    paging["page_obj"].object_list = _with_acks(paging["page_obj"].object_list)
-    total = readers(version.document.organisation).count()
-    confirmed = (
-        Acknowledgement.objects.filter(version=version, person__in=readers(version.organisation))
-        .values("person")
-        .distinct()
-        .count()
-    )
+    status, query = _list_filters(request)
+    paging = paginate(request, acknowledgement_rows(version, status=status, query=query))
+    paging["page_obj"].object_list = with_acknowledgements(paging["page_obj"].object_list)
     return render(
         request,
         "acknowledgements/acknowledgement_list.html",
@@ -166,9 +143,7 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
             **paging,
             "status": status,
             "query": query,
-            "total": total,
-            "confirmed": confirmed,
-            "percent": round(100 * confirmed / total) if total else 0,
+            "progress": acknowledgement_progress(version, version.document.organisation),
         },
     )
 
@@ -177,7 +152,8 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
 def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
     """The list for Excel: UTF-8 with BOM and «;» between columns."""
     version = get_current_version_or_404(request)
-    people, _, _ = _acknowledgement_rows(request, version)
+    status, query = _list_filters(request)
+    people = acknowledgement_rows(version, status=status, query=query)
     return csv_response(
         f"Ознакомление — приказ № {version.order_number}.csv",
         ["№", "Ф.И.О.", "Должность", "Дата ознакомления", "Способ", "Кто записал"],
@@ -190,7 +166,7 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
                 ack.get_method_display() if ack else "не ознакомлен(а)",
                 ack.recorded_by.full_name if ack else "",
             ]
-            for number, (person, ack) in enumerate(_with_acks(people), start=1)
+            for number, (person, ack) in enumerate(with_acknowledgements(people), start=1)
         ),
     )
 
@@ -198,7 +174,6 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGERS)
 def remind(request: HttpRequest) -> HttpResponse:
     version = get_current_version_or_404(request)
-    pending = list(pending_readers(version))
     if request.method == "POST":
         result = reminders_send(
             version=version, actor=request.user, base_url=request.build_absolute_uri("/")
@@ -210,9 +185,10 @@ def remind(request: HttpRequest) -> HttpResponse:
             messages.warning(request, f"Нет e-mail, напомните лично: {names}.")
         for person, error in result.failed:
             messages.error(request, f"Не удалось отправить {person.full_name}: {error}")
-        if not pending:
+        if not result.anyone_pending:
             messages.info(request, "Все сотрудники уже ознакомились с Положением.")
         return redirect("acknowledgement_list")
+    pending = list(pending_readers(version))
     return render(
         request,
         "acknowledgements/remind_confirm.html",
@@ -238,8 +214,8 @@ def record_paper(request: HttpRequest) -> HttpResponse:
                 paper_date=form.cleaned_data["paper_date"],
                 recorded_by=request.user,
             )
-        except DocumentError as exc:
-            form.add_error("paper_date", exc.message)
+        except PortalError as exc:
+            form.add_error(exc.field, exc.message)
         else:
             messages.success(
                 request,
@@ -252,9 +228,7 @@ def record_paper(request: HttpRequest) -> HttpResponse:
 
 @roles_required(MANAGERS)
 def version_list(request: HttpRequest) -> HttpResponse:
-    versions = DocumentVersion.objects.filter(
-        document__organisation_id=request.user.organisation_id
-    ).select_related("document")
+    versions = organisation_versions(request.user.organisation)
     return render(request, "acknowledgements/version_list.html", {"versions": versions})
 
 
@@ -267,19 +241,9 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "version": version,
             "text_html": render_markdown(version.text),
-            "events": version.events.select_related("actor"),
+            "history": version_history(version),
         },
     )
-
-
-def _regulation_document(request: HttpRequest) -> Document:
-    organisation = request.user.organisation
-    document, _ = Document.objects.get_or_create(
-        organisation=organisation,
-        code=REGULATION_CODE,
-        defaults={"title": "Положение об использовании ИКОП «Сферум»"},
-    )
-    return document
 
 
 @roles_required(MANAGERS)
@@ -295,9 +259,7 @@ def version_new(request: HttpRequest) -> HttpResponse:
         initial.update(title=base.title, text=base.text)
     form = VersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        version = version_create(
-            document=_regulation_document(request), actor=request.user, **form.cleaned_data
-        )
+        version = version_create(organisation=organisation, actor=request.user, **form.cleaned_data)
         messages.success(request, f"Создан черновик редакции {version.number}.")
         return redirect("version_detail", pk=version.pk)
     return render(request, "acknowledgements/version_form.html", {"form": form, "version": None})
@@ -306,16 +268,15 @@ def version_new(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGERS)
 def version_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
-    if not version.is_draft:
-        messages.error(
-            request, "Утверждённую редакцию изменить нельзя: создайте новую редакцию документа."
-        )
+    refusal = edit_refusal(version)
+    if refusal:
+        messages.error(request, refusal)
         return redirect("version_detail", pk=version.pk)
     form = VersionForm(request.POST or None, instance=version)
     if request.method == "POST" and form.is_valid():
         try:
             version_edit(version=version, actor=request.user, **form.cleaned_data)
-        except DocumentError as exc:
+        except PortalError as exc:
             messages.error(request, exc.message)
         else:
             messages.success(request, "Черновик сохранён.")
@@ -329,7 +290,7 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         try:
             version_approve(version=version, actor=request.user)
-        except DocumentError as exc:
+        except PortalError as exc:
             messages.error(request, exc.message)
             return redirect("version_detail", pk=version.pk)
         messages.success(

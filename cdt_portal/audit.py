@@ -159,6 +159,15 @@ def person_entries(organisation_id: int, person: models.Model) -> models.QuerySe
     )
 
 
+def actions(organisation_id: int) -> list[str]:
+    """The actions the organisation's log holds, for the filter."""
+    return sorted(
+        AuditEntry.objects.filter(organisation_id=organisation_id)
+        .values_list("action", flat=True)
+        .distinct()
+    )
+
+
 def object_types(organisation_id: int) -> list[ContentType]:
     """The kinds of object the organisation's log mentions, for the filter."""
     ids = (

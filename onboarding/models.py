@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -7,6 +9,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from accounts.models import Organisation
 from accounts.validators import validate_russian_mobile
+from cdt_portal.errors import PortalError
 
 
 class RequestStatus(models.TextChoices):
@@ -20,6 +23,52 @@ class RequestStatus(models.TextChoices):
 
 
 FINAL_STATUSES = (RequestStatus.REGISTERED, RequestStatus.CANCELLED)
+OPEN_STATUSES = tuple(s for s in RequestStatus if s not in FINAL_STATUSES)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One action on the request: the states it may be taken from and the state it leads to
+    (None: the request keeps its state). `verb` completes «Нельзя …» in a refusal; `refusal`,
+    when given, is the whole refusal instead, with `{status}` for the current state."""
+
+    sources: tuple[str, ...]
+    target: str | None
+    verb: str
+    refusal: str = ""
+
+
+# The one place that says which action is allowed in which state: the services refuse by it
+# (`RegistrationRequest.require`) and the request page shows its buttons by it
+# (`RegistrationRequest.allowed_actions`).
+TRANSITIONS: dict[str, Transition] = {
+    "update_details": Transition(
+        (RequestStatus.DRAFT, RequestStatus.AWAITING_SIGNATURE, RequestStatus.RETURNED),
+        None,
+        "изменить данные администратора",
+    ),
+    "prepare_letter": Transition(
+        (RequestStatus.DRAFT, RequestStatus.RETURNED),
+        RequestStatus.AWAITING_SIGNATURE,
+        "сформировать письмо",
+    ),
+    "mark_ready": Transition(
+        (RequestStatus.AWAITING_SIGNATURE,), RequestStatus.READY, "приложить подписанное письмо"
+    ),
+    "send": Transition((RequestStatus.READY,), RequestStatus.SENT, "отправить заявку"),
+    "download_eml": Transition((RequestStatus.READY,), None, "скачать письмо"),
+    "confirm_sent": Transition(
+        (RequestStatus.READY,), RequestStatus.SENT, "отметить заявку отправленной"
+    ),
+    "return": Transition((RequestStatus.SENT,), RequestStatus.RETURNED, "отметить возврат заявки"),
+    "register": Transition((RequestStatus.SENT,), RequestStatus.REGISTERED, "отметить регистрацию"),
+    "cancel": Transition(
+        OPEN_STATUSES,
+        RequestStatus.CANCELLED,
+        "отменить заявку",
+        refusal="Заявка уже в состоянии «{status}»: отменить её нельзя.",
+    ),
+}
 
 
 class SentVia(models.TextChoices):
@@ -84,28 +133,24 @@ class RegistrationRequest(models.Model):
     def is_open(self) -> bool:
         return self.status not in FINAL_STATUSES
 
+    def allowed_actions(self) -> list[str]:
+        """The actions of `TRANSITIONS` that the request's current state allows."""
+        return [name for name, step in TRANSITIONS.items() if self.status in step.sources]
 
-class RequestEvent(models.Model):
-    """Append-only: every change of the request's state, and who made it."""
-
-    request = models.ForeignKey(
-        RegistrationRequest, on_delete=models.PROTECT, related_name="events"
-    )
-    from_status = models.CharField(max_length=30, choices=RequestStatus.choices, blank=True)
-    to_status = models.CharField(max_length=30, choices=RequestStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
-    )
-    at = models.DateTimeField(auto_now_add=True)
-    comment = models.TextField(blank=True)
-
-    class Meta:
-        verbose_name = _("событие заявки")
-        verbose_name_plural = _("события заявки")
-        ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status}"
+    def require(self, action: str) -> Transition:
+        """The transition for `action`; refused, naming the states that allow it, when the
+        request is in any other state."""
+        step = TRANSITIONS[action]
+        if self.status in step.sources:
+            return step
+        status = self.get_status_display()
+        if step.refusal:
+            raise PortalError(step.refusal.format(status=status))
+        names = ", ".join(f"«{RequestStatus(s).label}»" for s in step.sources)
+        raise PortalError(
+            f"Нельзя {step.verb}: заявка в состоянии «{status}», "
+            f"а это возможно только в состоянии {names}."
+        )
 
 
 class SferumStatus(models.TextChoices):
@@ -113,9 +158,6 @@ class SferumStatus(models.TextChoices):
     PROFILE_CREATED = "profile_created", _("учебный профиль создан")
     VERIFICATION_REQUESTED = "verification_requested", _("запрошено подтверждение «учитель»")
     VERIFIED = "verified", _("статус «учитель» подтверждён")
-
-
-SFERUM_ORDER = list(SferumStatus.values)
 
 
 class TeacherSferumStatus(models.Model):
@@ -142,24 +184,6 @@ class TeacherSferumStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: {self.get_status_display()}"
-
-
-class TeacherStatusEvent(models.Model):
-    person = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sferum_events"
-    )
-    from_status = models.CharField(max_length=30, choices=SferumStatus.choices)
-    to_status = models.CharField(max_length=30, choices=SferumStatus.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.person}: {self.from_status} → {self.to_status}"
 
 
 class ParentNotice(models.Model):

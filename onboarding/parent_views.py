@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
-from accounts.models import Guardianship, Role, StudyGroup, User
-from accounts.permissions import MANAGERS, get_child_for_parent, roles_required
+from accounts.models import Role
+from accounts.permissions import ADMINS, MANAGERS, get_child_for_parent, roles_required
+from cdt_portal.errors import PortalError
 from cdt_portal.markup import render_markdown
-from cdt_portal.paging import paginate, search_people
+from cdt_portal.net import client_ip
+from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response, render_pdf
 
-from .models import ConsentRecord, NoticeAcknowledgement
-from .parents import (
-    ParentError,
-    consent_record,
-    current_consent_text,
-    default_notice_text,
-    notice_confirm,
-    notice_publish,
-)
-from .selectors import current_notice
+from .selectors import consent_listing, current_consent_text, current_notice, notice_overview
+from .services import consent_record, notice_confirm, notice_publish
 
 PARENTS = frozenset({Role.PARENT})
 
@@ -49,9 +42,9 @@ def consent_view(request: HttpRequest, pk: int) -> HttpResponse:
             parent=request.user,
             student=child,
             action=request.POST.get("action", ""),
-            ip_address=request.META.get("REMOTE_ADDR"),
+            ip_address=client_ip(request),
         )
-    except ParentError as exc:
+    except PortalError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(
@@ -82,94 +75,57 @@ def consent_text(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _parents_by_group(organisation, notice):
-    confirmed = (
-        set(NoticeAcknowledgement.objects.filter(notice=notice).values_list("parent_id", flat=True))
-        if notice
-        else set()
-    )
-    links = Prefetch(
-        "students__parent_links", queryset=Guardianship.objects.select_related("parent")
-    )
-    groups = StudyGroup.objects.filter(organisation=organisation).prefetch_related(links)
-    rows = []
-    for group in groups:
-        parents = {
-            link.parent.pk: link.parent
-            for student in group.students.all()
-            for link in student.parent_links.all()
-            if link.parent.is_active
-        }
-        people = sorted(parents.values(), key=lambda p: p.full_name)
-        rows.append(
-            {
-                "group": group,
-                "parents": [(p, p.pk in confirmed) for p in people],
-                "confirmed": sum(p.pk in confirmed for p in people),
-            }
-        )
-    return rows
-
-
+@require_safe
 @roles_required(MANAGERS)
 def notices(request: HttpRequest) -> HttpResponse:
-    organisation = request.user.organisation
-    notice = current_notice(organisation)
-    if request.method == "POST":
-        if not request.user.has_role(Role.ADMIN):
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
-        try:
-            notice_publish(
-                organisation=organisation, actor=request.user, text=request.POST.get("text", "")
-            )
-        except ParentError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(
-                request, "Уведомление опубликовано: родители увидят его на своей странице."
-            )
-        return redirect("notices")
+    """The notice in force and who confirmed it; publishing is `notice_publish_view`."""
+    overview = notice_overview(request.user.organisation)
     return render(
         request,
         "onboarding/notices.html",
         {
-            "notice": notice,
-            "notice_html": render_markdown(notice.text) if notice else "",
-            "draft": notice.text if notice else default_notice_text(organisation),
-            "groups": _parents_by_group(organisation, notice),
+            "notice": overview.notice,
+            "notice_html": render_markdown(overview.notice.text) if overview.notice else "",
+            "draft": overview.draft,
+            "groups": overview.groups,
             "is_admin": request.user.has_role(Role.ADMIN),
         },
     )
 
 
+@require_POST
+@roles_required(ADMINS)
+def notice_publish_view(request: HttpRequest) -> HttpResponse:
+    try:
+        notice_publish(
+            organisation=request.user.organisation,
+            actor=request.user,
+            text=request.POST.get("text", ""),
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, "Уведомление опубликовано: родители увидят его на своей странице."
+        )
+    return redirect("notices")
+
+
 @roles_required(MANAGERS)
 def consents(request: HttpRequest) -> HttpResponse:
-    organisation = request.user.organisation
-    records = Prefetch(
-        "consents",
-        queryset=ConsentRecord.objects.select_related("parent").order_by("at", "pk"),
-        to_attr="consent_history",
-    )
-    students = (
-        User.objects.filter(organisation=organisation)
-        .with_role(Role.STUDENT)
-        .prefetch_related(records, "study_groups")
-        .order_by("last_name", "first_name")
-    )
     query = request.GET.get("q", "").strip()
-    students = search_people(students, query)
     group_id = request.GET.get("group", "")
-    if group_id.isdigit():
-        students = students.filter(study_groups__pk=int(group_id))
-
+    listing = consent_listing(
+        request.user.organisation,
+        query=query,
+        group_id=int(group_id) if group_id.isdigit() else None,
+    )
     return render(
         request,
         "onboarding/consents.html",
         {
-            **paginate(request, students),
-            "groups": StudyGroup.objects.filter(organisation=organisation),
+            **paginate(request, listing.students),
+            "groups": listing.groups,
             "group_id": group_id,
             "query": query,
         },

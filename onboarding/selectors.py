@@ -1,18 +1,238 @@
-"""What pages read about the rollout: the family page, the request, counts and the dashboard."""
+"""What pages read about the rollout: the request and its timeline, teachers' statuses, the
+family page, notices and consents, and the dashboard's summary. Nothing here writes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.template.loader import render_to_string
 
-from accounts.models import Organisation, Role, StudyGroup, User
+from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
+from acknowledgements.models import DocumentVersion, text_sha256
+from acknowledgements.selectors import acknowledgement_progress, current_version
+from cdt_portal.audit import history
+from cdt_portal.models import AuditEntry
+from cdt_portal.paging import search_people
+from cdt_portal.progress import Progress
 
-from .models import ConsentRecord, NoticeAcknowledgement, ParentNotice
+from .actions import REQUEST_DETAILS_CHANGED, SFERUM_STATUS_CHANGED
+from .documents import build_registration_email
+from .models import (
+    ConsentRecord,
+    ConsentText,
+    NoticeAcknowledgement,
+    ParentNotice,
+    RegistrationRequest,
+    RequestStatus,
+    SferumStatus,
+    TeacherSferumStatus,
+)
+
+S = RequestStatus
+
+# The registration request ------------------------------------------------------------------
+
+NEXT_STEP = {
+    S.DRAFT: (
+        "Проверьте Ф.И.О. и мобильный телефон администратора и сформируйте письмо о назначении."
+    ),
+    S.AWAITING_SIGNATURE: (
+        "Распечатайте письмо, подпишите у руководителя, поставьте печать, отсканируйте; "
+        "заполните анкету организации и отметьте это здесь, приложив скан."
+    ),
+    S.READY: "Отправьте заявку на info@sferum.ru — из портала или из почты организации (.eml).",
+    S.SENT: "Дождитесь ответа «Сферума»: права администратора придут на указанный телефон.",
+    S.RETURNED: "Исправьте то, о чём просит «Сферум», и отправьте заявку снова.",
+    S.REGISTERED: "Организация зарегистрирована. Педагоги могут подтверждать статус «учитель».",
+    S.CANCELLED: "Заявка отменена. Начните новую, если нужно.",
+}
+
+
+def next_step(request: RegistrationRequest | None) -> str:
+    if request is None:
+        return "Начните заявку на регистрацию организации в «Сферуме»."
+    return NEXT_STEP[RequestStatus(request.status)]
+
+
+def current_request(organisation: Organisation) -> RegistrationRequest | None:
+    return organisation.registration_requests.order_by("-created_at", "-pk").first()
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of a history: when, what («Черновик → На подписи»), who, and a comment."""
+
+    at: object
+    what: str
+    who: str
+    comment: str
+
+
+def _who(entry: AuditEntry) -> str:
+    return entry.actor.short_name if entry.actor else entry.actor_name
+
+
+def _status_change(data: dict, labels: dict[str, str]) -> str:
+    before, after = data.get("from", ""), data.get("to", "")
+    after_label = labels.get(after, after)
+    return f"{labels[before]} → {after_label}" if before in labels else after_label
+
+
+DETAILS_LABELS = {
+    "admin_full_name": "Ф.И.О.",
+    "admin_position": "должность",
+    "admin_phone": "мобильный телефон",
+}
+
+
+def _details_comment(data: dict) -> str:
+    parts = [
+        f"{label}: {data[field][0] or '—'} → {data[field][1] or '—'}"
+        for field, label in DETAILS_LABELS.items()
+        if field in data
+    ]
+    if data.get("comment"):
+        parts.append(data["comment"])
+    return "; ".join(parts)
+
+
+def request_timeline(registration: RegistrationRequest) -> list[TimelineEntry]:
+    """The request's history, read from the audit log, oldest first."""
+    labels = dict(RequestStatus.choices)
+    return [
+        TimelineEntry(
+            at=entry.at,
+            what="Изменены данные администратора"
+            if entry.action == REQUEST_DETAILS_CHANGED
+            else _status_change(entry.data, labels),
+            who=_who(entry),
+            comment=_details_comment(entry.data)
+            if entry.action == REQUEST_DETAILS_CHANGED
+            else entry.data.get("comment", ""),
+        )
+        for entry in history(registration)
+    ]
+
+
+@dataclass(frozen=True)
+class RequestOverview:
+    registration: RegistrationRequest | None
+    next_step: str
+    # The actions of `models.TRANSITIONS` the request's state allows: the page's buttons.
+    allowed: list[str]
+    timeline: list[TimelineEntry]
+    previous: QuerySet[RegistrationRequest] | list
+
+
+def request_overview(organisation: Organisation) -> RequestOverview:
+    registration = current_request(organisation)
+    if registration is None:
+        return RequestOverview(None, next_step(None), [], [], [])
+    return RequestOverview(
+        registration=registration,
+        next_step=next_step(registration),
+        allowed=registration.allowed_actions(),
+        timeline=request_timeline(registration),
+        previous=organisation.registration_requests.exclude(pk=registration.pk),
+    )
+
+
+def registration_eml(registration: RegistrationRequest) -> bytes:
+    """The registration e-mail as an .eml file, for sending from the institution's own
+    mailbox. Only reads: the Message-ID was fixed when the request became ready."""
+    registration.require("download_eml")
+    return build_registration_email(registration).message().as_bytes()
+
+
+# Teachers' Sferum status --------------------------------------------------------------------
+
+
+def teacher_status(person: User) -> TeacherSferumStatus:
+    """The teacher's status; one who has taken no step yet gets an unsaved «не начато»
+    (the row is created by the first step, never by opening a page)."""
+    status = TeacherSferumStatus.objects.select_related("verified_by").filter(person=person).first()
+    return status or TeacherSferumStatus(person=person)
+
+
+def sferum_history(person: User) -> list[TimelineEntry]:
+    """The teacher's Sferum steps from the audit log, oldest first."""
+    labels = dict(SferumStatus.choices)
+    return [
+        TimelineEntry(
+            at=entry.at, what=_status_change(entry.data, labels), who=_who(entry), comment=""
+        )
+        for entry in history(person).filter(action=SFERUM_STATUS_CHANGED)
+    ]
+
+
+@dataclass(frozen=True)
+class TeacherCounts:
+    verified: Progress
+    # (status, label, how many); None for «не начато», which has no row to count.
+    by_status: list[tuple[str, str, int | None]]
+
+
+def teacher_counts(organisation: Organisation) -> TeacherCounts:
+    teachers = User.objects.active_in(organisation).with_role(Role.TEACHER)
+    by_status = dict(
+        TeacherSferumStatus.objects.filter(person__in=teachers)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    return TeacherCounts(
+        verified=Progress(by_status.get(SferumStatus.VERIFIED, 0), teachers.count()),
+        by_status=[
+            (value, label, by_status.get(value, 0) if value != SferumStatus.NOT_STARTED else None)
+            for value, label in SferumStatus.choices
+        ],
+    )
+
+
+def teacher_list(organisation: Organisation, *, query: str = "", status: str = "") -> QuerySet:
+    """The organisation's active teachers with their status, found by name and status."""
+    teachers = search_people(
+        User.objects.active_in(organisation)
+        .with_role(Role.TEACHER)
+        .select_related("sferum_status")
+        .order_by("last_name", "first_name"),
+        query,
+    )
+    if status == SferumStatus.NOT_STARTED:
+        return teachers.filter(Q(sferum_status__isnull=True) | Q(sferum_status__status=status))
+    if status in SferumStatus.values:
+        return teachers.filter(sferum_status__status=status)
+    return teachers
+
+
+# Families: the notice and the consents ------------------------------------------------------
 
 
 def current_notice(organisation: Organisation) -> ParentNotice | None:
     return ParentNotice.objects.filter(organisation=organisation).first()
+
+
+def default_notice_text(organisation: Organisation) -> str:
+    return render_to_string("onboarding/notice_default.md", {"organisation": organisation})
+
+
+def default_consent_text(organisation: Organisation) -> str:
+    return render_to_string("onboarding/consent_default.md", {"organisation": organisation})
+
+
+def current_consent_text(organisation: Organisation) -> ConsentText:
+    """The consent text in force. Before anyone consented it is the portal's template, shown
+    unsaved: the consent service stores it with the first consent."""
+    text = ConsentText.objects.filter(organisation=organisation).first()
+    if text is None:
+        body = default_consent_text(organisation)
+        text = ConsentText(organisation=organisation, text=body, text_sha256=text_sha256(body))
+    return text
+
+
+def consent_state(student: User) -> ConsentRecord | None:
+    """The consent in force for the student: their newest record."""
+    return ConsentRecord.objects.filter(student=student).order_by("-at", "-pk").first()
 
 
 @dataclass(frozen=True)
@@ -48,3 +268,195 @@ def family_overview(user: User) -> FamilyOverview:
         NoticeAcknowledgement.objects.filter(notice=notice, parent=user).first() if notice else None
     )
     return FamilyOverview(notice, notice_ack, children, own_groups)
+
+
+@dataclass(frozen=True)
+class GroupParents:
+    group: StudyGroup
+    parents: list[tuple[User, bool]]  # (parent, has confirmed the notice)
+    confirmed: int
+
+
+@dataclass(frozen=True)
+class NoticeOverview:
+    notice: ParentNotice | None
+    draft: str  # what the publishing form starts from
+    groups: list[GroupParents]
+
+
+def notice_overview(organisation: Organisation) -> NoticeOverview:
+    """The notice in force and, group by group, which active parents confirmed it."""
+    notice = current_notice(organisation)
+    confirmed = (
+        set(NoticeAcknowledgement.objects.filter(notice=notice).values_list("parent_id", flat=True))
+        if notice
+        else set()
+    )
+    links = Prefetch(
+        "students__parent_links", queryset=Guardianship.objects.select_related("parent")
+    )
+    rows = []
+    for group in StudyGroup.objects.filter(organisation=organisation).prefetch_related(links):
+        parents = {
+            link.parent.pk: link.parent
+            for student in group.students.all()
+            for link in student.parent_links.all()
+            if link.parent.is_active
+        }
+        people = sorted(parents.values(), key=lambda p: p.full_name)
+        rows.append(
+            GroupParents(
+                group=group,
+                parents=[(p, p.pk in confirmed) for p in people],
+                confirmed=sum(p.pk in confirmed for p in people),
+            )
+        )
+    return NoticeOverview(
+        notice=notice,
+        draft=notice.text if notice else default_notice_text(organisation),
+        groups=rows,
+    )
+
+
+@dataclass(frozen=True)
+class ConsentListing:
+    students: QuerySet[User]
+    groups: QuerySet[StudyGroup]
+
+
+def consent_listing(
+    organisation: Organisation, *, query: str = "", group_id: int | None = None
+) -> ConsentListing:
+    """Students with their consent history (oldest first), found by name and group."""
+    records = Prefetch(
+        "consents",
+        queryset=ConsentRecord.objects.select_related("parent").order_by("at", "pk"),
+        to_attr="consent_history",
+    )
+    students = search_people(
+        User.objects.filter(organisation=organisation)
+        .with_role(Role.STUDENT)
+        .prefetch_related(records, "study_groups")
+        .order_by("last_name", "first_name"),
+        query,
+    )
+    if group_id is not None:
+        students = students.filter(study_groups__pk=group_id)
+    return ConsentListing(students, StudyGroup.objects.filter(organisation=organisation))
+
+
+@dataclass(frozen=True)
+class FamilyCounts:
+    notice: ParentNotice | None
+    informed: Progress  # active parents who confirmed the notice in force
+    consents: Progress  # active students whose consent in force is «дано»
+
+
+def family_counts(organisation: Organisation) -> FamilyCounts:
+    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
+    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
+    notice = current_notice(organisation)
+    latest = (
+        ConsentRecord.objects.filter(student=OuterRef("pk"))
+        .order_by("-at", "-pk")
+        .values("action")[:1]
+    )
+    informed = (
+        NoticeAcknowledgement.objects.filter(notice=notice, parent__in=parents).count()
+        if notice
+        else 0
+    )
+    return FamilyCounts(
+        notice=notice,
+        informed=Progress(informed, parents.count()),
+        consents=Progress(
+            students.annotate(state=Subquery(latest)).filter(state="given").count(),
+            students.count(),
+        ),
+    )
+
+
+# The dashboard -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    label: str
+    done: bool
+    url_name: str | None  # where to go to do it
+
+
+@dataclass(frozen=True)
+class RolloutSummary:
+    role_counts: dict[str, int]  # active people per role
+    administrators: list[User]
+    version: DocumentVersion | None  # the regulation in force
+    staff: Progress  # staff who read the regulation
+    registration: RegistrationRequest | None
+    next_step: str
+    teachers: TeacherCounts
+    groups: Progress  # groups that have a chat invite link
+    families: FamilyCounts
+    checklist: list[ChecklistItem]
+
+
+def rollout_summary(organisation: Organisation) -> RolloutSummary:
+    """The rollout at a glance: every number on the dashboard, and the checklist made of them.
+    Its number of queries does not depend on how many people there are."""
+    role_counts = User.objects.filter(organisation=organisation, is_active=True).aggregate(
+        **{
+            role: Count("pk", filter=Q(user_roles__role=role), distinct=True)
+            for role in Role.values
+        }
+    )
+    version = current_version(organisation)
+    staff = acknowledgement_progress(version, organisation)
+    registration = current_request(organisation)
+    teachers = teacher_counts(organisation)
+    group_counts = StudyGroup.objects.filter(organisation=organisation).aggregate(
+        total=Count("pk"), with_link=Count("pk", filter=~Q(chat_invite_link=""))
+    )
+    groups = Progress(group_counts["with_link"], group_counts["total"])
+    families = family_counts(organisation)
+    administrators = list(organisation.platform_administrators)
+    status = registration.status if registration else None
+    checklist = [
+        ChecklistItem("Назначен администратор ИКОП «Сферум»", bool(administrators), None),
+        ChecklistItem("Положение утверждено приказом", version is not None, "regulation"),
+        ChecklistItem(
+            "Сотрудники ознакомлены с Положением", staff.complete, "acknowledgement_list"
+        ),
+        ChecklistItem(
+            "Заявка на регистрацию отправлена на info@sferum.ru",
+            status in (S.SENT, S.REGISTERED),
+            "registration_request",
+        ),
+        ChecklistItem(
+            "Организация зарегистрирована в «Сферуме»",
+            status == S.REGISTERED,
+            "registration_request",
+        ),
+        ChecklistItem(
+            "Педагоги подтвердили статус «учитель»", teachers.verified.complete, "teacher_statuses"
+        ),
+        ChecklistItem(
+            "У каждого объединения есть чат и ссылка-приглашение", groups.complete, "group_list"
+        ),
+        ChecklistItem(
+            "Родители проинформированы об использовании «Сферума»",
+            families.informed.complete,
+            "notices",
+        ),
+    ]
+    return RolloutSummary(
+        role_counts=role_counts,
+        administrators=administrators,
+        version=version,
+        staff=staff,
+        registration=registration,
+        next_step=next_step(registration),
+        teachers=teachers,
+        groups=groups,
+        families=families,
+        checklist=checklist,
+    )

@@ -1,70 +1,49 @@
-"""The registration request's states and the teachers' Sferum status: one guarded function per
-change, atomic, each writing an append-only event. Views never assign a state."""
+"""Every change the rollout makes: the registration request's steps, the teachers' Sferum
+status, the parents' notice and consents. One function per change, in one transaction, each
+writing one audit entry; a refusal is a `PortalError` and changes nothing. Views never assign
+a state. Which request step is allowed in which state is `models.TRANSITIONS`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Organisation, User
-from cdt_portal.emails import PortalEmail, build_templated
+from accounts.models import Guardianship, Organisation, Role, User
+from acknowledgements.models import text_sha256
+from cdt_portal.audit import changes, history, log_action, snapshot
+from cdt_portal.errors import PortalError
 
-from .documents import render_letter
+from .actions import (
+    CONSENT_GIVEN,
+    CONSENT_WITHDRAWN,
+    NOTICE_CONFIRMED,
+    NOTICE_PUBLISHED,
+    REQUEST_DETAILS_CHANGED,
+    SFERUM_STATUS_CHANGED,
+    request_action,
+)
+from .documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from .models import (
-    FINAL_STATUSES,
+    ConsentAction,
+    ConsentRecord,
+    ConsentText,
+    NoticeAcknowledgement,
+    ParentNotice,
     RegistrationRequest,
-    RequestEvent,
     RequestStatus,
     SentVia,
     SferumStatus,
     TeacherSferumStatus,
-    TeacherStatusEvent,
 )
+from .selectors import consent_state, current_notice, default_consent_text
 from .uploads import CheckedScan
 
-REGISTRATION_SUBJECT = "СФЕРУМ:Регистрация организации"
-
-
-class RequestError(Exception):
-    """A refused change; the message names what is missing, in Russian."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
 S = RequestStatus
-
-NEXT_STEP = {
-    S.DRAFT: (
-        "Проверьте Ф.И.О. и мобильный телефон администратора и сформируйте письмо о назначении."
-    ),
-    S.AWAITING_SIGNATURE: (
-        "Распечатайте письмо, подпишите у руководителя, поставьте печать, отсканируйте; "
-        "заполните анкету организации и отметьте это здесь, приложив скан."
-    ),
-    S.READY: "Отправьте заявку на info@sferum.ru — из портала или из почты организации (.eml).",
-    S.SENT: "Дождитесь ответа «Сферума»: права администратора придут на указанный телефон.",
-    S.RETURNED: "Исправьте то, о чём просит «Сферум», и отправьте заявку снова.",
-    S.REGISTERED: "Организация зарегистрирована. Педагоги могут подтверждать статус «учитель».",
-    S.CANCELLED: "Заявка отменена. Начните новую, если нужно.",
-}
-
-
-def next_step(request: RegistrationRequest | None) -> str:
-    if request is None:
-        return "Начните заявку на регистрацию организации в «Сферуме»."
-    return NEXT_STEP[RequestStatus(request.status)]
-
-
-def current_request(organisation: Organisation) -> RegistrationRequest | None:
-    return organisation.registration_requests.order_by("-created_at", "-pk").first()
 
 
 def _lock(request: RegistrationRequest) -> RegistrationRequest:
@@ -73,26 +52,23 @@ def _lock(request: RegistrationRequest) -> RegistrationRequest:
 
 def _move(
     request: RegistrationRequest,
-    to: str,
-    actor: User | None,
+    action: str,
+    actor: User,
     fields: list[str],
     comment: str = "",
 ) -> None:
+    """Take `action` (a key of TRANSITIONS, already allowed by `require`): the new state, the
+    given fields and one audit entry, all in the caller's transaction."""
+    to = request.require(action).target
     from_status = request.status
     request.status = to
     request.save(update_fields=["status", *fields])
-    RequestEvent.objects.create(
-        request=request, from_status=from_status, to_status=to, actor=actor, comment=comment
+    log_action(
+        actor,
+        request,
+        request_action(to),
+        {"from": from_status, "to": to, "comment": comment},
     )
-
-
-def _require(request: RegistrationRequest, allowed: tuple[str, ...], action: str) -> None:
-    if request.status not in allowed:
-        names = ", ".join(f"«{RequestStatus(s).label}»" for s in allowed)
-        raise RequestError(
-            f"Нельзя {action}: заявка в состоянии «{request.get_status_display()}», "
-            f"а это возможно только в состоянии {names}."
-        )
 
 
 def request_start(*, organisation: Organisation, actor: User) -> RegistrationRequest:
@@ -107,38 +83,40 @@ def request_start(*, organisation: Organisation, actor: User) -> RegistrationReq
                 admin_position=appointee.position if appointee else "",
                 admin_phone=appointee.phone if appointee else "",
             )
-            RequestEvent.objects.create(request=request, to_status=S.DRAFT, actor=actor)
+            log_action(
+                actor, request, request_action(S.DRAFT), {"from": "", "to": S.DRAFT, "comment": ""}
+            )
     except IntegrityError as exc:
-        raise RequestError("У организации уже есть открытая заявка.") from exc
+        raise PortalError("У организации уже есть открытая заявка.") from exc
     return request
+
+
+DETAILS_FIELDS = ("admin_full_name", "admin_position", "admin_phone")
 
 
 def request_update_details(
     *, request: RegistrationRequest, actor: User, full_name: str, position: str, phone
 ) -> RegistrationRequest:
-    """Edit the administrator's details. On a letter already printed, the letter is made anew."""
+    """Edit the administrator's details. On a letter already printed, the letter is made anew.
+    Saving the same details again changes nothing and records nothing."""
     with transaction.atomic():
         locked = _lock(request)
-        _require(
-            locked,
-            (S.DRAFT, S.AWAITING_SIGNATURE, S.RETURNED),
-            "изменить данные администратора",
-        )
+        locked.require("update_details")
+        before = snapshot(locked, DETAILS_FIELDS)
         locked.admin_full_name = full_name
         locked.admin_position = position
-        locked.admin_phone = phone
-        fields = ["admin_full_name", "admin_position", "admin_phone"]
+        # As the field stores it, so "+79123456789" and "+7 912 345-67-89" are no change.
+        locked.admin_phone = RegistrationRequest._meta.get_field("admin_phone").to_python(phone)
+        changed = changes(before, snapshot(locked, DETAILS_FIELDS))
+        if not changed:
+            return locked
+        fields = list(DETAILS_FIELDS)
         if locked.status == S.AWAITING_SIGNATURE:
             _store_letter(locked)
-            _move(
-                locked,
-                S.AWAITING_SIGNATURE,
-                actor,
-                [*fields, "letter_pdf"],
-                "письмо сформировано заново",
-            )
-        else:
-            locked.save(update_fields=fields)
+            fields.append("letter_pdf")
+            changed["comment"] = "письмо сформировано заново"
+        locked.save(update_fields=fields)
+        log_action(actor, locked, REQUEST_DETAILS_CHANGED, changed)
     return locked
 
 
@@ -152,16 +130,16 @@ def _store_letter(request: RegistrationRequest) -> None:
 def request_prepare_letter(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.DRAFT, S.RETURNED), "сформировать письмо")
+        locked.require("prepare_letter")
         missing = []
         if not locked.admin_full_name.strip():
             missing.append("Ф.И.О. администратора")
         if not locked.admin_phone:
             missing.append("мобильный телефон администратора")
         if missing:
-            raise RequestError("Не хватает данных для письма: " + ", ".join(missing) + ".")
+            raise PortalError("Не хватает данных для письма: " + ", ".join(missing) + ".")
         _store_letter(locked)
-        _move(locked, S.AWAITING_SIGNATURE, actor, ["letter_pdf"])
+        _move(locked, "prepare_letter", actor, ["letter_pdf"])
     return locked
 
 
@@ -172,11 +150,13 @@ def request_mark_ready(
     scan: CheckedScan,
     questionnaire_filled_on: dt.date,
 ) -> RegistrationRequest:
+    """The signed scan is attached and the questionnaire filled in: ready to send. The e-mail's
+    Message-ID is fixed here, so sending and the .eml download (a read) name the same message."""
     if questionnaire_filled_on > timezone.localdate():
-        raise RequestError("Дата заполнения анкеты не может быть позже сегодняшней.")
+        raise PortalError("Дата заполнения анкеты не может быть позже сегодняшней.")
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.AWAITING_SIGNATURE,), "приложить подписанное письмо")
+        locked.require("mark_ready")
         locked.scan.save(
             f"scan-{locked.pk}-{uuid.uuid4().hex}.{scan.extension}",
             ContentFile(scan.content),
@@ -184,66 +164,34 @@ def request_mark_ready(
         )
         locked.scan_content_type = scan.content_type
         locked.questionnaire_filled_on = questionnaire_filled_on
+        locked.message_id = new_message_id()
         _move(
             locked,
-            S.READY,
+            "mark_ready",
             actor,
-            ["scan", "scan_content_type", "questionnaire_filled_on"],
+            ["scan", "scan_content_type", "questionnaire_filled_on", "message_id"],
             f"анкета заполнена {questionnaire_filled_on:%d.%m.%Y}",
         )
     return locked
 
 
-def scan_filename(request: RegistrationRequest) -> str:
-    extension = request.scan.name.rsplit(".", 1)[-1] if request.scan else "pdf"
-    return f"Письмо о назначении администратора (подписано).{extension}"
-
-
-def build_registration_email(request: RegistrationRequest) -> PortalEmail:
-    """The e-mail to Sferum. The portal's sending and the .eml download both come from here,
-    so they cannot differ."""
-    if not request.scan:
-        raise RequestError("Сначала приложите скан подписанного письма.")
-    with request.scan.open("rb") as stored:
-        content = stored.read()
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-    return build_templated(
-        "registration_request",
-        to=[settings.SFERUM_REGISTRATION_EMAIL],
-        context={"request": request, "organisation": request.organisation},
-        attachments=[(scan_filename(request), content, request.scan_content_type)],
-        from_email=request.organisation.email or settings.DEFAULT_FROM_EMAIL,
-        headers={
-            "Message-ID": request.message_id or make_msgid(domain=domain),
-            "Reply-To": request.organisation.email or settings.DEFAULT_FROM_EMAIL,
-        },
-    )
-
-
-def portal_can_send() -> bool:
-    """Whether EMAIL_URL points at a real mail server (not files or the console)."""
-    return not settings.EMAIL_BACKEND.endswith(
-        ("filebased.EmailBackend", "console.EmailBackend", "dummy.EmailBackend")
-    )
-
-
 def request_send(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
     """Send through the configured SMTP server. The row stays locked while the message goes,
-    so two administrators pressing «Отправить» at once send one e-mail and write one event.
+    so two administrators pressing «Отправить» at once send one e-mail and write one entry.
     If the server refuses, nothing changes and the error goes back to the person."""
     if not portal_can_send():
-        raise RequestError(
+        raise PortalError(
             "Почтовый сервер портала не настроен (EMAIL_URL). Скачайте письмо (.eml) и "
             "отправьте его из почты организации."
         )
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.READY,), "отправить заявку")
+        locked.require("send")
         message = build_registration_email(locked)
         try:
             message.send(fail_silently=False)
         except Exception as exc:  # smtplib and socket errors alike
-            raise RequestError(
+            raise PortalError(
                 f"Письмо не отправлено, заявка осталась «Готова к отправке». Ошибка сервера: {exc}"
             ) from exc
         locked.message_id = message.extra_headers["Message-ID"]
@@ -251,7 +199,7 @@ def request_send(*, request: RegistrationRequest, actor: User) -> RegistrationRe
         locked.sent_via = SentVia.SMTP
         _move(
             locked,
-            S.SENT,
+            "send",
             actor,
             ["message_id", "sent_at", "sent_via"],
             f"отправлена на {settings.SFERUM_REGISTRATION_EMAIL}, Message-ID {locked.message_id}",
@@ -259,38 +207,32 @@ def request_send(*, request: RegistrationRequest, actor: User) -> RegistrationRe
     return locked
 
 
-def request_eml(*, request: RegistrationRequest) -> bytes:
-    """The same message as an .eml file, for sending from the organisation's own mailbox.
-    Its Message-ID is kept, so a confirmation later names the same message."""
-    _require(request, (S.READY,), "скачать письмо")
-    with transaction.atomic():
-        locked = _lock(request)
-        message = build_registration_email(locked)
-        if not locked.message_id:
-            locked.message_id = message.extra_headers["Message-ID"]
-            locked.save(update_fields=["message_id"])
-    return message.message().as_bytes()
+def _ready_since(request: RegistrationRequest) -> dt.date:
+    """The day the request last became ready, from its audit history: the log is the record
+    of when each step happened (migrated from the old event table with its times), so no
+    second copy of that date is kept on the request."""
+    entry = history(request).filter(action=request_action(S.READY)).order_by("-at", "-pk").first()
+    return timezone.localdate(entry.at if entry else request.created_at)
 
 
 def request_confirm_sent(
     *, request: RegistrationRequest, actor: User, sent_on: dt.date
 ) -> RegistrationRequest:
     if sent_on > timezone.localdate():
-        raise RequestError("Дата отправки не может быть позже сегодняшней.")
+        raise PortalError("Дата отправки не может быть позже сегодняшней.")
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.READY,), "отметить заявку отправленной")
-        ready_at = locked.events.filter(to_status=S.READY).latest("at").at
-        if sent_on < timezone.localdate(ready_at):
-            raise RequestError(
-                f"Дата отправки раньше, чем заявка стала готова к отправке "
-                f"({timezone.localdate(ready_at):%d.%m.%Y})."
+        locked.require("confirm_sent")
+        ready_on = _ready_since(locked)
+        if sent_on < ready_on:
+            raise PortalError(
+                f"Дата отправки раньше, чем заявка стала готова к отправке ({ready_on:%d.%m.%Y})."
             )
         locked.sent_at = timezone.make_aware(dt.datetime.combine(sent_on, dt.time(12, 0)))
         locked.sent_via = SentVia.EML
         _move(
             locked,
-            S.SENT,
+            "confirm_sent",
             actor,
             ["sent_at", "sent_via"],
             f"отправлена из почты организации {sent_on:%d.%m.%Y}",
@@ -302,13 +244,13 @@ def request_return(
     *, request: RegistrationRequest, actor: User, reason: str
 ) -> RegistrationRequest:
     if not reason.strip():
-        raise RequestError("Укажите, что «Сферум» просит исправить.")
+        raise PortalError("Укажите, что «Сферум» просит исправить.", field="reason")
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.SENT,), "отметить возврат заявки")
+        locked.require("return")
         locked.return_reason = reason.strip()
-        locked.message_id = ""  # the corrected request is a new message
-        _move(locked, S.RETURNED, actor, ["return_reason", "message_id"], reason.strip())
+        locked.message_id = ""  # the corrected request is a new message, with a new ID
+        _move(locked, "return", actor, ["return_reason", "message_id"], reason.strip())
     return locked
 
 
@@ -316,16 +258,16 @@ def request_register(
     *, request: RegistrationRequest, actor: User, registered_on: dt.date
 ) -> RegistrationRequest:
     if registered_on > timezone.localdate():
-        raise RequestError("Дата регистрации не может быть позже сегодняшней.")
+        raise PortalError("Дата регистрации не может быть позже сегодняшней.")
     with transaction.atomic():
         locked = _lock(request)
-        _require(locked, (S.SENT,), "отметить регистрацию")
+        locked.require("register")
         if locked.sent_at and registered_on < timezone.localdate(locked.sent_at):
-            raise RequestError("Дата регистрации не может быть раньше отправки заявки.")
+            raise PortalError("Дата регистрации не может быть раньше отправки заявки.")
         locked.registered_on = registered_on
         _move(
             locked,
-            S.REGISTERED,
+            "register",
             actor,
             ["registered_on"],
             f"права администратора получены на {locked.admin_phone.as_international}",
@@ -338,16 +280,14 @@ def request_cancel(
 ) -> RegistrationRequest:
     with transaction.atomic():
         locked = _lock(request)
-        if locked.status in FINAL_STATUSES:
-            raise RequestError(
-                f"Заявка уже в состоянии «{locked.get_status_display()}»: отменить её нельзя."
-            )
-        _move(locked, S.CANCELLED, actor, [], reason.strip())
+        locked.require("cancel")
+        _move(locked, "cancel", actor, [], reason.strip())
     return locked
 
 
 # Teachers' Sferum status ------------------------------------------------------------------
 
+# Each step: the status it follows and the date field it fills.
 TEACHER_STEPS = {
     SferumStatus.PROFILE_CREATED: (SferumStatus.NOT_STARTED, "profile_created_on"),
     SferumStatus.VERIFICATION_REQUESTED: (
@@ -358,24 +298,24 @@ TEACHER_STEPS = {
 }
 
 
-def teacher_status(person: User) -> TeacherSferumStatus:
-    status, _ = TeacherSferumStatus.objects.get_or_create(person=person)
-    return status
-
-
 def teacher_status_advance(*, person: User, to: str, actor: User) -> TeacherSferumStatus:
-    """One step forward. The teacher reports the first two; only an administrator verifies."""
+    """One step forward. The teacher reports the first two; only an administrator verifies.
+    The audit entry is about the person, so it also shows in their page's history."""
+    if to not in TEACHER_STEPS:
+        raise PortalError("Такого шага нет.")
     required, date_field = TEACHER_STEPS[SferumStatus(to)]
     if to == SferumStatus.VERIFIED:
-        if not actor.has_role("admin") or actor.organisation_id != person.organisation_id:
-            raise RequestError("Статус «учитель» отмечает администратор ИКОП «Сферум».")
+        if not actor.has_role(Role.ADMIN) or actor.organisation_id != person.organisation_id:
+            raise PortalError("Статус «учитель» отмечает администратор ИКОП «Сферум».")
     elif actor.pk != person.pk:
-        raise RequestError("Этот шаг педагог отмечает сам.")
+        raise PortalError("Этот шаг педагог отмечает сам.")
     with transaction.atomic():
+        # The row is created with the first step (a page only reads a default), then locked,
+        # so two clicks at once take the step once.
         TeacherSferumStatus.objects.get_or_create(person=person)
         status = TeacherSferumStatus.objects.select_for_update().get(person=person)
         if status.status != required:
-            raise RequestError(
+            raise PortalError(
                 f"Сейчас статус «{status.get_status_display()}»: "
                 f"сначала нужен шаг «{SferumStatus(required).label}»."
             )
@@ -387,7 +327,86 @@ def teacher_status_advance(*, person: User, to: str, actor: User) -> TeacherSfer
             status.verified_by = actor
             fields.append("verified_by")
         status.save(update_fields=fields)
-        TeacherStatusEvent.objects.create(
-            person=person, from_status=from_status, to_status=to, actor=actor
-        )
+        log_action(actor, person, SFERUM_STATUS_CHANGED, {"from": from_status, "to": to})
     return status
+
+
+# Parents: the notice and the consent --------------------------------------------------------
+
+
+def notice_publish(*, organisation: Organisation, actor: User, text: str) -> ParentNotice:
+    """A new edition of the notice; parents confirm each edition anew. Publishing the text
+    already in force changes nothing, so their confirmations stay."""
+    text = text.strip()
+    if not text:
+        raise PortalError("Текст уведомления пустой.", field="text")
+    with transaction.atomic():
+        current = current_notice(organisation)
+        if current is not None and current.text == text:
+            return current
+        notice = ParentNotice.objects.create(
+            organisation=organisation, text=text, published_by=actor
+        )
+        log_action(actor, notice, NOTICE_PUBLISHED, {"text_sha256": text_sha256(text)})
+    return notice
+
+
+def notice_confirm(*, notice: ParentNotice, parent: User) -> NoticeAcknowledgement:
+    """The parent has read the notice. A second confirmation changes nothing."""
+    if not parent.has_role(Role.PARENT) or parent.organisation_id != notice.organisation_id:
+        raise PortalError("Подтверждать уведомление могут только родители.")
+    with transaction.atomic():
+        ack, created = NoticeAcknowledgement.objects.get_or_create(notice=notice, parent=parent)
+        if created:
+            log_action(parent, notice, NOTICE_CONFIRMED)
+    return ack
+
+
+def _consent_text_in_force(organisation: Organisation) -> ConsentText:
+    """The consent text in force, stored when the first consent is recorded under it. The
+    organisation row is locked first, so two first consents at once store one text."""
+    text = ConsentText.objects.filter(organisation=organisation).first()
+    if text is not None:
+        return text
+    Organisation.objects.select_for_update().get(pk=organisation.pk)
+    text = ConsentText.objects.filter(organisation=organisation).first()
+    if text is None:
+        body = default_consent_text(organisation)
+        text = ConsentText.objects.create(
+            organisation=organisation, text=body, text_sha256=text_sha256(body)
+        )
+    return text
+
+
+CONSENT_ACTIONS = {ConsentAction.GIVEN: CONSENT_GIVEN, ConsentAction.WITHDRAWN: CONSENT_WITHDRAWN}
+
+
+def consent_record(
+    *, parent: User, student: User, action: str, ip_address: str | None
+) -> ConsentRecord:
+    """Give or withdraw consent for one's own child. Each act is a new row; nothing is
+    overwritten, so the history stays. Repeating the act in force changes nothing."""
+    if action not in ConsentAction.values:
+        raise PortalError("Неизвестное действие.")
+    if not Guardianship.objects.filter(parent=parent, student=student).exists():
+        raise PortalError("Согласие даёт только родитель (законный представитель) этого ребёнка.")
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=student.pk)
+        last = consent_state(student)
+        if last is not None and last.action == action:
+            return last
+        consent_text = _consent_text_in_force(student.organisation)
+        record = ConsentRecord.objects.create(
+            parent=parent,
+            student=student,
+            action=action,
+            consent_text=consent_text,
+            ip_address=ip_address,
+        )
+        log_action(
+            parent,
+            record,
+            CONSENT_ACTIONS[action],
+            {"student": student.pk, "text_sha256": consent_text.text_sha256},
+        )
+    return record

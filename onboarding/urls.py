@@ -24,5 +24,6 @@ urlpatterns = [
     path("my/children/<int:pk>/consent/", parent_views.consent_view, name="consent"),
     path("consent/", parent_views.consent_text, name="consent_text"),
     path("notices/", parent_views.notices, name="notices"),
+    path("notices/publish/", parent_views.notice_publish_view, name="notice_publish"),
     path("consents/", parent_views.consents, name="consents"),
 ]

@@ -1,3 +1,6 @@
+"""The rollout's pages for staff: the dashboard, the registration request, teachers' Sferum
+status. Each parses its input, calls one service or selector, and renders."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -5,36 +8,34 @@ from collections.abc import Callable
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role, StudyGroup, User
+from accounts.models import Role, User
 from accounts.permissions import ADMINS, MANAGERS, TEACHERS, roles_required
-from acknowledgements.models import REGULATION_CODE, Acknowledgement
-from acknowledgements.selectors import current_version, readers, reading_status
-from cdt_portal.paging import paginate, search_people
+from acknowledgements.selectors import reading_status
+from cdt_portal.errors import PortalError
+from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
-from .documents import letter_filename
+from .documents import letter_filename, portal_can_send, scan_filename
 from .forms import CancelForm, DetailsForm, ReasonForm, RegisteredForm, ScanForm, SentForm
-from .models import (
-    RegistrationRequest,
-    RequestStatus,
-    SferumStatus,
-    TeacherSferumStatus,
-    TeacherStatusEvent,
+from .models import RegistrationRequest, SferumStatus
+from .selectors import (
+    current_request,
+    registration_eml,
+    request_overview,
+    rollout_summary,
+    sferum_history,
+    teacher_counts,
+    teacher_list,
+    teacher_status,
 )
 from .services import (
-    RequestError,
-    current_request,
-    next_step,
-    portal_can_send,
     request_cancel,
     request_confirm_sent,
-    request_eml,
     request_mark_ready,
     request_prepare_letter,
     request_register,
@@ -42,13 +43,9 @@ from .services import (
     request_send,
     request_start,
     request_update_details,
-    scan_filename,
-    teacher_status,
     teacher_status_advance,
 )
-from .uploads import ScanError, check_scan
-
-S = RequestStatus
+from .uploads import check_scan
 
 
 def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
@@ -59,130 +56,23 @@ def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
     return registration
 
 
-def _family_counts(organisation) -> dict:
-    from .models import ConsentRecord, NoticeAcknowledgement, ParentNotice
-
-    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
-    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
-    notice = ParentNotice.objects.filter(organisation=organisation).first()
-    latest = (
-        ConsentRecord.objects.filter(student=OuterRef("pk"))
-        .order_by("-at", "-pk")
-        .values("action")[:1]
-    )
-    return {
-        "parents": parents.count(),
-        "informed": NoticeAcknowledgement.objects.filter(notice=notice, parent__in=parents).count()
-        if notice
-        else 0,
-        "notice": notice,
-        "students": students.count(),
-        "consents": students.annotate(state=Subquery(latest)).filter(state="given").count(),
-    }
-
-
-def _teacher_counts(organisation) -> dict:
-    teachers = User.objects.active_in(organisation).with_role(Role.TEACHER)
-    total = teachers.count()
-    by_status = dict(
-        TeacherSferumStatus.objects.filter(person__in=teachers)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
-    verified = by_status.get(SferumStatus.VERIFIED, 0)
-    return {
-        "total": total,
-        "verified": verified,
-        "percent": round(100 * verified / total) if total else 0,
-        "by_status": [
-            (value, label, by_status.get(value, 0) if value != SferumStatus.NOT_STARTED else None)
-            for value, label in SferumStatus.choices
-        ],
-    }
-
-
 @roles_required(MANAGERS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The rollout at a glance for the administrator and the director."""
-    organisation = request.user.organisation
-    people = User.objects.filter(organisation=organisation, is_active=True)
-    counts = people.aggregate(
-        **{
-            role: Count("pk", filter=Q(user_roles__role=role), distinct=True)
-            for role in Role.values
-        }
-    )
-    version = current_version(organisation, REGULATION_CODE)
-    staff = readers(organisation)
-    staff_total = staff.count()
-    staff_confirmed = (
-        Acknowledgement.objects.filter(version=version, person__in=staff).count() if version else 0
-    )
-    registration = current_request(organisation)
-    teachers = _teacher_counts(organisation)
-    groups = StudyGroup.objects.filter(organisation=organisation).aggregate(
-        total=Count("pk"), with_link=Count("pk", filter=~Q(chat_invite_link=""))
-    )
-    families = _family_counts(organisation)
-    administrators = list(organisation.platform_administrators)
-    checklist = [
-        ("Назначен администратор ИКОП «Сферум»", bool(administrators), None),
-        ("Положение утверждено приказом", version is not None, "regulation"),
-        (
-            "Сотрудники ознакомлены с Положением",
-            staff_total > 0 and staff_confirmed == staff_total,
-            "acknowledgement_list",
-        ),
-        (
-            "Заявка на регистрацию отправлена на info@sferum.ru",
-            registration is not None and registration.status in (S.SENT, S.REGISTERED),
-            "registration_request",
-        ),
-        (
-            "Организация зарегистрирована в «Сферуме»",
-            registration is not None and registration.status == S.REGISTERED,
-            "registration_request",
-        ),
-        (
-            "Педагоги подтвердили статус «учитель»",
-            teachers["total"] > 0 and teachers["verified"] == teachers["total"],
-            "teacher_statuses",
-        ),
-        (
-            "У каждого объединения есть чат и ссылка-приглашение",
-            groups["total"] > 0 and groups["with_link"] == groups["total"],
-            "group_list",
-        ),
-        (
-            "Родители проинформированы об использовании «Сферума»",
-            families["parents"] > 0 and families["informed"] == families["parents"],
-            "notices",
-        ),
-    ]
     return render(
         request,
         "onboarding/dashboard.html",
         {
-            "organisation": organisation,
-            "counts": counts,
-            "groups": groups,
-            "families": families,
-            "administrators": administrators,
-            "version": version,
-            "staff_total": staff_total,
-            "staff_confirmed": staff_confirmed,
-            "staff_percent": round(100 * staff_confirmed / staff_total) if staff_total else 0,
+            "organisation": request.user.organisation,
+            "summary": rollout_summary(request.user.organisation),
             "reading": reading_status(request.user),
-            "registration": registration,
-            "next_step": next_step(registration),
-            "teachers": teachers,
-            "checklist": checklist,
         },
     )
 
 
 def _request_page(request: HttpRequest, **forms) -> HttpResponse:
-    registration = current_request(request.user.organisation)
+    overview = request_overview(request.user.organisation)
+    registration = overview.registration
     today_forms = {
         "details_form": DetailsForm(
             initial={
@@ -204,16 +94,13 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
         "onboarding/request.html",
         {
             "registration": registration,
-            "next_step": next_step(registration),
-            "events": registration.events.select_related("actor") if registration else [],
+            "next_step": overview.next_step,
+            "allowed": overview.allowed,
+            "events": overview.timeline,
+            "previous": overview.previous,
             "can_send": portal_can_send(),
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
-            "previous": (
-                request.user.organisation.registration_requests.exclude(pk=registration.pk)
-                if registration
-                else []
-            ),
             **today_forms,
         },
     )
@@ -229,7 +116,7 @@ def _done(request: HttpRequest, message: str) -> HttpResponse:
     return redirect("registration_request")
 
 
-def _refused(request: HttpRequest, error: RequestError | ScanError) -> HttpResponse:
+def _refused(request: HttpRequest, error: PortalError) -> HttpResponse:
     messages.error(request, error.message)
     return redirect("registration_request")
 
@@ -254,7 +141,7 @@ def _act(
         data = form.cleaned_data
     try:
         action(data)
-    except RequestError as exc:
+    except PortalError as exc:
         return _refused(request, exc)
     return _done(request, success)
 
@@ -325,8 +212,8 @@ def request_scan_view(request: HttpRequest) -> HttpResponse:
             scan=scan,
             questionnaire_filled_on=form.cleaned_data["questionnaire_filled_on"],
         )
-    except (RequestError, ScanError) as exc:
-        form.add_error("scan" if isinstance(exc, ScanError) else None, exc.message)
+    except PortalError as exc:
+        form.add_error(exc.field, exc.message)
         messages.error(request, "Скан не принят: проверьте поля формы.")
         return _request_page(request, scan_form=form)
     return _done(request, "Скан приложен, заявка готова к отправке.")
@@ -357,8 +244,8 @@ def request_send_view(request: HttpRequest) -> HttpResponse:
 @roles_required(ADMINS)
 def request_eml_view(request: HttpRequest) -> HttpResponse:
     try:
-        eml = request_eml(request=get_request_for_user(request))
-    except RequestError as exc:
+        eml = registration_eml(get_request_for_user(request))
+    except PortalError as exc:
         return _refused(request, exc)
     response = HttpResponse(eml, content_type="message/rfc822")
     response["Content-Disposition"] = content_disposition_header(
@@ -424,7 +311,7 @@ def request_cancel_view(request: HttpRequest) -> HttpResponse:
             request_cancel(
                 request=registration, actor=request.user, reason=form.cleaned_data["reason"]
             )
-        except RequestError as exc:
+        except PortalError as exc:
             return _refused(request, exc)
         return _done(request, "Заявка отменена.")
     return render(
@@ -437,14 +324,13 @@ def request_cancel_view(request: HttpRequest) -> HttpResponse:
 
 @roles_required(TEACHERS)
 def my_sferum_status(request: HttpRequest) -> HttpResponse:
-    status = teacher_status(request.user)
     if request.method == "POST":
         try:
             teacher_status_advance(
                 person=request.user, to=request.POST.get("to", ""), actor=request.user
             )
-        except (RequestError, ValueError, KeyError) as exc:
-            messages.error(request, getattr(exc, "message", "Такого шага нет."))
+        except PortalError as exc:
+            messages.error(request, exc.message)
         else:
             messages.success(request, "Отмечено.")
         return redirect("my_sferum_status")
@@ -452,10 +338,8 @@ def my_sferum_status(request: HttpRequest) -> HttpResponse:
         request,
         "onboarding/my_status.html",
         {
-            "status": status,
-            "events": TeacherStatusEvent.objects.filter(person=request.user).select_related(
-                "actor"
-            ),
+            "status": teacher_status(request.user),
+            "events": sferum_history(request.user),
             "organisation": request.user.organisation,
         },
     )
@@ -463,28 +347,18 @@ def my_sferum_status(request: HttpRequest) -> HttpResponse:
 
 @roles_required(MANAGERS)
 def teacher_statuses(request: HttpRequest) -> HttpResponse:
-    teachers = (
-        User.objects.active_in(request.user.organisation)
-        .with_role(Role.TEACHER)
-        .select_related("sferum_status")
-        .order_by("last_name", "first_name")
-    )
+    organisation = request.user.organisation
     query = request.GET.get("q", "").strip()
-    teachers = search_people(teachers, query)
     wanted = request.GET.get("status", "")
-    if wanted == SferumStatus.NOT_STARTED:
-        teachers = teachers.filter(Q(sferum_status__isnull=True) | Q(sferum_status__status=wanted))
-    elif wanted in SferumStatus.values:
-        teachers = teachers.filter(sferum_status__status=wanted)
     return render(
         request,
         "onboarding/teacher_statuses.html",
         {
-            **paginate(request, teachers),
+            **paginate(request, teacher_list(organisation, query=query, status=wanted)),
             "statuses": SferumStatus.choices,
             "wanted": wanted,
             "query": query,
-            "counts": _teacher_counts(request.user.organisation),
+            "counts": teacher_counts(organisation),
         },
     )
 
@@ -497,7 +371,7 @@ def teacher_verify(request: HttpRequest, pk: int) -> HttpResponse:
     )
     try:
         teacher_status_advance(person=person, to=SferumStatus.VERIFIED, actor=request.user)
-    except RequestError as exc:
+    except PortalError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{person.full_name}: статус «учитель» подтверждён.")

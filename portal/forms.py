@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.contenttypes.models import ContentType
 
 from accounts.models import User
-from cdt_portal.audit import ACTION_LABELS, object_types
+from cdt_portal.audit import action_label, actions, object_types
 
 
 class AuditFilterForm(forms.Form):
@@ -33,7 +33,7 @@ class AuditFilterForm(forms.Form):
         ).capitalize()
         self.fields["action"].choices = [
             ("", "Все"),
-            *sorted(ACTION_LABELS.items(), key=lambda item: item[1]),
+            *sorted(((a, action_label(a)) for a in actions(organisation_id)), key=lambda c: c[1]),
         ]
 
     def clean(self):

@@ -19,6 +19,7 @@ def test_a_teacher_keeps_their_groups_link(client, teacher, group):
     assert group.chat_invite_link == LINK
     page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()
     assert LINK in page
+    assert f'<a href="{reverse("group_list")}">Мои объединения</a>' in page
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,16 @@ import re
 import subprocess
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.invitations import invitation_issue
+from accounts.invitations import invitation_url
 from accounts.models import Invitation
+from accounts.services import invitation_issue
 from tests.factories import UserFactory
 
 NEW_PASSWORD = "Sferum-2026-novyi"
@@ -54,6 +58,7 @@ def test_the_admin_invites_by_email_and_the_link_works_once(client, admin, newco
     assert "Добро пожаловать, Анна!" in page and "novikova.ap" in page
     response = accept(client, link)
     assert response.status_code == 302
+    assert response["Location"] == resolve_url(settings.LOGIN_REDIRECT_URL)
     newcomer.refresh_from_db()
     assert newcomer.check_password(NEW_PASSWORD)
     assert Invitation.objects.get(user=newcomer).used_at is not None
@@ -65,6 +70,33 @@ def test_the_admin_invites_by_email_and_the_link_works_once(client, admin, newco
     assert accept(client, link, "Another-Pass-2026").status_code == 410
     newcomer.refresh_from_db()
     assert newcomer.check_password(NEW_PASSWORD)
+
+
+def test_a_refused_email_is_told_and_the_old_link_keeps_working(
+    client, admin, newcomer, monkeypatch
+):
+    old = invitation_issue(user=newcomer, actor=admin, base_url="http://testserver/")
+
+    def refuse(self, messages):
+        raise ConnectionRefusedError("Connection refused by smtp.example.ru")
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    client.force_login(admin)
+    response = client.post(reverse("person_invite", kwargs={"pk": newcomer.pk}), follow=True)
+    text = response.content.decode()
+    assert "Письмо не отправлено" in text and "Распечатайте приглашение" in text
+    assert list(Invitation.objects.filter(user=newcomer)) == [old.invitation]
+    client.logout()
+    assert client.get(old.url.removeprefix("http://testserver")).status_code == 200
+
+
+def test_a_deactivated_person_is_not_invited(client, admin, newcomer):
+    newcomer.is_active = False
+    newcomer.save()
+    client.force_login(admin)
+    response = client.post(reverse("person_invite", kwargs={"pk": newcomer.pk}), follow=True)
+    assert "Учётная запись отключена: сначала включите её." in response.content.decode()
+    assert not Invitation.objects.filter(user=newcomer).exists()
 
 
 def test_an_expired_link_never_works(client, admin, newcomer):
@@ -144,8 +176,6 @@ def test_people_without_email_get_a_printed_sheet_with_a_qr_code_of_their_link(
         decoded |= {code.text for code in zxingcpp.read_barcodes(Image.open(png))}
     invitations = Invitation.objects.filter(user__in=people)
     assert len(invitations) == 2
-    from accounts.invitations import invitation_url
-
     expected = {invitation_url(inv, "http://testserver/") for inv in invitations}
     assert decoded == expected
     # and each decoded link really works

@@ -108,7 +108,10 @@ def test_a_signed_in_person_is_signed_out_once_deactivated(client, teacher):
 
 def test_the_admin_cannot_deactivate_themselves(client, admin):
     client.force_login(admin)
-    client.post(reverse("person_active", kwargs={"pk": admin.pk}), {"active": "0"})
+    response = client.post(
+        reverse("person_active", kwargs={"pk": admin.pk}), {"active": "0"}, follow=True
+    )
+    assert "Нельзя отключить собственную учётную запись." in response.content.decode()
     admin.refresh_from_db()
     assert admin.is_active
 

@@ -76,6 +76,24 @@ def test_utf8_cp1251_and_xlsx_give_the_same_people(client, admin, organisation):
     ) in results[0]
 
 
+def test_the_filename_does_not_decide_the_format(client, admin, organisation):
+    client.force_login(admin)
+    for content, name in [(as_xlsx(ROWS), "staff.csv"), (as_csv(ROWS), "staff.xlsx")]:
+        response = upload(client, content, name)
+        assert "Добавить 3" in client.get(response["Location"]).content.decode()
+
+
+def test_cancelling_an_applied_list_is_refused(client, admin, organisation):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    client.post(response["Location"], {"confirm": "1"})
+    refused = client.post(response["Location"], {"cancel": "1"})
+    assert refused["Location"] == response["Location"]
+    page = client.get(refused["Location"]).content.decode()
+    assert "уже загружен или отменён" in page
+    assert ImportBatch.objects.get().status == ImportBatch.Status.APPLIED
+
+
 def test_nothing_is_written_until_confirmed_and_cancel_adds_nobody(client, admin, organisation):
     client.force_login(admin)
     before = User.objects.count()

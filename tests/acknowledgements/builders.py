@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+from acknowledgements.services import version_approve, version_create
+
 REGULATION_TEXT = """## 1. Общие положения
 
 Текст первого раздела.
@@ -14,14 +16,9 @@ REGULATION_TEXT = """## 1. Общие положения
 
 
 def make_version(organisation, actor, *, approve: bool, number_text: str = "201-О"):
-    from acknowledgements.models import REGULATION_CODE, Document
-    from acknowledgements.services import version_approve, version_create
-
-    document, _ = Document.objects.get_or_create(
-        organisation=organisation, code=REGULATION_CODE, defaults={"title": "Положение"}
-    )
+    """A version of the organisation's regulation (a draft, or approved when `approve`)."""
     version = version_create(
-        document=document,
+        organisation=organisation,
         actor=actor,
         title="Положение по использованию ИКОП «Сферум»",
         text=REGULATION_TEXT,

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from acknowledgements.models import AckMethod, Acknowledgement, VersionStatus
+from acknowledgements.selectors import readers
 from tests.acknowledgements.builders import make_version
 from tests.factories import PASSWORD, UserFactory
 
@@ -136,7 +137,5 @@ def test_the_director_reads_but_is_not_on_the_sheet(client, director, regulation
 
 
 def test_a_deactivated_teacher_is_no_longer_asked(organisation, regulation):
-    from acknowledgements.selectors import readers
-
     gone = UserFactory(organisation=organisation, roles=["teacher"], is_active=False)
     assert gone not in readers(organisation)

@@ -7,13 +7,10 @@ parsed here independently of the app's parser.
 
 from __future__ import annotations
 
-import io
 import re
 import zoneinfo
 from unittest import mock
-from urllib.parse import unquote
 
-import pypdf
 import pytest
 from django.utils import timezone
 
@@ -24,9 +21,9 @@ from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
 from portal.demo import load_demo
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import DEMO_PASSWORD, filename_of, no_spaces, pdf_reader, pdf_text, squash
 from tests.seed import shared_seed_text
 
-DEMO_PASSWORD = "cdt-demo"
 SECTION_HEADING = re.compile(r"^(\d+)\.\s+([А-ЯЁ].*)$")
 A4 = (595.28, 841.89)  # points
 
@@ -66,26 +63,9 @@ def russian_order(names: list[str]) -> list[str]:
 # --- reading PDFs -----------------------------------------------------------------------------
 
 
-def squash(text: str) -> str:
-    """Collapse every run of whitespace into one space: PDF text wraps lines anywhere."""
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def no_spaces(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def reader(data: bytes) -> pypdf.PdfReader:
-    return pypdf.PdfReader(io.BytesIO(data))
-
-
-def pdf_text(data: bytes) -> str:
-    return squash(" ".join(page.extract_text() for page in reader(data).pages))
-
-
 def font_names(data: bytes) -> set[str]:
     names = set()
-    for page in reader(data).pages:
+    for page in pdf_reader(data).pages:
         fonts = page["/Resources"].get_object()["/Font"].get_object()
         for font in fonts.values():
             names.add(str(font.get_object()["/BaseFont"]))
@@ -99,14 +79,6 @@ def row_of(text: str, full_name: str) -> str:
     return match.group(1)
 
 
-def filename_of(response) -> str:
-    header = response["Content-Disposition"]
-    assert "filename*=utf-8''" in header, header
-    encoded = header.split("filename*=utf-8''", 1)[1].split(";", 1)[0]
-    assert "%" in encoded and not re.search(r"[^\x21-\x7e]", encoded), header
-    return unquote(encoded)
-
-
 def moscow_today() -> str:
     return f"{timezone.localdate(timezone=zoneinfo.ZoneInfo('Europe/Moscow')):%d.%m.%Y}"
 
@@ -117,12 +89,6 @@ def get_pdf(client, url: str):
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
     return response
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Each test its own storage, so a sheet stored by an earlier test is never served."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture
@@ -162,7 +128,7 @@ def test_the_sheet_starts_on_its_first_page(client, demo):
     """The sheet on its own is one A4 page for 14 people, headed by the institution's name:
     its title must not be pushed to a second page."""
     client.force_login(demo["director"])
-    pages = reader(get_pdf(client, "/regulation/sheet.pdf").content).pages
+    pages = pdf_reader(get_pdf(client, "/regulation/sheet.pdf").content).pages
     first_page = squash(pages[0].extract_text())
     assert "Лист ознакомления" in first_page, f"page 1 holds only: {first_page!r}"
     assert f"1. {russian_order(seed_names())[0]}" in first_page
@@ -255,7 +221,7 @@ def test_demo_order_has_the_stamp_every_section_and_the_sheet(client, demo):
     for name in seed_names():
         assert name in sheet_part, name
     # In the order the sheet begins a page of its own, after the text.
-    pages = [squash(page.extract_text()) for page in reader(data).pages]
+    pages = [squash(page.extract_text()) for page in pdf_reader(data).pages]
     sheet_pages = [i for i, page in enumerate(pages) if "Лист ознакомления" in page]
     assert sheet_pages and sheet_pages[0] > 0
     assert pages[sheet_pages[0]].startswith("Лист ознакомления"), pages[sheet_pages[0]][:200]
@@ -386,7 +352,7 @@ def test_the_pdfs_use_an_embedded_serif_that_has_every_cyrillic_glyph(client, de
         assert fonts, url
         for font in fonts:
             assert any(serif in font for serif in ("Serif", "Times", "Tinos")), (url, font)
-        raw = " ".join(page.extract_text() for page in reader(data).pages)
+        raw = " ".join(page.extract_text() for page in pdf_reader(data).pages)
         assert "\ufffd" not in raw, url
         text = squash(raw)
         for name in seed_names():  # ё, й, ь, ы … all come back as the same characters
@@ -396,12 +362,12 @@ def test_the_pdfs_use_an_embedded_serif_that_has_every_cyrillic_glyph(client, de
 def test_pdfs_are_a4_and_the_order_runs_over_several_pages(client, demo):
     client.force_login(demo["director"])
     for url in ("/regulation/sheet.pdf", "/regulation/order.pdf"):
-        pages = reader(get_pdf(client, url).content).pages
+        pages = pdf_reader(get_pdf(client, url).content).pages
         for number, page in enumerate(pages, start=1):
             box = page.mediabox
             size = (float(box.width), float(box.height))
             assert size == pytest.approx(A4, abs=1.0), (url, number, size)
-    assert len(reader(get_pdf(client, "/regulation/order.pdf").content).pages) > 1
+    assert len(pdf_reader(get_pdf(client, "/regulation/order.pdf").content).pages) > 1
 
 
 # --- 9. who may download them ----------------------------------------------------------------

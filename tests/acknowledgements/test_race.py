@@ -2,7 +2,7 @@
 
 Each race runs two threads, each with its own database connection; a barrier releases them
 together right at the service call. The rules that must hold: one acknowledgement per person
-and version, one approved version per document, and every refusal is a DocumentError (what
+and version, one approved version per document, and every refusal is a PortalError (what
 the views turn into a message), never a database error.
 """
 
@@ -13,19 +13,15 @@ import datetime as dt
 import pytest
 
 from accounts.models import Role, User
-from acknowledgements.models import (
-    AckMethod,
-    Acknowledgement,
-    DocumentVersion,
-    VersionEvent,
-    VersionStatus,
-)
+from acknowledgements.models import AckMethod, Acknowledgement, DocumentVersion, VersionStatus
 from acknowledgements.services import (
-    DocumentError,
     acknowledgement_confirm,
     acknowledgement_record_paper,
     version_approve,
 )
+from cdt_portal.audit import history
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
 from tests.acknowledgements.builders import make_version
 from tests.factories import PASSWORD, OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
@@ -104,6 +100,8 @@ def test_two_simultaneous_online_confirmations_record_one(setting):
         assert {ack.pk for ack, _ in (result for result, _ in outcomes)} == {acks.get().pk}
         assert acks.get().method == AckMethod.ONLINE
     assert Acknowledgement.objects.filter(version=version).count() == RACES
+    # The click that found the acknowledgement already there wrote nothing.
+    assert AuditEntry.objects.filter(action="acknowledgement.confirmed").count() == RACES
 
 
 def test_two_simultaneous_paper_records_record_one(setting):
@@ -117,13 +115,17 @@ def test_two_simultaneous_paper_records_record_one(setting):
         results = [result for result, exc in outcomes if exc is None]
         errors = [exc for _, exc in outcomes if exc is not None]
         assert len(results) == 1 and len(errors) == 1, f"{teacher.last_name}: {outcomes!r}"
-        assert isinstance(errors[0], DocumentError), repr(errors[0])
+        assert isinstance(errors[0], PortalError), repr(errors[0])
         assert "уже ознакомлен" in errors[0].message
         acks = Acknowledgement.objects.filter(version=version, person=teacher)
         assert acks.count() == 1
         ack = acks.get()
         assert ack.pk == results[0].pk
         assert (ack.method, ack.acknowledged_on) == (AckMethod.PAPER, paper_date)
+        assert list(history(ack).values_list("action", flat=True)) == [
+            "acknowledgement.paper_recorded"
+        ]
+    assert AuditEntry.objects.filter(action="acknowledgement.paper_recorded").count() == 3
 
 
 def test_online_and_paper_at_once_record_one(setting):
@@ -137,11 +139,12 @@ def test_online_and_paper_at_once_record_one(setting):
         ack = Acknowledgement.objects.get(version=version, person=teacher)
         _, created = online[0]
         if created:  # online came first: the paper record is refused
-            assert isinstance(paper[1], DocumentError), repr(paper[1])
+            assert isinstance(paper[1], PortalError), repr(paper[1])
             assert ack.method == AckMethod.ONLINE
         else:  # paper came first: the confirmation finds it
             assert paper[1] is None, repr(paper[1])
             assert ack.method == AckMethod.PAPER and ack.pk == paper[0].pk
+        assert history(ack).count() == 1  # whichever came first, it alone is logged
 
 
 def test_two_simultaneous_approvals_of_one_draft_approve_it_once(setting):
@@ -152,15 +155,15 @@ def test_two_simultaneous_approvals_of_one_draft_approve_it_once(setting):
     results = [result for result, exc in outcomes if exc is None]
     errors = [exc for _, exc in outcomes if exc is not None]
     assert len(results) == 1 and len(errors) == 1, repr(outcomes)
-    assert isinstance(errors[0], DocumentError), repr(errors[0])
+    assert isinstance(errors[0], PortalError), repr(errors[0])
     approved = DocumentVersion.objects.filter(
         document=previous.document, status=VersionStatus.APPROVED
     )
     assert list(approved.values_list("pk", flat=True)) == [draft.pk]
     previous.refresh_from_db()
     assert previous.status == VersionStatus.SUPERSEDED
-    assert VersionEvent.objects.filter(version=draft, action="approved").count() == 1
-    assert VersionEvent.objects.filter(version=previous, action="superseded").count() == 1
+    assert history(draft).filter(action="version.approved").count() == 1
+    assert history(previous).filter(action="version.superseded").count() == 1
     draft.refresh_from_db()
     with draft.order_pdf.open("rb") as stored:
         assert stored.read().startswith(b"%PDF")
@@ -176,7 +179,7 @@ def test_two_drafts_approved_at_once_leave_one_approved_version(setting):
     outcomes = run_together(approve_job(first.pk, director.pk), approve_job(second.pk, director.pk))
 
     for _, exc in outcomes:
-        assert exc is None or isinstance(exc, DocumentError), repr(exc)
+        assert exc is None or isinstance(exc, PortalError), repr(exc)
     assert any(exc is None for _, exc in outcomes)
     statuses = dict(
         DocumentVersion.objects.filter(document=previous.document).values_list("pk", "status")

@@ -1,16 +1,15 @@
 """A long sheet is stored in parts: one confirmation re-renders one part, pages stay numbered."""
 
-import io
 from unittest import mock
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from pypdf import PdfReader
 
 from acknowledgements import documents
 from acknowledgements.services import acknowledgement_confirm
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import pdf_reader
 
 
 @pytest.fixture
@@ -30,7 +29,7 @@ def long_sheet(organisation, regulation, monkeypatch):
 
 
 def pages_text(pdf: bytes) -> list[str]:
-    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    return [page.extract_text() for page in pdf_reader(pdf).pages]
 
 
 def test_every_name_is_there_once_and_in_order(client, director, long_sheet, admin, teacher):

@@ -1,13 +1,22 @@
-"""Versions: draft → approved → superseded, each change by one function with an event."""
+"""Versions: draft → approved → superseded, each change by one function with an audit entry."""
 
 import datetime as dt
 
 import pytest
+from django.contrib import admin as django_admin
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from acknowledgements.models import DocumentVersion, VersionEvent, VersionStatus, text_sha256
-from acknowledgements.services import DocumentError, version_approve, version_edit
+from acknowledgements.models import Acknowledgement, DocumentVersion, VersionStatus, text_sha256
+from acknowledgements.services import version_approve, version_edit
+from cdt_portal.audit import history
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+
+
+def actions(version, **filters) -> list[str]:
+    return [entry.action for entry in history(version).filter(**filters)]
 
 
 def version_data(**overrides):
@@ -34,7 +43,8 @@ def test_the_administrator_prepares_a_draft_prefilled_from_the_current_version(
     assert response["Location"] == reverse("version_detail", kwargs={"pk": draft.pk})
     assert draft.number == regulation.number + 1
     assert draft.created_by == admin
-    assert [e.action for e in draft.events.all()] == [VersionEvent.Action.CREATED]
+    assert actions(draft) == ["version.created"]
+    assert history(draft).get().actor == admin
 
 
 def test_a_draft_can_be_edited(client, admin, draft_version):
@@ -46,7 +56,7 @@ def test_a_draft_can_be_edited(client, admin, draft_version):
     assert response.status_code == 302
     draft_version.refresh_from_db()
     assert draft_version.text == "Исправленный текст."
-    assert draft_version.events.filter(action=VersionEvent.Action.EDITED, actor=admin).exists()
+    assert actions(draft_version, actor=admin) == ["version.edited"]
 
 
 def test_editing_an_approved_version_is_refused(client, admin, regulation):
@@ -60,10 +70,11 @@ def test_editing_an_approved_version_is_refused(client, admin, regulation):
     assert "Утверждённую редакцию изменить нельзя" in response.content.decode()
     regulation.refresh_from_db()
     assert regulation.text == before
-    with pytest.raises(DocumentError):
+    with pytest.raises(PortalError):
         version_edit(version=regulation, actor=admin, text="Подменённый текст.")
     regulation.refresh_from_db()
     assert regulation.text == before
+    assert "version.edited" not in actions(regulation)
 
 
 def test_an_order_date_in_the_future_is_refused(client, admin, regulation):
@@ -93,8 +104,8 @@ def test_the_director_approves_after_a_confirmation_page(
     assert draft_version.text_sha256 == text_sha256(draft_version.text)
     assert draft_version.order_pdf.name.endswith(".pdf")
     assert regulation.status == VersionStatus.SUPERSEDED
-    assert regulation.events.filter(action=VersionEvent.Action.SUPERSEDED).exists()
-    assert draft_version.events.filter(action=VersionEvent.Action.APPROVED, actor=director).exists()
+    assert actions(regulation, actor=director)[-1] == "version.superseded"
+    assert actions(draft_version, actor=director)[-1] == "version.approved"
 
 
 def test_the_administrator_cannot_approve(client, admin, draft_version):
@@ -109,17 +120,15 @@ def test_the_administrator_cannot_approve(client, admin, draft_version):
 def test_approving_twice_is_refused_with_a_message(client, director, draft_version):
     client.force_login(director)
     client.post(reverse("version_approve", kwargs={"pk": draft_version.pk}))
-    events = VersionEvent.objects.count()
+    entries = AuditEntry.objects.count()
     response = client.post(reverse("version_approve", kwargs={"pk": draft_version.pk}), follow=True)
     assert "уже утверждена или заменена" in response.content.decode()
-    assert VersionEvent.objects.count() == events
-    with pytest.raises(DocumentError):
+    assert AuditEntry.objects.count() == entries
+    with pytest.raises(PortalError):
         version_approve(version=draft_version, actor=director)
 
 
 def test_one_approved_version_per_document_is_a_database_rule(regulation):
-    from django.db import IntegrityError, transaction
-
     with pytest.raises(IntegrityError), transaction.atomic():
         DocumentVersion.objects.create(
             document=regulation.document,
@@ -143,10 +152,6 @@ def test_the_history_is_shown(client, director, regulation):
 
 
 def test_acknowledgements_cannot_be_changed_in_the_admin():
-    from django.contrib import admin as django_admin
-
-    from acknowledgements.models import Acknowledgement
-
     model_admin = django_admin.site._registry[Acknowledgement]
     assert not model_admin.has_change_permission(request=None)
     assert not model_admin.has_delete_permission(request=None)
@@ -157,7 +162,7 @@ def test_a_draft_edited_while_being_approved_is_not_approved(director, admin, dr
     """The order is rendered before the lock; if the text changed meanwhile, nothing is fixed."""
     stale = DocumentVersion.objects.get(pk=draft_version.pk)
     version_edit(version=draft_version, actor=admin, text="Текст, изменённый в ту же минуту.")
-    with pytest.raises(DocumentError, match="изменили"):
+    with pytest.raises(PortalError, match="изменили"):
         version_approve(version=stale, actor=director)
     draft_version.refresh_from_db()
     assert draft_version.status == VersionStatus.DRAFT

@@ -1,8 +1,13 @@
 """Browser journeys: Debian's Chromium driven by Playwright against pytest-django's live server.
 
-One browser per test session, a fresh context (cookies, storage) per test. Every page records
+One browser per test module, a fresh context (cookies, storage) per test. Every page records
 console errors, uncaught exceptions and Content-Security-Policy violations; tests call
 `tab.assert_clean()` after each page they look at, and the fixture checks once more at the end.
+
+axe-core runs on every page a journey opens: `Tab.goto`, `log_in` and `log_out` check the page
+they land on, and `assert_clean()` checks any page loaded since the last check (a click that
+submitted a form, a link followed). A page that was left before anything looked at it is
+reported as a problem, so no page of a journey goes unchecked.
 """
 
 from __future__ import annotations
@@ -14,9 +19,7 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an asyncio loop in the test thread; Django's ORM would otherwise
-# refuse to run there (SynchronousOnlyOperation). Set when this conftest loads, before any test.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+from tests.helpers import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,10 +31,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DEMO_PASSWORD = "cdt-demo"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# Screenshots the README shows; journeys overwrite them on every run.
 # Every run keeps its screenshots in var/screenshots/ (not committed); `make screenshots`
 # copies them to docs/screenshots/, which the README shows, when pages have changed.
 SCREENSHOTS = Path(
@@ -70,10 +71,13 @@ class Tab:
     page: object
     base_url: str
     problems: list[str] = field(default_factory=list)
+    # The URL of every document the tab loaded, and how many of them axe has seen.
+    loads: list[str] = field(default_factory=list)
+    checked_loads: int = 0
 
     def goto(self, path: str):
         response = self.page.goto(self.base_url + path)
-        self.page.wait_for_load_state("load")
+        self.check_new_page()
         return response
 
     def url_path(self) -> str:
@@ -81,8 +85,21 @@ class Tab:
         assert url.startswith(self.base_url), url
         return url[len(self.base_url) :]
 
+    def check_new_page(self) -> None:
+        """axe on the page now shown, if it was loaded since the last check (once per page:
+        a page that a journey looks at twice is not checked twice)."""
+        self.page.wait_for_load_state("load")
+        new = self.loads[self.checked_loads :]
+        if not new:
+            return
+        if len(new) > 1:
+            self.problems.append(f"pages opened but never checked by axe: {new[:-1]}")
+        self.assert_accessible()
+
     def assert_clean(self) -> None:
-        """No console error, uncaught exception or CSP violation since the last check."""
+        """No console error, uncaught exception or CSP violation since the last check, and
+        axe has seen the page now shown."""
+        self.check_new_page()
         problems, self.problems = self.problems, []
         assert not problems, "Browser reported problems:\n" + "\n".join(problems)
 
@@ -99,15 +116,18 @@ class Tab:
         self.assert_clean()
         self.page.get_by_label("Имя пользователя или e-mail").fill(username)
         self.page.get_by_label("Пароль").fill(password)
-        self.page.get_by_role("button", name="Войти", exact=True).click()
-        self.page.wait_for_load_state("load")
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Войти", exact=True).click()
+        self.check_new_page()
 
     def log_out(self) -> None:
-        self.page.get_by_role("button", name="Выйти", exact=True).click()
-        self.page.wait_for_load_state("load")
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Выйти", exact=True).click()
+        self.check_new_page()
 
     def assert_accessible(self, what: str = "") -> None:
         """axe-core on the page as it is now; fails on any serious or critical violation."""
+        self.checked_loads = len(self.loads)
         violations = axe_violations(self.page)
         failing = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
         assert not failing, (
@@ -184,10 +204,16 @@ def shrink_png(path: Path) -> None:
 
 
 def axe_violations(page) -> list[dict]:
-    """Every axe-core violation on the page (axe-core is bundled by axe-playwright-python)."""
+    """Every axe-core violation on the page. axe-core (bundled by axe-playwright-python) is
+    injected once per document and reused for every later check of the same page (a resize,
+    an opened menu)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    return Axe().run(page).response["violations"]
+    axe = Axe()
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(axe.axe_script)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return results["violations"]
 
 
 def axe_report(violations: list[dict]) -> str:
@@ -207,8 +233,23 @@ def axe_report(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture(scope="module")
+def allow_async_unsafe():
+    """Playwright's sync API keeps an asyncio loop running in the test thread while a browser
+    is open, and Django's ORM refuses to run there (SynchronousOnlyOperation) unless told
+    otherwise. Allowed only while a module's browser is open, never for the rest of the run."""
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser(allow_async_unsafe):
+    """One browser per module: Playwright's loop (see `allow_async_unsafe`) ends with it."""
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} not found")
     try:
@@ -224,19 +265,11 @@ def browser():
 
 
 @pytest.fixture
-def demo(transactional_db, live_server):
+def demo(allow_async_unsafe, transactional_db, live_server):
     """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins."""
     from portal.demo import load_demo
 
     return load_demo()
-
-
-def _is_favicon(message) -> bool:
-    """Chromium asks for /favicon.ico on its own and logs the 404; the site declares no icon.
-
-    Not the page's fault as such, and reported separately; everything else counts.
-    """
-    return (message.location or {}).get("url", "").endswith("/favicon.ico")
 
 
 def _open_tab(browser, live_server, viewport) -> tuple[object, Tab]:
@@ -247,7 +280,7 @@ def _open_tab(browser, live_server, viewport) -> tuple[object, Tab]:
     tab = Tab(page=page, base_url=live_server.url)
 
     def on_console(message) -> None:
-        if message.type == "error" and not _is_favicon(message):
+        if message.type == "error":
             tab.problems.append(f"console error on {page.url}: {message.text}")
 
     def on_page_error(error) -> None:
@@ -255,6 +288,7 @@ def _open_tab(browser, live_server, viewport) -> tuple[object, Tab]:
 
     page.on("console", on_console)
     page.on("pageerror", on_page_error)
+    page.on("load", lambda loaded: tab.loads.append(loaded.url))
     return context, tab
 
 
@@ -263,8 +297,10 @@ def tab(browser, live_server, demo):
     """A desktop-sized page in a fresh browser context."""
     context, tab = _open_tab(browser, live_server, DESKTOP)
     yield tab
-    context.close()
-    tab.assert_clean()
+    try:
+        tab.assert_clean()
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -272,5 +308,7 @@ def phone_tab(browser, live_server, demo):
     """A phone-sized (390×844) page in a fresh browser context."""
     context, tab = _open_tab(browser, live_server, PHONE)
     yield tab
-    context.close()
-    tab.assert_clean()
+    try:
+        tab.assert_clean()
+    finally:
+        context.close()

@@ -1,14 +1,14 @@
 """The Sferum rollout as the four people who do it, in a real browser, on the demo data.
 
 Each journey finds things by what a person sees (roles, labels, Russian text), runs axe-core on
-its key pages at desktop and phone width (serious and critical findings fail), and saves those
-pages as screenshots into docs/screenshots/ (see its README.md).
+every page it opens (see conftest.py) and its key pages again at desktop and phone width (serious
+and critical findings fail), and saves those key pages as screenshots into var/screenshots/
+(`make screenshots` copies them to docs/screenshots/).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import struct
 import zlib
@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import CHROMIUM, DEMO_PASSWORD, DESKTOP, PHONE, skip_or_fail
+from tests.helpers import DEMO_PASSWORD, pdf_text
+
+from .conftest import CHROMIUM, DESKTOP, PHONE, skip_or_fail
 
 if not CHROMIUM.exists():
     skip_or_fail(f"{CHROMIUM} not found")
@@ -46,17 +48,6 @@ def moscow_now() -> dt.datetime:
 
 def today() -> str:
     return f"{moscow_now():%d.%m.%Y}"
-
-
-def squash(text: str) -> str:
-    """Collapse every run of whitespace into one space: PDF text wraps lines anywhere."""
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-
-    return squash(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
 
 
 def fetch_pdf(tab, link) -> bytes:
@@ -167,9 +158,11 @@ def test_admin_prepares_signs_and_sends_the_registration_request(tab, tmp_path):
     history = page.get_by_role("heading", name="История заявки")
     expect(history).to_be_visible()
     timeline = page.locator("ol.timeline > li")
-    expect(timeline).to_have_count(4)
+    # Read from the audit log: the four states and the administrator's details, oldest first.
+    expect(timeline).to_have_count(5)
     for state in ("Черновик", "На подписи", "Готова к отправке", "Отправлена"):
         expect(timeline.filter(has_text=state).first).to_be_visible()
+    expect(timeline.nth(1)).to_contain_text("Изменены данные администратора")
     expect(timeline.filter(has_text=f"анкета заполнена {filled_on:%d.%m.%Y}")).to_have_count(1)
     expect(page.get_by_text(f"Отправлена {today()}")).to_be_visible()
     tab.capture("admin-request-sent")
@@ -284,13 +277,24 @@ def test_director_sees_who_confirmed_and_downloads_the_sheet(tab, demo):
     assert re.search(rf"{TEACHER_NAME}.{{0,120}}{re.escape(today())}", sheet), sheet
     assert ADMIN_NAME in sheet, sheet
 
+    # The audit log names the director's approval of the regulation (loaded by the demo).
+    nav_link(page, "Журнал").click()
+    expect(page).to_have_url(tab.base_url + "/audit/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Журнал действий")
+    approval = page.get_by_role("row").filter(has_text="Редакция утверждена")
+    expect(approval).to_have_count(1)
+    expect(approval).to_contain_text("Денисенко")
+    expect(approval).to_contain_text("Положение")
+    tab.assert_clean()
+
 
 # 4. A parent ------------------------------------------------------------------------------------
 
 
 def test_parent_finds_the_chat_confirms_the_notice_and_gives_consent(tab, demo):
     from accounts.models import StudyGroup, User
-    from onboarding.parents import default_notice_text, notice_publish
+    from onboarding.selectors import default_notice_text
+    from onboarding.services import notice_publish
 
     StudyGroup.objects.filter(organisation=demo, name=GROUP_NAME).update(
         chat_invite_link=INVITE_LINK

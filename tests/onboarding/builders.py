@@ -2,20 +2,22 @@
 
 import datetime as dt
 
+from cdt_portal.audit import history
+from onboarding.services import (
+    notice_publish,
+    request_mark_ready,
+    request_prepare_letter,
+    request_start,
+    request_update_details,
+)
+from onboarding.uploads import CheckedScan
+
 PNG_SCAN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def make_ready_request(organisation, actor):
     """A registration request with the letter signed and the scan attached, for any
     organisation (the `ready_request` fixture and the race tests build it the same way)."""
-    from onboarding.services import (
-        request_mark_ready,
-        request_prepare_letter,
-        request_start,
-        request_update_details,
-    )
-    from onboarding.uploads import CheckedScan
-
     registration = request_start(organisation=organisation, actor=actor)
     request_update_details(
         request=registration,
@@ -34,10 +36,17 @@ def make_ready_request(organisation, actor):
 
 
 def make_notice(organisation, actor):
-    from onboarding.parents import notice_publish
-
     return notice_publish(
         organisation=organisation,
         actor=actor,
         text="Мы используем «Сферум». Подробности — в портале.",
     )
+
+
+def request_states(registration) -> list[tuple[str, str]]:
+    """The request's state changes, (from, to), oldest first, as its audit history tells."""
+    return [
+        (entry.data["from"], entry.data["to"])
+        for entry in history(registration)
+        if entry.action == f"request.{entry.data.get('to')}"
+    ]

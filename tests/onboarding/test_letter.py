@@ -3,14 +3,14 @@ read back with pypdf. Nothing here mocks WeasyPrint."""
 
 from __future__ import annotations
 
-import io
 import re
 from urllib.parse import unquote
 
-import pypdf
 import pytest
 
-from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus
+from cdt_portal.audit import history
+from onboarding.models import RegistrationRequest, RequestStatus
+from tests.helpers import filename_of, pdf_text
 
 FULL_NAME = (
     "Муниципальное казённое учреждение дополнительного образования «Центр детского творчества»"
@@ -23,29 +23,6 @@ POSITION = "педагог дополнительного образования
 PHONE = "+7 912 345-67-89"
 NEW_PHONE = "+7 922 000-11-22"
 LETTER_URL = "/onboarding/request/letter.pdf"
-
-
-def squash(text: str) -> str:
-    """Collapse every run of whitespace into one space: PDF text wraps lines anywhere."""
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def pdf_text(data: bytes) -> str:
-    return squash(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages))
-
-
-def filename_of(response) -> str:
-    header = response["Content-Disposition"]
-    assert "filename*=utf-8''" in header, header
-    encoded = header.split("filename*=utf-8''", 1)[1].split(";", 1)[0]
-    assert "%" in encoded and not re.search(r"[^\x21-\x7e]", encoded), header
-    return unquote(encoded)
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Each test its own storage, so a letter stored by an earlier test is never served."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture
@@ -151,7 +128,7 @@ def test_editing_details_on_a_letter_awaiting_signature_makes_it_anew(
     old_name = registration.letter_pdf.name
     before = get_letter(client, director).content
     assert PHONE in pdf_text(before)
-    events_before = RequestEvent.objects.filter(request=registration).count()
+    entries_before = history(registration).count()
 
     client.force_login(admin)
     post_ok(
@@ -169,15 +146,15 @@ def test_editing_details_on_a_letter_awaiting_signature_makes_it_anew(
     assert NEW_PHONE in text
     assert PHONE not in text
 
-    events = RequestEvent.objects.filter(request=registration)
-    assert events.count() == events_before + 1
-    last = events.last()
-    assert (last.from_status, last.to_status) == (
-        RequestStatus.AWAITING_SIGNATURE,
-        RequestStatus.AWAITING_SIGNATURE,
-    )
+    entries = history(registration)
+    assert entries.count() == entries_before + 1
+    last = entries.last()
+    assert last.action == "request.details.changed"
+    assert last.data == {
+        "admin_phone": [PHONE, NEW_PHONE],
+        "comment": "письмо сформировано заново",
+    }
     assert last.actor == admin
-    assert "заново" in last.comment
 
 
 def test_editing_details_on_a_draft_makes_no_letter(client, letterhead, admin):

@@ -1,12 +1,13 @@
 """Parents confirm the notice and give or withdraw consent; the history is never overwritten."""
 
-import io
-
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from pypdf import PdfReader
 
-from onboarding.models import ConsentRecord, NoticeAcknowledgement
+from onboarding.models import ConsentRecord, ConsentText, NoticeAcknowledgement, ParentNotice
+from onboarding.services import consent_record
 from tests.factories import GuardianshipFactory, UserFactory
+from tests.helpers import pdf_text
 
 
 def test_the_admin_publishes_a_notice_from_the_template(client, admin, organisation):
@@ -14,20 +15,38 @@ def test_the_admin_publishes_a_notice_from_the_template(client, admin, organisat
     page = client.get(reverse("notices")).content.decode()
     assert organisation.full_name in page  # the draft comes from section 5's template
     assert "VK Мессенджер" in page
-    client.post(reverse("notices"), {"text": "Мы используем «Сферум» с 01.12.2026."})
-    assert "Мы используем «Сферум» с 01.12.2026." in client.get(reverse("notices")).content.decode()
+    response = client.post(
+        reverse("notice_publish"), {"text": "Мы используем «Сферум» с 01.12.2026."}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("notices"), 302)]
+    text = response.content.decode()
+    assert "Уведомление опубликовано: родители увидят его на своей странице." in text
+    assert "Мы используем «Сферум» с 01.12.2026." in text
+    # publishing the same text again changes nothing: parents' confirmations stay
+    client.post(reverse("notice_publish"), {"text": "Мы используем «Сферум» с 01.12.2026."})
+    assert ParentNotice.objects.count() == 1
 
 
 def test_an_empty_notice_is_refused(client, admin):
     client.force_login(admin)
-    response = client.post(reverse("notices"), {"text": "   "}, follow=True)
+    response = client.post(reverse("notice_publish"), {"text": "   "}, follow=True)
     assert "Текст уведомления пустой." in response.content.decode()
+    assert not ParentNotice.objects.exists()
 
 
 def test_the_director_sees_but_cannot_publish(client, director):
     client.force_login(director)
-    assert client.get(reverse("notices")).status_code == 200
-    assert client.post(reverse("notices"), {"text": "x"}).status_code == 403
+    page = client.get(reverse("notices")).content.decode()
+    assert reverse("notice_publish") not in page
+    assert client.post(reverse("notice_publish"), {"text": "x"}).status_code == 403
+    assert not ParentNotice.objects.exists()
+
+
+def test_the_notices_page_only_shows(client, admin):
+    """Publishing has its own address; a POST to the page itself is not an action."""
+    client.force_login(admin)
+    assert client.post(reverse("notices"), {"text": "x"}).status_code == 405
+    assert not ParentNotice.objects.exists()
 
 
 def test_a_parent_confirms_and_the_admin_sees_it_by_group(client, parent, admin, group, notice):
@@ -86,13 +105,25 @@ def test_an_unknown_consent_action_is_refused(client, parent, student):
     assert not ConsentRecord.objects.exists()
 
 
+def test_reading_the_consent_text_stores_nothing_until_a_first_consent(
+    client, admin, parent, student, organisation
+):
+    client.force_login(admin)
+    assert "152-ФЗ" in client.get(reverse("consent_text")).content.decode()
+    assert not ConsentText.objects.exists()
+    client.force_login(parent)
+    client.post(reverse("consent", kwargs={"pk": student.pk}), {"action": "given"})
+    stored = ConsentText.objects.get()
+    assert ConsentRecord.objects.get().consent_text == stored
+    assert stored.organisation == organisation
+    assert "152-ФЗ" in stored.text
+
+
 def test_the_consent_text_prints_as_a_separate_document(client, admin, organisation):
     client.force_login(admin)
     response = client.get(reverse("consent_text") + "?format=pdf")
     assert response["Content-Type"] == "application/pdf"
-    text = " ".join(
-        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages).split()
-    )
+    text = pdf_text(response.content)
     assert "152-ФЗ" in text
     assert organisation.full_name in text
     assert "Подпись" in text
@@ -101,11 +132,6 @@ def test_the_consent_text_prints_as_a_separate_document(client, admin, organisat
 def test_a_parents_page_costs_the_same_queries_for_one_child_or_five(
     client, parent, organisation, group, notice
 ):
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from onboarding.parents import consent_record
-
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
             assert client.get(reverse("family_home")).status_code == 200

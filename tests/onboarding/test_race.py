@@ -3,7 +3,7 @@
 Each race runs two threads, each with its own database connection; a barrier releases them
 together right at the service call. The rules that must hold: one e-mail to Sferum and one
 «sent» event per request, one open request per organisation, and every refusal is a
-RequestError (what the views turn into a message), never a database error.
+PortalError (what the views turn into a message), never a database error.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from django.conf import settings
 from django.core import mail
 
 from accounts.models import Organisation, Role, User
-from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus, SentVia
-from onboarding.services import (
-    REGISTRATION_SUBJECT,
-    RequestError,
-    request_cancel,
-    request_send,
-    request_start,
-)
+from cdt_portal.audit import history
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from onboarding.documents import REGISTRATION_SUBJECT
+from onboarding.models import RegistrationRequest, RequestStatus, SentVia
+from onboarding.services import request_cancel, request_send, request_start
 from tests.factories import OrganisationFactory, UserFactory
 from tests.onboarding.builders import make_ready_request
 from tests.races import POSTGRES_RACES, run_together
@@ -51,11 +49,6 @@ def start_job(organisation_pk: int, actor_pk: int):
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
-@pytest.fixture(autouse=True)
 def empty_outbox():
     del mail.outbox[:]
     yield
@@ -77,7 +70,7 @@ def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: i
     results = [result for result, exc in outcomes if exc is None]
     errors = [exc for _, exc in outcomes if exc is not None]
     assert len(results) == 1 and len(errors) == 1, repr(outcomes)
-    assert isinstance(errors[0], RequestError), repr(errors[0])
+    assert isinstance(errors[0], PortalError), repr(errors[0])
     assert "отправить заявку" in errors[0].message
     assert "«Отправлена»" in errors[0].message
 
@@ -88,8 +81,7 @@ def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: i
     assert message.to == [settings.SFERUM_REGISTRATION_EMAIL]
     assert message.from_email == (registration.organisation.email or settings.DEFAULT_FROM_EMAIL)
 
-    sent_events = RequestEvent.objects.filter(request=registration, to_status=RequestStatus.SENT)
-    assert sent_events.count() == 1
+    assert history(registration).filter(action="request.sent").count() == 1
     registration.refresh_from_db()
     assert registration.status == RequestStatus.SENT
     assert registration.sent_via == SentVia.SMTP
@@ -115,13 +107,13 @@ def test_two_administrators_sending_at_once_send_one_email():
         (winner,) = [
             actor for actor, (_, exc) in zip((first, second), outcomes, strict=True) if exc is None
         ]
-        event = RequestEvent.objects.get(request=registration, to_status=RequestStatus.SENT)
-        assert event.actor_id == winner.pk
-        assert event.from_status == RequestStatus.READY
-        refused += sum(isinstance(exc, RequestError) for _, exc in outcomes)
+        entry = history(registration).get(action="request.sent")
+        assert entry.actor_id == winner.pk
+        assert entry.data["from"] == RequestStatus.READY
+        refused += sum(isinstance(exc, PortalError) for _, exc in outcomes)
     assert refused == RACES
     assert len(mail.outbox) == RACES
-    assert RequestEvent.objects.filter(to_status=RequestStatus.SENT).count() == RACES
+    assert AuditEntry.objects.filter(action="request.sent").count() == RACES
 
 
 def test_the_ready_request_fixture_races_too(ready_request, admin):
@@ -149,7 +141,7 @@ def test_two_simultaneous_starts_open_one_request():
         results = [result for result, exc in outcomes if exc is None]
         errors = [exc for _, exc in outcomes if exc is not None]
         assert len(results) == 1 and len(errors) == 1, repr(outcomes)
-        assert isinstance(errors[0], RequestError), repr(errors[0])
+        assert isinstance(errors[0], PortalError), repr(errors[0])
         assert errors[0].message == "У организации уже есть открытая заявка."
         refused += 1
 
@@ -157,8 +149,10 @@ def test_two_simultaneous_starts_open_one_request():
         assert requests.count() == 1
         assert requests.get().pk == results[0].pk
         assert requests.get().status == RequestStatus.DRAFT
-        events = RequestEvent.objects.filter(request__organisation=organisation)
-        assert list(events.values_list("to_status", flat=True)) == [RequestStatus.DRAFT]
+        entries = AuditEntry.objects.filter(organisation=organisation)
+        assert list(entries.values_list("action", "object_id")) == [
+            ("request.draft", str(results[0].pk))
+        ]
     assert refused == RACES
 
 
@@ -172,7 +166,7 @@ def test_a_start_after_cancelling_races_cleanly():
         start_job(organisation.pk, first.pk), start_job(organisation.pk, second.pk)
     )
     errors = [exc for _, exc in outcomes if exc is not None]
-    assert len(errors) == 1 and isinstance(errors[0], RequestError), repr(outcomes)
+    assert len(errors) == 1 and isinstance(errors[0], PortalError), repr(outcomes)
     open_requests = RegistrationRequest.objects.filter(organisation=organisation).exclude(
         status__in=[RequestStatus.REGISTERED, RequestStatus.CANCELLED]
     )

@@ -3,16 +3,23 @@
 import datetime as dt
 import email
 from email import policy
+from pathlib import Path
 
 import pytest
+from django.contrib import admin as django_admin
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.mail.backends.locmem import EmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
-from onboarding.models import RegistrationRequest, RequestEvent, RequestStatus
-from onboarding.services import REGISTRATION_SUBJECT, RequestError, request_cancel
-from tests.onboarding.builders import PNG_SCAN
+from cdt_portal.audit import history
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from onboarding.documents import REGISTRATION_SUBJECT
+from onboarding.models import RegistrationRequest, RequestStatus
+from onboarding.services import request_cancel
+from tests.onboarding.builders import PNG_SCAN, request_states
 
 PDF_SCAN = b"%PDF-1.4\n% signed and stamped\n" + b"0" * 100
 TODAY = lambda: timezone.localdate()  # noqa: E731
@@ -32,8 +39,8 @@ def page(client) -> str:
     return client.get(reverse("registration_request")).content.decode()
 
 
-def states(registration) -> list[tuple[str, str]]:
-    return list(registration.events.values_list("from_status", "to_status"))
+def sent_entries(registration):
+    return history(registration).filter(action="request.sent")
 
 
 def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation):
@@ -112,7 +119,7 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
     assert registration.registered_on == TODAY()
 
     S = RequestStatus
-    assert states(registration) == [
+    assert request_states(registration) == [
         ("", S.DRAFT),
         (S.DRAFT, S.AWAITING_SIGNATURE),
         (S.AWAITING_SIGNATURE, S.READY),
@@ -123,7 +130,7 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
         (S.READY, S.SENT),
         (S.SENT, S.REGISTERED),
     ]
-    assert set(registration.events.values_list("actor", flat=True)) == {admin.pk}
+    assert {entry.actor_id for entry in history(registration)} == {admin.pk}
     timeline = page(client)
     assert "Возвращена на доработку" in timeline and "Зарегистрирована" in timeline
 
@@ -154,14 +161,12 @@ def test_a_second_click_on_send_is_refused(as_admin, ready_request):
     response = post(as_admin, "request_send", follow=True)
     assert "Нельзя отправить заявку: заявка в состоянии «Отправлена»" in response.content.decode()
     assert len(mail.outbox) == 1
-    assert ready_request.events.filter(to_status=RequestStatus.SENT).count() == 1
+    assert sent_entries(ready_request).count() == 1
 
 
 def test_a_failed_send_leaves_the_request_ready_with_the_error(
     as_admin, ready_request, monkeypatch
 ):
-    from django.core.mail.backends.locmem import EmailBackend
-
     def refuse(self, messages):
         raise ConnectionRefusedError("Connection refused by smtp.example.ru")
 
@@ -172,7 +177,7 @@ def test_a_failed_send_leaves_the_request_ready_with_the_error(
     ready_request.refresh_from_db()
     assert ready_request.status == RequestStatus.READY
     assert ready_request.sent_at is None
-    assert not ready_request.events.filter(to_status=RequestStatus.SENT).exists()
+    assert not sent_entries(ready_request).exists()
 
 
 def test_without_smtp_the_portal_offers_only_the_eml(as_admin, ready_request, settings):
@@ -280,7 +285,9 @@ def test_cancel_from_an_open_state_after_a_confirmation_page(as_admin, ready_req
     post(as_admin, "request_cancel", {"reason": "Передумали"})
     ready_request.refresh_from_db()
     assert ready_request.status == RequestStatus.CANCELLED
-    with pytest.raises(RequestError):
+    with pytest.raises(
+        PortalError, match=r"Заявка уже в состоянии «Отменена»: отменить её нельзя\."
+    ):
         request_cancel(request=ready_request, actor=admin, reason="ещё раз")
     # A cancelled request frees the place for a new one.
     post(as_admin, "request_start")
@@ -327,15 +334,11 @@ def _awaiting(client):
 
 
 def _stored_scans(settings) -> list:
-    from pathlib import Path
-
     folder = Path(settings.MEDIA_ROOT) / "onboarding" / "scans"
     return list(folder.glob("*")) if folder.exists() else []
 
 
-def test_events_are_append_only_in_the_admin():
-    from django.contrib import admin as django_admin
-
-    model_admin = django_admin.site._registry[RequestEvent]
+def test_the_requests_history_is_append_only_in_the_admin():
+    model_admin = django_admin.site._registry[AuditEntry]
     assert not model_admin.has_change_permission(request=None)
     assert not model_admin.has_delete_permission(request=None)

@@ -4,8 +4,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from onboarding.models import SferumStatus, TeacherSferumStatus, TeacherStatusEvent
-from onboarding.services import RequestError, teacher_status_advance
+from cdt_portal.audit import history
+from cdt_portal.errors import PortalError
+from onboarding.models import SferumStatus, TeacherSferumStatus
+from onboarding.selectors import teacher_status
+from onboarding.services import teacher_status_advance
 
 
 def step(client, to):
@@ -28,25 +31,29 @@ def test_a_teacher_reports_their_steps_and_the_admin_verifies(client, teacher, a
     assert status.status == SferumStatus.VERIFIED
     assert status.verified_by == admin
     assert status.verified_on == timezone.localdate()
-    assert list(
-        TeacherStatusEvent.objects.filter(person=teacher).values_list("to_status", "actor")
-    ) == [
+    assert [
+        (entry.data["to"], entry.actor_id)
+        for entry in history(teacher).filter(action="sferum_status.changed")
+    ] == [
         (SferumStatus.PROFILE_CREATED, teacher.pk),
         (SferumStatus.VERIFICATION_REQUESTED, teacher.pk),
         (SferumStatus.VERIFIED, admin.pk),
     ]
     client.force_login(teacher)
-    assert (
-        f"Подтверждено {timezone.localdate():%d.%m.%Y}"
-        in client.get(reverse("my_sferum_status")).content.decode()
-    )
+    page = client.get(reverse("my_sferum_status")).content.decode()
+    assert f"Подтверждено {timezone.localdate():%d.%m.%Y}" in page
+    # the teacher's own history, read from the audit log
+    assert "не начато → учебный профиль создан, С.Н. Иванова" in page
+    assert "учебный профиль создан → запрошено подтверждение «учитель», С.Н. Иванова" in page
+    assert "запрошено подтверждение «учитель» → статус «учитель» подтверждён, О.В. Захарова" in page
 
 
 def test_steps_cannot_be_skipped(client, teacher):
     client.force_login(teacher)
     page = step(client, SferumStatus.VERIFICATION_REQUESTED).content.decode()
     assert "сначала нужен шаг «учебный профиль создан»" in page
-    assert TeacherSferumStatus.objects.get(person=teacher).status == SferumStatus.NOT_STARTED
+    assert teacher_status(teacher).status == SferumStatus.NOT_STARTED
+    assert not TeacherSferumStatus.objects.exists()  # a refusal writes nothing
 
 
 def test_a_teacher_cannot_verify_themselves(client, teacher):
@@ -65,10 +72,18 @@ def test_a_teacher_cannot_verify_themselves(client, teacher):
 def test_an_unknown_step_is_refused(client, teacher):
     client.force_login(teacher)
     assert "Такого шага нет." in step(client, "hacked").content.decode()
+    assert not TeacherSferumStatus.objects.exists()
+
+
+def test_opening_the_page_writes_nothing(client, teacher):
+    client.force_login(teacher)
+    page = client.get(reverse("my_sferum_status")).content.decode()
+    assert "Профиль создан" in page
+    assert not TeacherSferumStatus.objects.exists()
 
 
 def test_nobody_reports_for_someone_else(teacher, admin):
-    with pytest.raises(RequestError):
+    with pytest.raises(PortalError, match=r"Этот шаг педагог отмечает сам\."):
         teacher_status_advance(person=teacher, to=SferumStatus.PROFILE_CREATED, actor=admin)
 
 

@@ -19,12 +19,13 @@ def names_on_the_sheet(text: str) -> list[str]:
 
 
 def snapshot() -> str:
-    from acknowledgements.models import Acknowledgement, Document, DocumentVersion, VersionEvent
+    from acknowledgements.models import Acknowledgement, Document, DocumentVersion
+    from cdt_portal.models import AuditEntry
 
     rows = [
         *Document.objects.order_by("pk"),
         *DocumentVersion.objects.order_by("pk"),
-        *VersionEvent.objects.order_by("pk"),
+        *AuditEntry.objects.order_by("pk"),
         *Acknowledgement.objects.order_by("pk"),
         *Organisation.objects.order_by("pk"),
         *User.objects.order_by("pk"),

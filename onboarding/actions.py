@@ -1,0 +1,35 @@
+"""The audit actions the rollout writes, and what the audit page calls them (registered in
+`OnboardingConfig.ready`). Services write them; selectors read a history by them."""
+
+from __future__ import annotations
+
+from .models import RequestStatus
+
+
+def request_action(status: str) -> str:
+    """The action of a request reaching `status`: "request.sent" and so on."""
+    return f"request.{status}"
+
+
+REQUEST_DETAILS_CHANGED = "request.details.changed"
+SFERUM_STATUS_CHANGED = "sferum_status.changed"
+NOTICE_PUBLISHED = "notice.published"
+NOTICE_CONFIRMED = "notice.confirmed"
+CONSENT_GIVEN = "consent.given"
+CONSENT_WITHDRAWN = "consent.withdrawn"
+
+LABELS: dict[str, str] = {
+    request_action(RequestStatus.DRAFT): "Заявка на регистрацию начата",
+    request_action(RequestStatus.AWAITING_SIGNATURE): "Письмо о назначении сформировано",
+    request_action(RequestStatus.READY): "Заявка готова к отправке",
+    request_action(RequestStatus.SENT): "Заявка отправлена",
+    request_action(RequestStatus.RETURNED): "Заявка возвращена на доработку",
+    request_action(RequestStatus.REGISTERED): "Организация зарегистрирована в «Сферуме»",
+    request_action(RequestStatus.CANCELLED): "Заявка отменена",
+    REQUEST_DETAILS_CHANGED: "Изменены данные администратора в заявке",
+    SFERUM_STATUS_CHANGED: "Изменён статус педагога в «Сферуме»",
+    NOTICE_PUBLISHED: "Опубликовано уведомление родителей",
+    NOTICE_CONFIRMED: "Родитель ознакомлен с уведомлением",
+    CONSENT_GIVEN: "Дано согласие на обработку персональных данных",
+    CONSENT_WITHDRAWN: "Отозвано согласие на обработку персональных данных",
+}

@@ -1,0 +1,671 @@
+"""Every change in accounts writes exactly one audit entry; every refusal writes nothing."""
+
+import csv
+import inspect
+import io
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
+from django.db.models import Max
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import (
+    Guardianship,
+    ImportBatch,
+    Invitation,
+    Messenger,
+    Organisation,
+    Role,
+    StudyGroup,
+    User,
+)
+from cdt_portal.audit import ACTION_LABELS
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from tests.factories import UserFactory
+
+# Every public function of accounts/services.py that changes data, with the action it logs.
+AUDITED_SERVICES = {
+    "organisation_update": "organisation.updated",
+    "profile_update": "profile.updated",
+    "person_create": "person.created",
+    "person_update": "person.updated",
+    "user_set_roles": "person.roles.changed",
+    "person_set_active": "person.deactivated",  # "person.activated" when switched back on
+    "guardianship_link": "guardianship.linked",
+    "guardianship_unlink": "guardianship.unlinked",
+    "group_create": "group.created",
+    "group_update": "group.updated",
+    "group_set_link": "group.link_changed",
+    "invitation_issue": "invitation.issued",
+    "invitation_accept": "invitation.accepted",
+    "import_upload": "import.uploaded",
+    "import_apply": "import.applied",
+    "import_cancel": "import.cancelled",
+}
+# Public functions there that only compute.
+NOT_WRITING = ("transliterate", "username_base", "free_username")
+
+LINK = "https://sferum.ru/?invite=abc123"
+BASE_URL = "http://testserver/"
+
+
+def mark() -> int:
+    return AuditEntry.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
+def entries_since(since: int) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(pk__gt=since).order_by("pk"))
+
+
+def only_entry_since(since: int) -> AuditEntry:
+    entries = entries_since(since)
+    assert len(entries) == 1, [e.action for e in entries]
+    return entries[0]
+
+
+def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
+    assert entry.action == action
+    assert entry.actor_id == (actor.pk if actor else None)
+    assert entry.content_type == ContentType.objects.get_for_model(obj)
+    assert entry.object_id == str(obj.pk)
+    assert entry.organisation_id == organisation.pk
+    assert entry.data == data
+
+
+def staff_csv(*names: str) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=";").writerows([["Ф.И.О."], *[[name] for name in names]])
+    return out.getvalue().encode()
+
+
+@pytest.fixture
+def newcomer(organisation):
+    person = UserFactory(
+        organisation=organisation,
+        username="novikova.ap",
+        last_name="Новикова",
+        first_name="Анна",
+        patronymic="Петровна",
+        email="novikova@example.ru",
+        roles=[Role.TEACHER],
+    )
+    person.set_unusable_password()
+    person.save()
+    return person
+
+
+# --- The lists above are the whole module ----------------------------------------------------
+
+
+def test_every_public_service_is_listed_as_writing_or_not():
+    public = {
+        name
+        for name, value in vars(services).items()
+        if inspect.isfunction(value)
+        and value.__module__ == services.__name__
+        and not name.startswith("_")
+    }
+    assert public == set(AUDITED_SERVICES) | set(NOT_WRITING)
+    assert not set(AUDITED_SERVICES) & set(NOT_WRITING)
+
+
+def test_every_action_has_a_russian_label():
+    actions = {*AUDITED_SERVICES.values(), "person.activated"}
+    assert actions <= set(ACTION_LABELS)
+    assert all(ACTION_LABELS[action] != action for action in actions)
+
+
+# --- Organisation and profile ---------------------------------------------------------------
+
+
+def test_organisation_update(admin, organisation):
+    since = mark()
+    services.organisation_update(
+        organisation=organisation,
+        actor=admin,
+        data={"messenger": Messenger.MAX, "region": "Тюменская область"},
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="organisation.updated",
+        obj=organisation,
+        organisation=organisation,
+        data={"messenger": ["vk", "max"], "region": ["", "Тюменская область"]},
+    )
+    organisation.refresh_from_db()
+    assert organisation.messenger == Messenger.MAX
+
+
+def test_organisation_update_with_nothing_changed_writes_nothing(admin, organisation):
+    since = mark()
+    services.organisation_update(
+        organisation=organisation, actor=admin, data={"short_name": organisation.short_name}
+    )
+    assert entries_since(since) == []
+
+
+def test_organisation_update_refuses_an_unknown_time_zone(admin, organisation):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.organisation_update(
+            organisation=organisation, actor=admin, data={"time_zone": "Mars/Olympus"}
+        )
+    assert info.value.field == "time_zone"
+    assert entries_since(since) == []
+    assert Organisation.objects.get(pk=organisation.pk).time_zone == "Europe/Moscow"
+
+
+def test_profile_update(teacher, organisation):
+    since = mark()
+    services.profile_update(user=teacher, email=" Ivanova@Example.ru ", phone="+79123456789")
+    assert_entry(
+        only_entry_since(since),
+        actor=teacher,
+        action="profile.updated",
+        obj=teacher,
+        organisation=organisation,
+        data={"email": ["", "ivanova@example.ru"], "phone": ["", "+7 912 345-67-89"]},
+    )
+    since = mark()
+    services.profile_update(user=teacher, email="ivanova@example.ru", phone="+79123456789")
+    assert entries_since(since) == []
+
+
+def test_profile_update_refuses_a_taken_email(teacher, admin):
+    admin.email = "shared@example.ru"
+    admin.save()
+    since = mark()
+    with pytest.raises(PortalError):
+        services.profile_update(user=teacher, email="SHARED@example.ru", phone="")
+    assert entries_since(since) == []
+    assert User.objects.get(pk=teacher.pk).email == ""
+
+
+# --- People ---------------------------------------------------------------------------------
+
+
+def test_person_create(admin, organisation):
+    since = mark()
+    person = services.person_create(
+        organisation=organisation,
+        actor=admin,
+        last_name="Сапёлкина",
+        first_name="Марина",
+        patronymic="Леонидовна",
+        position="педагог",
+        email="Sapelkina@Example.ru",
+        phone="+79120001122",
+        roles={Role.TEACHER},
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.created",
+        obj=person,
+        organisation=organisation,
+        data={
+            "username": "sapelkina.ml",
+            "last_name": "Сапёлкина",
+            "first_name": "Марина",
+            "patronymic": "Леонидовна",
+            "position": "педагог",
+            "email": "sapelkina@example.ru",
+            "phone": "+7 912 000-11-22",  # as the portal shows numbers
+            "roles": ["teacher"],
+        },
+    )
+
+
+def test_person_create_refuses_a_taken_email_and_adds_nobody(admin, teacher, organisation):
+    teacher.email = "taken@example.ru"
+    teacher.save()
+    since, people = mark(), User.objects.count()
+    with pytest.raises(PortalError) as info:
+        services.person_create(
+            organisation=organisation,
+            actor=admin,
+            last_name="Новая",
+            first_name="Анна",
+            email="TAKEN@example.ru",
+            roles={Role.TEACHER},
+        )
+    assert info.value.message == "Этот e-mail уже указан у другого пользователя."
+    assert entries_since(since) == []
+    assert User.objects.count() == people
+
+
+def test_person_update_changes_details_and_roles_in_one_entry(admin, teacher, organisation):
+    since = mark()
+    services.person_update(
+        person=teacher,
+        actor=admin,
+        last_name="Иванова-Петрова",
+        first_name="Софья",
+        patronymic="Николаевна",
+        roles={Role.TEACHER, Role.PARENT},
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.updated",
+        obj=teacher,
+        organisation=organisation,
+        data={
+            "last_name": ["Иванова", "Иванова-Петрова"],
+            "roles": [["teacher"], ["parent", "teacher"]],
+        },
+    )
+    assert User.objects.get(pk=teacher.pk).roles == {Role.TEACHER, Role.PARENT}
+
+
+def test_person_update_with_roles_only(admin, teacher, organisation):
+    since = mark()
+    services.person_update(
+        person=teacher,
+        actor=admin,
+        last_name="Иванова",
+        first_name="Софья",
+        patronymic="Николаевна",
+        roles={Role.STUDENT},
+    )
+    entry = only_entry_since(since)
+    assert entry.data == {"roles": [["teacher"], ["student"]]}
+
+
+def test_removing_ones_own_admin_role_is_refused_and_changes_nothing(admin):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_update(
+            person=admin,
+            actor=admin,
+            last_name="Другая",
+            first_name="Ольга",
+            patronymic="Викторовна",
+            roles={Role.TEACHER},
+        )
+    assert (info.value.message, info.value.field) == (
+        "Нельзя снять с себя роль администратора.",
+        "roles",
+    )
+    assert entries_since(since) == []
+    fresh = User.objects.get(pk=admin.pk)
+    assert fresh.roles == {Role.ADMIN, Role.TEACHER}
+    assert fresh.last_name == "Захарова"
+
+
+def test_user_set_roles_by_a_person_and_by_the_system(director, teacher, organisation):
+    since = mark()
+    services.user_set_roles(user=teacher, roles={Role.TEACHER, Role.ADMIN}, actor=director)
+    assert_entry(
+        only_entry_since(since),
+        actor=director,
+        action="person.roles.changed",
+        obj=teacher,
+        organisation=organisation,
+        data={"roles": [["teacher"], ["admin", "teacher"]]},
+    )
+    since = mark()
+    services.user_set_roles(user=teacher, roles={Role.TEACHER})
+    assert_entry(
+        only_entry_since(since),
+        actor=None,
+        action="person.roles.changed",
+        obj=teacher,
+        organisation=organisation,
+        data={"roles": [["admin", "teacher"], ["teacher"]]},
+    )
+    since = mark()
+    services.user_set_roles(user=teacher, roles={Role.TEACHER})
+    assert entries_since(since) == []
+
+
+def test_nobody_sets_their_own_roles(director):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.user_set_roles(user=director, roles={Role.DIRECTOR, Role.ADMIN}, actor=director)
+    assert info.value.field == "roles"
+    assert entries_since(since) == []
+    assert User.objects.get(pk=director.pk).roles == {Role.DIRECTOR}
+
+
+def test_person_set_active(admin, teacher, organisation):
+    since = mark()
+    services.person_set_active(person=teacher, actor=admin, active=False)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.deactivated",
+        obj=teacher,
+        organisation=organisation,
+        data={},
+    )
+    since = mark()
+    services.person_set_active(person=teacher, actor=admin, active=True)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.activated",
+        obj=teacher,
+        organisation=organisation,
+        data={},
+    )
+    assert User.objects.get(pk=teacher.pk).is_active
+
+
+def test_deactivating_oneself_is_refused_and_changes_nothing(admin):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_set_active(person=admin, actor=admin, active=False)
+    assert (info.value.message, info.value.field) == (
+        "Нельзя отключить собственную учётную запись.",
+        "active",
+    )
+    assert entries_since(since) == []
+    assert User.objects.get(pk=admin.pk).is_active
+
+
+def test_guardianship_link_and_unlink(admin, student, organisation):
+    mother = UserFactory(
+        organisation=organisation, last_name="Мамина", first_name="Ирина", roles=[Role.PARENT]
+    )
+    since = mark()
+    services.guardianship_link(parent=mother, student=student, actor=admin)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="guardianship.linked",
+        obj=student,
+        organisation=organisation,
+        data={"parent": [mother.pk, "Мамина Ирина Сергеевна"]},
+    )
+    since = mark()
+    services.guardianship_link(parent=mother, student=student, actor=admin)
+    assert entries_since(since) == []  # already linked: nothing changed
+
+    since = mark()
+    services.guardianship_unlink(student=student, parent_id=mother.pk, actor=admin)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="guardianship.unlinked",
+        obj=student,
+        organisation=organisation,
+        data={"parent": [mother.pk, "Мамина Ирина Сергеевна"]},
+    )
+    assert not Guardianship.objects.filter(parent=mother).exists()
+    since = mark()
+    services.guardianship_unlink(student=student, parent_id=mother.pk, actor=admin)
+    assert entries_since(since) == []
+
+
+def test_guardianship_across_organisations_is_refused(admin, student, outsider):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.guardianship_link(parent=outsider, student=student, actor=admin)
+    assert info.value.field == "parent"
+    assert entries_since(since) == []
+    assert not Guardianship.objects.filter(parent=outsider).exists()
+
+
+# --- Groups ---------------------------------------------------------------------------------
+
+
+def test_group_create(admin, teacher, student, organisation):
+    since = mark()
+    group = services.group_create(
+        organisation=organisation,
+        actor=admin,
+        name="Робототехника",
+        teachers=[teacher],
+        students=[student],
+        chat_invite_link=LINK,
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="group.created",
+        obj=group,
+        organisation=organisation,
+        data={
+            "name": "Робототехника",
+            "teachers": [teacher.pk],
+            "students": [student.pk],
+            "chat_invite_link": LINK,
+        },
+    )
+
+
+def test_a_second_group_of_the_same_name_is_refused(admin, group, organisation):
+    since, groups = mark(), StudyGroup.objects.count()
+    with pytest.raises(PortalError) as info:
+        services.group_create(organisation=organisation, actor=admin, name=group.name)
+    assert info.value.message == "Объединение с таким названием уже есть."
+    assert entries_since(since) == []
+    assert StudyGroup.objects.count() == groups
+
+
+def test_group_update(admin, teacher, student, group, organisation):
+    since = mark()
+    services.group_update(
+        group=group,
+        actor=admin,
+        name="Юный художник",
+        teachers=[teacher, admin],
+        students=[],
+        chat_invite_link=LINK,
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="group.updated",
+        obj=group,
+        organisation=organisation,
+        data={
+            "chat_invite_link": ["", LINK],
+            "teachers": [[teacher.pk], sorted([teacher.pk, admin.pk])],
+            "students": [[student.pk], []],
+        },
+    )
+    assert list(StudyGroup.objects.get(pk=group.pk).students.all()) == []
+
+
+def test_group_set_link(teacher, group, organisation):
+    since = mark()
+    services.group_set_link(group=group, actor=teacher, chat_invite_link=LINK)
+    assert_entry(
+        only_entry_since(since),
+        actor=teacher,
+        action="group.link_changed",
+        obj=group,
+        organisation=organisation,
+        data={"chat_invite_link": ["", LINK]},
+    )
+
+
+def test_a_link_that_is_not_https_is_refused(teacher, group):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.group_set_link(group=group, actor=teacher, chat_invite_link="http://sferum.ru/")
+    assert info.value.field == "chat_invite_link"
+    assert entries_since(since) == []
+    assert StudyGroup.objects.get(pk=group.pk).chat_invite_link == ""
+
+
+# --- Invitations ----------------------------------------------------------------------------
+
+
+def test_invitation_issue_by_email_and_on_paper(admin, newcomer, organisation):
+    since = mark()
+    issued = services.invitation_issue(user=newcomer, actor=admin, base_url=BASE_URL)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="invitation.issued",
+        obj=newcomer,
+        organisation=organisation,
+        data={"invitation": issued.invitation.pk, "emailed_to": "novikova@example.ru"},
+    )
+    assert len(mail.outbox) == 1
+    since = mark()
+    printed = services.invitation_issue(
+        user=newcomer, actor=admin, base_url=BASE_URL, send_email=False
+    )
+    assert only_entry_since(since).data == {"invitation": printed.invitation.pk, "emailed_to": ""}
+    assert len(mail.outbox) == 1
+
+
+def test_inviting_a_deactivated_person_is_refused(admin, newcomer):
+    newcomer.is_active = False
+    newcomer.save()
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.invitation_issue(user=newcomer, actor=admin, base_url=BASE_URL)
+    assert info.value.message == "Учётная запись отключена: сначала включите её."
+    assert entries_since(since) == []
+    assert not Invitation.objects.filter(user=newcomer).exists()
+
+
+def test_a_refused_email_records_no_invitation(admin, newcomer, monkeypatch):
+    def refuse(self, messages):
+        raise ConnectionRefusedError("Connection refused by smtp.example.ru")
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse)
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.invitation_issue(user=newcomer, actor=admin, base_url=BASE_URL)
+    assert info.value.message.startswith("Письмо не отправлено: Connection refused")
+    assert entries_since(since) == []
+    assert not Invitation.objects.filter(user=newcomer).exists()
+
+
+def test_invitation_accept(admin, newcomer, organisation):
+    issued = services.invitation_issue(user=newcomer, actor=admin, base_url=BASE_URL)
+    since = mark()
+    services.invitation_accept(invitation=issued.invitation, password="Sferum-2026-novyi")
+    assert_entry(
+        only_entry_since(since),
+        actor=newcomer,
+        action="invitation.accepted",
+        obj=newcomer,
+        organisation=organisation,
+        data={"invitation": issued.invitation.pk},
+    )
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.invitation_accept(invitation=issued.invitation, password="Another-Pass-2026")
+    assert info.value.message == "Эта ссылка уже использована: пароль по ней выбран."
+    assert entries_since(since) == []
+    assert User.objects.get(pk=newcomer.pk).check_password("Sferum-2026-novyi")
+
+
+# --- Staff import ---------------------------------------------------------------------------
+
+
+def upload(admin, content: bytes, role=Role.TEACHER) -> ImportBatch:
+    return services.import_upload(
+        organisation=admin.organisation,
+        actor=admin,
+        filename="staff.csv",
+        content=content,
+        role=role,
+    )
+
+
+def test_import_upload_apply_and_cancel(admin, organisation):
+    since = mark()
+    batch = upload(admin, staff_csv("Ёлкина Алёна Петровна", "О'Коннор Патрик"))
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="import.uploaded",
+        obj=batch,
+        organisation=organisation,
+        data={"filename": "staff.csv", "role": "teacher"},
+    )
+    since = mark()
+    added = services.import_apply(batch=batch, actor=admin)
+    assert len(added) == 2
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="import.applied",
+        obj=batch,
+        organisation=organisation,
+        data={"filename": "staff.csv", "role": "teacher", "count": 2},
+    )
+
+    other = upload(admin, staff_csv("Римская-Корсакова Мария Ивановна"), role=Role.PARENT)
+    since = mark()
+    services.import_cancel(batch=other, actor=admin)
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="import.cancelled",
+        obj=other,
+        organisation=organisation,
+        data={"filename": "staff.csv"},
+    )
+    since = mark()
+    services.import_cancel(batch=other, actor=admin)  # cancelled already: nothing to do
+    assert entries_since(since) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "role", "message"),
+    [
+        (b"", Role.TEACHER, "Файл пустой."),
+        (b"x" * (services.IMPORT_MAX_BYTES + 1), Role.TEACHER, "Файл больше 5 МБ"),
+        (staff_csv("Ёлкина Алёна Петровна"), Role.ADMIN, "Выберите, кого добавляет список."),
+    ],
+)
+def test_a_refused_upload_stores_nothing(admin, content, role, message):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        upload(admin, content, role=role)
+    assert info.value.message.startswith(message)
+    assert entries_since(since) == []
+    assert not ImportBatch.objects.exists()
+
+
+def test_applying_a_list_with_bad_rows_or_twice_is_refused(admin):
+    bad = upload(admin, staff_csv("Ёлкина Алёна Петровна", "Петров"))
+    people, since = User.objects.count(), mark()
+    with pytest.raises(PortalError) as info:
+        services.import_apply(batch=bad, actor=admin)
+    assert "Ничего не добавлено" in info.value.message
+    assert entries_since(since) == []
+    assert User.objects.count() == people
+    assert ImportBatch.objects.get(pk=bad.pk).status == ImportBatch.Status.PENDING
+
+    good = upload(admin, staff_csv("Ёлкина Алёна Петровна"))
+    services.import_apply(batch=good, actor=admin)
+    people, since = User.objects.count(), mark()
+    for refused in (
+        lambda: services.import_apply(batch=good, actor=admin),
+        lambda: services.import_cancel(batch=good, actor=admin),
+    ):
+        with pytest.raises(PortalError) as info:
+            refused()
+        assert info.value.message == "Этот список уже загружен или отменён."
+    assert entries_since(since) == []
+    assert User.objects.count() == people
+    assert ImportBatch.objects.get(pk=good.pk).status == ImportBatch.Status.APPLIED
+
+
+# --- Where people see it --------------------------------------------------------------------
+
+
+def test_the_person_page_shows_their_history(client, admin, teacher):
+    services.person_set_active(person=teacher, actor=admin, active=False)
+    services.person_set_active(person=teacher, actor=admin, active=True)
+    client.force_login(admin)
+    page = client.get(reverse("person_detail", kwargs={"pk": teacher.pk})).content.decode()
+    assert "История" in page
+    assert "Учётная запись отключена" in page and "Учётная запись включена" in page
+    assert page.index("Учётная запись включена") < page.index("Учётная запись отключена")
+    assert "Захарова Ольга Викторовна" in page

@@ -1,0 +1,497 @@
+"""Every change to documents and acknowledgements leaves its audit entry, and a refusal none.
+
+Each writing service is walked here and its entries are checked field by field: who, what
+action, about which object, in which organisation, with which data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+from types import SimpleNamespace
+
+import pytest
+from django.apps import apps as django_apps
+from django.contrib.contenttypes.models import ContentType
+from django.core import mail
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from acknowledgements.apps import ACTION_LABELS
+from acknowledgements.models import (
+    REGULATION_CODE,
+    REGULATION_TITLE,
+    Acknowledgement,
+    Document,
+    DocumentVersion,
+    VersionStatus,
+)
+from acknowledgements.services import (
+    acknowledgement_confirm,
+    acknowledgement_record_paper,
+    reminders_send,
+    version_approve,
+    version_create,
+    version_edit,
+)
+from cdt_portal.audit import action_label
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from tests.acknowledgements.builders import REGULATION_TEXT, make_version
+from tests.factories import PASSWORD
+
+# Every public function of acknowledgements/services.py that writes, with the action of the
+# entry it leaves on the object it changes (tests/test_audit_coverage.py keeps this complete).
+AUDITED_SERVICES = {
+    "version_create": "version.created",
+    "version_edit": "version.edited",
+    "version_approve": "version.approved",
+    "acknowledgement_confirm": "acknowledgement.confirmed",
+    "acknowledgement_record_paper": "acknowledgement.paper_recorded",
+    "reminders_send": "version.reminded",
+}
+NOT_WRITING = ()
+
+
+def last_pk() -> int:
+    return AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def entries_since(pk: int) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(pk__gt=pk).order_by("pk"))
+
+
+def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
+    assert entry.action == action
+    assert entry.actor == actor
+    assert entry.actor_name == actor.full_name
+    assert entry.content_type == ContentType.objects.get_for_model(obj)
+    assert entry.object_id == str(obj.pk)
+    assert entry.object_repr == str(obj)
+    assert entry.organisation_id == organisation.pk
+    assert entry.data == data
+
+
+def version_fields(**overrides) -> dict:
+    fields = {
+        "title": "Положение по использованию ИКОП «Сферум»",
+        "text": REGULATION_TEXT,
+        "order_number": "12-О",
+        "order_date": dt.date(2024, 3, 1),
+        "approver_position": "Директор",
+        "approver_name": "О.Б. Денисенко",
+    }
+    return {**fields, **overrides}
+
+
+# --- versions --------------------------------------------------------------------------------
+
+
+def test_the_first_version_creates_the_document_and_both_are_logged(organisation, director):
+    since = last_pk()
+    version = version_create(organisation=organisation, actor=director, **version_fields())
+    document = Document.objects.get(organisation=organisation, code=REGULATION_CODE)
+    assert version.document == document and document.title == REGULATION_TITLE
+    created_document, created_version = entries_since(since)
+    assert_entry(
+        created_document, actor=director, action="document.created", obj=document,
+        organisation=organisation, data={"code": REGULATION_CODE, "title": REGULATION_TITLE},
+    )  # fmt: skip
+    assert_entry(
+        created_version, actor=director, action="version.created", obj=version,
+        organisation=organisation, data={"number": 1},
+    )  # fmt: skip
+
+
+def test_a_later_version_is_numbered_on_and_logged_alone(organisation, admin, regulation):
+    since = last_pk()
+    version = version_create(organisation=organisation, actor=admin, **version_fields())
+    assert version.document == regulation.document and version.number == 2
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.created", obj=version, organisation=organisation,
+        data={"number": 2},
+    )  # fmt: skip
+
+
+def test_an_edit_logs_each_changed_field_with_its_old_and_new_value(
+    organisation, admin, draft_version
+):
+    since = last_pk()
+    version_edit(
+        version=draft_version,
+        actor=admin,
+        **version_fields(
+            title=draft_version.title,
+            text="Новый текст.",
+            order_number="8-О",
+            order_date=dt.date(2024, 1, 10),
+        ),
+    )
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.edited", obj=draft_version,
+        organisation=organisation,
+        data={
+            "text": [REGULATION_TEXT, "Новый текст."],
+            "order_number": ["7-О", "8-О"],
+            "order_date": ["2023-11-30", "2024-01-10"],
+        },
+    )  # fmt: skip
+    draft_version.refresh_from_db()
+    assert (draft_version.text, draft_version.order_number) == ("Новый текст.", "8-О")
+
+
+def test_saving_a_draft_unchanged_writes_nothing(admin, draft_version):
+    since = last_pk()
+    title = draft_version.title
+    version_edit(version=draft_version, actor=admin, title=title, text=REGULATION_TEXT)
+    assert entries_since(since) == []
+
+
+def test_approving_logs_the_approval_and_the_superseding_one_entry_each(
+    organisation, director, regulation, draft_version
+):
+    since = last_pk()
+    approved = version_approve(version=draft_version, actor=director)
+    superseded, entry = entries_since(since)
+    assert_entry(
+        superseded, actor=director, action="version.superseded", obj=regulation,
+        organisation=organisation, data={"by_version": draft_version.number},
+    )  # fmt: skip
+    assert_entry(
+        entry, actor=director, action="version.approved", obj=draft_version,
+        organisation=organisation,
+        data={"order_label": "Приказ от 30.11.2023 г. № 7-О", "text_sha256": approved.text_sha256},
+    )  # fmt: skip
+    assert approved.text_sha256 != ""
+
+
+def test_approving_the_first_version_logs_only_its_approval(organisation, director):
+    draft = make_version(organisation, director, approve=False)
+    since = last_pk()
+    version_approve(version=draft, actor=director)
+    assert [entry.action for entry in entries_since(since)] == ["version.approved"]
+
+
+# --- acknowledgements ------------------------------------------------------------------------
+
+
+def test_an_online_confirmation_is_logged_by_the_person_once(organisation, teacher, regulation):
+    since = last_pk()
+    ack, created = acknowledgement_confirm(
+        version=regulation, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    assert created
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=teacher, action="acknowledgement.confirmed", obj=ack,
+        organisation=organisation,
+        data={
+            "person": teacher.pk, "version": regulation.pk,
+            "text_sha256": regulation.text_sha256,
+        },
+    )  # fmt: skip
+
+    since = last_pk()
+    again, created = acknowledgement_confirm(
+        version=regulation, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    assert (again, created) == (ack, False)
+    assert entries_since(since) == []  # confirming again changes nothing, so logs nothing
+
+
+def test_the_entry_of_a_confirmation_in_the_portal_has_the_clients_address(
+    client, teacher, regulation
+):
+    client.force_login(teacher)
+    response = client.post(
+        reverse("version_confirm", kwargs={"pk": regulation.pk}),
+        {"read": "on", "password": PASSWORD},
+        REMOTE_ADDR="10.0.0.7",
+    )
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action="acknowledgement.confirmed")
+    assert entry.ip_address == "10.0.0.7"
+
+
+def test_a_paper_record_is_logged_by_who_recorded_it(organisation, admin, teacher, regulation):
+    since = last_pk()
+    ack = acknowledgement_record_paper(
+        version=regulation, person=teacher, paper_date=dt.date(2023, 12, 4), recorded_by=admin
+    )
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="acknowledgement.paper_recorded", obj=ack,
+        organisation=organisation,
+        data={"person": teacher.pk, "paper_date": "2023-12-04", "recorded_by": admin.pk},
+    )  # fmt: skip
+
+
+def test_reminders_are_logged_with_their_counts(organisation, admin, teacher, regulation):
+    admin.email = "admin@example.ru"
+    admin.save()
+    since = last_pk()
+    result = reminders_send(version=regulation, actor=admin, base_url="http://testserver/")
+    assert (result.sent, result.without_email) == ([admin], [teacher])
+    assert len(mail.outbox) == 1
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.reminded", obj=regulation,
+        organisation=organisation, data={"sent": 1, "without_email": 1, "failed": 0},
+    )  # fmt: skip
+
+
+def test_every_action_written_here_has_a_russian_label():
+    written = {*AUDITED_SERVICES.values(), "document.created", "version.superseded"}
+    assert written == set(ACTION_LABELS)
+    for action in written:
+        assert action_label(action) == ACTION_LABELS[action] != action
+
+
+# --- refusals write nothing ------------------------------------------------------------------
+
+
+def world_state() -> tuple:
+    return (
+        list(AuditEntry.objects.order_by("pk").values_list("pk", flat=True)),
+        list(Acknowledgement.objects.order_by("pk").values_list()),
+        list(DocumentVersion.objects.order_by("pk").values_list()),
+        list(Document.objects.order_by("pk").values_list()),
+    )
+
+
+@pytest.fixture
+def setting(organisation, director, admin, teacher, outsider, regulation, draft_version):
+    return SimpleNamespace(
+        organisation=organisation, director=director, admin=admin, teacher=teacher,
+        outsider=outsider, regulation=regulation, draft=draft_version,
+    )  # fmt: skip
+
+
+REFUSALS = {
+    "edit an approved version": (
+        lambda s: version_edit(version=s.regulation, actor=s.admin, text="Подмена."),
+        "Утверждённую редакцию изменить нельзя",
+        None,
+    ),
+    "approve an approved version": (
+        lambda s: version_approve(version=s.regulation, actor=s.director),
+        "уже утверждена или заменена",
+        None,
+    ),
+    "confirm with a wrong password": (
+        lambda s: acknowledgement_confirm(
+            version=s.regulation,
+            person=s.teacher,
+            password="не тот",
+            ip_address=None,
+            user_agent="",
+        ),
+        "Неверный пароль. Ознакомление не записано.",
+        "password",
+    ),
+    "confirm as someone not on the sheet": (
+        lambda s: acknowledgement_confirm(
+            version=s.regulation,
+            person=s.director,
+            password=PASSWORD,
+            ip_address=None,
+            user_agent="",
+        ),
+        "Вас нет в списке сотрудников",
+        None,
+    ),
+    "confirm a draft": (
+        lambda s: acknowledgement_confirm(
+            version=s.draft, person=s.teacher, password=PASSWORD, ip_address=None, user_agent=""
+        ),
+        "знакомиться не нужно",
+        None,
+    ),
+    "paper dated tomorrow": (
+        lambda s: acknowledgement_record_paper(
+            version=s.regulation,
+            person=s.teacher,
+            paper_date=timezone.localdate() + dt.timedelta(days=1),
+            recorded_by=s.admin,
+        ),
+        "не может быть позже сегодняшней",
+        "paper_date",
+    ),
+    "paper dated before the order": (
+        lambda s: acknowledgement_record_paper(
+            version=s.regulation,
+            person=s.teacher,
+            paper_date=dt.date(2023, 11, 29),
+            recorded_by=s.admin,
+        ),
+        "не может быть раньше даты приказа (30.11.2023)",
+        "paper_date",
+    ),
+    "paper for another organisation's person": (
+        lambda s: acknowledgement_record_paper(
+            version=s.regulation,
+            person=s.outsider,
+            paper_date=dt.date(2023, 12, 4),
+            recorded_by=s.admin,
+        ),
+        "не работает в вашей организации",
+        "person",
+    ),
+    "paper for someone not on the sheet": (
+        lambda s: acknowledgement_record_paper(
+            version=s.regulation,
+            person=s.director,
+            paper_date=dt.date(2023, 12, 4),
+            recorded_by=s.admin,
+        ),
+        "нет в списке сотрудников",
+        "person",
+    ),
+    "paper for a draft": (
+        lambda s: acknowledgement_record_paper(
+            version=s.draft,
+            person=s.teacher,
+            paper_date=dt.date(2023, 12, 4),
+            recorded_by=s.admin,
+        ),
+        "знакомиться не нужно",
+        None,
+    ),
+    "reminders for a draft": (
+        lambda s: reminders_send(version=s.draft, actor=s.admin, base_url="http://testserver/"),
+        "знакомиться не нужно",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
+def test_a_refusal_writes_nothing(setting, refusal):
+    call, message, field = REFUSALS[refusal]
+    before = world_state()
+    with pytest.raises(PortalError, match=re.escape(message)) as refused:
+        call(setting)
+    assert refused.value.field == field
+    assert world_state() == before
+    assert mail.outbox == []
+
+
+def test_paper_for_someone_who_already_confirmed_writes_nothing(admin, teacher, regulation):
+    acknowledgement_confirm(
+        version=regulation, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    before = world_state()
+    with pytest.raises(PortalError, match="уже ознакомлен") as refused:
+        acknowledgement_record_paper(
+            version=regulation, person=teacher, paper_date=dt.date(2023, 12, 4), recorded_by=admin
+        )
+    assert refused.value.field == "person"
+    assert world_state() == before
+
+
+def test_approving_a_draft_dated_in_the_future_writes_nothing(organisation, director, regulation):
+    draft = make_version(organisation, director, approve=False, number_text="9-О")
+    DocumentVersion.objects.filter(pk=draft.pk).update(
+        order_date=timezone.localdate() + dt.timedelta(days=1)
+    )
+    draft.refresh_from_db()
+    before = world_state()
+    with pytest.raises(PortalError, match="Дата приказа не может быть позже сегодняшней"):
+        version_approve(version=draft, actor=director)
+    assert world_state() == before
+    regulation.refresh_from_db()
+    assert regulation.status == VersionStatus.APPROVED
+
+
+# --- the version's history page reads the audit log ------------------------------------------
+
+
+def test_the_history_page_shows_the_logged_changes(client, director, admin, draft_version):
+    edited = version_edit(version=draft_version, actor=admin, text="Исправленный текст.")
+    version_approve(version=edited, actor=director)
+    client.force_login(director)
+    page = client.get(reverse("version_detail", kwargs={"pk": draft_version.pk})).content.decode()
+    created = page.index(f"редакция создана, {director.short_name}")
+    edited = page.index(f"черновик редакции изменён, {admin.short_name}")
+    approved = page.index(f"редакция утверждена, {director.short_name}")
+    assert created < edited < approved  # oldest first
+    assert "изменено: текст" in page
+    assert "Приказ от 30.11.2023 г. № 7-О</span>" in page
+
+
+# --- the migration that carried VersionEvent rows into the log -------------------------------
+
+migration = importlib.import_module(
+    "acknowledgements.migrations.0002_version_events_into_audit_log"
+)
+
+
+class HistoricalApps:
+    """The migration's `apps`, with the dropped VersionEvent model played by plain rows."""
+
+    def __init__(self, events) -> None:
+        self.events = events
+
+    def get_model(self, app_label: str, model_name: str):
+        if (app_label, model_name) == ("acknowledgements", "VersionEvent"):
+            return SimpleNamespace(objects=EventRows(self.events))
+        return django_apps.get_model(app_label, model_name)
+
+
+class EventRows:
+    def __init__(self, rows) -> None:
+        self.rows = rows
+
+    def using(self, alias):
+        return self
+
+    def select_related(self, *fields):
+        return self
+
+    def order_by(self, *fields):
+        return self
+
+    def iterator(self):
+        return iter(self.rows)
+
+
+def test_the_migration_copies_each_version_event_into_the_log(
+    client, organisation, director, regulation
+):
+    at = dt.datetime(2023, 11, 30, 9, 15, tzinfo=dt.UTC)
+    events = [
+        SimpleNamespace(
+            version=regulation, action="approved", actor=director, actor_id=director.pk,
+            at=at, comment="Приказ от 30.11.2023 г. № 201-О",
+        ),
+        SimpleNamespace(
+            version=regulation, action="reminded", actor=None, actor_id=None,
+            at=at + dt.timedelta(days=1), comment="",
+        ),
+    ]  # fmt: skip
+    since = last_pk()
+    migration.copy_events_to_audit_log(
+        HistoricalApps(events), SimpleNamespace(connection=connection)
+    )
+    approved, reminded = entries_since(since)
+    migration.copy_events_to_audit_log(  # as after migrating back and forward again
+        HistoricalApps(events), SimpleNamespace(connection=connection)
+    )
+    assert entries_since(since) == [approved, reminded]
+    assert_entry(
+        approved, actor=director, action="version.approved", obj=regulation,
+        organisation=organisation, data={"comment": "Приказ от 30.11.2023 г. № 201-О"},
+    )  # fmt: skip
+    assert approved.actor_name == "Денисенко О. Б."
+    assert approved.at == at
+    assert (reminded.action, reminded.actor, reminded.actor_name) == ("version.reminded", None, "")
+    assert reminded.at == at + dt.timedelta(days=1)
+    assert (reminded.data, reminded.ip_address) == ({}, None)
+
+    client.force_login(director)
+    page = client.get(reverse("version_detail", kwargs={"pk": regulation.pk})).content.decode()
+    assert "Приказ от 30.11.2023 г. № 201-О</span>" in page

@@ -1,0 +1,585 @@
+"""Every writing service of onboarding/services.py leaves exactly one audit entry, a refusal
+or a repeated click leaves none, and one transition table drives both the services' refusals
+and the request page's buttons."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from onboarding import services
+from onboarding.models import (
+    TRANSITIONS,
+    ConsentRecord,
+    ConsentText,
+    NoticeAcknowledgement,
+    ParentNotice,
+    RegistrationRequest,
+    RequestStatus,
+    SferumStatus,
+    TeacherSferumStatus,
+    Transition,
+)
+from onboarding.selectors import registration_eml
+from onboarding.uploads import CheckedScan
+from tests.onboarding.builders import PNG_SCAN
+
+# Each public function of onboarding/services.py that writes, and the audit action it writes.
+AUDITED_SERVICES = {
+    "request_start": "request.draft",
+    "request_update_details": "request.details.changed",
+    "request_prepare_letter": "request.awaiting_signature",
+    "request_mark_ready": "request.ready",
+    "request_send": "request.sent",
+    "request_confirm_sent": "request.sent",
+    "request_return": "request.returned",
+    "request_register": "request.registered",
+    "request_cancel": "request.cancelled",
+    "teacher_status_advance": "sferum_status.changed",
+    "notice_publish": "notice.published",
+    "notice_confirm": "notice.confirmed",
+    "consent_record": "consent.given",  # or "consent.withdrawn", as its `action` says
+}
+# The public functions of onboarding/services.py that write nothing (reads live in selectors).
+NOT_WRITING: tuple[str, ...] = ()
+
+S = RequestStatus
+TODAY = timezone.localdate
+
+
+def test_the_lists_name_every_public_function_of_the_services_module():
+    public = {
+        name
+        for name, obj in inspect.getmembers(services, inspect.isfunction)
+        if obj.__module__ == services.__name__ and not name.startswith("_")
+    }
+    assert public == set(AUDITED_SERVICES) | set(NOT_WRITING)
+    assert not set(AUDITED_SERVICES) & set(NOT_WRITING)
+
+
+class Audit:
+    """The entries written since it was made."""
+
+    def __init__(self) -> None:
+        self.last_pk = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def new(self):
+        return list(AuditEntry.objects.filter(pk__gt=self.last_pk).order_by("pk"))
+
+    def only(self) -> AuditEntry:
+        entries = self.new()
+        assert len(entries) == 1, [e.action for e in entries]
+        return entries[0]
+
+
+def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
+    assert entry.actor_id == actor.pk
+    assert entry.actor_name == actor.full_name
+    assert entry.action == action
+    assert entry.content_type == ContentType.objects.get_for_model(obj)
+    assert entry.object_id == str(obj.pk)
+    assert entry.organisation_id == organisation.pk
+    assert entry.data == data
+
+
+def assert_request_entry(entry, registration, actor, before, after, comment="") -> None:
+    assert_entry(
+        entry,
+        actor=actor,
+        action=f"request.{after}",
+        obj=registration,
+        organisation=registration.organisation,
+        data={"from": before, "to": after, "comment": comment},
+    )
+
+
+# --- every writing service, its exact entry -----------------------------------------------
+
+
+def test_the_request_services_write_one_entry_each(organisation, admin):
+    audit = Audit()
+    registration = services.request_start(organisation=organisation, actor=admin)
+    assert_request_entry(audit.only(), registration, admin, "", S.DRAFT)
+
+    audit = Audit()
+    services.request_update_details(
+        request=registration,
+        actor=admin,
+        full_name="Захарова Ольга Викторовна",
+        position="методист",
+        phone="+79123456789",
+    )
+    assert_entry(
+        audit.only(),
+        actor=admin,
+        action="request.details.changed",
+        obj=registration,
+        organisation=organisation,
+        data={
+            "admin_position": ["", "методист"],
+            "admin_phone": ["", "+7 912 345-67-89"],
+        },
+    )
+
+    audit = Audit()
+    registration = services.request_prepare_letter(request=registration, actor=admin)
+    assert_request_entry(audit.only(), registration, admin, S.DRAFT, S.AWAITING_SIGNATURE)
+
+    audit = Audit()
+    registration = services.request_mark_ready(
+        request=registration,
+        actor=admin,
+        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        questionnaire_filled_on=dt.date(2026, 11, 20),
+    )
+    assert_request_entry(
+        audit.only(),
+        registration,
+        admin,
+        S.AWAITING_SIGNATURE,
+        S.READY,
+        "анкета заполнена 20.11.2026",
+    )
+    assert registration.message_id  # fixed when the request became ready
+
+    audit = Audit()
+    message_id = registration.message_id
+    registration = services.request_send(request=registration, actor=admin)
+    assert registration.message_id == message_id
+    assert_request_entry(
+        audit.only(),
+        registration,
+        admin,
+        S.READY,
+        S.SENT,
+        f"отправлена на info@sferum.ru, Message-ID {message_id}",
+    )
+
+    audit = Audit()
+    registration = services.request_return(request=registration, actor=admin, reason=" Нет печати ")
+    assert_request_entry(audit.only(), registration, admin, S.SENT, S.RETURNED, "Нет печати")
+
+    services.request_prepare_letter(request=registration, actor=admin)
+    registration = services.request_mark_ready(
+        request=registration,
+        actor=admin,
+        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        questionnaire_filled_on=dt.date(2026, 11, 20),
+    )
+    assert registration.message_id != message_id  # the corrected request is a new message
+
+    audit = Audit()
+    registration = services.request_confirm_sent(request=registration, actor=admin, sent_on=TODAY())
+    assert_request_entry(
+        audit.only(),
+        registration,
+        admin,
+        S.READY,
+        S.SENT,
+        f"отправлена из почты организации {TODAY():%d.%m.%Y}",
+    )
+
+    audit = Audit()
+    registration = services.request_register(
+        request=registration, actor=admin, registered_on=TODAY()
+    )
+    assert_request_entry(
+        audit.only(),
+        registration,
+        admin,
+        S.SENT,
+        S.REGISTERED,
+        "права администратора получены на +7 912 345-67-89",
+    )
+
+
+def test_cancelling_writes_one_entry(ready_request, admin):
+    audit = Audit()
+    services.request_cancel(request=ready_request, actor=admin, reason=" Передумали ")
+    assert_request_entry(audit.only(), ready_request, admin, S.READY, S.CANCELLED, "Передумали")
+
+
+def test_each_sferum_step_writes_one_entry_about_the_teacher(teacher, admin, organisation):
+    steps = [
+        (teacher, SferumStatus.NOT_STARTED, SferumStatus.PROFILE_CREATED),
+        (teacher, SferumStatus.PROFILE_CREATED, SferumStatus.VERIFICATION_REQUESTED),
+        (admin, SferumStatus.VERIFICATION_REQUESTED, SferumStatus.VERIFIED),
+    ]
+    for actor, before, after in steps:
+        audit = Audit()
+        services.teacher_status_advance(person=teacher, to=after, actor=actor)
+        assert_entry(
+            audit.only(),
+            actor=actor,
+            action="sferum_status.changed",
+            obj=teacher,
+            organisation=organisation,
+            data={"from": before, "to": after},
+        )
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_publishing_and_confirming_the_notice_write_one_entry_each(admin, parent, organisation):
+    audit = Audit()
+    notice = services.notice_publish(organisation=organisation, actor=admin, text=" Текст. ")
+    assert_entry(
+        audit.only(),
+        actor=admin,
+        action="notice.published",
+        obj=notice,
+        organisation=organisation,
+        data={"text_sha256": sha256("Текст.")},
+    )
+
+    audit = Audit()
+    services.notice_confirm(notice=notice, parent=parent)
+    assert_entry(
+        audit.only(),
+        actor=parent,
+        action="notice.confirmed",
+        obj=notice,
+        organisation=organisation,
+        data={},
+    )
+
+
+def test_giving_and_withdrawing_consent_write_one_entry_each(parent, student, organisation):
+    for action in ("given", "withdrawn"):
+        audit = Audit()
+        record = services.consent_record(
+            parent=parent, student=student, action=action, ip_address="10.0.0.7"
+        )
+        text = ConsentText.objects.get()  # stored with the first consent, then kept
+        assert_entry(
+            audit.only(),
+            actor=parent,
+            action=f"consent.{action}",
+            obj=record,
+            organisation=organisation,
+            data={"student": student.pk, "text_sha256": text.text_sha256},
+        )
+        assert text.text_sha256 == sha256(text.text)
+        assert record.ip_address == "10.0.0.7"
+
+
+def test_an_entry_made_through_a_page_keeps_the_client_address(client, parent, student):
+    client.force_login(parent)
+    client.post(
+        reverse("consent", kwargs={"pk": student.pk}), {"action": "given"}, REMOTE_ADDR="10.1.2.3"
+    )
+    assert AuditEntry.objects.get(action="consent.given").ip_address == "10.1.2.3"
+    assert ConsentRecord.objects.get().ip_address == "10.1.2.3"
+
+
+# --- a repeated click and a refusal write nothing ------------------------------------------
+
+
+def in_state(registration: RegistrationRequest, status: str) -> RegistrationRequest:
+    """The request put into `status` directly, to try an action from there."""
+    RegistrationRequest.objects.filter(pk=registration.pk).update(status=status)
+    registration.refresh_from_db()
+    return registration
+
+
+def rows() -> dict:
+    """What the services may change, to compare before and after a refusal."""
+    return {
+        "requests": list(RegistrationRequest.objects.values_list("pk", "status", "message_id")),
+        "statuses": list(TeacherSferumStatus.objects.values_list("person_id", "status")),
+        "notices": ParentNotice.objects.count(),
+        "confirmations": NoticeAcknowledgement.objects.count(),
+        "consents": ConsentRecord.objects.count(),
+        "consent_texts": ConsentText.objects.count(),
+    }
+
+
+def test_a_second_click_that_changes_nothing_writes_nothing(
+    ready_request, admin, parent, student, organisation
+):
+    registration = in_state(ready_request, S.AWAITING_SIGNATURE)
+    letter = registration.letter_pdf.name
+    notice = services.notice_publish(organisation=organisation, actor=admin, text="Текст.")
+    services.notice_confirm(notice=notice, parent=parent)
+    services.consent_record(parent=parent, student=student, action="given", ip_address=None)
+    before = rows()
+
+    audit = Audit()
+    services.request_update_details(
+        request=registration,
+        actor=admin,
+        full_name=registration.admin_full_name,
+        position=registration.admin_position,
+        phone="8 912 345 67 89",  # the same number, written another way
+    )
+    services.notice_publish(organisation=organisation, actor=admin, text=" Текст. ")
+    services.notice_confirm(notice=notice, parent=parent)
+    services.consent_record(parent=parent, student=student, action="given", ip_address=None)
+    assert audit.new() == []
+    assert rows() == before
+    registration.refresh_from_db()
+    assert registration.letter_pdf.name == letter  # not made anew for nothing
+
+
+def _second_open_request(w):
+    return lambda: services.request_start(organisation=w.organisation, actor=w.admin)
+
+
+def _letter_without_a_phone(w):
+    services.request_cancel(request=w.ready, actor=w.admin, reason="")
+    draft = services.request_start(organisation=w.organisation, actor=w.admin)
+    return lambda: services.request_prepare_letter(request=draft, actor=w.admin)
+
+
+def _questionnaire_in_the_future(w):
+    awaiting = in_state(w.ready, S.AWAITING_SIGNATURE)
+    return lambda: services.request_mark_ready(
+        request=awaiting,
+        actor=w.admin,
+        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        questionnaire_filled_on=TODAY() + dt.timedelta(days=1),
+    )
+
+
+def _sent_before_it_was_ready(w):
+    return lambda: services.request_confirm_sent(
+        request=w.ready, actor=w.admin, sent_on=TODAY() - dt.timedelta(days=400)
+    )
+
+
+def _send_without_a_mail_server(w):
+    w.settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    return lambda: services.request_send(request=w.ready, actor=w.admin)
+
+
+def _return_without_a_reason(w):
+    sent = in_state(w.ready, S.SENT)
+    return lambda: services.request_return(request=sent, actor=w.admin, reason=" ")
+
+
+def _registered_in_the_future(w):
+    sent = in_state(w.ready, S.SENT)
+    return lambda: services.request_register(
+        request=sent, actor=w.admin, registered_on=TODAY() + dt.timedelta(days=1)
+    )
+
+
+def _sferum_step_skipped(w):
+    return lambda: services.teacher_status_advance(
+        person=w.teacher, to=SferumStatus.VERIFICATION_REQUESTED, actor=w.teacher
+    )
+
+
+def _sferum_step_for_someone_else(w):
+    return lambda: services.teacher_status_advance(
+        person=w.teacher, to=SferumStatus.PROFILE_CREATED, actor=w.admin
+    )
+
+
+def _teacher_verifying_themselves(w):
+    services.teacher_status_advance(
+        person=w.teacher, to=SferumStatus.PROFILE_CREATED, actor=w.teacher
+    )
+    services.teacher_status_advance(
+        person=w.teacher, to=SferumStatus.VERIFICATION_REQUESTED, actor=w.teacher
+    )
+    return lambda: services.teacher_status_advance(
+        person=w.teacher, to=SferumStatus.VERIFIED, actor=w.teacher
+    )
+
+
+def _unknown_sferum_step(w):
+    return lambda: services.teacher_status_advance(person=w.teacher, to="hacked", actor=w.teacher)
+
+
+def _empty_notice(w):
+    return lambda: services.notice_publish(organisation=w.organisation, actor=w.admin, text=" ")
+
+
+def _notice_confirmed_by_a_teacher(w):
+    return lambda: services.notice_confirm(notice=w.notice, parent=w.teacher)
+
+
+def _unknown_consent_action(w):
+    return lambda: services.consent_record(
+        parent=w.parent, student=w.student, action="forever", ip_address=None
+    )
+
+
+def _consent_for_another_familys_child(w):
+    return lambda: services.consent_record(
+        parent=w.teacher, student=w.student, action="given", ip_address=None
+    )
+
+
+REFUSALS = [
+    _second_open_request,
+    _letter_without_a_phone,
+    _questionnaire_in_the_future,
+    _sent_before_it_was_ready,
+    _send_without_a_mail_server,
+    _return_without_a_reason,
+    _registered_in_the_future,
+    _sferum_step_skipped,
+    _sferum_step_for_someone_else,
+    _teacher_verifying_themselves,
+    _unknown_sferum_step,
+    _empty_notice,
+    _notice_confirmed_by_a_teacher,
+    _unknown_consent_action,
+    _consent_for_another_familys_child,
+]
+
+
+@pytest.mark.parametrize("case", REFUSALS, ids=lambda case: case.__name__.strip("_"))
+def test_a_refusal_writes_nothing(
+    case, settings, organisation, admin, teacher, parent, student, ready_request, notice
+):
+    world = SimpleNamespace(
+        settings=settings, organisation=organisation, admin=admin, teacher=teacher,
+        parent=parent, student=student, ready=ready_request, notice=notice,
+    )  # fmt: skip
+    call = case(world)
+    before = rows()
+    audit = Audit()
+    with pytest.raises(PortalError):
+        call()
+    assert audit.new() == []
+    assert rows() == before
+
+
+# --- one transition table for the services and the page -----------------------------------
+
+
+def action_calls(registration: RegistrationRequest, admin: User) -> dict:
+    """One valid call per action of the table, so only the request's state can refuse it."""
+    return {
+        "update_details": lambda: services.request_update_details(
+            request=registration, actor=admin, full_name="Другая", position="", phone="+79220001122"
+        ),
+        "prepare_letter": lambda: services.request_prepare_letter(
+            request=registration, actor=admin
+        ),
+        "mark_ready": lambda: services.request_mark_ready(
+            request=registration,
+            actor=admin,
+            scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+            questionnaire_filled_on=TODAY(),
+        ),
+        "send": lambda: services.request_send(request=registration, actor=admin),
+        "download_eml": lambda: registration_eml(registration),
+        "confirm_sent": lambda: services.request_confirm_sent(
+            request=registration, actor=admin, sent_on=TODAY()
+        ),
+        "return": lambda: services.request_return(request=registration, actor=admin, reason="x"),
+        "register": lambda: services.request_register(
+            request=registration, actor=admin, registered_on=TODAY()
+        ),
+        "cancel": lambda: services.request_cancel(request=registration, actor=admin, reason=""),
+    }
+
+
+def test_every_action_of_the_table_has_a_call_and_a_button(ready_request, admin):
+    assert set(action_calls(ready_request, admin)) == set(TRANSITIONS) == set(BUTTONS)
+
+
+@pytest.mark.parametrize("state", RequestStatus.values)
+@pytest.mark.parametrize("action", list(TRANSITIONS))
+def test_the_table_decides_what_each_service_allows(action, state, ready_request, admin):
+    registration = in_state(ready_request, state)
+    step = TRANSITIONS[action]
+    audit = Audit()
+    if state in step.sources:
+        action_calls(registration, admin)[action]()
+        registration.refresh_from_db()
+        assert registration.status == (step.target or state)
+        if step.target is not None:
+            assert audit.only().action == f"request.{step.target}"
+    else:
+        with pytest.raises(PortalError) as refused:
+            action_calls(registration, admin)[action]()
+        label = RequestStatus(state).label
+        assert f"«{label}»" in refused.value.message
+        registration.refresh_from_db()
+        assert registration.status == state
+        assert audit.new() == []
+
+
+# What shows on the page when an action is offered: its form, or its link.
+BUTTONS = {
+    "update_details": 'action="{}"'.format(reverse("request_details")),
+    "prepare_letter": 'action="{}"'.format(reverse("request_letter")),
+    "mark_ready": 'action="{}"'.format(reverse("request_scan")),
+    "send": 'action="{}"'.format(reverse("request_send")),
+    "download_eml": 'href="{}"'.format(reverse("request_eml")),
+    "confirm_sent": 'action="{}"'.format(reverse("request_sent")),
+    "return": 'action="{}"'.format(reverse("request_return")),
+    "register": 'action="{}"'.format(reverse("request_register")),
+    "cancel": 'href="{}"'.format(reverse("request_cancel")),
+}
+
+
+def buttons_on_the_page(client) -> set[str]:
+    page = client.get(reverse("registration_request")).content.decode()
+    return {action for action, marker in BUTTONS.items() if marker in page}
+
+
+@pytest.mark.parametrize("state", RequestStatus.values)
+def test_the_page_shows_exactly_the_buttons_the_table_allows(
+    state, client, ready_request, admin, director
+):
+    in_state(ready_request, state)
+    client.force_login(admin)
+    allowed = {action for action, step in TRANSITIONS.items() if state in step.sources}
+    assert buttons_on_the_page(client) == allowed
+    client.force_login(director)
+    assert buttons_on_the_page(client) == set()  # the director follows, never acts
+
+
+def test_changing_the_table_changes_both_the_service_and_the_page(
+    monkeypatch, client, ready_request, admin
+):
+    monkeypatch.setitem(
+        TRANSITIONS, "cancel", Transition((S.DRAFT,), S.CANCELLED, "отменить заявку")
+    )
+    monkeypatch.setitem(
+        TRANSITIONS,
+        "register",
+        Transition((S.READY, S.SENT), S.REGISTERED, "отметить регистрацию"),
+    )
+    client.force_login(admin)
+    shown = buttons_on_the_page(client)
+    assert "cancel" not in shown and "register" in shown
+    with pytest.raises(PortalError, match="только в состоянии «Черновик»"):
+        services.request_cancel(request=ready_request, actor=admin, reason="")
+    services.request_register(request=ready_request, actor=admin, registered_on=TODAY())
+    ready_request.refresh_from_db()
+    assert ready_request.status == S.REGISTERED
+
+
+# --- reading writes nothing ----------------------------------------------------------------
+
+
+def test_downloading_the_eml_writes_nothing(client, ready_request, admin):
+    message_id = ready_request.message_id
+    before = rows()
+    audit = Audit()
+    client.force_login(admin)
+    first = client.get(reverse("request_eml")).content
+    second = client.get(reverse("request_eml")).content
+    assert f"Message-ID: {message_id}".encode() in first
+    assert f"Message-ID: {message_id}".encode() in second
+    assert audit.new() == []
+    assert rows() == before
