@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Organisation, Role, StudyGroup, User
+from .services import ORGANISATION_FIELDS
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
 
 
@@ -50,18 +51,7 @@ class OrganisationForm(forms.ModelForm):
 
     class Meta:
         model = Organisation
-        fields = [
-            "full_name",
-            "short_name",
-            "head_position",
-            "head_name",
-            "address",
-            "email",
-            "phone",
-            "region",
-            "time_zone",
-            "messenger",
-        ]
+        fields = list(ORGANISATION_FIELDS)
         widgets = {
             "full_name": forms.Textarea(attrs={"rows": 2}),
             "address": forms.Textarea(attrs={"rows": 2}),
