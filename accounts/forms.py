@@ -1,5 +1,4 @@
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -17,22 +16,6 @@ def mobile_phone_field(label=None, *, required: bool = False, help_text=None) ->
         validators=[validate_russian_mobile],
         help_text=help_text or _("Например, %(example)s") % {"example": RUSSIAN_MOBILE_EXAMPLE},
     )
-
-
-class LoginForm(AuthenticationForm):
-    username = forms.CharField(
-        label=_("Имя пользователя или e-mail"),
-        max_length=254,
-        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
-    )
-    error_messages = {
-        # Says nothing about whether such a person exists.
-        "invalid_login": _(
-            "Неверное имя пользователя (e-mail) или пароль. "
-            "Проверьте раскладку клавиатуры и регистр букв."
-        ),
-        "inactive": _("Эта учётная запись отключена. Обратитесь к администратору портала."),
-    }
 
 
 class ProfileForm(forms.ModelForm):

@@ -13,6 +13,7 @@ urlpatterns = [
     # The URLconfs are named, not imported: the core never imports the apps above it.
     path("", include("portal.urls")),
     path("", include("accounts.urls")),
+    path("", include("signin.urls")),
     path("", include("onboarding.urls")),
     path("", include("acknowledgements.urls")),
 ]

@@ -32,9 +32,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     # Bottom to top, as the layers run (see docs/architecture.md).
     "cdt_portal.apps.CdtPortalConfig",
     "accounts",
+    "signin",
     "acknowledgements",
     "onboarding",
     "portal",
@@ -52,6 +57,8 @@ MIDDLEWARE = [
     "accounts.middleware.OrganisationTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised anywhere into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cdt_portal.urls"
@@ -83,7 +90,12 @@ AUTH_USER_MODEL = "accounts.User"
 # What the core's audit log points at as "the organisation", named like AUTH_USER_MODEL so
 # the core never imports the app above it.
 PORTAL_ORGANISATION_MODEL = "accounts.Organisation"
-AUTHENTICATION_BACKENDS = ["accounts.backends.UsernameOrEmailBackend"]
+# django-axes' backend first: it refuses a locked-out username and address before any
+# password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.UsernameOrEmailBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -139,6 +151,43 @@ PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 
 # `manage.py loaddemo` refuses to run where this is False (production).
 DEMO_ALLOWED = True
+
+# --- Trust: sign-in, sessions, addresses ------------------------------------------------------
+
+# Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else
+# the header is ignored and the connection's own address is the client's.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# Sign-in throttling (django-axes): after this many failures the same username from the same
+# address waits COOLOFF minutes; other people and other addresses are not affected.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.int("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours, as axes counts
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "cdt_portal.net.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# Two-factor sign-in (TOTP with one-time recovery codes) for the director and administrators.
+REQUIRE_2FA_FOR_MANAGERS = env.bool("REQUIRE_2FA_FOR_MANAGERS", default=False)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Портал ЦДТ")
+
+# Sessions: signed out after this long without a request, and this long after signing in.
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_MAX_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Passwords: Argon2id first (new and re-hashed on the next sign-in); older hashes still verify.
+PASSWORD_HASHERS = [
+    "cdt_portal.hashers.PortalArgon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+
+# An SMTP server that does not answer within this many seconds is given up on, well before a
+# gunicorn worker's own timeout (30 s) would kill the request mid-send.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 LOGGING = {
     "version": 1,
