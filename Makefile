@@ -6,7 +6,8 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev check-system migrate demo lint format e2e screenshots bench clean
+.PHONY: run test install install-dev check-system migrate demo lint format e2e screenshots bench clean \
+        serve deploy-check backup restore
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +36,7 @@ demo: migrate
 	$(PY) manage.py loaddemo
 
 run: demo
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -60,6 +61,23 @@ screenshots: e2e
 
 bench: install-dev
 	$(PY) benchmarks/run.py
+
+# Production (docs/deploy.md): gunicorn and the worker with production settings from .env.
+serve: install
+	DJANGO_SETTINGS_MODULE=cdt_portal.settings.production GUNICORN_BIND=$(HOST):$(PORT) \
+		$(VENV)/bin/honcho start -f deploy/Procfile.production
+
+# nginx + TLS, gunicorn, the worker, PostgreSQL and Redis on 127.0.0.1, walked end to end.
+deploy-check: install
+	$(PY) scripts/deploy_check.py
+
+# One archive (database + media) into BACKUP_DIR; `make restore ARCHIVE=...` into an empty database.
+backup: install
+	$(PY) manage.py backup
+
+restore: install
+	@test -n "$(ARCHIVE)" || { echo "Usage: make restore ARCHIVE=var/backups/cdt-portal-....tar"; exit 2; }
+	$(PY) manage.py restore "$(ARCHIVE)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,7 +8,14 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the audit module imports models, which Django loads only after
         # every app's config.
+        from django.contrib.auth.signals import user_logged_in
+
         from cdt_portal.audit import register_actions
+
+        from .middleware import start_session_clocks
+
+        # Session bookkeeping, not business logic: the sign-in starts the session's clocks.
+        user_logged_in.connect(start_session_clocks, dispatch_uid="accounts.session_clocks")
 
         register_actions(
             {
@@ -17,6 +24,8 @@ class AccountsConfig(AppConfig):
                 "person.created": "Человек добавлен",
                 "person.updated": "Сведения о человеке изменены",
                 "person.roles.changed": "Роли изменены",
+                "person.roles.refused": "Изменение ролей отклонено",
+                "person.activation.refused": "Отключение или включение отклонено",
                 "person.activated": "Учётная запись включена",
                 "person.deactivated": "Учётная запись отключена",
                 "guardianship.linked": "Родитель привязан",

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
 from .models import Organisation, Role, StudyGroup, User
+from .roles import contacts_need_password, editable_roles, may_change_contacts
 from .services import ORGANISATION_FIELDS
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
 
@@ -18,8 +19,20 @@ def mobile_phone_field(label=None, *, required: bool = False, help_text=None) ->
     )
 
 
+def current_password_field(help_text) -> forms.CharField:
+    """The actor's own password, asked again before contacts that guard an account change."""
+    return forms.CharField(
+        label=_("Ваш текущий пароль"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=help_text,
+    )
+
+
 class ProfileForm(forms.ModelForm):
     phone = mobile_phone_field()
+    password = current_password_field(_("Нужен, только если вы меняете e-mail или телефон."))
 
     class Meta:
         model = User
@@ -48,7 +61,13 @@ class OrganisationForm(forms.ModelForm):
 
 
 class PersonForm(forms.ModelForm):
-    """Add or edit a person by hand (the administrator)."""
+    """Add or edit a person by hand (the administrator; the director for administrators).
+
+    The checkboxes offer only the roles the actor may grant this person (`accounts.roles`);
+    the person's other roles are shown as text and sent back unchanged (`locked_roles`, hidden
+    inputs in the template). The field itself accepts every role, so a forged request reaches
+    the service, which refuses it and records the attempt.
+    """
 
     phone = mobile_phone_field()
     roles = forms.MultipleChoiceField(
@@ -57,10 +76,41 @@ class PersonForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Отметьте хотя бы одну роль.")},
     )
+    password = current_password_field(
+        _("Нужен, только если вы меняете e-mail или телефон руководителя или администратора.")
+    )
 
     class Meta:
         model = User
         fields = ["last_name", "first_name", "patronymic", "position", "email", "phone"]
+
+    def __init__(self, *args, actor: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        person = self.instance if self.instance.pk else None
+        self.editable_roles = editable_roles(actor, person)
+        held = person.roles if person is not None else frozenset()
+        self.locked_roles = [
+            (v, label) for v, label in Role.choices if v in held - self.editable_roles
+        ]
+        self.fields["roles"].widget.choices = [
+            (v, label) for v, label in Role.choices if v in self.editable_roles
+        ]
+        if self.locked_roles:
+            self.fields["roles"].help_text = _("Эти роли меняете не вы: %(roles)s.") % {
+                "roles": ", ".join(str(label) for _v, label in self.locked_roles)
+            }
+        may_contacts = person is None or may_change_contacts(actor, person.pk, held)
+        if not may_contacts:
+            # Django ignores whatever is posted for a disabled field; the service refuses too.
+            for name in ("email", "phone"):
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _(
+                    "Меняет только сам человек (администратору — также руководитель)."
+                )
+        if person is None or not may_contacts or not contacts_need_password(actor, person.pk, held):
+            del self.fields["password"]
+        if not self.editable_roles:
+            self.fields["roles"].required = False
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip().lower()

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
+from django.utils.crypto import salted_hmac
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
@@ -147,6 +148,10 @@ class User(AbstractUser):
         _("мобильный телефон"), blank=True, validators=[validate_russian_mobile]
     )
     position = models.CharField(_("должность"), max_length=300, blank=True)
+    # Raised by the services when a person is deactivated or loses a role: it is part of the
+    # session hash, so every session the person had stops working at its next request, and a
+    # later reactivation does not bring the old sessions back.
+    session_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = PortalUserManager()
 
@@ -186,6 +191,18 @@ class User(AbstractUser):
 
     def get_full_name(self) -> str:
         return self.full_name
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's HMAC of the password hash, with the session version folded in. Version 0
+        gives Django's own value, so sessions opened before this field existed stay valid."""
+        if not self.session_version:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "accounts.User.get_session_auth_hash",
+            f"{self.password}:{self.session_version}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def get_short_name(self) -> str:
         return self.short_name

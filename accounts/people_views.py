@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from cdt_portal import throttle
 from cdt_portal.access import public
 from cdt_portal.errors import PortalError
+from cdt_portal.inputs import parse_id
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
@@ -59,7 +61,7 @@ def _base_url(request: HttpRequest) -> str:
 
 @roles_required(ADMINS)
 def person_new(request: HttpRequest) -> HttpResponse:
-    form = PersonForm(request.POST or None)
+    form = PersonForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             person = person_create(
@@ -73,11 +75,17 @@ def person_new(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/person_form.html", {"form": form, "person": None})
 
 
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administrator edits teachers, students and parents; the director appoints and
+    removes administrators here too. What each may change is the form's and the service's
+    business (`accounts.roles`)."""
     person = get_person_for_user(request, pk)
     form = PersonForm(
-        request.POST or None, instance=person, initial={"roles": sorted(person.roles)}
+        request.POST or None,
+        instance=person,
+        initial={"roles": sorted(person.roles)},
+        actor=request.user,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -92,7 +100,7 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "accounts/person_form.html", {"form": form, "person": person})
 
 
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def person_active(request: HttpRequest, pk: int) -> HttpResponse:
     """Deactivate (after a confirmation page) or reactivate a person."""
     person = get_person_for_user(request, pk)
@@ -153,6 +161,7 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
 
 @public
 def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpResponse:
+    throttle.check(request, f"invite:{pk}")
     try:
         invitation = invitation_for_link(pk, token)
         form = SetPasswordForm(invitation.user, request.POST or None)
@@ -164,6 +173,10 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
             messages.success(request, "Пароль сохранён. Добро пожаловать!")
             return redirect(settings.LOGIN_REDIRECT_URL)
     except PortalError as exc:
+        # A bad link counts as a failed guess when it is sent (a GET writes nothing; the
+        # 160-bit token cannot be guessed by opening links anyway).
+        if request.method == "POST":
+            throttle.failed(request, f"invite:{pk}")
         return render(
             request,
             "accounts/invitation_invalid.html",
@@ -182,10 +195,8 @@ def person_parents(request: HttpRequest, pk: int) -> HttpResponse:
     form = ParentLinkForm(request.POST or None, organisation=request.user.organisation)
     if request.method == "POST":
         if "unlink" in request.POST:
-            try:
-                parent_id = int(request.POST["unlink"])
-            except ValueError:
-                parent_id = 0  # no such parent: nothing to unlink
+            # A malformed id names no parent: nothing is unlinked.
+            parent_id = parse_id(request.POST["unlink"]) or 0
             guardianship_unlink(student=student, parent_id=parent_id, actor=request.user)
             messages.success(request, "Связь с родителем удалена.")
             return redirect("person_detail", pk=student.pk)

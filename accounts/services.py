@@ -35,6 +35,14 @@ from .models import (
     User,
     UserRole,
 )
+from .roles import (
+    ACCOUNT_NOT_YOURS,
+    CONTACTS_LOCKED,
+    contacts_need_password,
+    may_change_contacts,
+    may_switch_account,
+    role_change_refusal,
+)
 from .staff_import import preview_staff_import
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
@@ -73,7 +81,9 @@ IMPORT_ROLES = [
 ]
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 
-OWN_ADMIN_ROLE = "Нельзя снять с себя роль администратора."
+CONTACT_FIELDS = ("email", "phone")
+WRONG_PASSWORD = "Неверный пароль. Чтобы изменить e-mail или телефон, введите свой текущий пароль."
+NOTICE_NOT_SENT = "Письмо-уведомление не отправлено ({error}): изменения не сохранены."
 OWN_ACCOUNT = "Нельзя отключить собственную учётную запись."
 INACTIVE_ACCOUNT = "Учётная запись отключена: сначала включите её."
 BATCH_DONE = "Этот список уже загружен или отменён."
@@ -149,13 +159,88 @@ def _person_label(person: User) -> list[Any]:
     return [person.pk, person.full_name]
 
 
+def _held_roles(user: User) -> set[str]:
+    return set(UserRole.objects.filter(user=user).values_list("role", flat=True))
+
+
 def _store_roles(user: User, roles: set[str]) -> tuple[list[str], list[str]]:
-    """Make `roles` exactly the person's roles; (before, after), both sorted."""
-    before = set(UserRole.objects.filter(user=user).values_list("role", flat=True))
+    """Make `roles` exactly the person's roles; (before, after), both sorted. A role taken away
+    ends every session the person has (they sign in again with what they have left)."""
+    before = _held_roles(user)
     UserRole.objects.filter(user=user).exclude(role__in=roles).delete()
     UserRole.objects.bulk_create([UserRole(user=user, role=r) for r in set(roles) - before])
     user.__dict__.pop("roles", None)
+    if before - set(roles):
+        _end_sessions(user)
     return _role_list(before), _role_list(roles)
+
+
+def _end_sessions(user: User) -> None:
+    """Every session of the person stops working: the version is part of the session hash
+    (`User._get_session_auth_hash`)."""
+    User.objects.filter(pk=user.pk).update(session_version=models.F("session_version") + 1)
+    user.refresh_from_db(fields=["session_version"])
+
+
+class _RolesRefused(Exception):
+    """Leaves the change's transaction (rolling it back) so the refusal is recorded apart."""
+
+    def __init__(self, message: str, data: dict) -> None:
+        super().__init__(message)
+        self.message, self.data = message, data
+
+
+def _check_roles(actor: User, person_pk: int | None, before: set[str], after: set[str]) -> None:
+    refusal = role_change_refusal(actor, person_pk, before, after)
+    if refusal is not None:
+        message, at_stake = refusal
+        raise _RolesRefused(
+            message,
+            {"roles": [_role_list(before), _role_list(after)], "refused": at_stake},
+        )
+
+
+def _refuse_roles(actor: User, obj: models.Model | None, refused: _RolesRefused) -> None:
+    """A refused role change is recorded in a transaction of its own, so the entry stays
+    although the change itself is not made; then the refusal is raised."""
+    with transaction.atomic():
+        log_action(actor, obj, "person.roles.refused", refused.data)
+    raise PortalError(refused.message, field="roles") from refused
+
+
+def _check_password(actor: User, password: str) -> None:
+    if not password or not actor.check_password(password):
+        raise PortalError(WRONG_PASSWORD, field="password")
+
+
+def _tell_about_contacts(person: User, actor: User, before: Mapping[str, Any], changed) -> None:
+    """The person learns of a new e-mail or phone at the old address and at the new one, so a
+    takeover cannot go unnoticed. Sent inside the change's transaction: if the mail server
+    refuses the message, nothing is changed."""
+    if not set(changed) & set(CONTACT_FIELDS):
+        return
+    to = list(dict.fromkeys(a for a in (before["email"], person.email) if a))
+    if not to:
+        return
+    try:
+        send_templated(
+            "account_changed",
+            to=to,
+            context={
+                "person": person,
+                "actor": actor,
+                "by_someone_else": actor is not None and actor.pk != person.pk,
+                "email_changed": "email" in changed,
+                "phone_changed": "phone" in changed,
+                "old_email": before["email"],
+                "new_email": person.email,
+                "old_phone": before["phone"],
+                "new_phone": str(person.phone or ""),
+                "changed_at": timezone.now(),
+            },
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        raise PortalError(NOTICE_NOT_SENT.format(error=exc)) from exc
 
 
 # --- Organisation and own profile -------------------------------------------------------
@@ -176,16 +261,21 @@ def organisation_update(
     return locked
 
 
-def profile_update(*, user: User, email: str, phone: Any) -> User:
-    """A person's own e-mail and mobile phone."""
+def profile_update(*, user: User, email: str, phone: Any, password: str = "") -> User:
+    """A person's own e-mail and mobile phone, confirmed with their password (a session left
+    open on a shared computer must not be enough to take the account over); the person is told
+    at the old and the new address."""
     with transaction.atomic():
         locked = _locked(user)
+        before = snapshot(locked, CONTACT_FIELDS)
         changed = _assign(locked, {"email": email.strip().lower(), "phone": phone}, PROFILE_FIELDS)
         if not changed:
             return locked
         _full_clean(locked, exclude=["password"])
+        _check_password(locked, password)
         locked.save(update_fields=list(changed))
         log_action(user, locked, "profile.updated", changed)
+        _tell_about_contacts(locked, user, before, changed)
     return locked
 
 
@@ -204,7 +294,14 @@ def person_create(
     phone: Any = "",
     roles: set[str],
 ) -> User:
-    """A new person of the organisation, without a password until they accept an invitation."""
+    """A new person of the organisation, without a password until they accept an invitation.
+    The actor gives only roles they may grant (`accounts.roles`)."""
+    roles = set(roles)
+    try:
+        _check_roles(actor, None, set(), roles)
+    except _RolesRefused as refused:
+        refused.data["person"] = " ".join(p for p in (last_name, first_name, patronymic) if p)
+        _refuse_roles(actor, None, refused)
     with transaction.atomic():
         user = User(
             organisation=organisation,
@@ -246,56 +343,97 @@ def person_update(
     email: str = "",
     phone: Any = "",
     roles: set[str],
+    password: str = "",
 ) -> User:
-    """A person's details and roles, together: both change, or neither."""
-    if person.pk == actor.pk and Role.ADMIN not in roles:
-        raise PortalError(OWN_ADMIN_ROLE, field="roles")
-    with transaction.atomic():
-        locked = _locked(person)
-        changed = _assign(
-            locked,
-            {
-                "last_name": last_name,
-                "first_name": first_name,
-                "patronymic": patronymic,
-                "position": position,
-                "email": email.strip().lower(),
-                "phone": phone,
-            },
-            PERSON_FIELDS,
-        )
-        if changed:
-            _full_clean(locked, exclude=["password"])
-            locked.save(update_fields=list(changed))
-        roles_before, roles_after = _store_roles(locked, roles)
-        if roles_before != roles_after:
-            changed["roles"] = [roles_before, roles_after]
-        if changed:
-            log_action(actor, locked, "person.updated", changed)
+    """A person's details and roles, together: both change, or neither.
+
+    Roles follow `accounts.roles` (a refusal is recorded). A manager's e-mail and phone are
+    changed only by that person or, for an administrator, by the director, with `password`
+    (the actor's own); the person is told at the old and the new address."""
+    roles = set(roles)
+    try:
+        with transaction.atomic():
+            return _person_update(
+                person,
+                actor,
+                roles,
+                password,
+                details={
+                    "last_name": last_name,
+                    "first_name": first_name,
+                    "patronymic": patronymic,
+                    "position": position,
+                    "email": email.strip().lower(),
+                    "phone": phone,
+                },
+            )
+    except _RolesRefused as refused:
+        _refuse_roles(actor, person, refused)
+        raise  # not reached: _refuse_roles always raises
+
+
+def _person_update(
+    person: User, actor: User, roles: set[str], password: str, details: dict[str, Any]
+) -> User:
+    locked = _locked(person)
+    held = _held_roles(locked)
+    _check_roles(actor, locked.pk, held, roles)
+    before = snapshot(locked, CONTACT_FIELDS)
+    changed = _assign(locked, details, PERSON_FIELDS)
+    contacts = [field for field in CONTACT_FIELDS if field in changed]
+    if contacts and not may_change_contacts(actor, locked.pk, held):
+        raise PortalError(CONTACTS_LOCKED, field=contacts[0])
+    if changed:
+        _full_clean(locked, exclude=["password"])
+    if contacts and contacts_need_password(actor, locked.pk, held):
+        _check_password(actor, password)
+    if changed:
+        locked.save(update_fields=list(changed))
+    roles_before, roles_after = _store_roles(locked, roles)
+    if roles_before != roles_after:
+        changed["roles"] = [roles_before, roles_after]
+    if changed:
+        log_action(actor, locked, "person.updated", changed)
+        _tell_about_contacts(locked, actor, before, changed)
     return locked
 
 
 def user_set_roles(*, user: User, roles: set[str], actor: User | None = None) -> None:
     """Make `roles` exactly the person's roles. `actor` is None when the system does it
-    (the demo); nobody changes their own roles."""
-    if actor is not None and actor.pk == user.pk:
-        raise PortalError("Нельзя менять собственные роли.", field="roles")
-    with transaction.atomic():
-        before, after = _store_roles(user, roles)
-        if before != after:
-            log_action(actor, user, "person.roles.changed", {"roles": [before, after]})
+    (the demo); a person acting follows `accounts.roles` (a refusal is recorded)."""
+    roles = set(roles)
+    try:
+        with transaction.atomic():
+            locked = _locked(user)
+            if actor is not None:
+                _check_roles(actor, locked.pk, _held_roles(locked), roles)
+            before, after = _store_roles(locked, roles)
+            if before != after:
+                log_action(actor, locked, "person.roles.changed", {"roles": [before, after]})
+    except _RolesRefused as refused:
+        _refuse_roles(actor, user, refused)
+    user.__dict__.pop("roles", None)
+    user.session_version = locked.session_version
 
 
 def person_set_active(*, person: User, actor: User, active: bool) -> User:
     """Deactivating keeps every record; the person simply cannot sign in any more."""
     if person.pk == actor.pk and not active:
         raise PortalError(OWN_ACCOUNT, field="active")
+    if not may_switch_account(actor, person):
+        # Security-relevant: the refused attempt stays in the log (its own transaction).
+        with transaction.atomic():
+            log_action(actor, person, "person.activation.refused", {"active": active})
+        raise PortalError(ACCOUNT_NOT_YOURS, field="active")
     with transaction.atomic():
         locked = _locked(person)
         if locked.is_active == active:
             return locked
         locked.is_active = active
-        locked.save(update_fields=["is_active"])
+        if not active:
+            # Old sessions stay dead even after the account is switched back on.
+            locked.session_version += 1
+        locked.save(update_fields=["is_active", "session_version"])
         log_action(actor, locked, "person.activated" if active else "person.deactivated")
     return locked
 

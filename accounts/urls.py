@@ -25,4 +25,5 @@ urlpatterns = [
     path("groups/<int:pk>/edit/", people_views.group_edit, name="group_edit"),
     path("organisation/", views.organisation_settings, name="organisation_settings"),
     path("accounts/profile/", views.profile, name="profile"),
+    path("accounts/keepalive/", views.keepalive, name="keepalive"),
 ]

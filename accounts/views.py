@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
 
 from cdt_portal.access import login_only, public
 from cdt_portal.errors import PortalError
@@ -105,3 +106,11 @@ def profile(request: HttpRequest) -> HttpResponse:
                 return redirect("profile")
         messages.error(request, "Проверьте поля формы: изменения не сохранены.")
     return render(request, "accounts/profile.html", {"form": form})
+
+
+@require_GET
+@login_only
+def keepalive(request: HttpRequest) -> HttpResponse:
+    """Pinged by the regulation page while someone reads it: the request itself counts as
+    activity for `SessionTimeoutMiddleware`, so there is nothing more to do."""
+    return HttpResponse(status=204)

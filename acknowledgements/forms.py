@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from cdt_portal.markup import IMAGES_REFUSED, image_sources
 
 from .models import DocumentVersion
 
@@ -64,4 +65,12 @@ class VersionForm(forms.ModelForm):
         value = self.cleaned_data["order_date"]
         if value > timezone.localdate():
             raise forms.ValidationError(_("Дата приказа не может быть позже сегодняшней."))
+        return value
+
+    def clean_text(self) -> str:
+        # The service refuses it too; here the message lands beside the text, with the rest
+        # of the form kept as typed.
+        value = self.cleaned_data["text"]
+        if image_sources(value):
+            raise forms.ValidationError(IMAGES_REFUSED)
         return value

@@ -16,6 +16,7 @@ from accounts.models import Organisation, User
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import send_templated
 from cdt_portal.errors import PortalError
+from cdt_portal.markup import refuse_images
 
 from .documents import render_order
 from .models import (
@@ -53,6 +54,7 @@ def version_create(
 ) -> DocumentVersion:
     """A new draft of the organisation's regulation, numbered after the last one. The
     regulation's document is created with its first version."""
+    refuse_images(text)
     with transaction.atomic():
         document, created = Document.objects.get_or_create(
             organisation=organisation, code=REGULATION_CODE, defaults={"title": REGULATION_TITLE}
@@ -87,6 +89,8 @@ def version_edit(*, version: DocumentVersion, actor: User, **new_values: Any) ->
     unknown = set(new_values) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {sorted(unknown)}")
+    if "text" in new_values:
+        refuse_images(new_values["text"])
     with transaction.atomic():
         locked = (
             DocumentVersion.objects.select_for_update()

@@ -7,6 +7,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import MANAGERS, roles_required
+from cdt_portal import throttle
+from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
 from cdt_portal.exports import csv_response
 from cdt_portal.markup import render_markdown
@@ -86,6 +88,8 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     if version.status != VersionStatus.APPROVED:
         raise PermissionDenied("Эта редакция не утверждена или заменена новой.")
     form = ConfirmForm(request.POST)
+    # The password again is a guess like the sign-in's: counted on the same throttle.
+    throttle.check(request, request.user.get_username())
     if form.is_valid():
         try:
             _, created = acknowledgement_confirm(
@@ -96,6 +100,8 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 user_agent=request.headers.get("user-agent", ""),
             )
         except PortalError as exc:
+            if exc.field == "password":
+                throttle.failed(request, request.user.get_username())
             form.add_error(exc.field, exc.message)
         else:
             if created:
@@ -112,8 +118,9 @@ def order_pdf(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request)
     if not version.order_pdf:
         raise Http404("У черновика нет утверждённого приказа")
-    with version.order_pdf.open("rb") as stored:
-        return pdf_response(order_filename(version), stored.read())
+    return private_file_response(
+        version.order_pdf, filename=order_filename(version), content_type="application/pdf"
+    )
 
 
 @roles_required(MANAGERS)

@@ -72,3 +72,46 @@ class AuditEntry(models.Model):
         if self.pk is not None:
             raise ValueError("An audit entry is never changed")
         super().save(*args, **kwargs)
+
+
+class Job(models.Model):
+    """A piece of long work run by the background worker, as the person who started it sees it:
+    what, how far along, and where the result is. `key` makes starting idempotent: pressing
+    the button twice finds the job the first press started."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("в очереди")
+        RUNNING = "running", _("выполняется")
+        DONE = "done", _("готово")
+        FAILED = "failed", _("не удалось")
+
+    organisation = models.ForeignKey(
+        settings.PORTAL_ORGANISATION_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    kind = models.CharField(max_length=50)
+    key = models.CharField(max_length=200, unique=True)
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result_url = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("фоновая работа")
+        verbose_name_plural = _("фоновые работы")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "created_at"], name="job_status_created")]
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.get_status_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

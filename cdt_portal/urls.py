@@ -9,6 +9,7 @@ admin.site.index_title = "Данные всех организаций"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("jobs/<int:pk>/", views.job_status, name="job_status"),
     path("admin/", admin.site.urls),
     # The URLconfs are named, not imported: the core never imports the apps above it.
     path("", include("portal.urls")),

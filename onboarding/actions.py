@@ -12,6 +12,7 @@ def request_action(status: str) -> str:
 
 
 REQUEST_DETAILS_CHANGED = "request.details.changed"
+SCAN_REFUSED = "request.scan.refused"
 SFERUM_STATUS_CHANGED = "sferum_status.changed"
 NOTICE_PUBLISHED = "notice.published"
 NOTICE_CONFIRMED = "notice.confirmed"
@@ -23,10 +24,14 @@ LABELS: dict[str, str] = {
     request_action(RequestStatus.AWAITING_SIGNATURE): "Письмо о назначении сформировано",
     request_action(RequestStatus.READY): "Заявка готова к отправке",
     request_action(RequestStatus.SENT): "Заявка отправлена",
+    request_action(RequestStatus.UNCONFIRMED): (
+        "Отправка не подтверждена: проверьте папку «Отправленные»"
+    ),
     request_action(RequestStatus.RETURNED): "Заявка возвращена на доработку",
     request_action(RequestStatus.REGISTERED): "Организация зарегистрирована в «Сферуме»",
     request_action(RequestStatus.CANCELLED): "Заявка отменена",
     REQUEST_DETAILS_CHANGED: "Изменены данные администратора в заявке",
+    SCAN_REFUSED: "Скан подписанного письма не принят",
     SFERUM_STATUS_CHANGED: "Изменён статус педагога в «Сферуме»",
     NOTICE_PUBLISHED: "Опубликовано уведомление родителей",
     NOTICE_CONFIRMED: "Родитель ознакомлен с уведомлением",

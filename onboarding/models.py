@@ -17,6 +17,10 @@ class RequestStatus(models.TextChoices):
     AWAITING_SIGNATURE = "awaiting_signature", _("На подписи")
     READY = "ready", _("Готова к отправке")
     SENT = "sent", _("Отправлена")
+    # The SMTP server stopped answering after it may have taken the message: it may or may
+    # not have gone. Only the administrator can tell (the mailbox's «Отправленные», or
+    # Sferum's answer), so the portal waits for that choice and never re-sends by itself.
+    UNCONFIRMED = "unconfirmed", _("Отправка не подтверждена")
     RETURNED = "returned", _("Возвращена на доработку")
     REGISTERED = "registered", _("Зарегистрирована")
     CANCELLED = "cancelled", _("Отменена")
@@ -56,6 +60,14 @@ TRANSITIONS: dict[str, Transition] = {
         (RequestStatus.AWAITING_SIGNATURE,), RequestStatus.READY, "приложить подписанное письмо"
     ),
     "send": Transition((RequestStatus.READY,), RequestStatus.SENT, "отправить заявку"),
+    # From «не подтверждена» the administrator chooses explicitly: the letter arrived, or
+    # send it again. A plain «send» is refused there, so a second press sends nothing.
+    "confirm_delivered": Transition(
+        (RequestStatus.UNCONFIRMED,), RequestStatus.SENT, "отметить, что письмо дошло"
+    ),
+    "resend": Transition(
+        (RequestStatus.UNCONFIRMED,), RequestStatus.SENT, "отправить письмо ещё раз"
+    ),
     "download_eml": Transition((RequestStatus.READY,), None, "скачать письмо"),
     "confirm_sent": Transition(
         (RequestStatus.READY,), RequestStatus.SENT, "отметить заявку отправленной"

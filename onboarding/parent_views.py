@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 from accounts.models import Role
 from accounts.permissions import ADMINS, MANAGERS, get_child_for_parent, roles_required
 from cdt_portal.errors import PortalError
+from cdt_portal.inputs import parse_id
 from cdt_portal.markup import render_markdown
 from cdt_portal.net import client_ip
 from cdt_portal.paging import paginate
@@ -118,7 +119,7 @@ def consents(request: HttpRequest) -> HttpResponse:
     listing = consent_listing(
         request.user.organisation,
         query=query,
-        group_id=int(group_id) if group_id.isdigit() else None,
+        group_id=parse_id(group_id),
     )
     return render(
         request,

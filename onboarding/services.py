@@ -6,10 +6,13 @@ a state. Which request step is allowed in which state is `models.TRANSITIONS`.""
 from __future__ import annotations
 
 import datetime as dt
+import smtplib
+import socket
 import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +20,7 @@ from accounts.models import Guardianship, Organisation, Role, User
 from acknowledgements.models import text_sha256
 from cdt_portal.audit import changes, history, log_action, snapshot
 from cdt_portal.errors import PortalError
+from cdt_portal.markup import refuse_images
 
 from .actions import (
     CONSENT_GIVEN,
@@ -24,6 +28,7 @@ from .actions import (
     NOTICE_CONFIRMED,
     NOTICE_PUBLISHED,
     REQUEST_DETAILS_CHANGED,
+    SCAN_REFUSED,
     SFERUM_STATUS_CHANGED,
     request_action,
 )
@@ -56,10 +61,14 @@ def _move(
     actor: User,
     fields: list[str],
     comment: str = "",
+    *,
+    target: str | None = None,
 ) -> None:
     """Take `action` (a key of TRANSITIONS, already allowed by `require`): the new state, the
-    given fields and one audit entry, all in the caller's transaction."""
-    to = request.require(action).target
+    given fields and one audit entry, all in the caller's transaction. `target` overrides the
+    table's state for the one outcome it does not name: a send whose result is unknown."""
+    step = request.require(action)
+    to = target or step.target
     from_status = request.status
     request.status = to
     request.save(update_fields=["status", *fields])
@@ -175,34 +184,161 @@ def request_mark_ready(
     return locked
 
 
-def request_send(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
-    """Send through the configured SMTP server. The row stays locked while the message goes,
-    so two administrators pressing «Отправить» at once send one e-mail and write one entry.
-    If the server refuses, nothing changes and the error goes back to the person."""
+def request_scan_refused(
+    *, request: RegistrationRequest, actor: User, filename: str, size: int | None, reason: str
+) -> None:
+    """Record that an uploaded scan was refused (the trust issue asks for an audit entry for a
+    refused upload: a file built to pass as a PDF is a signal worth keeping). Its own
+    transaction, separate from any change, so the entry stays although nothing else is
+    written; the file itself is not kept."""
+    with transaction.atomic():
+        log_action(
+            actor,
+            request,
+            SCAN_REFUSED,
+            {"filename": (filename or "")[:200], "size": size, "reason": reason},
+        )
+
+
+class _Outcome:
+    SENT = "sent"
+    REFUSED = "refused"
+    UNKNOWN = "unknown"
+
+
+# Errors after which the server certainly did not take the message: it answered with an
+# error code (sender, recipients, DATA refused, authentication) or never let us in. Anything
+# else once the connection is open (a timeout, a dropped connection) may have happened after
+# the server accepted the message, so it is not taken for a failure.
+_CERTAIN_REFUSALS = (
+    smtplib.SMTPResponseException,
+    smtplib.SMTPRecipientsRefused,
+    smtplib.SMTPNotSupportedError,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+
+
+def _drop(connection) -> None:
+    """Close without QUIT: after a timeout a polite QUIT would wait EMAIL_TIMEOUT again."""
+    smtp = getattr(connection, "connection", None)
+    if smtp is not None:
+        try:
+            smtp.close()
+        except OSError:
+            pass
+        connection.connection = None
+
+
+def _deliver(message) -> tuple[str, str]:
+    """Send one message with EMAIL_TIMEOUT in force; say whether it went, was refused before
+    the server took anything, or ended in a way that leaves it unknown (with the error)."""
+    connection = get_connection(fail_silently=False)
+    try:
+        connection.open()  # connecting, TLS and login: nothing is accepted yet
+    except Exception as exc:
+        _drop(connection)
+        return _Outcome.REFUSED, str(exc)
+    try:
+        connection.send_messages([message])
+    except _CERTAIN_REFUSALS as exc:
+        return _Outcome.REFUSED, str(exc)
+    except Exception as exc:  # a timeout or a dropped line: it may have gone
+        return _Outcome.UNKNOWN, str(exc) or type(exc).__name__
+    finally:
+        _drop(connection)
+    return _Outcome.SENT, ""
+
+
+def _send_and_record(locked: RegistrationRequest, actor: User, action: str) -> None:
+    """The sending part of `request_send` and `request_resend`, under the caller's lock and
+    transaction. Refused: nothing changes, the error goes back. Unknown: the request moves
+    to «не подтверждена», recorded, and the caller's transaction commits it."""
+    message = build_registration_email(locked)
+    outcome, error = _deliver(message)
+    if outcome == _Outcome.REFUSED:
+        raise PortalError(
+            f"Письмо не отправлено, заявка осталась «{locked.get_status_display()}». "
+            f"Ошибка сервера: {error}"
+        )
+    locked.message_id = message.extra_headers["Message-ID"]
+    if outcome == _Outcome.UNKNOWN:
+        _move(
+            locked,
+            action,
+            actor,
+            ["message_id"],
+            f"почтовый сервер не ответил после передачи письма ({error}); "
+            f"Message-ID {locked.message_id}",
+            target=S.UNCONFIRMED,
+        )
+        return
+    locked.sent_at = timezone.now()
+    locked.sent_via = SentVia.SMTP
+    _move(
+        locked,
+        action,
+        actor,
+        ["message_id", "sent_at", "sent_via"],
+        f"отправлена на {settings.SFERUM_REGISTRATION_EMAIL}, Message-ID {locked.message_id}",
+    )
+
+
+def _require_mail_server() -> None:
     if not portal_can_send():
         raise PortalError(
             "Почтовый сервер портала не настроен (EMAIL_URL). Скачайте письмо (.eml) и "
             "отправьте его из почты организации."
         )
+
+
+def request_send(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
+    """Send through the configured SMTP server. The row stays locked while the message goes,
+    so two administrators pressing «Отправить» at once send one e-mail and write one entry.
+    If the server refuses, nothing changes and the error goes back to the person. If it
+    stops answering once it may have taken the message (EMAIL_TIMEOUT), the request becomes
+    «Отправка не подтверждена» and waits for the administrator's explicit choice
+    (`request_confirm_delivered` or `request_resend`): a second press of «Отправить» is
+    refused, so the message is never sent twice by accident."""
+    _require_mail_server()
     with transaction.atomic():
         locked = _lock(request)
         locked.require("send")
-        message = build_registration_email(locked)
-        try:
-            message.send(fail_silently=False)
-        except Exception as exc:  # smtplib and socket errors alike
-            raise PortalError(
-                f"Письмо не отправлено, заявка осталась «Готова к отправке». Ошибка сервера: {exc}"
-            ) from exc
-        locked.message_id = message.extra_headers["Message-ID"]
-        locked.sent_at = timezone.now()
+        _send_and_record(locked, actor, "send")
+    return locked
+
+
+def request_resend(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
+    """The administrator checked and the message did not arrive: send it again, on their
+    explicit choice, with the same Message-ID so Sferum can tell it is the same request."""
+    _require_mail_server()
+    with transaction.atomic():
+        locked = _lock(request)
+        locked.require("resend")
+        _send_and_record(locked, actor, "resend")
+    return locked
+
+
+def request_confirm_delivered(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
+    """The administrator found the message in «Отправленные» (or Sferum answered): it went,
+    at the time of the unconfirmed attempt. Nothing is sent."""
+    with transaction.atomic():
+        locked = _lock(request)
+        locked.require("confirm_delivered")
+        attempt = (
+            history(locked)
+            .filter(action=request_action(S.UNCONFIRMED))
+            .order_by("-at", "-pk")
+            .first()
+        )
+        locked.sent_at = attempt.at if attempt else timezone.now()
         locked.sent_via = SentVia.SMTP
         _move(
             locked,
-            "send",
+            "confirm_delivered",
             actor,
-            ["message_id", "sent_at", "sent_via"],
-            f"отправлена на {settings.SFERUM_REGISTRATION_EMAIL}, Message-ID {locked.message_id}",
+            ["sent_at", "sent_via"],
+            f"администратор подтвердил, что письмо дошло, Message-ID {locked.message_id}",
         )
     return locked
 
@@ -340,6 +476,7 @@ def notice_publish(*, organisation: Organisation, actor: User, text: str) -> Par
     text = text.strip()
     if not text:
         raise PortalError("Текст уведомления пустой.", field="text")
+    refuse_images(text)
     with transaction.atomic():
         current = current_notice(organisation)
         if current is not None and current.text == text:

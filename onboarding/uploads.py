@@ -1,7 +1,16 @@
-"""The signed scan: PDF, JPEG or PNG recognised by its first bytes, never by its name."""
+"""The signed scan: one clean PDF, JPEG or PNG, opened for real, never judged by its name.
+
+The first bytes choose the format; then the file is parsed as that format and must be
+nothing else: a PDF/JPEG polyglot, HTML behind `%PDF-`, or a document with something
+appended after its end is refused. The scan is forwarded to Sferum and downloaded by
+managers, so a file that a browser or reader could take for something else must not pass.
+"""
 
 from __future__ import annotations
 
+import io
+import re
+import warnings
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -9,11 +18,33 @@ from django.core.files.uploadedfile import UploadedFile
 
 from cdt_portal.errors import PortalError
 
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SIGNATURES = [
-    (b"%PDF-", "application/pdf", "pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (PDF_MAGIC, "application/pdf", "pdf"),
+    (JPEG_MAGIC, "image/jpeg", "jpg"),
+    (PNG_MAGIC, "image/png", "png"),
 ]
+JPEG_END = b"\xff\xd9"
+# The IEND chunk: zero length, type, CRC. A PNG ends with exactly these bytes.
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+PDF_END = b"%%EOF"
+# Browsers sniff the first 512 bytes, PDF readers look for `%PDF-` in the first 1024; a scan
+# has no markup in either place.
+HTML_MARKERS = re.compile(
+    rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|object|embed)\b", re.IGNORECASE
+)
+SNIFF_BYTES = 1024
+
+NOT_A_SCAN = (
+    "Это не PDF, JPEG или PNG (проверено по содержимому файла, а не по имени). "
+    "Отсканируйте письмо в один из этих форматов."
+)
+DAMAGED = (
+    "Файл не открывается как {kind}: он повреждён или содержит что-то кроме документа. "
+    "Сохраните скан заново в PDF, JPEG или PNG и приложите его."
+)
 
 
 def _refuse(message: str) -> PortalError:
@@ -26,6 +57,43 @@ class CheckedScan:
     content: bytes
     content_type: str
     extension: str
+
+
+def _check_pdf(content: bytes) -> None:
+    from pypdf import PdfReader  # imported late: only an upload needs it
+
+    end = content.rfind(PDF_END)
+    if end < 0 or content[end + len(PDF_END) :].strip():
+        raise _refuse(DAMAGED.format(kind="PDF"))
+    try:
+        reader = PdfReader(io.BytesIO(content), strict=True)
+        if reader.is_encrypted:
+            raise _refuse("PDF защищён паролем: сохраните скан без пароля и приложите его.")
+        pages = len(reader.pages)
+    except PortalError:
+        raise
+    except Exception as exc:  # pypdf raises many kinds on a malformed file, RecursionError too
+        raise _refuse(DAMAGED.format(kind="PDF")) from exc
+    if pages < 1:
+        raise _refuse("В PDF нет ни одной страницы.")
+
+
+def _check_image(content: bytes, fmt: str, end: bytes) -> None:
+    from PIL import Image  # imported late: only an upload needs it
+
+    if not content.endswith(end) or PDF_MAGIC in content:
+        raise _refuse(DAMAGED.format(kind=fmt))
+    try:
+        with warnings.catch_warnings():
+            # A few hundred bytes that unpack into gigapixels: refused, not decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content), formats=[fmt]) as image:
+                image.verify()
+            # verify() leaves the image unusable; decoding every pixel needs a fresh open.
+            with Image.open(io.BytesIO(content), formats=[fmt]) as image:
+                image.load()
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, bomb errors
+        raise _refuse(DAMAGED.format(kind=fmt)) from exc
 
 
 def check_scan(upload: UploadedFile | None) -> CheckedScan:
@@ -42,10 +110,16 @@ def check_scan(upload: UploadedFile | None) -> CheckedScan:
         raise _refuse(f"Файл слишком большой. Допустимо не больше {limit // 1024 // 1024} МБ.")
     if not content:
         raise _refuse("Файл пустой.")
-    for magic, content_type, extension in SIGNATURES:
-        if content.startswith(magic):
-            return CheckedScan(content, content_type, extension)
-    raise _refuse(
-        "Это не PDF, JPEG или PNG (проверено по содержимому файла, а не по имени). "
-        "Отсканируйте письмо в один из этих форматов."
-    )
+    found = [(t, e) for magic, t, e in SIGNATURES if content.startswith(magic)]
+    if not found:
+        raise _refuse(NOT_A_SCAN)
+    content_type, extension = found[0]
+    if HTML_MARKERS.search(content[:SNIFF_BYTES]):
+        raise _refuse(DAMAGED.format(kind=extension.upper().replace("JPG", "JPEG")))
+    if content_type == "application/pdf":
+        _check_pdf(content)
+    elif content_type == "image/jpeg":
+        _check_image(content, "JPEG", JPEG_END)
+    else:
+        _check_image(content, "PNG", PNG_END)
+    return CheckedScan(content, content_type, extension)

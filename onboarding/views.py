@@ -16,13 +16,13 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role, User
 from accounts.permissions import ADMINS, MANAGERS, TEACHERS, roles_required
 from acknowledgements.selectors import reading_status
+from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
 from cdt_portal.paging import paginate
-from cdt_portal.pdf import pdf_response
 
 from .documents import letter_filename, portal_can_send, scan_filename
 from .forms import CancelForm, DetailsForm, ReasonForm, RegisteredForm, ScanForm, SentForm
-from .models import RegistrationRequest, SferumStatus
+from .models import RegistrationRequest, RequestStatus, SferumStatus
 from .selectors import (
     current_request,
     registration_eml,
@@ -35,11 +35,14 @@ from .selectors import (
 )
 from .services import (
     request_cancel,
+    request_confirm_delivered,
     request_confirm_sent,
     request_mark_ready,
     request_prepare_letter,
     request_register,
+    request_resend,
     request_return,
+    request_scan_refused,
     request_send,
     request_start,
     request_update_details,
@@ -192,8 +195,11 @@ def request_letter_pdf(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
     if not registration.letter_pdf:
         raise Http404("Письмо ещё не сформировано")
-    with registration.letter_pdf.open("rb") as stored:
-        return pdf_response(letter_filename(registration), stored.read())
+    return private_file_response(
+        registration.letter_pdf,
+        filename=letter_filename(registration),
+        content_type="application/pdf",
+    )
 
 
 @require_POST
@@ -204,8 +210,21 @@ def request_scan_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Скан не принят: проверьте поля формы.")
         return _request_page(request, scan_form=form)
+    upload = form.cleaned_data["scan"]
     try:
-        scan = check_scan(form.cleaned_data["scan"])
+        scan = check_scan(upload)
+    except PortalError as exc:
+        request_scan_refused(
+            request=registration,
+            actor=request.user,
+            filename=getattr(upload, "name", ""),
+            size=getattr(upload, "size", None),
+            reason=exc.message,
+        )
+        form.add_error(exc.field, exc.message)
+        messages.error(request, "Скан не принят: проверьте поля формы.")
+        return _request_page(request, scan_form=form)
+    try:
         request_mark_ready(
             request=registration,
             actor=request.user,
@@ -224,21 +243,46 @@ def request_scan_download(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
     if not registration.scan:
         raise Http404("Скан ещё не приложен")
-    with registration.scan.open("rb") as stored:
-        response = HttpResponse(stored.read(), content_type=registration.scan_content_type)
-    response["Content-Disposition"] = content_disposition_header(False, scan_filename(registration))
-    return response
+    return private_file_response(
+        registration.scan,
+        filename=scan_filename(registration),
+        content_type=registration.scan_content_type,
+        inline=False,
+    )
+
+
+# After a send whose outcome is unknown, the same address takes the administrator's explicit
+# choice (`?choice=delivered` or `?choice=resend`, each its own button): the access rule stays
+# that of «Отправить», and without a choice the plain send is refused by the transition
+# table, so a second press of «Отправить» sends nothing.
+SEND_CHOICES = {
+    "": (request_send, "Заявка отправлена на {email}."),
+    "delivered": (request_confirm_delivered, "Отмечено: письмо дошло, заявка отправлена."),
+    "resend": (request_resend, "Заявка отправлена ещё раз на {email}."),
+}
+UNCONFIRMED_WARNING = (
+    "Отправка не подтверждена: проверьте папку «Отправленные». Почтовый сервер перестал "
+    "отвечать после передачи письма, поэтому неизвестно, ушло ли оно. Повторно письмо само "
+    "не отправится: выберите «Письмо дошло» или «Отправить ещё раз»."
+)
 
 
 @require_POST
 @roles_required(ADMINS)
 def request_send_view(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
-    return _act(
-        request,
-        lambda _: request_send(request=registration, actor=request.user),
-        f"Заявка отправлена на {settings.SFERUM_REGISTRATION_EMAIL}.",
-    )
+    choice = SEND_CHOICES.get(request.GET.get("choice", ""))
+    if choice is None:
+        return _refused(request, PortalError("Неизвестное действие."))
+    service, success = choice
+    try:
+        result = service(request=registration, actor=request.user)
+    except PortalError as exc:
+        return _refused(request, exc)
+    if result.status == RequestStatus.UNCONFIRMED:
+        messages.warning(request, UNCONFIRMED_WARNING)
+        return redirect("registration_request")
+    return _done(request, success.format(email=settings.SFERUM_REGISTRATION_EMAIL))
 
 
 @roles_required(ADMINS)

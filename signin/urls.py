@@ -27,4 +27,9 @@ urlpatterns = [
         views.password_reset_complete_view,
         name="password_reset_complete",
     ),
+    path("accounts/two-factor/", views.two_factor_verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("accounts/two-factor/codes/", views.two_factor_codes, name="two_factor_codes"),
+    path("accounts/two-factor/remove/", views.two_factor_remove, name="two_factor_remove"),
+    path("people/<int:pk>/unlock/", views.unlock, name="login_unlock"),
 ]

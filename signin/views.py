@@ -1,11 +1,44 @@
-"""Signing in and out, and the password pages."""
+"""Signing in and out, the second factor, the password pages, and unlocking a person."""
 
+from __future__ import annotations
+
+import django_otp
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.urls import reverse_lazy
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
+from accounts.permissions import MANAGERS, get_person_for_user, roles_required
+from cdt_portal import throttle
 from cdt_portal.access import login_only, public
+from cdt_portal.errors import PortalError
 
-from .forms import LoginForm
+from .forms import CodeForm, EnrolForm, LoginForm, PasswordResetForm, RemoveDeviceForm
+from .receivers import HAS_DEVICE
+from .selectors import (
+    enrolment,
+    has_second_factor,
+    new_totp_key,
+    otp_key,
+    recovery_codes_left,
+    totp_device,
+)
+from .services import (
+    login_unlock,
+    recovery_codes_renew,
+    second_factor_enrol,
+    second_factor_remove,
+    second_factor_verify,
+)
+
+# Session keys: the secret being enrolled (until its first code is confirmed), and the
+# recovery codes just made (shown once, then dropped).
+PENDING_KEY = "signin_pending_totp_key"
+NEW_CODES = "signin_new_recovery_codes"
 
 
 class LoginView(auth_views.LoginView):
@@ -15,17 +48,182 @@ class LoginView(auth_views.LoginView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PasswordResetForm
     email_template_name = "emails/password_reset.txt"
     html_email_template_name = "emails/password_reset.html"
     subject_template_name = "emails/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
+    def form_valid(self, form):
+        # Counted per address asked about and client, known or not (the same work either way):
+        # at most LOGIN_FAILURE_LIMIT reset e-mails per address and client per cool-off.
+        key = "reset:" + form.cleaned_data["email"]
+        throttle.check(self.request, key)
+        response = super().form_valid(form)
+        throttle.spent(self.request, key)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """The old password is a guess like any other: counted with the sign-in's failures."""
+
+    success_url = reverse_lazy("password_change_done")
+
+    def post(self, request, *args, **kwargs):
+        throttle.check(request, request.user.get_username())
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if "old_password" in form.errors:
+            throttle.failed(self.request, self.request.user.get_username())
+        return super().form_invalid(form)
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse(settings.LOGIN_REDIRECT_URL)
+
+
+def _mark_verified(request: HttpRequest, device) -> None:
+    # A new session key once the second factor is passed: a key seen before (on a shared
+    # computer, in a log) is worth nothing afterwards.
+    request.session.cycle_key()
+    django_otp.login(request, device)
+
+
+@login_only
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """The code after the password: from the app, or a one-time recovery code."""
+    user = request.user
+    if user.is_verified() or not has_second_factor(user):
+        return redirect(_next_url(request))
+    form = CodeForm(request.POST or None)
+    if request.method == "POST":
+        throttle.check(request, otp_key(user))
+        if form.is_valid():
+            try:
+                device = second_factor_verify(person=user, code=form.cleaned_data["code"])
+            except PortalError as exc:
+                throttle.failed(request, otp_key(user))
+                form.add_error(exc.field, exc.message)
+            else:
+                throttle.succeeded(request, otp_key(user))
+                _mark_verified(request, device)
+                return redirect(_next_url(request))
+    return render(request, "signin/verify.html", {"form": form, "next": _next_url(request)})
+
+
+@roles_required(MANAGERS)
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Connect an authenticator app (QR code or the secret typed by hand, then its first
+    code); once connected: new recovery codes, or disconnect."""
+    user = request.user
+    device = totp_device(user)
+    if device is not None:
+        if not user.is_verified():
+            return redirect(reverse("two_factor_verify") + "?next=" + request.path)
+        return render(
+            request,
+            "signin/manage.html",
+            {
+                "device": device,
+                "codes_left": recovery_codes_left(user),
+                "remove_form": RemoveDeviceForm(),
+            },
+        )
+    key = request.session.get(PENDING_KEY)
+    if not key:
+        key = request.session[PENDING_KEY] = new_totp_key()
+    form = EnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = second_factor_enrol(
+                person=user, key=key, code=form.cleaned_data["code"]
+            )
+        except PortalError as exc:
+            if exc.field is None:
+                request.session.pop(PENDING_KEY, None)
+            form.add_error(exc.field, exc.message)
+        else:
+            request.session.pop(PENDING_KEY, None)
+            _mark_verified(request, device)
+            request.session[HAS_DEVICE] = True
+            request.session[NEW_CODES] = codes
+            messages.success(request, "Приложение подключено: теперь при входе портал спросит код.")
+            return redirect(reverse("two_factor_codes") + "?next=" + _next_url(request))
+    return render(
+        request,
+        "signin/enrol.html",
+        {
+            "form": form,
+            "next": _next_url(request),
+            "required": settings.REQUIRE_2FA_FOR_MANAGERS,
+            **enrolment(user, key),
+        },
+    )
+
+
+@roles_required(MANAGERS)
+def two_factor_codes(request: HttpRequest) -> HttpResponse:
+    """GET: the recovery codes just made, shown this once. POST: ten new ones."""
+    if request.method == "POST":
+        try:
+            codes = recovery_codes_renew(person=request.user)
+        except PortalError as exc:
+            messages.error(request, exc.message)
+            return redirect("two_factor_setup")
+        request.session[NEW_CODES] = codes
+        return redirect("two_factor_codes")
+    codes = request.session.pop(NEW_CODES, None)
+    if not codes:
+        return redirect("two_factor_setup")
+    return render(request, "signin/codes.html", {"codes": codes, "next": _next_url(request)})
+
+
+@require_POST
+@roles_required(MANAGERS)
+def two_factor_remove(request: HttpRequest) -> HttpResponse:
+    form = RemoveDeviceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Приложение не отключено: введите ваш пароль.")
+        return redirect("two_factor_setup")
+    key = request.user.get_username()
+    throttle.check(request, key)
+    try:
+        second_factor_remove(person=request.user, password=form.cleaned_data["password"])
+    except PortalError as exc:
+        if exc.field == "password":
+            throttle.failed(request, key)
+        messages.error(request, exc.message)
+        return redirect("two_factor_setup")
+    request.session[HAS_DEVICE] = False
+    request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
+    messages.success(request, "Приложение отключено, коды восстановления больше не действуют.")
+    return redirect("two_factor_setup")
+
+
+@require_POST
+@roles_required(MANAGERS)
+def unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """The director or an administrator lets a locked-out person of their organisation try
+    again at once."""
+    person = get_person_for_user(request, pk)
+    try:
+        login_unlock(person=person, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Вход для {person.full_name or person.username} разблокирован.")
+    return redirect("person_detail", pk=person.pk)
+
 
 login_view = public(LoginView.as_view())
 logout_view = public(auth_views.LogoutView.as_view())
-password_change_view = login_only(
-    auth_views.PasswordChangeView.as_view(success_url=reverse_lazy("password_change_done"))
-)
+password_change_view = login_only(PasswordChangeView.as_view())
 password_change_done_view = login_only(auth_views.PasswordChangeDoneView.as_view())
 password_reset_view = public(PasswordResetView.as_view())
 password_reset_done_view = public(auth_views.PasswordResetDoneView.as_view())

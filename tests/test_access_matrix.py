@@ -144,6 +144,10 @@ DRAFT = lambda w: {"pk": w.draft.pk}  # noqa: E731
 TABLE: dict[str, Row] = {
     # cdt_portal
     "healthz": page(rule(OK)),
+    # A job's progress: only for the person who started it, 404 for anyone else.
+    "jobs/<int:pk>/": page(
+        rule(NOT_FOUND, anonymous=LOGIN, admin=OK), args=lambda w: {"pk": w.job.pk}
+    ),
     # portal: the role's home pages and the audit log
     "": page(rule(OK, **HOME_OF)),
     "teacher/": page(roles(admin=OK, teacher=OK, outsider=OK)),
@@ -156,10 +160,17 @@ TABLE: dict[str, Row] = {
     "people/<int:pk>/": page(roles(director=OK, admin=OK, outsider=NOT_FOUND), args=TEACHER),
     # An empty form comes back with its errors.
     "people/new/": page(ADMINS_OWN),
-    "people/<int:pk>/edit/": page(ADMINS_OBJECT, args=TEACHER),
+    # The director opens it too: she appoints and removes administrators there.
+    "people/<int:pk>/edit/": page(roles(director=OK, admin=OK, outsider=NOT_FOUND), args=TEACHER),
+    # The director may switch administrators off (the teacher, she may too: her reach covers
+    # every role but her own); the service refuses what the actor may not manage.
     "people/<int:pk>/active/": Row(
-        get=ADMINS_OBJECT,
-        post=roles(admin=to("/people/{w.teacher.pk}/"), outsider=NOT_FOUND),
+        get=roles(director=OK, admin=OK, outsider=NOT_FOUND),
+        post=roles(
+            director=to("/people/{w.teacher.pk}/"),
+            admin=to("/people/{w.teacher.pk}/"),
+            outsider=NOT_FOUND,
+        ),
         args=TEACHER,
     ),
     "people/<int:pk>/invite/": post_only(
@@ -192,6 +203,8 @@ TABLE: dict[str, Row] = {
     "accounts/login/": page(rule(to("/"), anonymous=OK)),
     "accounts/logout/": Row(get=EVERYONE_405, post=rule(to("/"))),
     "accounts/profile/": page(SIGNED_IN_OK),
+    # The regulation page's keep-alive ping: "No Content" for anyone signed in; GET only.
+    "accounts/keepalive/": Row(get=rule(204, anonymous=LOGIN), post=EVERYONE_405),
     "accounts/password/change/": page(SIGNED_IN_OK),
     "accounts/password/change/done/": Row(
         get=SIGNED_IN_OK, post=rule(NOT_ALLOWED, anonymous=LOGIN)
@@ -202,6 +215,35 @@ TABLE: dict[str, Row] = {
         rule(OK), args=lambda w: {"uidb64": "MQ", "token": "bad-token"}
     ),
     "accounts/reset/done/": Row(get=rule(OK), post=EVERYONE_405),
+    # signin: the second factor. Nobody in the walk has an authenticator app: the code page
+    # sends them on; managers get the enrolment page (an empty code: the form again).
+    "accounts/two-factor/": page(rule(to("/"), anonymous=LOGIN)),
+    "accounts/two-factor/setup/": page(MANAGERS_OWN),
+    # No codes were just made (GET) and no app to renew them for (POST): back to the setup.
+    "accounts/two-factor/codes/": page(
+        roles(
+            director=to("/accounts/two-factor/setup/"),
+            admin=to("/accounts/two-factor/setup/"),
+            outsider=to("/accounts/two-factor/setup/"),
+        )
+    ),
+    # An empty password: refused with a message on the setup page.
+    "accounts/two-factor/remove/": post_only(
+        roles(
+            director=to("/accounts/two-factor/setup/"),
+            admin=to("/accounts/two-factor/setup/"),
+            outsider=to("/accounts/two-factor/setup/"),
+        )
+    ),
+    # The teacher has no failed attempts: «nothing to unlock», back on their page.
+    "people/<int:pk>/unlock/": post_only(
+        roles(
+            director=to("/people/{w.teacher.pk}/"),
+            admin=to("/people/{w.teacher.pk}/"),
+            outsider=NOT_FOUND,
+        ),
+        args=TEACHER,
+    ),
     # onboarding
     "dashboard/": page(MANAGERS_OWN),
     "onboarding/request/": page(MANAGERS_OWN),
@@ -417,6 +459,12 @@ def build_world(personas, group, regulation, draft_version, ready_request, notic
     personas.draft = draft_version
     personas.ready_request = ready_request
     personas.notice = notice
+    from cdt_portal.models import Job
+
+    personas.job = Job.objects.create(
+        key="matrix", kind="test", title="Проверка", started_by=personas.admin,
+        organisation=personas.admin.organisation,
+    )  # fmt: skip
     return personas
 
 

@@ -113,3 +113,119 @@ def test_the_system_check_names_the_packages_when_pango_is_missing():
         errors = weasyprint_can_load_pango(None)
     assert [e.id for e in errors] == ["cdt_portal.E001"]
     assert "libpango-1.0-0" in errors[0].hint
+
+
+# --- Trust: production settings pass Django's deployment check; passwords use Argon2id ------
+
+
+def deploy_check(**env: str) -> subprocess.CompletedProcess:
+    import secrets
+
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}
+        and not k.startswith(("SECURE_", "SESSION_COOKIE", "CSRF_COOKIE"))
+    }
+    clean.update(
+        DJANGO_SETTINGS_MODULE="cdt_portal.settings.production",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="portal.example.ru",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env would change the settings")
+def test_production_settings_pass_the_deployment_check():
+    result = deploy_check()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env would change the settings")
+def test_turning_hsts_off_is_reported_by_the_deployment_check():
+    # The check is honest: it is the settings that pass it, not a silenced warning.
+    result = deploy_check(SECURE_HSTS_SECONDS="0")
+    assert result.returncode != 0
+    assert "security.W004" in result.stdout + result.stderr
+
+
+def production_value(name: str, **env: str) -> str:
+    import secrets
+
+    result = run_settings_code(
+        f"from django.conf import settings; print(repr(settings.{name}))",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        ALLOWED_HOSTS="portal.example.ru",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def run_settings_code(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS"} and not k.startswith("SECURE_")
+    }
+    clean.update(DJANGO_SETTINGS_MODULE="cdt_portal.settings.production", **env)
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env would change the settings")
+def test_hsts_is_on_for_a_year_exactly_when_https_is():
+    assert production_value("SECURE_HSTS_SECONDS") == str(365 * 24 * 3600)
+    assert production_value("SECURE_HSTS_PRELOAD") == "False"
+    assert production_value("SECURE_HSTS_SECONDS", SECURE_SSL_REDIRECT="False") == "0"
+
+
+def test_the_argon2id_parameters_are_the_measured_ones():
+    from django.contrib.auth.hashers import make_password
+
+    from cdt_portal.hashers import PortalArgon2PasswordHasher
+
+    encoded = make_password("пароль", hasher=PortalArgon2PasswordHasher())
+    assert encoded.startswith("argon2$argon2id$v=19$m=49152,t=3,p=2$")
+
+
+def test_a_pbkdf2_hash_is_upgraded_to_argon2_at_the_next_sign_in(client, db):
+    from django.contrib.auth.hashers import make_password
+    from django.test import override_settings
+
+    from tests.factories import UserFactory
+
+    real_hashers = [
+        "cdt_portal.hashers.PortalArgon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    ]
+    with override_settings(PASSWORD_HASHERS=real_hashers):
+        assert settings.PASSWORD_HASHERS == real_hashers
+        person = UserFactory(username="old-hash")
+        person.password = make_password(
+            "старый-пароль-2019", hasher="pbkdf2_sha256"
+        )  # as stored before the trust issue
+        person.save(update_fields=["password"])
+        assert person.password.startswith("pbkdf2_sha256$")
+        response = client.post(
+            "/accounts/login/", {"username": "old-hash", "password": "старый-пароль-2019"}
+        )
+        assert response.status_code == 302
+        person.refresh_from_db()
+        assert person.password.startswith("argon2$argon2id$v=19$m=49152,t=3,p=2$")

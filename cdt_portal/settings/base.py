@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    "huey.contrib.djhuey",
     # Bottom to top, as the layers run (see docs/architecture.md).
     "cdt_portal.apps.CdtPortalConfig",
     "accounts",
@@ -48,15 +49,27 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cdt_portal.middleware.ContentSecurityPolicyMiddleware",
+    # Outside WhiteNoise, so static files keep their long cache headers.
+    "cdt_portal.middleware.PrivateCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the query or the form: a NUL byte is a 400, never a 500.
+    "cdt_portal.badinput.RejectBadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "cdt_portal.audit.AuditContextMiddleware",
     "accounts.middleware.OrganisationTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionTimeoutMiddleware",
+    # A manager who owes a second factor sees only the code (or enrolment) page.
+    "signin.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers cdt_portal.throttle.Throttled (confirm, invitation, reset, codes) with the
+    # same 429 page django-axes shows on the sign-in form.
+    "signin.middleware.ThrottleMiddleware",
     # Last, as django-axes asks: it turns a lockout raised anywhere into its answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -152,6 +165,40 @@ PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
 # `manage.py loaddemo` refuses to run where this is False (production).
 DEMO_ALLOWED = True
 
+# --- Background jobs (huey) ----------------------------------------------------------------
+
+# Redis in production (shared by workers on any number of machines); without it, a SQLite
+# queue file under var/ so that `make run` needs no other server.
+REDIS_URL = env("REDIS_URL", default="")
+HUEY = {
+    "name": "cdt_portal",
+    "huey_class": "huey.RedisHuey" if REDIS_URL else "huey.SqliteHuey",
+    "immediate": False,
+    "results": False,
+    "connection": {"url": REDIS_URL}
+    if REDIS_URL
+    else {"filename": env("JOBS_QUEUE_FILE", default=str(VAR_DIR / "jobs.sqlite3"))},
+    "consumer": {
+        "workers": env.int("WORKER_PROCESSES", default=2),
+        "worker_type": "process",
+        "periodic": True,
+    },
+}
+
+# --- Deployment: private downloads, backups ---------------------------------------------------
+
+# Behind nginx (deploy/nginx/cdt-portal.conf), a private file is sent by nginx itself after the
+# portal's permission check: the portal answers with an empty body and X-Accel-Redirect to this
+# `internal` location, which maps onto MEDIA_ROOT. Off: the portal sends the bytes itself.
+PRIVATE_DOWNLOADS_VIA_NGINX = env.bool("PRIVATE_DOWNLOADS_VIA_NGINX", default=False)
+PRIVATE_DOWNLOADS_NGINX_LOCATION = env("PRIVATE_DOWNLOADS_NGINX_LOCATION", default="/_private/")
+# `manage.py backup` and the nightly job write one archive (database + media) here and keep the
+# newest BACKUP_KEEP of them. The nightly job runs at BACKUP_HOUR:BACKUP_MINUTE (TIME_ZONE).
+BACKUP_DIR = env.path("BACKUP_DIR", default=str(VAR_DIR / "backups"))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+BACKUP_HOUR = env.int("BACKUP_HOUR", default=2)
+BACKUP_MINUTE = env.int("BACKUP_MINUTE", default=30)
+
 # --- Trust: sign-in, sessions, addresses ------------------------------------------------------
 
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else
@@ -166,6 +213,24 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "cdt_portal.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# The sign-in form takes a username or an e-mail in any case: all count as one person's
+# failures. Keys of the other throttled forms (cdt_portal.throttle) are taken as they are.
+AXES_USERNAME_CALLABLE = "signin.lockout.client_username"
+# 429 with «Попробуйте снова после 14:35» in the organisation's time zone.
+AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
+# Tries during a lockout do not extend it, so the time the page names holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Never stored with a failed attempt (axes keeps the form's fields for the record).
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "email",
+    "password",
+    "old_password",
+    "new_password1",
+    "new_password2",
+    "code",
+    "csrfmiddlewaretoken",
+]
 
 # Two-factor sign-in (TOTP with one-time recovery codes) for the director and administrators.
 REQUIRE_2FA_FOR_MANAGERS = env.bool("REQUIRE_2FA_FOR_MANAGERS", default=False)
@@ -188,6 +253,15 @@ PASSWORD_HASHERS = [
 # An SMTP server that does not answer within this many seconds is given up on, well before a
 # gunicorn worker's own timeout (30 s) would kill the request mid-send.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# Staff import from XLSX (a zip bomb guard): the zip's declared unpacked size and compression
+# ratio are checked before anything is unpacked, then the first sheet is streamed row by row
+# with row, column and time limits. 20 000 rows of six columns unpack to 9 MB at a ratio of 17.
+IMPORT_MAX_UNPACKED_BYTES = env.int("IMPORT_MAX_UNPACKED_MB", default=10) * 1024 * 1024
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=100)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=20_000)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
+IMPORT_MAX_SECONDS = env.int("IMPORT_MAX_SECONDS", default=5)
 
 LOGGING = {
     "version": 1,

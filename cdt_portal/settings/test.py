@@ -18,3 +18,5 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Jobs run at once, in the test's own thread and transaction.
+HUEY = {"name": "cdt_portal_tests", "huey_class": "huey.MemoryHuey", "immediate": True}

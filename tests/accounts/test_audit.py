@@ -25,7 +25,7 @@ from accounts.models import (
 from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
-from tests.factories import UserFactory
+from tests.factories import PASSWORD, UserFactory
 
 # Every public function of accounts/services.py that changes data, with the action it logs.
 AUDITED_SERVICES = {
@@ -46,6 +46,8 @@ AUDITED_SERVICES = {
     "import_apply": "import.applied",
     "import_cancel": "import.cancelled",
 }
+# What a refused role change records, in a transaction of its own (the change is not made).
+REFUSAL_ACTIONS = ("person.roles.refused", "person.activation.refused")
 # Public functions there that only compute.
 NOT_WRITING = ("transliterate", "username_base", "free_username")
 
@@ -114,7 +116,7 @@ def test_every_public_service_is_listed_as_writing_or_not():
 
 
 def test_every_action_has_a_russian_label():
-    actions = {*AUDITED_SERVICES.values(), "person.activated"}
+    actions = {*AUDITED_SERVICES.values(), "person.activated", *REFUSAL_ACTIONS}
     assert actions <= set(ACTION_LABELS)
     assert all(ACTION_LABELS[action] != action for action in actions)
 
@@ -162,7 +164,9 @@ def test_organisation_update_refuses_an_unknown_time_zone(admin, organisation):
 
 def test_profile_update(teacher, organisation):
     since = mark()
-    services.profile_update(user=teacher, email=" Ivanova@Example.ru ", phone="+79123456789")
+    services.profile_update(
+        user=teacher, email=" Ivanova@Example.ru ", phone="+79123456789", password=PASSWORD
+    )
     assert_entry(
         only_entry_since(since),
         actor=teacher,
@@ -171,9 +175,26 @@ def test_profile_update(teacher, organisation):
         organisation=organisation,
         data={"email": ["", "ivanova@example.ru"], "phone": ["", "+7 912 345-67-89"]},
     )
+    # Told at the new address (there was no old one).
+    assert [(m.subject, m.to) for m in mail.outbox] == [
+        ("Ваши e-mail и телефон изменены — портал «Сферум», МКУ ДО «ЦДТ»", ["ivanova@example.ru"])
+    ]
     since = mark()
     services.profile_update(user=teacher, email="ivanova@example.ru", phone="+79123456789")
-    assert entries_since(since) == []
+    assert entries_since(since) == []  # nothing changed: no password needed, nothing written
+
+
+def test_profile_update_without_the_password_is_refused(teacher):
+    for password in ("", "wrong-password"):
+        since = mark()
+        with pytest.raises(PortalError) as info:
+            services.profile_update(
+                user=teacher, email="ivanova@example.ru", phone="", password=password
+            )
+        assert info.value.field == "password"
+        assert entries_since(since) == []
+    assert User.objects.get(pk=teacher.pk).email == ""
+    assert mail.outbox == []
 
 
 def test_profile_update_refuses_a_taken_email(teacher, admin):
@@ -292,7 +313,15 @@ def test_removing_ones_own_admin_role_is_refused_and_changes_nothing(admin):
         "Нельзя снять с себя роль администратора.",
         "roles",
     )
-    assert entries_since(since) == []
+    # Only the refusal is recorded; nothing of the change is.
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.roles.refused",
+        obj=admin,
+        organisation=admin.organisation,
+        data={"roles": [["admin", "teacher"], ["teacher"]], "refused": ["admin"]},
+    )
     fresh = User.objects.get(pk=admin.pk)
     assert fresh.roles == {Role.ADMIN, Role.TEACHER}
     assert fresh.last_name == "Захарова"
@@ -328,9 +357,160 @@ def test_nobody_sets_their_own_roles(director):
     since = mark()
     with pytest.raises(PortalError) as info:
         services.user_set_roles(user=director, roles={Role.DIRECTOR, Role.ADMIN}, actor=director)
-    assert info.value.field == "roles"
-    assert entries_since(since) == []
+    assert (info.value.message, info.value.field) == ("Нельзя менять собственные роли.", "roles")
+    assert_entry(
+        only_entry_since(since),
+        actor=director,
+        action="person.roles.refused",
+        obj=director,
+        organisation=director.organisation,
+        data={"roles": [["director"], ["admin", "director"]], "refused": ["admin"]},
+    )
     assert User.objects.get(pk=director.pk).roles == {Role.DIRECTOR}
+
+
+def test_an_administrator_granting_a_role_she_may_not_grant_is_refused_and_recorded(
+    admin, teacher, organisation
+):
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_update(
+            person=teacher,
+            actor=admin,
+            last_name="Иванова-Петрова",
+            first_name="Софья",
+            patronymic="Николаевна",
+            roles={Role.TEACHER, Role.DIRECTOR},
+        )
+    assert (info.value.message, info.value.field) == (
+        "Вы не можете назначать или снимать роли: руководитель.",
+        "roles",
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.roles.refused",
+        obj=teacher,
+        organisation=organisation,
+        data={"roles": [["teacher"], ["director", "teacher"]], "refused": ["director"]},
+    )
+    fresh = User.objects.get(pk=teacher.pk)
+    assert (fresh.last_name, fresh.roles) == ("Иванова", {Role.TEACHER})
+
+
+def test_person_create_with_a_role_the_actor_may_not_grant_is_refused_and_recorded(
+    admin, organisation
+):
+    since, people = mark(), User.objects.count()
+    with pytest.raises(PortalError) as info:
+        services.person_create(
+            organisation=organisation,
+            actor=admin,
+            last_name="Новая",
+            first_name="Анна",
+            roles={Role.ADMIN, Role.TEACHER},
+        )
+    assert info.value.field == "roles"
+    entry = only_entry_since(since)
+    assert (entry.action, entry.actor_id, entry.content_type, entry.organisation_id) == (
+        "person.roles.refused",
+        admin.pk,
+        None,
+        organisation.pk,
+    )
+    assert entry.data == {
+        "roles": [[], ["admin", "teacher"]],
+        "refused": ["admin"],
+        "person": "Новая Анна",
+    }
+    assert User.objects.count() == people
+
+
+def test_an_administrator_cannot_touch_another_managers_roles(admin, director, organisation):
+    colleague = UserFactory(organisation=organisation, roles=[Role.ADMIN, Role.TEACHER])
+    for person, roles in ((colleague, {Role.ADMIN}), (director, {Role.DIRECTOR, Role.TEACHER})):
+        since = mark()
+        with pytest.raises(PortalError) as info:
+            services.user_set_roles(user=person, roles=roles, actor=admin)
+        assert info.value.message == (
+            "Вы не можете менять роли этого человека: это делает руководитель."
+        )
+        assert [e.action for e in entries_since(since)] == ["person.roles.refused"]
+    assert User.objects.get(pk=colleague.pk).roles == {Role.ADMIN, Role.TEACHER}
+    assert User.objects.get(pk=director.pk).roles == {Role.DIRECTOR}
+
+
+def test_the_director_appoints_and_removes_an_administrator_but_nothing_else(
+    director, teacher, organisation
+):
+    services.user_set_roles(user=teacher, roles={Role.TEACHER, Role.ADMIN}, actor=director)
+    services.user_set_roles(user=teacher, roles={Role.TEACHER}, actor=director)
+    assert User.objects.get(pk=teacher.pk).roles == {Role.TEACHER}
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.user_set_roles(user=teacher, roles={Role.TEACHER, Role.PARENT}, actor=director)
+    assert info.value.message == (
+        "Вы не можете назначать или снимать роли: родитель (законный представитель)."
+    )
+    assert [e.action for e in entries_since(since)] == ["person.roles.refused"]
+
+
+def test_an_administrator_cannot_change_a_managers_contacts(admin, director):
+    director.email = "director@cdt.example"
+    director.save()
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_update(
+            person=director,
+            actor=admin,
+            last_name=director.last_name,
+            first_name=director.first_name,
+            patronymic=director.patronymic,
+            email="zakharova@example.ru",
+            roles={Role.DIRECTOR},
+            password=PASSWORD,
+        )
+    assert (info.value.message, info.value.field) == (
+        "E-mail и телефон руководителя или администратора меняет только он сам "
+        "(администратору — также руководитель).",
+        "email",
+    )
+    assert entries_since(since) == []
+    assert User.objects.get(pk=director.pk).email == "director@cdt.example"
+    assert mail.outbox == []
+
+
+def test_the_director_changes_an_administrators_email_with_her_password(director, admin):
+    admin.email = "old@example.ru"
+    admin.save()
+    details = {
+        "last_name": admin.last_name,
+        "first_name": admin.first_name,
+        "patronymic": admin.patronymic,
+        "email": "new@example.ru",
+        "roles": {Role.ADMIN, Role.TEACHER},
+    }
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_update(person=admin, actor=director, password="wrong", **details)
+    assert info.value.field == "password"
+    assert entries_since(since) == []
+    assert mail.outbox == []
+
+    services.person_update(person=admin, actor=director, password=PASSWORD, **details)
+    assert_entry(
+        only_entry_since(since),
+        actor=director,
+        action="person.updated",
+        obj=admin,
+        organisation=admin.organisation,
+        data={"email": ["old@example.ru", "new@example.ru"]},
+    )
+    [message] = mail.outbox
+    assert message.subject == "Ваш e-mail изменён — портал «Сферум», МКУ ДО «ЦДТ»"
+    assert message.to == ["old@example.ru", "new@example.ru"]
+    assert "это сделал(а) Денисенко О. Б." in message.body
+    assert "old@example.ru → new@example.ru" in message.body
 
 
 def test_person_set_active(admin, teacher, organisation):
@@ -669,3 +849,56 @@ def test_the_person_page_shows_their_history(client, admin, teacher):
     assert "Учётная запись отключена" in page and "Учётная запись включена" in page
     assert page.index("Учётная запись включена") < page.index("Учётная запись отключена")
     assert "Захарова Ольга Викторовна" in page
+
+
+@pytest.mark.parametrize("target", ["director", "other_admin"])
+def test_an_administrator_cannot_switch_off_the_director_or_another_administrator(
+    request, admin, organisation, target
+):
+    from tests.factories import UserFactory
+
+    if target == "director":
+        person = request.getfixturevalue("director")
+    else:
+        person = UserFactory(organisation=organisation, roles=[Role.ADMIN])
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.person_set_active(person=person, actor=admin, active=False)
+    assert info.value.message == (
+        "Отключать и включать учётную запись руководителя или администратора может только "
+        "руководитель."
+    )
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.activation.refused",
+        obj=person,
+        organisation=organisation,
+        data={"active": False},
+    )
+    assert User.objects.get(pk=person.pk).is_active
+
+
+def test_the_director_switches_an_administrator_off_and_on(director, admin, organisation):
+    since = mark()
+    services.person_set_active(person=admin, actor=director, active=False)
+    assert_entry(
+        only_entry_since(since),
+        actor=director,
+        action="person.deactivated",
+        obj=admin,
+        organisation=organisation,
+        data={},
+    )
+    assert not User.objects.get(pk=admin.pk).is_active
+
+
+def test_the_deactivation_page_refuses_an_administrator_for_the_director(client, admin, director):
+    client.force_login(admin)
+    response = client.post(f"/people/{director.pk}/active/", {"active": "0"})
+    assert (response.status_code, response["Location"]) == (302, f"/people/{director.pk}/")
+    assert User.objects.get(pk=director.pk).is_active
+    client.force_login(director)
+    response = client.post(f"/people/{admin.pk}/active/", {"active": "0"})
+    assert (response.status_code, response["Location"]) == (302, f"/people/{admin.pk}/")
+    assert not User.objects.get(pk=admin.pk).is_active

@@ -1,6 +1,10 @@
 """Registration requests and notices built through the services, as the portal builds them."""
 
 import datetime as dt
+import io
+
+from PIL import Image
+from pypdf import PdfWriter
 
 from cdt_portal.audit import history
 from onboarding.services import (
@@ -12,7 +16,26 @@ from onboarding.services import (
 )
 from onboarding.uploads import CheckedScan
 
-PNG_SCAN = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+def _image(fmt: str) -> bytes:
+    """A real, tiny image: the scan check opens it, so a header alone no longer passes."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "white").save(out, fmt)
+    return out.getvalue()
+
+
+def _pdf() -> bytes:
+    """A real one-page PDF, as a scanner's would be, minus the picture."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PNG_SCAN = _image("PNG")
+JPEG_SCAN = _image("JPEG")
+PDF_SCAN = _pdf()
 
 
 def make_ready_request(organisation, actor):

@@ -40,7 +40,10 @@ AUDITED_SERVICES = {
     "request_update_details": "request.details.changed",
     "request_prepare_letter": "request.awaiting_signature",
     "request_mark_ready": "request.ready",
-    "request_send": "request.sent",
+    "request_send": "request.sent",  # or "request.unconfirmed" when the server went silent
+    "request_resend": "request.sent",
+    "request_confirm_delivered": "request.sent",
+    "request_scan_refused": "request.scan.refused",
     "request_confirm_sent": "request.sent",
     "request_return": "request.returned",
     "request_register": "request.registered",
@@ -479,6 +482,10 @@ def action_calls(registration: RegistrationRequest, admin: User) -> dict:
             questionnaire_filled_on=TODAY(),
         ),
         "send": lambda: services.request_send(request=registration, actor=admin),
+        "resend": lambda: services.request_resend(request=registration, actor=admin),
+        "confirm_delivered": lambda: services.request_confirm_delivered(
+            request=registration, actor=admin
+        ),
         "download_eml": lambda: registration_eml(registration),
         "confirm_sent": lambda: services.request_confirm_sent(
             request=registration, actor=admin, sent_on=TODAY()
@@ -523,6 +530,8 @@ BUTTONS = {
     "prepare_letter": 'action="{}"'.format(reverse("request_letter")),
     "mark_ready": 'action="{}"'.format(reverse("request_scan")),
     "send": 'action="{}"'.format(reverse("request_send")),
+    "resend": 'action="{}?choice=resend"'.format(reverse("request_send")),
+    "confirm_delivered": 'action="{}?choice=delivered"'.format(reverse("request_send")),
     "download_eml": 'href="{}"'.format(reverse("request_eml")),
     "confirm_sent": 'action="{}"'.format(reverse("request_sent")),
     "return": 'action="{}"'.format(reverse("request_return")),

@@ -19,9 +19,8 @@ from cdt_portal.models import AuditEntry
 from onboarding.documents import REGISTRATION_SUBJECT
 from onboarding.models import RegistrationRequest, RequestStatus
 from onboarding.services import request_cancel
-from tests.onboarding.builders import PNG_SCAN, request_states
+from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN, request_states
 
-PDF_SCAN = b"%PDF-1.4\n% signed and stamped\n" + b"0" * 100
 TODAY = lambda: timezone.localdate()  # noqa: E731
 
 
@@ -227,7 +226,7 @@ def test_an_upload_over_10_mb_is_refused(as_admin, organisation, admin, settings
 
 def test_a_jpeg_named_pdf_is_taken_as_a_jpeg(as_admin, organisation, admin):
     _awaiting(as_admin)
-    upload = SimpleUploadedFile("scan.pdf", b"\xff\xd8\xff\xe0" + b"0" * 50)
+    upload = SimpleUploadedFile("scan.pdf", JPEG_SCAN)
     post(as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
     registration = RegistrationRequest.objects.get()
     assert registration.scan_content_type == "image/jpeg"

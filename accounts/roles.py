@@ -1,0 +1,112 @@
+"""Who may grant what: the one rule table, and the questions the services and forms ask of it.
+
+The platform superuser (Django admin) sets up an organisation and appoints its director; the
+director appoints and removes platform administrators; administrators manage teachers,
+students and parents. Nobody changes their own roles. The e-mail and phone of a director or an
+administrator are changed only by that person, or by the director for an administrator, and
+only after re-entering the password (the services check it).
+"""
+
+from __future__ import annotations
+
+from .models import Role, User
+
+# The roles each role may add to or remove from someone else.
+GRANTABLE: dict[str, frozenset[str]] = {
+    Role.DIRECTOR: frozenset({Role.ADMIN}),
+    Role.ADMIN: frozenset({Role.TEACHER, Role.STUDENT, Role.PARENT}),
+}
+# Whose roles each role may touch at all: a person holding any role outside this set is out of
+# reach (an administrator cannot edit the director's roles, nor another administrator's).
+MANAGEABLE: dict[str, frozenset[str]] = {
+    Role.DIRECTOR: frozenset({Role.ADMIN, Role.TEACHER, Role.STUDENT, Role.PARENT}),
+    Role.ADMIN: frozenset({Role.TEACHER, Role.STUDENT, Role.PARENT}),
+}
+# People whose account is worth taking over: their contacts are guarded (see module doc).
+MANAGER_ROLES = frozenset({Role.DIRECTOR, Role.ADMIN})
+
+OWN_ROLES = "Нельзя менять собственные роли."
+OWN_ADMIN_ROLE = "Нельзя снять с себя роль администратора."
+NOT_YOURS = "Вы не можете менять роли этого человека: это делает руководитель."
+NOT_GRANTABLE = "Вы не можете назначать или снимать роли: {roles}."
+ACCOUNT_NOT_YOURS = (
+    "Отключать и включать учётную запись руководителя или администратора может только руководитель."
+)
+CONTACTS_LOCKED = (
+    "E-mail и телефон руководителя или администратора меняет только он сам "
+    "(администратору — также руководитель)."
+)
+
+
+def _union(table: dict[str, frozenset[str]], user: User) -> frozenset[str]:
+    if user.is_superuser:
+        return frozenset(Role.values)
+    return frozenset().union(*(table.get(role, frozenset()) for role in user.roles))
+
+
+def grantable_roles(actor: User) -> frozenset[str]:
+    return _union(GRANTABLE, actor)
+
+
+def may_switch_account(actor: User, person: User) -> bool:
+    """Whether the actor may deactivate or reactivate the person: the same reach as over their
+    roles (an administrator cannot lock out the director or another administrator)."""
+    return may_manage_roles_of(actor, person.roles, person.pk)
+
+
+def may_manage_roles_of(
+    actor: User, held: frozenset[str] | set[str], person_pk: int | None
+) -> bool:
+    """`held`: the person's roles now (none for a new person)."""
+    if person_pk is not None and person_pk == actor.pk:
+        return False
+    return set(held) <= _union(MANAGEABLE, actor)
+
+
+def editable_roles(actor: User, person: User | None) -> frozenset[str]:
+    """The roles the actor's form offers for this person (a new one when `person` is None)."""
+    held = person.roles if person is not None else frozenset()
+    if not may_manage_roles_of(actor, held, person.pk if person is not None else None):
+        return frozenset()
+    return grantable_roles(actor)
+
+
+def role_change_refusal(
+    actor: User, person_pk: int | None, before: set[str], after: set[str]
+) -> tuple[str, list[str]] | None:
+    """Why the actor may not turn `before` into `after` (and the roles at stake), or None."""
+    changed = set(before) ^ set(after)
+    if not changed:
+        return None
+    if person_pk is not None and person_pk == actor.pk:
+        if Role.ADMIN in before and Role.ADMIN not in after:
+            return OWN_ADMIN_ROLE, _plain(changed)
+        return OWN_ROLES, _plain(changed)
+    if not may_manage_roles_of(actor, before, person_pk):
+        return NOT_YOURS, _plain(changed)
+    refused = changed - grantable_roles(actor)
+    if refused:
+        labels = ", ".join(str(label) for value, label in Role.choices if value in refused)
+        return NOT_GRANTABLE.format(roles=labels), _plain(refused)
+    return None
+
+
+def _plain(roles: set[str]) -> list[str]:
+    return sorted(str(role) for role in roles)
+
+
+def is_manager(roles: frozenset[str] | set[str]) -> bool:
+    return bool(set(roles) & MANAGER_ROLES)
+
+
+def may_change_contacts(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
+    """Whether the actor may change this person's e-mail and phone (whoever may edit the person
+    may change them for teachers, students and parents)."""
+    if not is_manager(held) or actor.pk == person_pk or actor.is_superuser:
+        return True
+    return actor.has_role(Role.DIRECTOR) and Role.DIRECTOR not in held
+
+
+def contacts_need_password(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
+    """A change to one's own contacts, or to a manager's, is confirmed with the actor's password."""
+    return actor.pk == person_pk or is_manager(held)

@@ -1,0 +1,102 @@
+"""Throttling every form that checks a secret, on the same counters as signing in.
+
+django-axes counts failed sign-ins per (username, client address). The other forms that check
+something secret (the password again on the confirm form, a second-factor code, an invitation
+link) or that send mail to an address (password reset) count their failures on the same
+table under a key of their own (`"otp:teacher"`, `"invite:12"`, `"reset:a@b.ru"`; a plain
+username for the forms that check the sign-in password, so guessing it on any form counts
+once). After AXES_FAILURE_LIMIT failures that key from that address waits AXES_COOLOFF_TIME;
+other addresses and other keys are not affected, so nobody can lock everyone out.
+
+    throttle.check(request, key)      # before checking anything: raises Throttled
+    throttle.failed(request, key)     # after a wrong secret: raises Throttled on the last one
+    throttle.spent(request, key)      # one use of a limited action (a reset e-mail)
+    throttle.succeeded(request, key)  # the right secret: the address starts again from zero
+
+`Throttled` is not a PortalError on purpose: a view's `except PortalError` must not turn it
+into an ordinary form error. `signin.middleware.ThrottleMiddleware` answers it with the
+lockout page (429, «Попробуйте снова после 14:35»), the same page django-axes shows on the
+sign-in form. Counters are bookkeeping, like the session table: they are written on a
+failure even though the failed request changes nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt
+from django.db.models import Max
+from django.http import HttpRequest
+from django.utils import timezone
+
+# Marks credentials built here, so the username callable (signin.lockout.client_username)
+# takes the key as it is instead of looking a person up by it.
+KEY_FLAG = "portal_throttle_key"
+# AccessAttempt.username is 255 characters long.
+MAX_KEY_LENGTH = 255
+
+
+class Throttled(Exception):
+    """Too many failures for this key from this client address."""
+
+    def __init__(self, credentials: dict) -> None:
+        super().__init__("Слишком много неудачных попыток.")
+        self.credentials = credentials
+
+
+def credentials(key: str) -> dict:
+    return {"username": key.strip().lower()[:MAX_KEY_LENGTH], KEY_FLAG: True}
+
+
+def check(request: HttpRequest, key: str) -> None:
+    """Refuses (raises Throttled) when this client has used up its attempts for `key`."""
+    creds = credentials(key)
+    if not AxesProxyHandler.is_allowed(request, creds):
+        raise Throttled(creds)
+
+
+def failed(request: HttpRequest, key: str) -> None:
+    """Counts one failure; the failure that uses up the last attempt is answered with the
+    lockout page at once, as the sign-in form does."""
+    creds = credentials(key)
+    AxesProxyHandler.user_login_failed(__name__, creds, request)
+    if getattr(request, "axes_locked_out", False):
+        raise Throttled(creds)
+
+
+def spent(request: HttpRequest, key: str) -> None:
+    """Counts one use of a limited action; this use still goes through, the next check after
+    the limit refuses."""
+    AxesProxyHandler.user_login_failed(__name__, credentials(key), request)
+    # Axes marks the request locked out when the limit is reached, which would make its
+    # middleware replace this (allowed) answer with the lockout page.
+    request.axes_locked_out = False
+
+
+def succeeded(request: HttpRequest, key: str) -> None:
+    creds = credentials(key)
+    AxesProxyHandler.update_request(request)
+    AxesProxyHandler.reset_attempts(
+        username=get_client_username(request, creds), ip_address=request.axes_ip_address
+    )
+
+
+def reset(key: str) -> int:
+    """Forgets every failure for `key`, from every address (the administrator's unlock).
+    Returns how many counters were cleared."""
+    return AxesProxyHandler.reset_attempts(username=credentials(key)["username"])
+
+
+def locked_until(request: HttpRequest, creds: dict | None) -> dt.datetime | None:
+    """When the client may try again: the cool-off after its last counted failure (None when
+    lockouts never end)."""
+    cool_off = get_cool_off(request)
+    if cool_off is None:
+        return None
+    AxesProxyHandler.update_request(request)
+    last = AccessAttempt.objects.filter(
+        username=get_client_username(request, creds), ip_address=request.axes_ip_address
+    ).aggregate(last=Max("attempt_time"))["last"]
+    return (last or timezone.now()) + cool_off
