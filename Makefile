@@ -59,8 +59,10 @@ e2e: install-dev
 screenshots: e2e
 	cp var/screenshots/*.png docs/screenshots/
 
+# The jobs section (benchmarks/jobs.py, issue 11's targets) needs PostgreSQL and Redis on 127.0.0.1.
+BENCH_JOBS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cdt_portal
 bench: install-dev
-	$(PY) benchmarks/run.py
+	BENCH_JOBS_DATABASE_URL=$(BENCH_JOBS_DATABASE_URL) $(PY) benchmarks/run.py
 
 # Production (docs/deploy.md): gunicorn and the worker with production settings from .env.
 serve: install

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -268,6 +269,9 @@ class ImportBatch(models.Model):
     content = models.BinaryField()
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.TEACHER)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # What the parse job found (`accounts.staff_import.stored_preview`): the preview page only
+    # reads this. None while the job is still reading the file.
+    preview = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("загрузка списка")
@@ -359,3 +363,72 @@ class StudyGroup(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class InvitationMailing(models.Model):
+    """Invitations sent by e-mail to several people (or one) by one background job. `key` is
+    the job's key: two presses of the button create one mailing (a unique constraint), so
+    nobody gets two letters from one decision."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    key = models.CharField(max_length=200, unique=True)
+    # sha256 of what was asked (who, and whether it retries an earlier mailing): a second
+    # press while the first mailing is still going finds it by this.
+    people_hash = models.CharField(max_length=64, db_index=True)
+    # Where the links in the letters point (the address the administrator used).
+    base_url = models.CharField(max_length=300)
+
+    class Meta:
+        verbose_name = _("рассылка приглашений")
+        verbose_name_plural = _("рассылки приглашений")
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Рассылка приглашений от {timezone.localtime(self.created_at):%d.%m.%Y %H:%M}"
+
+
+class InvitationDelivery(models.Model):
+    """One person's letter in a mailing, and what became of it. `sending` is committed before
+    the message is handed to the mail server and `sent` after, so a job that runs again (a
+    retry, a worker that was killed) never sends a letter twice: a row it finds in `sending`
+    was in flight when the worker stopped, and becomes `unconfirmed`."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("ждёт отправки")
+        SENDING = "sending", _("отправляется")
+        SENT = "sent", _("отправлено")
+        FAILED = "failed", _("не отправлено")
+        UNCONFIRMED = "unconfirmed", _("отправка не подтверждена")
+
+    mailing = models.ForeignKey(
+        InvitationMailing, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField()
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("письмо-приглашение")
+        verbose_name_plural = _("письма-приглашения")
+        ordering = ["person__last_name", "person__first_name", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing", "person"], name="invitation_delivery_one_per_person"
+            )
+        ]
+        indexes = [models.Index(fields=["person", "-id"], name="invitation_delivery_person")]
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.get_status_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SENT, self.Status.FAILED, self.Status.UNCONFIRMED)

@@ -30,9 +30,13 @@ from .permissions import (
     roles_required,
 )
 from .selectors import (
-    import_batch_preview,
+    import_batch_checked,
+    import_check_job,
     invitation_by_pk,
     invitation_for_link,
+    mailing_for_user,
+    mailing_of_job,
+    mailing_results,
     people_waiting_for_invitation,
     visible_groups,
 )
@@ -49,6 +53,8 @@ from .services import (
     import_upload,
     invitation_accept,
     invitation_issue,
+    invitation_mailing_retry,
+    invitations_email_start,
     person_create,
     person_set_active,
     person_update,
@@ -122,14 +128,26 @@ def person_active(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @roles_required(ADMINS)
 def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    """With an e-mail: a job sends the letter (the person's page shows how it goes). Without:
+    a new link at once, to print."""
     person = get_person_for_user(request, pk)
     try:
-        issued = invitation_issue(user=person, actor=request.user, base_url=_base_url(request))
+        if person.email:
+            invitations_email_start(
+                organisation=request.user.organisation,
+                people=[person],
+                actor=request.user,
+                base_url=_base_url(request),
+            )
+        else:
+            invitation_issue(
+                user=person, actor=request.user, base_url=_base_url(request), send_email=False
+            )
     except PortalError as exc:
         messages.error(request, exc.message)
         return redirect("person_detail", pk=person.pk)
-    if issued.emailed:
-        messages.success(request, f"Приглашение отправлено на {person.email}.")
+    if person.email:
+        messages.info(request, f"Приглашение отправляется на {person.email}.")
     else:
         messages.warning(
             request,
@@ -140,10 +158,23 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
 
 @roles_required(ADMINS)
 def invitations_print(request: HttpRequest) -> HttpResponse:
-    """Slips to hand out for people who have not chosen a password yet."""
+    """People who have not chosen a password yet: slips to print (at once), or letters by
+    e-mail to everyone selected who has an e-mail (a job)."""
     waiting = people_waiting_for_invitation(request.user.organisation_id)
     if request.method == "POST":
-        chosen = waiting.filter(pk__in=request.POST.getlist("people"))
+        chosen = waiting.filter(pk__in=[i for i in request.POST.getlist("people") if i.isdigit()])
+        if "email" in request.POST:
+            try:
+                job = invitations_email_start(
+                    organisation=request.user.organisation,
+                    people=[p for p in chosen if p.email],
+                    actor=request.user,
+                    base_url=_base_url(request),
+                )
+            except PortalError as exc:
+                messages.error(request, exc.message)
+                return redirect("invitations_print")
+            return redirect("invitation_mailing", pk=mailing_of_job(job).pk)
         if not chosen:
             messages.error(request, "Отметьте, кому напечатать приглашения.")
             return redirect("invitations_print")
@@ -157,6 +188,27 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
         filename, pdf = invitation_sheet(issued)
         return pdf_response(filename, pdf, inline=False)
     return render(request, "accounts/invitations_print.html", {**paginate(request, waiting, 200)})
+
+
+@roles_required(ADMINS)
+def invitation_mailing(request: HttpRequest, pk: int) -> HttpResponse:
+    """A mailing's progress, then each person's result."""
+    mailing = mailing_for_user(request.user.organisation_id, pk)
+    return render(
+        request, "accounts/invitation_mailing.html", {"results": mailing_results(mailing)}
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def invitation_mailing_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing = mailing_for_user(request.user.organisation_id, pk)
+    try:
+        job = invitation_mailing_retry(mailing=mailing, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("invitation_mailing", pk=mailing.pk)
+    return redirect("invitation_mailing", pk=mailing_of_job(job).pk)
 
 
 @public
@@ -318,12 +370,12 @@ def staff_import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             f"Добавлено: {len(added)}. Пригласите их в портал (e-mail или печать приглашений).",
         )
         return redirect("people")
-    preview, error = None, ""
-    if batch.status == ImportBatch.Status.PENDING:
-        try:
-            preview = import_batch_preview(batch)
-        except PortalError as exc:
-            error = exc.message
+    checked = import_batch_checked(batch) if batch.status == ImportBatch.Status.PENDING else None
+    preview = checked if checked and "error" not in checked else None
+    error = checked.get("error", "") if checked else ""
+    job = None
+    if batch.status == ImportBatch.Status.PENDING and checked is None:
+        job = import_check_job(batch)
     return render(
         request,
         "accounts/import_preview.html",
@@ -331,6 +383,8 @@ def staff_import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "batch": batch,
             "preview": preview,
             "error": error,
+            "job": job,
+            "checking": batch.status == ImportBatch.Status.PENDING and checked is None,
             "role_label": dict(IMPORT_ROLES).get(batch.role, batch.role),
         },
     )

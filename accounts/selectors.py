@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Count, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from cdt_portal.audit import person_entries
 from cdt_portal.errors import PortalError
-from cdt_portal.models import AuditEntry
+from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import contains_any_case, search_people
 
 from .invitations import LINK_USED, make_token
-from .models import Guardianship, ImportBatch, Invitation, Organisation, Role, StudyGroup, User
-from .staff_import import ImportPreview, preview_staff_import
+from .models import (
+    Guardianship,
+    ImportBatch,
+    Invitation,
+    InvitationDelivery,
+    InvitationMailing,
+    Organisation,
+    Role,
+    StudyGroup,
+    User,
+)
 
 # How much of a person's history their page shows; the audit page has the rest.
 HISTORY_ON_PERSON_PAGE = 50
@@ -141,6 +152,76 @@ def invitation_by_pk(pk: int) -> Invitation | None:
 # --- Staff import -------------------------------------------------------------------------
 
 
-def import_batch_preview(batch: ImportBatch) -> ImportPreview:
-    """What applying a pending batch would do now. Raises `PortalError` for an unreadable file."""
-    return preview_staff_import(organisation=batch.organisation, content=bytes(batch.content))
+def import_batch_checked(batch: ImportBatch) -> dict | None:
+    """What the parse job stored for the batch (counts and the rows the page lists), or None
+    while it is still reading the file."""
+    return batch.preview
+
+
+def import_check_job(batch: ImportBatch) -> Job | None:
+    return Job.objects.filter(key=f"import-check:{batch.pk}").first()
+
+
+# --- Invitations by e-mail ------------------------------------------------------------------
+
+
+def failed_deliveries(mailing: InvitationMailing) -> list[InvitationDelivery]:
+    """The letters of a mailing that were not sent (refused, or the server was down)."""
+    return list(
+        mailing.deliveries.filter(status=InvitationDelivery.Status.FAILED)
+        .select_related("person")
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class MailingResults:
+    mailing: InvitationMailing
+    job: Job | None
+    deliveries: list[InvitationDelivery]
+    counts: dict[str, int]
+    failed: int
+
+
+def mailing_results(mailing: InvitationMailing) -> MailingResults:
+    deliveries = list(mailing.deliveries.select_related("person").order_by("pk"))
+    counts = Counter(d.status for d in deliveries)
+    return MailingResults(
+        mailing=mailing,
+        job=Job.objects.filter(key=mailing.key).first(),
+        deliveries=deliveries,
+        counts={label: counts.get(value, 0) for value, label in InvitationDelivery.Status.choices},
+        failed=counts.get(InvitationDelivery.Status.FAILED, 0),
+    )
+
+
+def mailing_for_user(organisation_id: int, pk: int) -> InvitationMailing:
+    """The organisation's mailing; 404 for any other."""
+    return get_object_or_404(
+        InvitationMailing.objects.select_related("organisation"),
+        pk=pk,
+        organisation_id=organisation_id,
+    )
+
+
+def mailing_of_job(job: Job) -> InvitationMailing:
+    return InvitationMailing.objects.get(key=job.key)
+
+
+@dataclass(frozen=True)
+class PersonDelivery:
+    delivery: InvitationDelivery
+    job: Job | None
+
+
+def latest_person_delivery(person: User) -> PersonDelivery | None:
+    """The person's most recent invitation letter and the job sending it (for their page)."""
+    delivery = (
+        InvitationDelivery.objects.filter(person=person)
+        .select_related("mailing")
+        .order_by("-pk")
+        .first()
+    )
+    if delivery is None:
+        return None
+    return PersonDelivery(delivery, Job.objects.filter(key=delivery.mailing.key).first())

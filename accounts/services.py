@@ -9,6 +9,7 @@ change nothing writes nothing (loading the demo twice leaves the log as once did
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import smtplib
 from collections.abc import Iterable, Mapping
@@ -21,14 +22,22 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from cdt_portal.audit import changes, log_action, snapshot
-from cdt_portal.emails import send_templated
+from cdt_portal.emails import build_templated, send_templated
 from cdt_portal.errors import PortalError
+from cdt_portal.jobs import job_progress, start_job
+from cdt_portal.models import Job
 
+from . import tasks
 from .invitations import LINK_USED, IssuedInvitation, invitation_url
+from .mailing import SENT as mailing_sent
+from .mailing import UNKNOWN as mailing_unknown
+from .mailing import deliver as mailing_deliver
 from .models import (
     Guardianship,
     ImportBatch,
     Invitation,
+    InvitationDelivery,
+    InvitationMailing,
     Organisation,
     Role,
     StudyGroup,
@@ -43,7 +52,8 @@ from .roles import (
     may_switch_account,
     role_change_refusal,
 )
-from .staff_import import preview_staff_import
+from .selectors import failed_deliveries
+from .staff_import import preview_staff_import, stored_preview
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
 _TRANSLIT = dict(
@@ -553,31 +563,37 @@ def group_set_link(*, group: StudyGroup, actor: User, chat_invite_link: str) -> 
 # --- Invitations --------------------------------------------------------------------------
 
 
+def _new_invitation(*, user: User, actor: User | None, emailed_to: str) -> Invitation:
+    """Record a new invitation (any older link of the person stops working) and its entry,
+    inside the caller's transaction."""
+    invitation = Invitation.objects.create(
+        user=user,
+        created_by=actor,
+        expires_at=timezone.now() + dt.timedelta(days=settings.INVITATION_DAYS),
+        emailed_to=emailed_to,
+    )
+    log_action(
+        actor, user, "invitation.issued", {"invitation": invitation.pk, "emailed_to": emailed_to}
+    )
+    return invitation
+
+
 def invitation_issue(
     *, user: User, actor: User, base_url: str, send_email: bool = True
 ) -> IssuedInvitation:
     """A new invitation for the person; any older link of theirs stops working.
 
-    The e-mail goes out inside the transaction: if the mail server refuses it, no invitation
-    is recorded and the person's previous link keeps working.
+    With `send_email` the e-mail goes out inside the transaction: if the mail server refuses
+    it, no invitation is recorded and the person's previous link keeps working. The pages send
+    invitations by e-mail through `invitations_email_start` (a job); this one is for the
+    printed slips and for people without an e-mail.
     """
     if not user.is_active:
         raise PortalError(INACTIVE_ACCOUNT)
     emailed_to = user.email if send_email else ""
     with transaction.atomic():
-        invitation = Invitation.objects.create(
-            user=user,
-            created_by=actor,
-            expires_at=timezone.now() + dt.timedelta(days=settings.INVITATION_DAYS),
-            emailed_to=emailed_to,
-        )
+        invitation = _new_invitation(user=user, actor=actor, emailed_to=emailed_to)
         url = invitation_url(invitation, base_url)
-        log_action(
-            actor,
-            user,
-            "invitation.issued",
-            {"invitation": invitation.pk, "emailed_to": emailed_to},
-        )
         if emailed_to:
             try:
                 send_templated(
@@ -590,6 +606,208 @@ def invitation_issue(
                     f"Письмо не отправлено: {exc}. Распечатайте приглашение."
                 ) from exc
     return IssuedInvitation(invitation, url, bool(emailed_to))
+
+
+# --- Invitations by e-mail: a job -----------------------------------------------------------
+
+NOBODY_TO_EMAIL = "Отметьте людей с e-mail, которые ещё не выбрали пароль."
+# A second press while the first mailing is going, or this soon after it, finds that mailing.
+MAILING_DOUBLE_PRESS_SECONDS = 30
+INTERRUPTED = (
+    "работа прервалась, пока письмо передавалось почтовому серверу: неизвестно, ушло ли оно. "
+    "Спросите человека или пригласите его заново"
+)
+Delivery = InvitationDelivery.Status
+
+
+def _mailing_hash(organisation: Organisation, people: list[User], scope: str) -> str:
+    ids = ",".join(str(pk) for pk in sorted(p.pk for p in people))
+    return hashlib.sha256(f"{organisation.pk}|{scope}|{ids}".encode()).hexdigest()
+
+
+def _open_mailing_job(people_hash: str) -> Job | None:
+    """The job of a mailing of the same people that is still going or was just started."""
+    recent = timezone.now() - dt.timedelta(seconds=MAILING_DOUBLE_PRESS_SECONDS)
+    for mailing in InvitationMailing.objects.filter(people_hash=people_hash).order_by("-pk")[:1]:
+        job = Job.objects.filter(key=mailing.key).first()
+        if job is not None and (not job.finished or mailing.created_at >= recent):
+            return job
+    return None
+
+
+def _start_mailing(
+    *, organisation: Organisation, people: list[User], actor: User, base_url: str, scope: str
+) -> Job:
+    if len(people) == 1 and not people[0].is_active:
+        raise PortalError(INACTIVE_ACCOUNT)
+    people = [p for p in people if p.is_active and p.email]
+    if not people:
+        raise PortalError(NOBODY_TO_EMAIL)
+    people_hash = _mailing_hash(organisation, people, scope)
+    with transaction.atomic():
+        job = _open_mailing_job(people_hash)
+        if job is not None:
+            return job
+        generation = InvitationMailing.objects.filter(people_hash=people_hash).count() + 1
+        key = f"invitations:{people_hash[:40]}:{generation}"
+        try:
+            with transaction.atomic():
+                mailing = InvitationMailing.objects.create(
+                    organisation=organisation,
+                    created_by=actor,
+                    key=key,
+                    people_hash=people_hash,
+                    base_url=base_url[:300],
+                )
+        except IntegrityError:
+            # The other press created it a moment ago: its job is the answer.
+            return Job.objects.get(key=key)
+        InvitationDelivery.objects.bulk_create(
+            [InvitationDelivery(mailing=mailing, person=p, email=p.email) for p in people]
+        )
+        log_action(
+            actor,
+            mailing,
+            "invitation.mailing.started",
+            {"people": len(people), "retry": scope or ""},
+        )
+        title = (
+            f"Приглашение на {people[0].email}"
+            if len(people) == 1
+            else f"Приглашения по e-mail: {len(people)}"
+        )
+        return start_job(
+            task=tasks.send_invitations,
+            key=key,
+            kind="invitations",
+            title=title,
+            organisation_id=organisation.pk,
+            actor=actor,
+            args=(mailing.pk,),
+            total=len(people),
+        )
+
+
+def invitations_email_start(
+    *, organisation: Organisation, people: Iterable[User], actor: User, base_url: str
+) -> Job:
+    """Send invitations by e-mail to these people in a background job (one letter each, each
+    result recorded). Pressed twice, the same job. Queue down: `PortalError`, nothing started."""
+    return _start_mailing(
+        organisation=organisation, people=list(people), actor=actor, base_url=base_url, scope=""
+    )
+
+
+def invitation_mailing_retry(*, mailing: InvitationMailing, actor: User) -> Job:
+    """Send again to the people of a mailing whose letter was not sent (the server refused it
+    or was down), in a new job."""
+    people = [d.person for d in failed_deliveries(mailing)]
+    if not people:
+        raise PortalError("Повторять нечего: все письма этой рассылки отправлены.")
+    return _start_mailing(
+        organisation=mailing.organisation,
+        people=people,
+        actor=actor,
+        base_url=mailing.base_url,
+        scope=f"retry-of-{mailing.pk}",
+    )
+
+
+def _claim(delivery_pk: int, mailing: InvitationMailing) -> tuple[InvitationDelivery, str] | None:
+    """Commit `sending` (with a new invitation) before the letter goes, or settle a row a
+    previous run left: `sending` means it was in flight when that run stopped."""
+    with transaction.atomic():
+        delivery = (
+            InvitationDelivery.objects.select_for_update()
+            .select_related("person")
+            .get(pk=delivery_pk)
+        )
+        if delivery.status == Delivery.SENDING:
+            _settle(delivery, mailing, Delivery.UNCONFIRMED, INTERRUPTED)
+            return None
+        if delivery.status != Delivery.PENDING:
+            return None
+        person = delivery.person
+        if not person.is_active:
+            _settle(delivery, mailing, Delivery.FAILED, "учётная запись отключена")
+            return None
+        invitation = _new_invitation(
+            user=person, actor=mailing.created_by, emailed_to=delivery.email
+        )
+        delivery.status = Delivery.SENDING
+        delivery.invitation = invitation
+        delivery.updated_at = timezone.now()
+        delivery.save(update_fields=["status", "invitation", "updated_at"])
+    return delivery, invitation_url(invitation, mailing.base_url)
+
+
+SETTLED_ACTIONS = {
+    Delivery.SENT: "invitation.emailed",
+    Delivery.FAILED: "invitation.email_failed",
+    Delivery.UNCONFIRMED: "invitation.email_unconfirmed",
+}
+
+
+def _settle(
+    delivery: InvitationDelivery,
+    mailing: InvitationMailing,
+    status: str,
+    reason: str = "",
+    attempts: int | None = None,
+) -> None:
+    delivery.status = status
+    delivery.reason = reason[:2000]
+    delivery.updated_at = timezone.now()
+    fields = ["status", "reason", "updated_at"]
+    if attempts is not None:
+        delivery.attempts = attempts
+        fields.append("attempts")
+    delivery.save(update_fields=fields)
+    log_action(
+        mailing.created_by,
+        delivery.person,
+        SETTLED_ACTIONS[status],
+        {"mailing": mailing.pk, "email": delivery.email, "reason": delivery.reason},
+        organisation_id=mailing.organisation_id,
+    )
+
+
+def invitation_mailing_run(*, job_id: int, mailing_id: int) -> str:
+    """The job's work: each person's letter in turn, each result committed on its own, so the
+    job can stop anywhere and run again without sending anything twice."""
+    mailing = InvitationMailing.objects.select_related("organisation", "created_by").get(
+        pk=mailing_id
+    )
+    pks = list(mailing.deliveries.order_by("pk").values_list("pk", flat=True))
+    for number, pk in enumerate(pks, start=1):
+        claimed = _claim(pk, mailing)
+        if claimed is not None:
+            delivery, url = claimed
+            message = build_templated(
+                "invitation",
+                to=[delivery.email],
+                context={"person": delivery.person, "url": url, "invitation": delivery.invitation},
+            )
+            result = mailing_deliver(message)
+            status = {
+                mailing_sent: Delivery.SENT,
+                mailing_unknown: Delivery.UNCONFIRMED,
+            }.get(result.outcome, Delivery.FAILED)
+            with transaction.atomic():
+                locked = (
+                    InvitationDelivery.objects.select_for_update()
+                    .select_related("person")
+                    .get(pk=pk)
+                )
+                if locked.status == Delivery.SENDING:
+                    if status == Delivery.FAILED and locked.invitation_id:
+                        # Certainly not sent: the new link reached nobody, so it is dropped
+                        # and the person's previous link (if any) works again.
+                        Invitation.objects.filter(pk=locked.invitation_id, used_at=None).delete()
+                        locked.invitation = None
+                    _settle(locked, mailing, status, result.error, result.attempts)
+        job_progress(job_id, number)
+    return ""
 
 
 def invitation_accept(*, invitation: Invitation, password: str) -> User:
@@ -613,13 +831,15 @@ def invitation_accept(*, invitation: Invitation, password: str) -> User:
 def import_upload(
     *, organisation: Organisation, actor: User, filename: str, content: bytes, role: str
 ) -> ImportBatch:
-    """Keep an uploaded list until the administrator confirms its preview. Problems with the
-    file as a whole are told now, before anything is stored."""
+    """Keep an uploaded list and start the job that reads it (`import_check`); the preview
+    page shows «Проверяем список…» until the job has stored what it found. Queue down:
+    `PortalError`, nothing is kept."""
     if role not in dict(IMPORT_ROLES):
         raise PortalError("Выберите, кого добавляет список.", field="role")
     if len(content) > IMPORT_MAX_BYTES:
         raise PortalError("Файл больше 5 МБ. Разделите список на несколько файлов.", field="file")
-    preview_staff_import(organisation=organisation, content=content)
+    if not content:
+        raise PortalError("Файл пустой.", field="file")
     with transaction.atomic():
         batch = ImportBatch.objects.create(
             organisation=organisation,
@@ -629,7 +849,51 @@ def import_upload(
             role=role,
         )
         log_action(actor, batch, "import.uploaded", {"filename": batch.filename, "role": role})
+        start_job(
+            task=tasks.check_import,
+            key=f"import-check:{batch.pk}",
+            kind="import",
+            title=f"Проверка списка «{batch.filename}»",
+            organisation_id=organisation.pk,
+            actor=actor,
+            args=(batch.pk,),
+        )
     return batch
+
+
+def import_check(*, job_id: int, batch_id: int) -> str:
+    """The parse job's work: read the file and store what the preview shows (or why the file
+    cannot be read). Running it again stores the same thing; a batch no longer pending is
+    left alone."""
+    batch = ImportBatch.objects.select_related("organisation").get(pk=batch_id)
+    if batch.status != ImportBatch.Status.PENDING:
+        return ""
+
+    def progress(done: int, total: int) -> None:
+        job_progress(job_id, done, total)
+
+    try:
+        preview = stored_preview(
+            preview_staff_import(
+                organisation=batch.organisation, content=bytes(batch.content), progress=progress
+            )
+        )
+    except PortalError as exc:
+        preview = {"error": exc.message}
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if locked.status != ImportBatch.Status.PENDING or locked.preview == preview:
+            return ""
+        locked.preview = preview
+        locked.save(update_fields=["preview"])
+        log_action(
+            None,
+            locked,
+            "import.checked",
+            {k: preview.get(k, "") for k in ("error", "to_add", "matches", "errors")},
+            organisation_id=locked.organisation_id,
+        )
+    return ""
 
 
 def import_apply(*, batch: ImportBatch, actor: User) -> list[User]:
@@ -707,5 +971,83 @@ def import_cancel(*, batch: ImportBatch, actor: User) -> None:
             raise PortalError(BATCH_DONE)
         locked.status = ImportBatch.Status.CANCELLED
         locked.content = b""
-        locked.save(update_fields=["status", "content"])
+        locked.preview = None
+        locked.save(update_fields=["status", "content", "preview"])
         log_action(actor, locked, "import.cancelled", {"filename": locked.filename})
+
+
+def import_expire_abandoned(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> list[int]:
+    """Lists left unconfirmed for longer than `older_than` are cancelled and their content
+    dropped, each audited as done by the system. Run by a periodic task; running it again
+    finds nothing more."""
+    expired = []
+    since = timezone.now() - older_than
+    pks = ImportBatch.objects.filter(
+        status=ImportBatch.Status.PENDING, created_at__lt=since
+    ).values_list("pk", flat=True)
+    for pk in list(pks):
+        with transaction.atomic():
+            locked = ImportBatch.objects.select_for_update().get(pk=pk)
+            if locked.status != ImportBatch.Status.PENDING:
+                continue
+            locked.status = ImportBatch.Status.CANCELLED
+            locked.content = b""
+            locked.preview = None
+            locked.save(update_fields=["status", "content", "preview"])
+            log_action(
+                None,
+                locked,
+                "import.expired",
+                {"filename": locked.filename},
+                organisation_id=locked.organisation_id,
+            )
+        expired.append(pk)
+    return expired
+
+
+# --- Jobs a stopped worker left behind ----------------------------------------------------
+
+
+def stale_after_seconds() -> int:
+    """How long a running job may show no sign of life before it is taken for abandoned (its
+    worker was killed): the longest a letter can take (EMAIL_TIMEOUT on each of connecting,
+    sending and closing, and the waits between tries), and a margin."""
+    retries = settings.MAIL_SEND_RETRIES
+    delay = settings.MAIL_RETRY_DELAY
+    waits = sum(delay * 2**i for i in range(retries))
+    return 3 * int(settings.EMAIL_TIMEOUT or 10) + waits + 2
+
+
+def jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
+    """Queue again the invitation and import jobs whose worker stopped (killed, the machine
+    restarted): running, with no sign of life for `stale_seconds`. The jobs are idempotent, so
+    running one again finishes what is left and sends nothing twice. Only one caller takes
+    each job (a conditional update), so workers starting together queue it once."""
+    stale = stale_seconds if stale_seconds is not None else stale_after_seconds()
+    since = timezone.now() - dt.timedelta(seconds=stale)
+    resumed = []
+    running = Job.objects.filter(
+        status=Job.Status.RUNNING, kind__in=("invitations", "import"), started_at__lt=since
+    )
+    for job in running:
+        if job.kind == "invitations":
+            mailing = InvitationMailing.objects.filter(key=job.key).first()
+            if mailing is None:
+                continue
+            if mailing.deliveries.filter(updated_at__gte=since).exists():
+                continue  # a letter moved recently: its worker is alive
+            task, args = tasks.send_invitations, (mailing.pk,)
+        else:
+            task, args = tasks.check_import, (int(job.key.rsplit(":", 1)[1]),)
+        with transaction.atomic():
+            taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                status=Job.Status.QUEUED
+            )
+            if not taken:
+                continue
+            log_action(
+                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
+            )
+            task(job.pk, *args)
+        resumed.append(job.pk)
+    return resumed

@@ -18,7 +18,7 @@ import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import openpyxl
@@ -434,9 +434,14 @@ def _columns(header: list[str]) -> dict[str, int]:
 
 
 def preview_staff_import(
-    *, organisation, content: bytes, max_rows: int = MAX_ROWS
+    *,
+    organisation,
+    content: bytes,
+    max_rows: int = MAX_ROWS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportPreview:
-    """Sort the file's people into to add / already there / with errors. Writes nothing."""
+    """Sort the file's people into to add / already there / with errors. Writes nothing.
+    `progress(done, total)` is told every PROGRESS_EVERY rows (the parse job's progress bar)."""
     table = _read(content)
     columns = _columns(table.header)
     rows = []
@@ -455,7 +460,10 @@ def preview_staff_import(
     known = _Known.load(organisation)
     first_seen: dict[tuple[str, ...], int] = {}
     preview = ImportPreview(to_add=[], matches=[], errors=[])
-    for line, values in rows:
+    total = len(rows)
+    for done, (line, values) in enumerate(rows, start=1):
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            progress(done, total)
         row = _parse_row(line, values)
         _check_against_file(row, first_seen)
         _check_against_database(row, known)
@@ -466,6 +474,36 @@ def preview_staff_import(
         else:
             preview.to_add.append(row)
     return preview
+
+
+PROGRESS_EVERY = 500
+# What the preview page lists; the counts are always whole.
+STORED_TO_ADD = 500
+STORED_MATCHES = 200
+STORED_ERRORS = 1000
+
+
+def _row_dict(row: ImportRow) -> dict:
+    return {
+        "line": row.line,
+        "full_name": row.full_name,
+        "position": row.position,
+        "email": row.email,
+        "phone": row.phone,
+        "errors": row.errors,
+    }
+
+
+def stored_preview(preview: ImportPreview) -> dict:
+    """The preview as the batch keeps it (JSON): counts, and the rows the page lists."""
+    return {
+        "to_add": len(preview.to_add),
+        "matches": len(preview.matches),
+        "errors": len(preview.errors),
+        "to_add_rows": [_row_dict(r) for r in preview.to_add[:STORED_TO_ADD]],
+        "match_rows": [_row_dict(r) for r in preview.matches[:STORED_MATCHES]],
+        "error_rows": [_row_dict(r) for r in preview.errors[:STORED_ERRORS]],
+    }
 
 
 def _thousands(n: int) -> str:

@@ -12,6 +12,16 @@ urlpatterns = [
     path("people/<int:pk>/invite/", people_views.person_invite, name="person_invite"),
     path("people/<int:pk>/parents/", people_views.person_parents, name="person_parents"),
     path("people/invitations/", people_views.invitations_print, name="invitations_print"),
+    path(
+        "people/invitations/mailings/<int:pk>/",
+        people_views.invitation_mailing,
+        name="invitation_mailing",
+    ),
+    path(
+        "people/invitations/mailings/<int:pk>/retry/",
+        people_views.invitation_mailing_retry_view,
+        name="invitation_mailing_retry",
+    ),
     path("people/import/", people_views.staff_import, name="staff_import"),
     path("people/import/<int:pk>/", people_views.staff_import_preview, name="staff_import_preview"),
     path(

@@ -16,7 +16,7 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
-from .selectors import group_students, people_list, person_record
+from .selectors import group_students, latest_person_delivery, people_list, person_record
 from .services import organisation_update, profile_update
 
 
@@ -59,7 +59,11 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/person_detail.html",
-        {"person": person, "record": person_record(person)},
+        {
+            "person": person,
+            "record": person_record(person),
+            "letter": latest_person_delivery(person),
+        },
     )
 
 

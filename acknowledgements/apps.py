@@ -5,6 +5,8 @@ ACTION_LABELS = {
     "document.created": "Документ создан",
     "version.created": "Редакция создана",
     "version.edited": "Черновик редакции изменён",
+    "version.approval_started": "Начато утверждение редакции",
+    "version.approval_failed": "Утверждение редакции не удалось",
     "version.approved": "Редакция утверждена",
     "version.superseded": "Редакция заменена новой",
     "version.reminded": "Отправлены напоминания об ознакомлении",

@@ -136,8 +136,10 @@ def _render_sheet_context(version, context, *, blank, start_page: int = 1) -> tu
 
 
 # WeasyPrint lays out about a hundred table rows a second here. A sheet is stored in parts of
-# this many rows, so one new acknowledgement re-renders one part, not the whole sheet.
+# this many rows, each rendered by its own job (in parallel on as many workers as there are),
+# so one new acknowledgement re-renders one part, not the whole sheet.
 SHEET_PART_ROWS = 200
+SHEET_FOLDER = "documents/sheets"
 
 
 def _content_key(data: dict) -> str:
@@ -146,43 +148,116 @@ def _content_key(data: dict) -> str:
     ).hexdigest()[:32]
 
 
-def sheet_pdf(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
-    """The sheet, re-rendered only where what it shows has changed (an acknowledgement, a name).
+@dataclass(frozen=True)
+class SheetPart:
+    index: int
+    path: str
+    context: dict
 
-    Each part of `SHEET_PART_ROWS` rows is stored under a hash of its own content and of the
-    page it starts on, so a stale part is never served and an unchanged one is never rendered
-    twice; the parts are joined into one PDF with continuous page numbers.
-    """
+
+@dataclass(frozen=True)
+class SheetPlan:
+    """What the sheet of a version shows now, cut into parts, with where each part and the
+    whole are stored. Every name is a hash of the content it holds, so a stale file is never
+    served and an unchanged one never rendered twice."""
+
+    version_id: int
+    blank: bool
+    filename: str
+    content_key: str
+    whole_path: str
+    parts: tuple[SheetPart, ...]
+
+    @property
+    def job_key(self) -> str:
+        return f"sheet-v{self.version_id}-{self.content_key}-{'blank' if self.blank else 'filled'}"
+
+    def missing_parts(self) -> list[SheetPart]:
+        return [part for part in self.parts if not default_storage.exists(part.path)]
+
+
+def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
     context = sheet_context(version, blank=blank)
     rows = context.pop("rows")
-    filename = sheet_filename(version, blank=blank)
     chunks = [rows[i : i + SHEET_PART_ROWS] for i in range(0, len(rows), SHEET_PART_ROWS)] or [[]]
-    whole = f"documents/sheets/v{version.pk}-all-{_content_key({**context, 'rows': rows})}.pdf"
-    if len(chunks) > 1 and default_storage.exists(whole):
-        with default_storage.open(whole, "rb") as stored:
-            return filename, stored.read()
-    parts: list[bytes] = []
-    start_page = 1
+    content_key = _content_key({**context, "rows": rows})
+    parts = []
     for index, chunk in enumerate(chunks):
-        part_context = {**context, "rows": chunk, "first_part": index == 0}
-        key = _content_key({**part_context, "start_page": start_page})
-        path = f"documents/sheets/v{version.pk}-{key}.pdf"
-        if default_storage.exists(path):
-            with default_storage.open(path, "rb") as stored:
-                pdf = stored.read()
-        else:
-            _, pdf = _render_sheet_context(
-                version, part_context, blank=blank, start_page=start_page
-            )
-            default_storage.save(path, ContentFile(pdf))
-        parts.append(pdf)
-        if len(chunks) > 1:
-            start_page += len(PdfReader(io.BytesIO(pdf)).pages)
-    if len(parts) == 1:
-        return filename, parts[0]
-    joined = join_pdfs(parts)
-    default_storage.save(whole, ContentFile(joined))
-    return filename, joined
+        # A part does not know the page it starts on: the join numbers the pages, so parts
+        # render independently of each other.
+        part_context = {**context, "rows": chunk, "first_part": index == 0, "unnumbered": True}
+        key = _content_key(part_context)
+        parts.append(SheetPart(index, f"{SHEET_FOLDER}/v{version.pk}-p-{key}.pdf", part_context))
+    return SheetPlan(
+        version_id=version.pk,
+        blank=blank,
+        filename=sheet_filename(version, blank=blank),
+        content_key=content_key,
+        whole_path=f"{SHEET_FOLDER}/v{version.pk}-all-{content_key}.pdf",
+        parts=tuple(parts),
+    )
+
+
+def stored_sheet(plan: SheetPlan) -> bytes | None:
+    """The whole sheet, when it is stored for exactly this content."""
+    if not default_storage.exists(plan.whole_path):
+        return None
+    with default_storage.open(plan.whole_path, "rb") as stored:
+        return stored.read()
+
+
+def store_once(path: str, content: bytes) -> None:
+    """Store `content` under `path` unless a file is there already. Two workers that raced to
+    the same name leave one file: the storage renames the loser's copy, which is removed."""
+    if default_storage.exists(path):
+        return
+    saved = default_storage.save(path, ContentFile(content))
+    if saved != path:
+        default_storage.delete(saved)
+
+
+def render_sheet_part(version: DocumentVersion, part: SheetPart, *, blank: bool) -> bytes:
+    return _render_sheet_context(version, part.context, blank=blank)[1]
+
+
+def number_pages(pdf: bytes) -> bytes:
+    """Page numbers at the top centre from page 2 (ГОСТ Р 7.0.97), stamped onto the joined
+    sheet from one WeasyPrint run of empty pages with the same page box."""
+    reader = PdfReader(io.BytesIO(pdf))
+    count = len(reader.pages)
+    if count < 2:
+        return pdf
+    _, numbers = render_pdf("pdf/sheet_numbers.html", {"pages": range(count)}, filename="")
+    stamps = PdfReader(io.BytesIO(numbers)).pages
+    writer = PdfWriter()
+    writer.append(reader)
+    for page, stamp in zip(writer.pages[1:], stamps[1:], strict=True):
+        page.merge_page(stamp)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def join_sheet(plan: SheetPlan) -> bytes:
+    """The stored parts joined in order and numbered."""
+    parts = []
+    for part in plan.parts:
+        with default_storage.open(part.path, "rb") as stored:
+            parts.append(stored.read())
+    return number_pages(join_pdfs(parts))
+
+
+def sheet_pdf(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
+    """The sheet built in this process, part by part (benchmarks, the order job's peers, tests):
+    the same parts and the same stored whole the sheet jobs write."""
+    plan = sheet_plan(version, blank=blank)
+    whole = stored_sheet(plan)
+    if whole is None:
+        for part in plan.missing_parts():
+            store_once(part.path, render_sheet_part(version, part, blank=blank))
+        whole = join_sheet(plan)
+        store_once(plan.whole_path, whole)
+    return plan.filename, whole
 
 
 def join_pdfs(parts: list[bytes]) -> bytes:

@@ -34,6 +34,8 @@ class Document(models.Model):
 
 class VersionStatus(models.TextChoices):
     DRAFT = "draft", _("черновик")
+    # The director pressed «Утвердить»; a job renders and stores the order, then approves it.
+    APPROVING = "approving", _("утверждается…")
     APPROVED = "approved", _("утверждена")
     SUPERSEDED = "superseded", _("заменена новой")
 
@@ -84,7 +86,7 @@ class DocumentVersion(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
-    # The approved order, rendered once at approval: it must never change afterwards.
+    # The approved order, rendered once by the approval job: it must never change afterwards.
     order_pdf = models.FileField(upload_to="documents/orders/", blank=True)
 
     class Meta:
@@ -158,3 +160,72 @@ class Acknowledgement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} — {self.version}"
+
+
+class ReminderRun(models.Model):
+    """One press of «Напомнить» (or one scheduled round): a job that e-mails each pending
+    reader once. `number` counts the runs of a version; a new run starts only after the last
+    one finished, so a double click finds the run already going."""
+
+    version = models.ForeignKey(
+        DocumentVersion, on_delete=models.PROTECT, related_name="reminder_runs"
+    )
+    number = models.PositiveIntegerField(_("номер рассылки"))
+    on_date = models.DateField(_("дата"))
+    # A retry of the failed ones of an earlier run: only those people are e-mailed.
+    retry_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, related_name="retries", null=True, blank=True
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    base_url = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("рассылка напоминаний")
+        verbose_name_plural = _("рассылки напоминаний")
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "number"], name="reminder_run_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Напоминания № {self.number} ({self.version})"
+
+    @property
+    def job_key(self) -> str:
+        return f"reminders-v{self.version_id}-{self.on_date:%Y%m%d}-{self.number}"
+
+
+class DeliveryStatus(models.TextChoices):
+    SENDING = "sending", _("отправляется")
+    SENT = "sent", _("отправлено")
+    FAILED = "failed", _("не отправлено")
+    # The worker stopped between handing the message to SMTP and hearing back: it may have
+    # gone out. Never re-sent automatically; the administrator decides.
+    UNCONFIRMED = "unconfirmed", _("отправка не подтверждена")
+    NO_EMAIL = "no_email", _("нет e-mail")
+
+
+class ReminderDelivery(models.Model):
+    """One person's reminder in one run, recorded before the next person is e-mailed."""
+
+    run = models.ForeignKey(ReminderRun, on_delete=models.PROTECT, related_name="deliveries")
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("напоминание")
+        verbose_name_plural = _("напоминания")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "person"], name="reminder_once_per_run_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} — {self.get_status_display()}"

@@ -9,11 +9,19 @@ from django.db.models import Prefetch, QuerySet
 
 from accounts.models import Organisation, Role, User
 from cdt_portal.audit import history
-from cdt_portal.models import AuditEntry
+from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 
-from .models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
+from .models import (
+    REGULATION_CODE,
+    Acknowledgement,
+    DeliveryStatus,
+    DocumentVersion,
+    ReminderDelivery,
+    ReminderRun,
+    VersionStatus,
+)
 
 READER_ROLES = (Role.TEACHER, Role.ADMIN)
 
@@ -96,6 +104,8 @@ def acknowledgement_progress(
 
 def edit_refusal(version: DocumentVersion) -> str | None:
     """Why the version may not be edited, or None when it may (only a draft may)."""
+    if version.status == VersionStatus.APPROVING:
+        return "Редакция утверждается: изменить её нельзя."
     return None if version.is_draft else NOT_EDITABLE
 
 
@@ -155,13 +165,76 @@ def _history_note(entry: AuditEntry) -> str:
     if entry.action == "version.edited":
         return "изменено: " + ", ".join(_field_label(field) for field in data)
     if entry.action == "version.reminded":
-        return (
+        note = (
             f"отправлено: {data['sent']}, без e-mail: {data['without_email']}, "
             f"ошибок: {data['failed']}"
         )
+        if data.get("unconfirmed"):
+            note += f", не подтверждено: {data['unconfirmed']}"
+        return note
+    if entry.action == "version.approval_started":
+        return data["order_label"]
+    if entry.action == "version.approval_failed":
+        return f"приказ не сформирован: {data['reason']}"
     return ""
 
 
 def version_history(version: DocumentVersion) -> list[tuple[AuditEntry, str]]:
     """The version's audit entries, oldest first, each with a note a person can read."""
     return [(entry, _history_note(entry)) for entry in history(version)]
+
+
+def approval_job_key(version: DocumentVersion) -> str:
+    return f"approve-v{version.pk}"
+
+
+def approval_job(version: DocumentVersion) -> Job | None:
+    """The job that approves (or approved, or failed to approve) the version."""
+    return Job.objects.filter(key=approval_job_key(version)).first()
+
+
+def last_reminder_run(version: DocumentVersion) -> ReminderRun | None:
+    return ReminderRun.objects.filter(version=version).first()
+
+
+def reminder_run_for_user(version: DocumentVersion, pk: int) -> ReminderRun | None:
+    return ReminderRun.objects.filter(version=version, pk=pk).first()
+
+
+def reminder_job(run: ReminderRun) -> Job | None:
+    return Job.objects.filter(key=run.job_key).first()
+
+
+def reminder_deliveries(run: ReminderRun) -> QuerySet[ReminderDelivery]:
+    return run.deliveries.select_related("person").order_by(
+        "person__last_name", "person__first_name", "person__patronymic"
+    )
+
+
+def reminder_counts(run: ReminderRun) -> dict[str, int]:
+    """How many people of the run have each result, by status value."""
+    counts = dict.fromkeys(DeliveryStatus.values, 0)
+    for status in run.deliveries.values_list("status", flat=True):
+        counts[status] += 1
+    return counts
+
+
+def job_by_key(key: str) -> Job | None:
+    return Job.objects.filter(key=key).first()
+
+
+def referenced_sheet_paths() -> set[str]:
+    """Every stored sheet file the current content of a version names (filled and blank): what
+    the nightly cleanup keeps (onboarding/maintenance.py)."""
+    from .documents import sheet_plan  # documents imports this module for `readers`
+
+    paths: set[str] = set()
+    versions = DocumentVersion.objects.filter(
+        status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
+    ).select_related("document__organisation")
+    for version in versions:
+        for blank in (False, True):
+            plan = sheet_plan(version, blank=blank)
+            paths.add(plan.whole_path)
+            paths.update(part.path for part in plan.parts)
+    return paths

@@ -4,33 +4,56 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Model
+from django.urls import reverse
 from django.utils import timezone
+from pypdf import PdfReader
 
+from accounts.mailing import SENT, UNKNOWN, deliver
 from accounts.models import Organisation, User
 from cdt_portal.audit import changes, log_action, snapshot
-from cdt_portal.emails import send_templated
+from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
+from cdt_portal.jobs import job_advance, job_progress, start_job
 from cdt_portal.markup import refuse_images
+from cdt_portal.models import Job
 
-from .documents import render_order
+from . import tasks
+from .documents import (
+    SheetPart,
+    join_sheet,
+    render_order,
+    render_sheet_part,
+    sheet_plan,
+    store_once,
+    stored_sheet,
+)
 from .models import (
     EDITABLE_FIELDS,
     REGULATION_CODE,
     REGULATION_TITLE,
     AckMethod,
     Acknowledgement,
+    DeliveryStatus,
     Document,
     DocumentVersion,
+    ReminderDelivery,
+    ReminderRun,
     VersionStatus,
     text_sha256,
 )
-from .selectors import edit_refusal, is_reader, pending_readers
+from .selectors import (
+    approval_job_key,
+    edit_refusal,
+    is_reader,
+    pending_readers,
+    reminder_counts,
+)
 
 NOT_APPROVABLE = "Эта редакция уже утверждена или заменена: утвердить её нельзя."
 
@@ -124,29 +147,94 @@ def _supersede(previous: DocumentVersion, *, actor: User, by: DocumentVersion) -
 
 
 def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion:
-    """Approve a draft: fix its text by SHA-256, supersede the previous approved version and
-    store the approved order's PDF, rendered once now and never again."""
-    if version.status != VersionStatus.DRAFT:
-        raise PortalError(NOT_APPROVABLE)
-    # Rendered before any row is locked: for thousands of staff this takes a while, and
-    # nobody else should wait for it. The state is checked again under the lock below.
-    _, pdf = render_order(version)
+    """The director approves a draft: it becomes `approving` and a job renders and stores the
+    order, then approves it (`version_approval_run`). The request answers at once. Pressing
+    again while it is approving finds the same job."""
     with transaction.atomic():
         locked = (
             DocumentVersion.objects.select_for_update()
             .select_related("document__organisation")
             .get(pk=version.pk)
         )
+        if locked.status == VersionStatus.APPROVING:
+            return locked
         if locked.status != VersionStatus.DRAFT:
             raise PortalError(NOT_APPROVABLE)
-        if any(getattr(locked, f) != getattr(version, f) for f in EDITABLE_FIELDS):
-            raise PortalError(
-                "Черновик изменили, пока он утверждался. Проверьте его и утвердите снова."
-            )
         if not locked.text.strip():
             raise PortalError("Нельзя утвердить редакцию без текста.")
         if locked.order_date > timezone.localdate():
             raise PortalError("Дата приказа не может быть позже сегодняшней.")
+        locked.status = VersionStatus.APPROVING
+        locked.save(update_fields=["status"])
+        _log(
+            actor,
+            locked,
+            "version.approval_started",
+            {"order_label": locked.order_label},
+            locked.document.organisation_id,
+        )
+        # In the same transaction: a queue that is down undoes the change above.
+        start_job(
+            task=tasks.version_approval_task,
+            key=approval_job_key(locked),
+            kind="version.approve",
+            title=f"Утверждение редакции {locked.number}",
+            organisation_id=locked.document.organisation_id,
+            actor=actor,
+            args=(locked.pk, actor.pk),
+            total=2,
+        )
+    locked.refresh_from_db()
+    return locked
+
+
+def _order_storage_name(version: DocumentVersion) -> str:
+    # An ASCII name on disk; people get the Russian filename when they download it.
+    return f"documents/orders/order-{version.document_id}-{version.number}.pdf"
+
+
+def _is_whole_pdf(name: str) -> bool:
+    """A stored order left by an earlier run is adopted only when it is a complete PDF (a
+    worker killed while writing it leaves a truncated file)."""
+    try:
+        with default_storage.open(name, "rb") as stored:
+            return len(PdfReader(stored, strict=True).pages) > 0
+    except Exception:
+        return False
+
+
+def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
+    """The approval job: render and store the order once, then approve under the row lock.
+    Safe to run again at any point: an approved version is left alone, a stored order is
+    adopted rather than stored again. A rendering failure puts the draft back, with the
+    reason in its history, and fails the job with it."""
+    version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
+    actor = User.objects.get(pk=actor_id)
+    # No result link: the version page that shows the progress reloads itself to show it.
+    result_url = ""
+    if version.status != VersionStatus.APPROVING:
+        return result_url  # approved by an earlier run, or put back to draft
+    name = _order_storage_name(version)
+    if not (default_storage.exists(name) and _is_whole_pdf(name)):
+        try:
+            _, pdf = render_order(version)
+        except Exception as exc:
+            _approval_failed(version_id=version.pk, actor=actor, reason=str(exc) or repr(exc))
+            raise PortalError(f"Приказ не удалось сформировать: {exc}") from exc
+        if default_storage.exists(name):
+            default_storage.delete(name)  # the truncated file of a killed run
+        saved = default_storage.save(name, ContentFile(pdf))
+        if saved != name:  # another worker stored it meanwhile: keep one file
+            default_storage.delete(saved)
+    job_progress(job_id, 1)
+    with transaction.atomic():
+        locked = (
+            DocumentVersion.objects.select_for_update()
+            .select_related("document__organisation")
+            .get(pk=version_id)
+        )
+        if locked.status != VersionStatus.APPROVING:
+            return result_url
         previous = (
             DocumentVersion.objects.select_for_update()
             .select_related("document")
@@ -159,9 +247,7 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
         locked.text_sha256 = text_sha256(locked.text)
         locked.approved_at = timezone.now()
         locked.approved_by = actor
-        # An ASCII name on disk; people get the Russian filename when they download it.
-        storage_name = f"order-{locked.document_id}-{locked.number}.pdf"
-        locked.order_pdf.save(storage_name, ContentFile(pdf), save=False)
+        locked.order_pdf.name = name
         locked.save(
             update_fields=["status", "text_sha256", "approved_at", "approved_by", "order_pdf"]
         )
@@ -172,7 +258,28 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
             {"order_label": locked.order_label, "text_sha256": locked.text_sha256},
             locked.document.organisation_id,
         )
-    return locked
+    job_progress(job_id, 2)
+    return result_url
+
+
+def _approval_failed(*, version_id: int, actor: User, reason: str) -> None:
+    with transaction.atomic():
+        locked = (
+            DocumentVersion.objects.select_for_update()
+            .select_related("document")
+            .get(pk=version_id)
+        )
+        if locked.status != VersionStatus.APPROVING:
+            return
+        locked.status = VersionStatus.DRAFT
+        locked.save(update_fields=["status"])
+        _log(
+            actor,
+            locked,
+            "version.approval_failed",
+            {"reason": reason[:1000]},
+            locked.document.organisation_id,
+        )
 
 
 def _require_open(version: DocumentVersion) -> None:
@@ -281,43 +388,295 @@ def acknowledgement_record_paper(
     return ack
 
 
-@dataclass(frozen=True)
-class ReminderResult:
-    sent: list[User]
-    without_email: list[User]
-    failed: list[tuple[User, str]]
-
-    @property
-    def anyone_pending(self) -> bool:
-        return bool(self.sent or self.without_email or self.failed)
+# --- the acknowledgement sheet, rendered by jobs ------------------------------------------------
 
 
-def reminders_send(*, version: DocumentVersion, actor: User, base_url: str) -> ReminderResult:
-    """E-mail everyone who has not confirmed yet. Each message goes on its own, so one bad
-    address stops nobody else's, and every failure is reported back by name."""
-    _require_open(version)
-    sent, without_email, failed = [], [], []
-    for person in pending_readers(version):
-        if not person.email:
-            without_email.append(person)
-            continue
-        try:
-            send_templated(
-                "reminder",
-                to=[person.email],
-                context={"person": person, "version": version, "base_url": base_url},
-            )
-        except Exception as exc:  # SMTP errors come in many classes; all are reported
-            failed.append((person, str(exc)))
-        else:
-            sent.append(person)
-    # Written after the sending, outside any transaction: a message that went out cannot be
-    # taken back, so a held lock or a rollback would protect nothing.
-    _log(
-        actor,
-        version,
-        "version.reminded",
-        {"sent": len(sent), "without_email": len(without_email), "failed": len(failed)},
-        version.document.organisation_id,
+def sheet_prepare(*, version: DocumentVersion, blank: bool, actor: User) -> Job | None:
+    """Start building the sheet as it is now, or find the job already building it; None when
+    the whole sheet is stored already. The job's parts run in parallel (`sheet_build`)."""
+    if version.status in (VersionStatus.DRAFT, VersionStatus.APPROVING):
+        raise PortalError("У черновика нет листа ознакомления.")
+    plan = sheet_plan(version, blank=blank)
+    if stored_sheet(plan) is not None:
+        return None
+    return start_job(
+        task=tasks.sheet_build_task,
+        key=plan.job_key,
+        kind="sheet",
+        title="Лист ознакомления" + (" (бланк)" if blank else ""),
+        organisation_id=version.document.organisation_id,
+        actor=actor,
+        args=(version.pk, blank, plan.content_key),
+        total=len(plan.parts),
     )
-    return ReminderResult(sent=sent, without_email=without_email, failed=failed)
+
+
+def sheet_build(*, job_id: int, version_id: int, blank: bool, content_key: str) -> None:
+    """The sheet job's first step: queue one task per part not stored yet; when none is
+    missing, join at once. The job stays running until the join marks it done."""
+    # Running it again (a restarted worker) also drops the claim of a join that never finished.
+    Job.objects.filter(pk=job_id).exclude(status=Job.Status.DONE).update(
+        status=Job.Status.RUNNING, started_at=timezone.now(), message=""
+    )
+    version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
+    plan = sheet_plan(version, blank=blank)
+    missing = plan.missing_parts()
+    job_progress(job_id, len(plan.parts) - len(missing), len(plan.parts))
+    # Each part carries its own rows: a part task never rebuilds the whole sheet's plan, which
+    # at 10,000 staff costs more than rendering the part's 200 rows.
+    for part in missing:
+        tasks.sheet_part_task(job_id, version_id, blank, part.path, part.context)
+    if not missing:
+        sheet_join(job_id=job_id, version_id=version_id, blank=blank)
+
+
+def sheet_part_store(
+    *, job_id: int, version_id: int, blank: bool, path: str, context: dict
+) -> None:
+    """One part of the sheet, rendered from the rows it was given and stored once (its path is
+    named by a hash of those rows). The task that stores the last part joins."""
+    version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
+    if not default_storage.exists(path):
+        store_once(path, render_sheet_part(version, SheetPart(0, path, context), blank=blank))
+    job_advance(job_id)
+    job = Job.objects.filter(pk=job_id).values("done", "total").first()
+    # Only when every part has reported is the plan (and what is missing) looked at again; if
+    # the sheet changed meanwhile, the join builds what it shows now.
+    if job is not None and job["done"] >= job["total"]:
+        sheet_join(job_id=job_id, version_id=version_id, blank=blank)
+
+
+# The join's claim on its job, shown to the person as what the job is doing.
+SHEET_JOINING = "соединяются части листа"
+
+
+def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
+    """Join the parts once every part task has reported, and finish the job; False when it is
+    not this caller's to do. The last two parts may finish together: one conditional UPDATE of
+    the job row lets exactly one of them claim the join (a committed marker, so no lock is held
+    while the parts are joined)."""
+    version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
+    claimed = (
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
+        .exclude(message=SHEET_JOINING)
+        .update(message=SHEET_JOINING)
+    )
+    if not claimed:
+        return False
+    plan = sheet_plan(version, blank=blank)
+    # Someone confirmed while the parts rendered: the parts that changed are rendered here.
+    for part in plan.missing_parts():
+        store_once(part.path, render_sheet_part(version, part, blank=blank))
+    if stored_sheet(plan) is None:
+        store_once(plan.whole_path, join_sheet(plan))
+    url = reverse("version_sheet_pdf", kwargs={"pk": version_id})
+    Job.objects.filter(pk=job_id).update(
+        status=Job.Status.DONE,
+        message="",
+        done=len(plan.parts),
+        total=len(plan.parts),
+        result_url=url + ("?blank=1" if blank else ""),
+        finished_at=timezone.now(),
+    )
+    return True
+
+
+def sheet_part_failed(*, job_id: int, reason: str) -> None:
+    Job.objects.filter(pk=job_id).exclude(status=Job.Status.DONE).update(
+        status=Job.Status.FAILED, message=reason[:2000], finished_at=timezone.now()
+    )
+
+
+# --- reminders, sent by a job -----------------------------------------------------------------
+
+
+def reminders_start(
+    *,
+    version: DocumentVersion,
+    actor: User | None,
+    base_url: str,
+    retry_failed_of: ReminderRun | None = None,
+) -> ReminderRun:
+    """A reminder run for everyone who has not confirmed (or, for a retry, for those whose
+    reminder failed in `retry_failed_of`), sent by a job. While the last run is still going,
+    pressing again finds it; once it finished, pressing again starts the next run."""
+    _require_open(version)
+    with transaction.atomic():
+        DocumentVersion.objects.select_for_update().get(pk=version.pk)
+        last = ReminderRun.objects.filter(version=version).first()
+        if last is not None and last.finished_at is None and retry_failed_of is None:
+            return last
+        run = ReminderRun.objects.create(
+            version=version,
+            number=(last.number if last else 0) + 1,
+            on_date=timezone.localdate(),
+            retry_of=retry_failed_of,
+            started_by=actor,
+            base_url=base_url,
+        )
+        start_job(
+            task=tasks.reminders_task,
+            key=run.job_key,
+            kind="reminders",
+            title=f"Напоминания об ознакомлении (рассылка {run.number})",
+            organisation_id=version.document.organisation_id,
+            actor=actor,
+            args=(run.pk,),
+        )
+    return run
+
+
+def reminders_retry_failed(*, run: ReminderRun, actor: User, base_url: str) -> ReminderRun:
+    """A new run for just the people whose reminder failed in `run`."""
+    if run.finished_at is None:
+        raise PortalError("Рассылка ещё идёт: дождитесь её окончания.")
+    if not run.deliveries.filter(status=DeliveryStatus.FAILED).exists():
+        raise PortalError("В этой рассылке нет неотправленных напоминаний.")
+    return reminders_start(version=run.version, actor=actor, base_url=base_url, retry_failed_of=run)
+
+
+def reminders_due(*, base_url: str, on_date: dt.date | None = None) -> list[ReminderRun]:
+    """The hook for scheduled reminders (the deadlines issue decides when): one run for each
+    organisation's current version that still has readers pending. Idempotent per day: a
+    version that already had a run today gets none."""
+    on_date = on_date or timezone.localdate()
+    runs = []
+    approved = DocumentVersion.objects.filter(status=VersionStatus.APPROVED).select_related(
+        "document__organisation"
+    )
+    for version in approved:
+        if ReminderRun.objects.filter(version=version, on_date=on_date).exists():
+            continue
+        if not pending_readers(version).exists():
+            continue
+        runs.append(reminders_start(version=version, actor=None, base_url=base_url))
+    return runs
+
+
+def _reminder_targets(run: ReminderRun):
+    if run.retry_of_id:
+        failed = run.retry_of.deliveries.filter(status=DeliveryStatus.FAILED)
+        return pending_readers(run.version).filter(pk__in=failed.values("person_id"))
+    return pending_readers(run.version)
+
+
+def _deliver(run: ReminderRun, person: User) -> None:
+    """One person's reminder, recorded before and after: `sending` is committed before the
+    SMTP call, so a worker killed during it leaves a trace that is never sent again."""
+    with transaction.atomic():
+        delivery, created = ReminderDelivery.objects.select_for_update().get_or_create(
+            run=run,
+            person=person,
+            defaults={
+                "status": DeliveryStatus.SENDING if person.email else DeliveryStatus.NO_EMAIL
+            },
+        )
+        if not created:
+            if delivery.status == DeliveryStatus.SENDING:
+                delivery.status = DeliveryStatus.UNCONFIRMED
+                delivery.reason = "работа прервалась во время отправки; письмо могло уйти"
+                delivery.save(update_fields=["status", "reason", "at"])
+            return
+        if not person.email:
+            return
+    message = build_templated(
+        "reminder",
+        to=[person.email],
+        context={"person": person, "version": run.version, "base_url": run.base_url},
+    )
+    # The same delivery as invitations: temporary refusals retried with back-off, a line that
+    # went quiet after the server may have taken the letter recorded as unconfirmed.
+    result = deliver(message)
+    status = {
+        SENT: DeliveryStatus.SENT,
+        UNKNOWN: DeliveryStatus.UNCONFIRMED,
+    }.get(result.outcome, DeliveryStatus.FAILED)
+    reason, attempts = result.error, result.attempts
+    ReminderDelivery.objects.filter(pk=delivery.pk).update(
+        status=status, reason=reason[:2000], attempts=attempts, at=timezone.now()
+    )
+
+
+def reminders_run(*, job_id: int, run_id: int) -> str:
+    """The reminder job: one e-mail per person, each recorded before the next; a person
+    already recorded in this run is skipped, so running it again sends nobody twice. The run
+    ends with one `version.reminded` entry with its counts."""
+    run = ReminderRun.objects.select_related("version__document__organisation").get(pk=run_id)
+    result_url = ""  # the reminders page that shows the progress reloads to show the results
+    if run.finished_at is not None:
+        return result_url
+    people = list(_reminder_targets(run))
+    # A retry run's targets stop being pending once they confirm; the recorded ones stay counted.
+    done = set(run.deliveries.values_list("person_id", flat=True))
+    people += [p for p in User.objects.filter(pk__in=done) if p not in people]
+    job_progress(job_id, 0, len(people))
+    for number, person in enumerate(people, start=1):
+        _deliver(run, person)
+        job_progress(job_id, number)
+    with transaction.atomic():
+        locked = ReminderRun.objects.select_for_update().get(pk=run_id)
+        if locked.finished_at is not None:
+            return result_url
+        counts = reminder_counts(locked)
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["finished_at"])
+        _log(
+            locked.started_by,
+            run.version,
+            "version.reminded",
+            {
+                "run": locked.number,
+                "sent": counts[DeliveryStatus.SENT],
+                "without_email": counts[DeliveryStatus.NO_EMAIL],
+                "failed": counts[DeliveryStatus.FAILED],
+                "unconfirmed": counts[DeliveryStatus.UNCONFIRMED],
+            },
+            run.version.document.organisation_id,
+        )
+    return result_url
+
+
+# --- jobs a stopped worker left behind --------------------------------------------------------
+
+RESUMABLE_KINDS = ("version.approve", "reminders", "sheet")
+
+
+def jobs_resume_interrupted(*, stale_seconds: int = 300) -> list[int]:
+    """Queue again the approval, reminder and sheet jobs whose worker stopped: running, with no
+    sign of life for `stale_seconds`. Each is idempotent (a stored order is adopted, a person
+    recorded in the run is not e-mailed again, a stored part is not rendered again). One
+    conditional UPDATE takes each job, so workers starting together queue it once. For the
+    periodic task that looks for interrupted jobs (onboarding/tasks.py)."""
+    since = timezone.now() - dt.timedelta(seconds=stale_seconds)
+    resumed = []
+    running = Job.objects.filter(
+        status=Job.Status.RUNNING, kind__in=RESUMABLE_KINDS, started_at__lt=since
+    )
+    for job in running:
+        if job.kind == "version.approve":
+            version_id = int(job.key.removeprefix("approve-v"))
+            task, args = tasks.version_approval_task, (version_id, job.started_by_id)
+        elif job.kind == "reminders":
+            run = ReminderRun.objects.filter(
+                version_id=int(job.key.split("-")[1].removeprefix("v")),
+                number=int(job.key.rsplit("-", 1)[1]),
+            ).first()
+            if run is None or run.deliveries.filter(at__gte=since).exists():
+                continue  # a reminder moved recently: its worker is alive
+            task, args = tasks.reminders_task, (run.pk,)
+        else:
+            _, version, content_key, which = job.key.split("-")
+            task = tasks.sheet_build_task
+            args = (int(version.removeprefix("v")), which == "blank", content_key)
+        with transaction.atomic():
+            taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                status=Job.Status.QUEUED
+            )
+            if not taken:
+                continue
+            log_action(
+                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
+            )
+            task(job.pk, *args)
+        resumed.append(job.pk)
+    return resumed

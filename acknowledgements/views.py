@@ -11,31 +11,41 @@ from cdt_portal import throttle
 from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
 from cdt_portal.exports import csv_response
+from cdt_portal.inputs import parse_id
 from cdt_portal.markup import render_markdown
 from cdt_portal.net import client_ip
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
-from .documents import order_filename, sheet_pdf
+from .documents import order_filename, sheet_plan, stored_sheet
 from .forms import ConfirmForm, PaperForm, VersionForm
 from .models import REGULATION_CODE, DocumentVersion, VersionStatus
 from .selectors import (
     ReadingStatus,
     acknowledgement_progress,
     acknowledgement_rows,
+    approval_job,
     current_version,
     edit_refusal,
+    job_by_key,
+    last_reminder_run,
     organisation_versions,
     pending_readers,
     readers,
     reading_status,
+    reminder_counts,
+    reminder_deliveries,
+    reminder_job,
+    reminder_run_for_user,
     version_history,
     with_acknowledgements,
 )
 from .services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
-    reminders_send,
+    reminders_retry_failed,
+    reminders_start,
+    sheet_prepare,
     version_approve,
     version_create,
     version_edit,
@@ -125,11 +135,35 @@ def order_pdf(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @roles_required(MANAGERS)
 def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """The stored sheet, at once. Otherwise a page: the job building it (its progress bar),
+    or a button that starts it. Starting is a POST to the same address, which comes back here:
+    nothing is written on GET."""
     version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request)
-    if version.status == VersionStatus.DRAFT:
+    if version.status in (VersionStatus.DRAFT, VersionStatus.APPROVING):
         raise Http404("У черновика нет листа ознакомления")
-    filename, pdf = sheet_pdf(version, blank=request.GET.get("blank") == "1")
-    return pdf_response(filename, pdf)
+    blank = request.GET.get("blank") == "1"
+    if request.method == "POST":
+        try:
+            sheet_prepare(version=version, blank=blank, actor=request.user)
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        return redirect(request.get_full_path())
+    plan = sheet_plan(version, blank=blank)
+    pdf = stored_sheet(plan)
+    if pdf is not None:
+        return pdf_response(plan.filename, pdf)
+    job = job_by_key(plan.job_key)
+    return render(
+        request,
+        "acknowledgements/sheet_preparing.html",
+        {
+            "version": version,
+            "blank": blank,
+            "job": job if job and job.started_by_id == request.user.pk else None,
+            "job_running": job is not None and not job.finished,
+            "job_failed": job is not None and job.status == job.Status.FAILED,
+        },
+    )
 
 
 def _list_filters(request: HttpRequest) -> tuple[str, str]:
@@ -180,22 +214,25 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
 
 @roles_required(MANAGERS)
 def remind(request: HttpRequest) -> HttpResponse:
+    """«Напомнить»: a POST starts a reminder run (a job), or a retry of the failed ones of a
+    finished run; the page shows the last run's progress and then each person's result."""
     version = get_current_version_or_404(request)
     if request.method == "POST":
-        result = reminders_send(
-            version=version, actor=request.user, base_url=request.build_absolute_uri("/")
-        )
-        if result.sent:
-            messages.success(request, f"Напоминания отправлены: {len(result.sent)}.")
-        if result.without_email:
-            names = ", ".join(p.full_name for p in result.without_email)
-            messages.warning(request, f"Нет e-mail, напомните лично: {names}.")
-        for person, error in result.failed:
-            messages.error(request, f"Не удалось отправить {person.full_name}: {error}")
-        if not result.anyone_pending:
-            messages.info(request, "Все сотрудники уже ознакомились с Положением.")
-        return redirect("acknowledgement_list")
+        base_url = request.build_absolute_uri("/")
+        try:
+            if request.POST.get("retry"):
+                run = reminder_run_for_user(version, parse_id(request.POST["retry"]) or 0)
+                if run is None:
+                    raise Http404("Нет такой рассылки")
+                reminders_retry_failed(run=run, actor=request.user, base_url=base_url)
+            else:
+                reminders_start(version=version, actor=request.user, base_url=base_url)
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        return redirect("acknowledgement_remind")
     pending = list(pending_readers(version))
+    run = last_reminder_run(version)
+    job = reminder_job(run) if run else None
     return render(
         request,
         "acknowledgements/remind_confirm.html",
@@ -203,6 +240,11 @@ def remind(request: HttpRequest) -> HttpResponse:
             "version": version,
             "with_email": [p for p in pending if p.email],
             "without_email": [p for p in pending if not p.email],
+            "run": run,
+            "job": job,
+            "show_progress": job is not None and job.started_by_id == request.user.pk,
+            "deliveries": reminder_deliveries(run) if run and run.finished_at else [],
+            "counts": reminder_counts(run) if run else {},
         },
     )
 
@@ -242,11 +284,17 @@ def version_list(request: HttpRequest) -> HttpResponse:
 @roles_required(MANAGERS)
 def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
+    job = approval_job(version)
     return render(
         request,
         "acknowledgements/version_detail.html",
         {
             "version": version,
+            # The progress bar is for the director who pressed «Утвердить»; others see the state.
+            "approval_job": job if job and job.started_by_id == request.user.pk else None,
+            "approval_failed": job.message
+            if job and job.status == job.Status.FAILED and version.is_draft
+            else "",
             "text_html": render_markdown(version.text),
             "history": version_history(version),
         },
@@ -296,15 +344,22 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
     if request.method == "POST":
         try:
-            version_approve(version=version, actor=request.user)
+            version = version_approve(version=version, actor=request.user)
         except PortalError as exc:
             messages.error(request, exc.message)
             return redirect("version_detail", pk=version.pk)
-        messages.success(
-            request,
-            f"Редакция {version.number} утверждена ({version.order_label}). "
-            "Всех сотрудников попросят ознакомиться с ней.",
-        )
+        if version.status == VersionStatus.APPROVED:  # the worker was quick
+            messages.success(
+                request,
+                f"Редакция {version.number} утверждена ({version.order_label}). "
+                "Всех сотрудников попросят ознакомиться с ней.",
+            )
+        elif version.status == VersionStatus.APPROVING:
+            messages.info(
+                request,
+                f"Редакция {version.number} утверждается: приказ формируется. "
+                "Страница обновится, когда он будет готов.",
+            )
         return redirect("version_detail", pk=version.pk)
     previous = current_version(request.user.organisation, REGULATION_CODE)
     return render(

@@ -644,6 +644,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="from this many staff on, PDF renders are timed once (default: %(default)s)",
     )
     parser.add_argument(
+        "--jobs",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the jobs section (benchmarks/jobs.py: gunicorn, huey, SMTP; needs PostgreSQL "
+        "from DATABASE_URL or BENCH_JOBS_DATABASE_URL): auto runs it when one is a "
+        "postgres:// URL (default: %(default)s)",
+    )
+    parser.add_argument(
         "--json",
         default=str(BASE_DIR / "var" / "benchmarks" / "latest.json"),
         help="where to write the JSON report (default: %(default)s)",
@@ -687,15 +695,63 @@ def main(argv: list[str] | None = None) -> int:
 
     report["flags"] = flag_growth(report["sizes"])
     report["errors"] = run.errors
-    report["total_s"] = round(time.perf_counter() - started, 1)
     report.setdefault("machine", {})
     if report["sizes"]:
-        print(table(report))
+        report["total_s"] = round(time.perf_counter() - started, 1)
+        print(table(report), flush=True)
+    jobs = run_jobs_section(args)
+    if jobs is not None:
+        report["jobs"] = jobs
+        if jobs.get("errors") or jobs.get("exit", 0):
+            run.errors.append("jobs section: " + "; ".join(jobs.get("errors") or ["failed"]))
+    report["total_s"] = round(time.perf_counter() - started, 1)
+    print(f"\ntotal (with the jobs section): {report['total_s']:.1f} s")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     say(f"written: {out}")
     return 1 if run.errors else 0
+
+
+def run_jobs_section(args: argparse.Namespace) -> dict | None:
+    """benchmarks/jobs.py in its own process (production settings, its own database): the
+    issue 11 targets. Its table goes to stdout after the ratio table; None when skipped."""
+    import subprocess
+
+    postgres = ("postgres://", "postgresql://")
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(postgres):
+        url = os.environ.get("BENCH_JOBS_DATABASE_URL", "")
+    if args.jobs == "off":
+        return None
+    if not url.startswith(postgres):
+        print(
+            "\n== jobs: skipped — the jobs section needs PostgreSQL: set DATABASE_URL (or "
+            "BENCH_JOBS_DATABASE_URL) to postgres://user@host:5432/name; `make bench` sets "
+            "BENCH_JOBS_DATABASE_URL=postgres://postgres@127.0.0.1:5432/cdt_portal ==",
+            flush=True,
+        )
+        return None
+    out = Path(args.json).with_name("jobs.json")
+    print("", flush=True)
+    say("jobs section: benchmarks/jobs.py …")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("jobs.py")),
+            "--database-url",
+            url,
+            "--json",
+            str(out),
+        ],
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    try:
+        jobs = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        jobs = {"errors": [f"benchmarks/jobs.py exited with {result.returncode}, no report"]}
+    jobs["exit"] = result.returncode
+    return jobs
 
 
 def _remove_empty_test_media() -> None:

@@ -18,6 +18,11 @@ NOTICE_PUBLISHED = "notice.published"
 NOTICE_CONFIRMED = "notice.confirmed"
 CONSENT_GIVEN = "consent.given"
 CONSENT_WITHDRAWN = "consent.withdrawn"
+SEND_QUEUED = "request.send.queued"
+SEND_ATTEMPT = "request.send.attempt"
+SEND_REFUSED = "request.send.refused"
+# Entries about the sending job, not about the request's state: a send job's key leaves them out.
+SEND_JOB_ACTIONS = (SEND_QUEUED, SEND_ATTEMPT, SEND_REFUSED)
 
 LABELS: dict[str, str] = {
     request_action(RequestStatus.DRAFT): "Заявка на регистрацию начата",
@@ -37,4 +42,7 @@ LABELS: dict[str, str] = {
     NOTICE_CONFIRMED: "Родитель ознакомлен с уведомлением",
     CONSENT_GIVEN: "Дано согласие на обработку персональных данных",
     CONSENT_WITHDRAWN: "Отозвано согласие на обработку персональных данных",
+    SEND_QUEUED: "Отправка заявки поставлена в очередь",
+    SEND_ATTEMPT: "Заявка передаётся почтовому серверу",
+    SEND_REFUSED: "Почтовый сервер не принял заявку",
 }

@@ -12,7 +12,8 @@ from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
 from acknowledgements.models import DocumentVersion, text_sha256
 from acknowledgements.selectors import acknowledgement_progress, current_version
 from cdt_portal.audit import history
-from cdt_portal.models import AuditEntry
+from cdt_portal.jobs import stalled_jobs
+from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 
@@ -464,3 +465,29 @@ def rollout_summary(organisation: Organisation) -> RolloutSummary:
         families=families,
         checklist=checklist,
     )
+
+
+# --- Background work ------------------------------------------------------------------------
+
+WORKER_STALLED = (
+    "Фоновый обработчик не берёт работу больше 5 минут: письма и документы не готовятся. "
+    "Сообщите тому, кто обслуживает портал."
+)
+
+
+def worker_stalled(organisation_id: int | None) -> bool:
+    """The organisation's jobs have waited more than 5 minutes: the worker is not taking work."""
+    return stalled_jobs(organisation_id, minutes=5).exists()
+
+
+def send_job(registration: RegistrationRequest) -> Job | None:
+    """The request's latest sending job, while it runs or when it failed (the page shows its
+    progress or its reason); None once it is done (the request's state says the rest)."""
+    job = (
+        Job.objects.filter(key__startswith=f"registration-send:{registration.pk}:")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if job is None or job.status == Job.Status.DONE:
+        return None
+    return job

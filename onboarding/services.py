@@ -17,11 +17,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Guardianship, Organisation, Role, User
+from accounts.services import stale_after_seconds
 from acknowledgements.models import text_sha256
 from cdt_portal.audit import changes, history, log_action, snapshot
 from cdt_portal.errors import PortalError
+from cdt_portal.jobs import start_job
 from cdt_portal.markup import refuse_images
+from cdt_portal.models import Job
 
+from . import tasks
 from .actions import (
     CONSENT_GIVEN,
     CONSENT_WITHDRAWN,
@@ -29,11 +33,16 @@ from .actions import (
     NOTICE_PUBLISHED,
     REQUEST_DETAILS_CHANGED,
     SCAN_REFUSED,
+    SEND_ATTEMPT,
+    SEND_JOB_ACTIONS,
+    SEND_QUEUED,
+    SEND_REFUSED,
     SFERUM_STATUS_CHANGED,
     request_action,
 )
 from .documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from .models import (
+    TRANSITIONS,
     ConsentAction,
     ConsentRecord,
     ConsentText,
@@ -319,6 +328,77 @@ def request_resend(*, request: RegistrationRequest, actor: User) -> Registration
     return locked
 
 
+# --- The registration e-mail as a job -------------------------------------------------------
+
+SEND_SERVICES = {"send": "request_send", "resend": "request_resend"}
+SEND_INTERRUPTED = (
+    "работа прервалась, пока письмо передавалось почтовому серверу; повторно оно само не отправится"
+)
+
+
+def request_send_start(*, request: RegistrationRequest, actor: User, action: str) -> Job:
+    """«Отправить» (or «Отправить ещё раз»): check the step is allowed now, then queue the job
+    that sends (`request_send_run`). The key is the request, the step, its Message-ID and its
+    last change, so a double press finds the first press's job while a later, new send (after
+    a return) gets its own. Queue down: `PortalError`, nothing recorded."""
+    if action not in SEND_SERVICES:
+        raise PortalError("Неизвестное действие.")
+    _require_mail_server()
+    with transaction.atomic():
+        locked = _lock(request)
+        locked.require(action)
+        last = history(locked).exclude(action__in=SEND_JOB_ACTIONS).order_by("-pk").first()
+        key = (
+            f"registration-send:{locked.pk}:{action}:{last.pk if last else 0}:"
+            f"{locked.message_id or 'new'}"
+        )[:200]
+        existing = Job.objects.filter(key=key).exclude(status=Job.Status.FAILED).first()
+        if existing is not None:
+            return existing
+        job = start_job(
+            task=tasks.send_registration_request,
+            key=key,
+            kind="registration_send",
+            title=f"Отправка заявки на {settings.SFERUM_REGISTRATION_EMAIL}",
+            organisation_id=locked.organisation_id,
+            actor=actor,
+            args=(locked.pk, action),
+            total=1,
+        )
+        log_action(actor, locked, SEND_QUEUED, {"job": job.pk, "action": action})
+    return job
+
+
+def request_send_run(*, job_id: int, request_id: int, action: str) -> str:
+    """The job's work: one call of `request_send` (or `request_resend`), never repeated by
+    itself. An attempt is recorded (committed) before the message goes; a run that finds its
+    job's attempt without an outcome knows the worker stopped mid-send, and moves the request
+    to «Отправка не подтверждена» instead of sending again. A refusal is recorded and raised
+    (the job fails with the server's reason); «не подтверждена» is committed, not raised."""
+    job = Job.objects.select_related("started_by").get(pk=job_id)
+    actor = job.started_by
+    request = RegistrationRequest.objects.get(pk=request_id)
+    entries = history(request).filter(data__job=job_id)
+    last_attempt = entries.filter(action=SEND_ATTEMPT).order_by("-pk").first()
+    last_refusal = entries.filter(action=SEND_REFUSED).order_by("-pk").first()
+    if last_attempt and (last_refusal is None or last_refusal.pk < last_attempt.pk):
+        with transaction.atomic():
+            locked = _lock(request)
+            if locked.status in TRANSITIONS[action].sources:
+                _move(locked, action, actor, [], SEND_INTERRUPTED, target=S.UNCONFIRMED)
+        return ""
+    with transaction.atomic():
+        log_action(actor, request, SEND_ATTEMPT, {"job": job_id, "action": action})
+    service = request_send if action == "send" else request_resend
+    try:
+        service(request=request, actor=actor)
+    except PortalError as exc:
+        with transaction.atomic():
+            log_action(actor, request, SEND_REFUSED, {"job": job_id, "reason": exc.message})
+        raise
+    return ""
+
+
 def request_confirm_delivered(*, request: RegistrationRequest, actor: User) -> RegistrationRequest:
     """The administrator found the message in «Отправленные» (or Sferum answered): it went,
     at the time of the unconfirmed attempt. Nothing is sent."""
@@ -547,3 +627,38 @@ def consent_record(
             {"student": student.pk, "text_sha256": consent_text.text_sha256},
         )
     return record
+
+
+# --- Scheduled reminders: the hook for the deadlines issue ----------------------------------
+
+
+def scheduled_reminders_due(*, now: dt.datetime | None = None) -> list:
+    """The reminders that are due now and not yet sent. The rules (who is reminded of what,
+    how long after a deadline, how often) come with the issue on deadlines; until then nothing
+    is due and nothing is written. Called every hour by `onboarding.tasks.scheduled_reminders`;
+    whatever it returns then must be sent by a job keyed by (rule, person, period), so a
+    second run in the same period finds the job already there and sends nothing twice."""
+    return []
+
+
+def send_jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
+    """Registration-send jobs whose worker stopped: queued again, once (a conditional update).
+    The run that follows finds its recorded attempt and sends nothing (`request_send_run`)."""
+    stale = stale_seconds if stale_seconds is not None else stale_after_seconds()
+    since = timezone.now() - dt.timedelta(seconds=stale)
+    resumed = []
+    for job in Job.objects.filter(
+        status=Job.Status.RUNNING, kind="registration_send", started_at__lt=since
+    ):
+        _, request_id, action = job.key.split(":")[:3]
+        with transaction.atomic():
+            if not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+                status=Job.Status.QUEUED
+            ):
+                continue
+            log_action(
+                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
+            )
+            tasks.send_registration_request(job.pk, int(request_id), action)
+        resumed.append(job.pk)
+    return resumed

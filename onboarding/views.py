@@ -22,16 +22,19 @@ from cdt_portal.paging import paginate
 
 from .documents import letter_filename, portal_can_send, scan_filename
 from .forms import CancelForm, DetailsForm, ReasonForm, RegisteredForm, ScanForm, SentForm
-from .models import RegistrationRequest, RequestStatus, SferumStatus
+from .models import RegistrationRequest, SferumStatus
 from .selectors import (
+    WORKER_STALLED,
     current_request,
     registration_eml,
     request_overview,
     rollout_summary,
+    send_job,
     sferum_history,
     teacher_counts,
     teacher_list,
     teacher_status,
+    worker_stalled,
 )
 from .services import (
     request_cancel,
@@ -40,10 +43,9 @@ from .services import (
     request_mark_ready,
     request_prepare_letter,
     request_register,
-    request_resend,
     request_return,
     request_scan_refused,
-    request_send,
+    request_send_start,
     request_start,
     request_update_details,
     teacher_status_advance,
@@ -69,6 +71,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "organisation": request.user.organisation,
             "summary": rollout_summary(request.user.organisation),
             "reading": reading_status(request.user),
+            "worker_stalled": worker_stalled(request.user.organisation_id),
+            "worker_stalled_text": WORKER_STALLED,
         },
     )
 
@@ -102,6 +106,8 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "events": overview.timeline,
             "previous": overview.previous,
             "can_send": portal_can_send(),
+            "send_job": send_job(registration) if registration else None,
+            "unconfirmed_warning": UNCONFIRMED_WARNING,
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
             **today_forms,
@@ -255,11 +261,7 @@ def request_scan_download(request: HttpRequest) -> HttpResponse:
 # choice (`?choice=delivered` or `?choice=resend`, each its own button): the access rule stays
 # that of «Отправить», and without a choice the plain send is refused by the transition
 # table, so a second press of «Отправить» sends nothing.
-SEND_CHOICES = {
-    "": (request_send, "Заявка отправлена на {email}."),
-    "delivered": (request_confirm_delivered, "Отмечено: письмо дошло, заявка отправлена."),
-    "resend": (request_resend, "Заявка отправлена ещё раз на {email}."),
-}
+SEND_CHOICES = ("", "delivered", "resend")
 UNCONFIRMED_WARNING = (
     "Отправка не подтверждена: проверьте папку «Отправленные». Почтовый сервер перестал "
     "отвечать после передачи письма, поэтому неизвестно, ушло ли оно. Повторно письмо само "
@@ -270,19 +272,28 @@ UNCONFIRMED_WARNING = (
 @require_POST
 @roles_required(ADMINS)
 def request_send_view(request: HttpRequest) -> HttpResponse:
+    """«Отправить» and «Отправить ещё раз» start the sending job (the page shows how it goes,
+    then the request's new state); «Письмо дошло» is recorded at once."""
     registration = get_request_for_user(request)
-    choice = SEND_CHOICES.get(request.GET.get("choice", ""))
-    if choice is None:
+    choice = request.GET.get("choice", "")
+    if choice not in SEND_CHOICES:
         return _refused(request, PortalError("Неизвестное действие."))
-    service, success = choice
     try:
-        result = service(request=registration, actor=request.user)
+        if choice == "delivered":
+            request_confirm_delivered(request=registration, actor=request.user)
+        else:
+            request_send_start(
+                request=registration,
+                actor=request.user,
+                action="resend" if choice == "resend" else "send",
+            )
     except PortalError as exc:
         return _refused(request, exc)
-    if result.status == RequestStatus.UNCONFIRMED:
-        messages.warning(request, UNCONFIRMED_WARNING)
-        return redirect("registration_request")
-    return _done(request, success.format(email=settings.SFERUM_REGISTRATION_EMAIL))
+    if choice == "delivered":
+        return _done(request, "Отмечено: письмо дошло, заявка отправлена.")
+    again = " ещё раз" if choice == "resend" else ""
+    messages.info(request, f"Заявка отправляется{again} на {settings.SFERUM_REGISTRATION_EMAIL}.")
+    return redirect("registration_request")
 
 
 @roles_required(ADMINS)

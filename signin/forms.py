@@ -1,15 +1,12 @@
-import logging
-
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 
-logger = logging.getLogger(__name__)
+from .tasks import send_reset_email
 
 
 class LoginForm(AuthenticationForm):
@@ -61,8 +58,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     answer took 70 ms for a known address and 16 ms for an unknown one). For an unknown
     address a stand-in person gets a real token and the same message is rendered and built
     from the same templates; only the last step differs: it goes to a backend that discards
-    it. The query count is equal too: the person's organisation, which the message names, is
-    read with the person."""
+    it. The message is handed to the background worker in both cases, so the request never
+    waits on a mail server. The query count is equal too: the person's organisation, which the
+    message names, is read with the person."""
 
     def get_users(self, email):
         people = [
@@ -86,19 +84,13 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     ):
         subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
         body = loader.render_to_string(email_template_name, context)
-        connection = None
-        if context["user"].pk is None:
-            connection = get_connection("django.core.mail.backends.dummy.EmailBackend")
-        message = EmailMultiAlternatives(
-            subject, body, from_email, [to_email], connection=connection
+        html = (
+            loader.render_to_string(html_email_template_name, context)
+            if html_email_template_name is not None
+            else None
         )
-        if html_email_template_name is not None:
-            message.attach_alternative(
-                loader.render_to_string(html_email_template_name, context), "text/html"
-            )
-        try:
-            message.send()
-        except Exception:
-            # As Django does: a mail server that fails must not answer differently for a
-            # known address (a 500) than for an unknown one.
-            logger.exception("Failed to send password reset email to %s", context["user"].pk)
+        # Sent by the worker: the SMTP conversation, which only a known address would have,
+        # is not part of the request.
+        send_reset_email(
+            subject, body, html, from_email, to_email, discard=context["user"].pk is None
+        )

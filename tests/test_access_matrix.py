@@ -140,6 +140,7 @@ STUDENT = lambda w: {"pk": w.student.pk}  # noqa: E731
 GROUP = lambda w: {"pk": w.group.pk}  # noqa: E731
 REGULATION = lambda w: {"pk": w.regulation.pk}  # noqa: E731
 DRAFT = lambda w: {"pk": w.draft.pk}  # noqa: E731
+MAILING = lambda w: {"pk": w.mailing.pk}  # noqa: E731
 
 TABLE: dict[str, Row] = {
     # cdt_portal
@@ -181,6 +182,13 @@ TABLE: dict[str, Row] = {
     "people/invitations/": Row(
         get=ADMINS_OWN,
         post=roles(admin=to("/people/invitations/"), outsider=to("/people/invitations/")),
+    ),
+    # A mailing of invitations by e-mail: its page, and sending again to those it failed
+    # (none here, so the refusal comes back to the mailing's page).
+    "people/invitations/mailings/<int:pk>/": page(ADMINS_OBJECT, args=MAILING),
+    "people/invitations/mailings/<int:pk>/retry/": post_only(
+        roles(admin=to("/people/invitations/mailings/{w.mailing.pk}/"), outsider=NOT_FOUND),
+        args=MAILING,
     ),
     "people/import/": page(ADMINS_OWN),
     "people/import/<int:pk>/": Row(
@@ -285,14 +293,24 @@ TABLE: dict[str, Row] = {
     # The outsider's organisation has no approved regulation yet: the page says so.
     "regulation/": page(roles(director=OK, admin=OK, teacher=OK, outsider=OK)),
     "regulation/order.pdf": page(MANAGERS_CURRENT),
-    "regulation/sheet.pdf": page(MANAGERS_CURRENT),
+    # GET: the stored sheet, or the page that starts its job; POST: starts the job (jobs run
+    # at once here) and comes back to the same address.
+    "regulation/sheet.pdf": Row(
+        get=MANAGERS_CURRENT,
+        post=roles(
+            director=to("/regulation/sheet.pdf"),
+            admin=to("/regulation/sheet.pdf"),
+            outsider=NOT_FOUND,
+        ),
+    ),
     "regulation/acknowledgements/": page(MANAGERS_CURRENT),
     "regulation/acknowledgements.csv": page(MANAGERS_CURRENT),
+    # POST: a reminder run starts as a job; its page shows the progress, then each result.
     "regulation/remind/": Row(
         get=MANAGERS_CURRENT,
         post=roles(
-            director=to("/regulation/acknowledgements/"),
-            admin=to("/regulation/acknowledgements/"),
+            director=to("/regulation/remind/"),
+            admin=to("/regulation/remind/"),
             outsider=NOT_FOUND,
         ),
     ),
@@ -318,8 +336,14 @@ TABLE: dict[str, Row] = {
     "regulation/versions/<int:pk>/order.pdf": page(
         roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
     ),
-    "regulation/versions/<int:pk>/sheet.pdf": page(
-        roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
+    "regulation/versions/<int:pk>/sheet.pdf": Row(
+        get=roles(director=OK, admin=OK, outsider=NOT_FOUND),
+        post=roles(
+            director=to("/regulation/versions/{w.regulation.pk}/sheet.pdf"),
+            admin=to("/regulation/versions/{w.regulation.pk}/sheet.pdf"),
+            outsider=NOT_FOUND,
+        ),
+        args=REGULATION,
     ),
 }
 
@@ -454,6 +478,12 @@ def build_world(personas, group, regulation, draft_version, ready_request, notic
     personas.invitation = Invitation.objects.create(
         user=personas.teacher, expires_at=personas.teacher.date_joined
     )
+    from accounts.models import InvitationMailing
+
+    personas.mailing = InvitationMailing.objects.create(
+        organisation=personas.admin.organisation, created_by=personas.admin,
+        key="matrix-mailing", people_hash="matrix", base_url="http://testserver/",
+    )  # fmt: skip
     personas.group = group
     personas.regulation = regulation
     personas.draft = draft_version

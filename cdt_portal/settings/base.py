@@ -199,6 +199,11 @@ BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 BACKUP_HOUR = env.int("BACKUP_HOUR", default=2)
 BACKUP_MINUTE = env.int("BACKUP_MINUTE", default=30)
 
+# A letter refused with a temporary SMTP error (4xx, no connection) is tried again this many
+# times inside its job, waiting this many seconds and then twice as long each time.
+MAIL_SEND_RETRIES = env.int("MAIL_SEND_RETRIES", default=3)
+MAIL_RETRY_DELAY = env.int("MAIL_RETRY_DELAY", default=5)
+
 # --- Trust: sign-in, sessions, addresses ------------------------------------------------------
 
 # Reverse proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else

@@ -2,9 +2,12 @@
 temporary folder (the autouse `media_root` fixture in tests/conftest.py)."""
 
 from .base import *  # noqa: F403
-from .base import STORAGES, VAR_DIR
+from .base import STORAGES, VAR_DIR, env
 
 DEBUG = False
+# SQLite in memory unless DATABASE_URL names a server: tests and `manage.py check` under these
+# settings never need, nor create, a file under var/.
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
 SECRET_KEY = "test-only-key"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -20,3 +23,5 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Jobs run at once, in the test's own thread and transaction.
 HUEY = {"name": "cdt_portal_tests", "huey_class": "huey.MemoryHuey", "immediate": True}
+# Temporary SMTP errors are retried at once in tests.
+MAIL_RETRY_DELAY = 0

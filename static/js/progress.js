@@ -5,13 +5,16 @@
   "use strict";
 
   function update(box, job) {
+    var meter = box.querySelector("[role=progressbar]");
     var bar = box.querySelector(".progress-bar");
     var label = box.querySelector("[data-job-label]");
     var percent = job.total ? job.percent : (job.finished ? 100 : 0);
     if (bar) {
       bar.style.width = percent + "%";
-      bar.setAttribute("aria-valuenow", String(percent));
       bar.textContent = job.total ? job.done + " из " + job.total : "";
+    }
+    if (meter) {
+      meter.setAttribute("aria-valuenow", String(percent));
     }
     if (label) {
       label.textContent = job.status_label + (job.message ? ": " + job.message : "");

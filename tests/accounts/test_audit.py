@@ -45,11 +45,24 @@ AUDITED_SERVICES = {
     "import_upload": "import.uploaded",
     "import_apply": "import.applied",
     "import_cancel": "import.cancelled",
+    "invitations_email_start": "invitation.mailing.started",
+    "invitation_mailing_retry": "invitation.mailing.started",
+    # One entry per letter: "invitation.issued" when it is claimed, then its outcome
+    # ("invitation.email_failed", "invitation.email_unconfirmed" when not sent).
+    "invitation_mailing_run": "invitation.emailed",
+    "import_check": "import.checked",
+    "import_expire_abandoned": "import.expired",
+    "jobs_resume_interrupted": "job.resumed",
 }
 # What a refused role change records, in a transaction of its own (the change is not made).
-REFUSAL_ACTIONS = ("person.roles.refused", "person.activation.refused")
+REFUSAL_ACTIONS = (
+    "person.roles.refused",
+    "person.activation.refused",
+    "invitation.email_failed",
+    "invitation.email_unconfirmed",
+)
 # Public functions there that only compute.
-NOT_WRITING = ("transliterate", "username_base", "free_username")
+NOT_WRITING = ("transliterate", "username_base", "free_username", "stale_after_seconds")
 
 LINK = "https://sferum.ru/?invite=abc123"
 BASE_URL = "http://testserver/"
@@ -759,13 +772,23 @@ def upload(admin, content: bytes, role=Role.TEACHER) -> ImportBatch:
 def test_import_upload_apply_and_cancel(admin, organisation):
     since = mark()
     batch = upload(admin, staff_csv("Ёлкина Алёна Петровна", "О'Коннор Патрик"))
+    # The upload, then (tests run jobs at once) the parse job's stored preview, by the system.
+    uploaded, checked = entries_since(since)
     assert_entry(
-        only_entry_since(since),
+        uploaded,
         actor=admin,
         action="import.uploaded",
         obj=batch,
         organisation=organisation,
         data={"filename": "staff.csv", "role": "teacher"},
+    )
+    assert_entry(
+        checked,
+        actor=None,
+        action="import.checked",
+        obj=batch,
+        organisation=organisation,
+        data={"error": "", "to_add": 2, "matches": 0, "errors": 0},
     )
     since = mark()
     added = services.import_apply(batch=batch, actor=admin)
@@ -781,6 +804,8 @@ def test_import_upload_apply_and_cancel(admin, organisation):
 
     other = upload(admin, staff_csv("Римская-Корсакова Мария Ивановна"), role=Role.PARENT)
     since = mark()
+    services.import_check(job_id=0, batch_id=other.pk)  # checked again: the same, nothing new
+    assert entries_since(since) == []
     services.import_cancel(batch=other, actor=admin)
     assert_entry(
         only_entry_since(since),

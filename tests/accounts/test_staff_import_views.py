@@ -153,18 +153,32 @@ def test_a_file_with_bad_rows_cannot_be_confirmed(client, admin, organisation):
     assert User.objects.count() == before
 
 
-def test_whole_file_problems_are_told_before_anything_is_stored(client, admin):
+def test_an_empty_file_is_told_before_anything_is_stored(client, admin):
+    client.force_login(admin)
+    response = upload(client, b"")
+    assert response.status_code == 200
+    assert "Файл пустой" in response.content.decode()
+    assert not ImportBatch.objects.exists()
+
+
+def test_whole_file_problems_are_told_on_the_preview_once_the_file_is_read(client, admin):
+    """The file is read by a job (at once in tests): its problem is the preview page's answer,
+    with no button to add anybody."""
     client.force_login(admin)
     for content, message in [
-        (b"", "Файл пустой"),
         (b"%PDF-1.4 not a table", "не похож на таблицу"),
         ("Ф.И.О.\n".encode(), "нет ни одной строки"),
         ("Должность;E-mail\nпедагог;a@b.ru\n".encode(), "столб"),
     ]:
         response = upload(client, content)
-        assert response.status_code == 200
-        assert message in response.content.decode()
-    assert not ImportBatch.objects.exists()
+        batch = ImportBatch.objects.order_by("-pk").first()
+        assert response.status_code == 302
+        assert response["Location"] == f"/people/import/{batch.pk}/"
+        page = client.get(response["Location"]).content.decode()
+        assert message in page
+        assert 'name="confirm"' not in page
+        assert "Проверяем список" not in page
+        assert message in ImportBatch.objects.get(pk=batch.pk).preview["error"]
 
 
 def test_another_organisations_batch_is_404(client, admin, outsider):

@@ -31,7 +31,7 @@ from acknowledgements.models import (
 from acknowledgements.services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
-    reminders_send,
+    reminders_start,
     version_approve,
     version_create,
     version_edit,
@@ -47,12 +47,29 @@ from tests.factories import PASSWORD
 AUDITED_SERVICES = {
     "version_create": "version.created",
     "version_edit": "version.edited",
-    "version_approve": "version.approved",
+    # The request moves the draft to `approving`; the job stores the order and approves it
+    # (or, when the order cannot be rendered, puts the draft back: version.approval_failed).
+    "version_approve": "version.approval_started",
+    "version_approval_run": "version.approved",
     "acknowledgement_confirm": "acknowledgement.confirmed",
     "acknowledgement_record_paper": "acknowledgement.paper_recorded",
-    "reminders_send": "version.reminded",
+    # A reminder run is logged once, when its job ends, with its counts (test_reminder_jobs.py).
+    "reminders_start": "version.reminded",
+    "reminders_retry_failed": "version.reminded",
+    "reminders_due": "version.reminded",
+    "reminders_run": "version.reminded",
+    # On the job it queues again (label registered by accounts; test_jobs.py).
+    "jobs_resume_interrupted": "job.resumed",
 }
-NOT_WRITING = ()
+# The sheet's jobs store rendered files and keep their Job row up to date: no change anyone
+# made, so nothing for the audit log (tests/acknowledgements/test_sheet_jobs.py).
+NOT_WRITING = (
+    "sheet_prepare",
+    "sheet_build",
+    "sheet_part_store",
+    "sheet_join",
+    "sheet_part_failed",
+)
 
 
 def last_pk() -> int:
@@ -155,8 +172,12 @@ def test_approving_logs_the_approval_and_the_superseding_one_entry_each(
     organisation, director, regulation, draft_version
 ):
     since = last_pk()
-    approved = version_approve(version=draft_version, actor=director)
-    superseded, entry = entries_since(since)
+    approved = version_approve(version=draft_version, actor=director)  # the job runs at once
+    started, superseded, entry = entries_since(since)
+    assert_entry(
+        started, actor=director, action="version.approval_started", obj=draft_version,
+        organisation=organisation, data={"order_label": "Приказ от 30.11.2023 г. № 7-О"},
+    )  # fmt: skip
     assert_entry(
         superseded, actor=director, action="version.superseded", obj=regulation,
         organisation=organisation, data={"by_version": draft_version.number},
@@ -173,7 +194,10 @@ def test_approving_the_first_version_logs_only_its_approval(organisation, direct
     draft = make_version(organisation, director, approve=False)
     since = last_pk()
     version_approve(version=draft, actor=director)
-    assert [entry.action for entry in entries_since(since)] == ["version.approved"]
+    assert [entry.action for entry in entries_since(since)] == [
+        "version.approval_started",
+        "version.approved",
+    ]
 
 
 # --- acknowledgements ------------------------------------------------------------------------
@@ -234,18 +258,26 @@ def test_reminders_are_logged_with_their_counts(organisation, admin, teacher, re
     admin.email = "admin@example.ru"
     admin.save()
     since = last_pk()
-    result = reminders_send(version=regulation, actor=admin, base_url="http://testserver/")
-    assert (result.sent, result.without_email) == ([admin], [teacher])
+    run = reminders_start(version=regulation, actor=admin, base_url="http://testserver/")
+    assert sorted(run.deliveries.values_list("person_id", "status")) == sorted(
+        [(admin.pk, "sent"), (teacher.pk, "no_email")]
+    )
     assert len(mail.outbox) == 1
     (entry,) = entries_since(since)
     assert_entry(
         entry, actor=admin, action="version.reminded", obj=regulation,
-        organisation=organisation, data={"sent": 1, "without_email": 1, "failed": 0},
+        organisation=organisation,
+        data={"run": 1, "sent": 1, "without_email": 1, "failed": 0, "unconfirmed": 0},
     )  # fmt: skip
 
 
 def test_every_action_written_here_has_a_russian_label():
-    written = {*AUDITED_SERVICES.values(), "document.created", "version.superseded"}
+    written = {
+        *(set(AUDITED_SERVICES.values()) - {"job.resumed"}),
+        "document.created",
+        "version.superseded",
+        "version.approval_failed",
+    }
     assert written == set(ACTION_LABELS)
     for action in written:
         assert action_label(action) == ACTION_LABELS[action] != action
@@ -362,7 +394,7 @@ REFUSALS = {
         None,
     ),
     "reminders for a draft": (
-        lambda s: reminders_send(version=s.draft, actor=s.admin, base_url="http://testserver/"),
+        lambda s: reminders_start(version=s.draft, actor=s.admin, base_url="http://testserver/"),
         "знакомиться не нужно",
         None,
     ),

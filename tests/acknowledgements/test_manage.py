@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import smtplib
 
 import pytest
 from django.core import mail
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, UserRole
-from acknowledgements.models import AckMethod, Acknowledgement
+from acknowledgements.models import AckMethod, Acknowledgement, ReminderDelivery
 from acknowledgements.services import acknowledgement_confirm
 from cdt_portal.audit import history
 from tests.factories import PASSWORD, UserFactory
@@ -87,7 +88,13 @@ def test_reminders_go_to_those_who_have_not_confirmed(
     assert no_email.full_name in text
     reminded = history(regulation).get(action="version.reminded")
     assert reminded.actor == admin
-    assert reminded.data == {"sent": 1, "without_email": 1, "failed": 0}
+    assert reminded.data == {
+        "run": 1,
+        "sent": 1,
+        "without_email": 1,
+        "failed": 0,
+        "unconfirmed": 0,
+    }
 
 
 def test_a_failed_reminder_is_reported_by_name_and_the_others_still_go(
@@ -101,15 +108,18 @@ def test_a_failed_reminder_is_reported_by_name_and_the_others_still_go(
 
     def flaky(self, messages):
         if messages[0].to == ["admin@example.ru"]:
-            raise ConnectionRefusedError("SMTP-сервер не отвечает")
+            raise smtplib.SMTPResponseException(451, b"Mailbox busy, try later")
         return real_send(self, messages)
 
     monkeypatch.setattr(EmailBackend, "send_messages", flaky)
     client.force_login(admin)
     text = client.post(reverse("acknowledgement_remind"), follow=True).content.decode()
     assert [m.to for m in mail.outbox] == [["teacher@example.ru"]]
-    assert f"Не удалось отправить {admin.full_name}" in text
+    reason = "451 Mailbox busy, try later"
+    assert f"<td>{admin.full_name}</td>\n              <td>не отправлено: {reason}</td>" in text
     assert "Напоминания отправлены: 1." in text
+    # A 4xx answer is temporary: tried again MAIL_SEND_RETRIES (3) times, then failed.
+    assert ReminderDelivery.objects.get(person=admin).attempts == 4
 
 
 def test_paper_signature_is_recorded_with_its_date_and_who_recorded_it(

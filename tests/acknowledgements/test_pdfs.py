@@ -20,6 +20,7 @@ from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVe
 from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
 from portal.demo import load_demo
+from tests.acknowledgements.builders import fetch_sheet
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import DEMO_PASSWORD, filename_of, no_spaces, pdf_reader, pdf_text, squash
 from tests.seed import shared_seed_text
@@ -84,7 +85,7 @@ def moscow_today() -> str:
 
 
 def get_pdf(client, url: str):
-    response = client.get(url)
+    response = fetch_sheet(client, url) if "sheet.pdf" in url else client.get(url)
     assert response.status_code == 200, (url, response.status_code)
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")

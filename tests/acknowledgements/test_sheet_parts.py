@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from acknowledgements import documents
 from acknowledgements.services import acknowledgement_confirm
+from tests.acknowledgements.builders import fetch_sheet
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import pdf_reader
 
@@ -34,7 +35,7 @@ def pages_text(pdf: bytes) -> list[str]:
 
 def test_every_name_is_there_once_and_in_order(client, director, long_sheet, admin, teacher):
     client.force_login(director)
-    pdf = client.get(reverse("regulation_sheet_pdf")).content
+    pdf = fetch_sheet(client, reverse("regulation_sheet_pdf")).content
     text = " ".join(" ".join(pages_text(pdf)).split())
     names = [p.full_name for p in long_sheet] + [admin.full_name, teacher.full_name]
     for name in names:
@@ -46,7 +47,7 @@ def test_every_name_is_there_once_and_in_order(client, director, long_sheet, adm
 
 def test_pages_are_numbered_on_across_parts_from_page_two(client, director, long_sheet):
     client.force_login(director)
-    pages = pages_text(client.get(reverse("regulation_sheet_pdf")).content)
+    pages = pages_text(fetch_sheet(client, reverse("regulation_sheet_pdf")).content)
     assert len(pages) >= 4  # each part starts on its own page
     # pypdf reads the top-centre margin box after the page's body: its last line.
     numbers = [page.strip().splitlines()[-1].strip() for page in pages]
@@ -56,16 +57,16 @@ def test_pages_are_numbered_on_across_parts_from_page_two(client, director, long
 
 def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regulation):
     client.force_login(director)
-    client.get(reverse("regulation_sheet_pdf"))  # every part rendered and stored
+    fetch_sheet(client, reverse("regulation_sheet_pdf"))  # every part rendered and stored
     real = documents._render_sheet_context
     with mock.patch.object(documents, "_render_sheet_context", wraps=real) as spy:
-        client.get(reverse("regulation_sheet_pdf"))
+        fetch_sheet(client, reverse("regulation_sheet_pdf"))
         assert spy.call_count == 0
         person = long_sheet[17]
         acknowledgement_confirm(
             version=regulation, person=person, password=PASSWORD, ip_address=None, user_agent=""
         )
-        pdf = client.get(reverse("regulation_sheet_pdf")).content
+        pdf = fetch_sheet(client, reverse("regulation_sheet_pdf")).content
         assert spy.call_count == 1
     text = " ".join(" ".join(pages_text(pdf)).split())
     today = f"{timezone.localdate():%d.%m.%Y}"

@@ -158,11 +158,22 @@ def test_acknowledgements_cannot_be_changed_in_the_admin():
     assert not model_admin.has_add_permission(request=None)
 
 
-def test_a_draft_edited_while_being_approved_is_not_approved(director, admin, draft_version):
-    """The order is rendered before the lock; if the text changed meanwhile, nothing is fixed."""
+def test_approval_fixes_the_text_in_the_database_not_the_callers_copy(
+    director, admin, draft_version
+):
+    """The job renders the version under its `approving` state, read from the database: an
+    edit made just before the press is what gets approved and hashed."""
     stale = DocumentVersion.objects.get(pk=draft_version.pk)
     version_edit(version=draft_version, actor=admin, text="Текст, изменённый в ту же минуту.")
-    with pytest.raises(PortalError, match="изменили"):
-        version_approve(version=stale, actor=director)
+    approved = version_approve(version=stale, actor=director)
+    assert approved.status == VersionStatus.APPROVED
+    assert approved.text_sha256 == text_sha256("Текст, изменённый в ту же минуту.")
+
+
+def test_a_version_being_approved_cannot_be_edited(admin, draft_version):
+    DocumentVersion.objects.filter(pk=draft_version.pk).update(status=VersionStatus.APPROVING)
     draft_version.refresh_from_db()
-    assert draft_version.status == VersionStatus.DRAFT
+    with pytest.raises(PortalError, match="Редакция утверждается: изменить её нельзя"):
+        version_edit(version=draft_version, actor=admin, text="Подмена.")
+    draft_version.refresh_from_db()
+    assert draft_version.text != "Подмена."

@@ -79,7 +79,7 @@ def test_resending_is_the_administrators_explicit_choice(client, admin, ready_re
     with StallingSMTPServer(stall=False) as server:
         smtp_to(server.port)
         response = press(client, "resend")
-        assert "Заявка отправлена ещё раз" in response.content.decode()
+        assert "Заявка отправляется ещё раз на info@sferum.ru." in response.content.decode()
         assert len(server.messages) == 1
     assert status(ready_request) == S.SENT
     message_ids = [

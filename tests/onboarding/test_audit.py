@@ -52,9 +52,13 @@ AUDITED_SERVICES = {
     "notice_publish": "notice.published",
     "notice_confirm": "notice.confirmed",
     "consent_record": "consent.given",  # or "consent.withdrawn", as its `action` says
+    # The sending job: queued, then its attempt (then request_send's own entry).
+    "request_send_start": "request.send.queued",
+    "request_send_run": "request.send.attempt",
+    "send_jobs_resume_interrupted": "job.resumed",
 }
 # The public functions of onboarding/services.py that write nothing (reads live in selectors).
-NOT_WRITING: tuple[str, ...] = ()
+NOT_WRITING: tuple[str, ...] = ("scheduled_reminders_due",)
 
 S = RequestStatus
 TODAY = timezone.localdate

@@ -70,7 +70,7 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
     assert registration.questionnaire_filled_on == dt.date(2026, 11, 20)
 
     response = post(client, "request_send", follow=True)
-    assert "Заявка отправлена на info@sferum.ru" in response.content.decode()
+    assert "Заявка отправляется на info@sferum.ru" in response.content.decode()
     registration.refresh_from_db()
     assert registration.status == RequestStatus.SENT
     assert len(mail.outbox) == 1

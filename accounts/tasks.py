@@ -1,0 +1,33 @@
+"""The accounts app's background tasks (found by the worker: `run_huey` autodiscovers `tasks`
+modules). Each is a thin wrapper: the work and its writes are in `services`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, lock_task
+
+from cdt_portal.jobs import job_task
+
+from . import services
+
+
+# No huey retries: a letter whose server refused it for now is tried again inside the job
+# (with back-off), and a job that stopped is resumed by `resume_interrupted_jobs`.
+@job_task()
+def send_invitations(job_id: int, mailing_id: int) -> str:
+    return services.invitation_mailing_run(job_id=job_id, mailing_id=mailing_id)
+
+
+@job_task()
+def check_import(job_id: int, batch_id: int) -> str:
+    return services.import_check(job_id=job_id, batch_id=batch_id)
+
+
+@db_periodic_task(crontab(minute="17"))
+@lock_task("cdt-portal-expire-imports")
+def expire_abandoned_imports() -> None:
+    """Hourly: staff lists left unconfirmed for more than a day are cancelled, their files
+    dropped (audited as done by the system)."""
+    services.import_expire_abandoned(older_than=dt.timedelta(days=1))

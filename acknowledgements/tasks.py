@@ -1,0 +1,44 @@
+"""The worker's tasks for documents and acknowledgements. Each only calls a service: the
+services hold the work and its bookkeeping, so each is safe to run again."""
+
+from __future__ import annotations
+
+from huey.contrib.djhuey import db_task
+
+from cdt_portal.jobs import job_task
+
+from . import services
+
+
+@job_task()
+def version_approval_task(job_id: int, version_id: int, actor_id: int) -> str:
+    return services.version_approval_run(job_id=job_id, version_id=version_id, actor_id=actor_id)
+
+
+@job_task()
+def reminders_task(job_id: int, run_id: int) -> str:
+    return services.reminders_run(job_id=job_id, run_id=run_id)
+
+
+# The sheet's tasks keep their job running themselves: the job is done when the last part is
+# joined, not when the first task returns.
+@db_task()
+def sheet_build_task(job_id: int, version_id: int, blank: bool, content_key: str) -> None:
+    try:
+        services.sheet_build(
+            job_id=job_id, version_id=version_id, blank=blank, content_key=content_key
+        )
+    except Exception as exc:
+        services.sheet_part_failed(job_id=job_id, reason=str(exc) or repr(exc))
+        raise
+
+
+@db_task()
+def sheet_part_task(job_id: int, version_id: int, blank: bool, path: str, context: dict):
+    try:
+        services.sheet_part_store(
+            job_id=job_id, version_id=version_id, blank=blank, path=path, context=context
+        )
+    except Exception as exc:
+        services.sheet_part_failed(job_id=job_id, reason=str(exc) or repr(exc))
+        raise
