@@ -24,7 +24,7 @@ from django.utils import timezone
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated, send_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import job_progress, start_job
+from cdt_portal.jobs import job_progress, requeue_job, start_job
 from cdt_portal.models import Job
 
 from . import tasks
@@ -1039,15 +1039,6 @@ def jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
             task, args = tasks.send_invitations, (mailing.pk,)
         else:
             task, args = tasks.check_import, (int(job.key.rsplit(":", 1)[1]),)
-        with transaction.atomic():
-            taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-                status=Job.Status.QUEUED
-            )
-            if not taken:
-                continue
-            log_action(
-                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
-            )
-            task(job.pk, *args)
-        resumed.append(job.pk)
+        if requeue_job(job, task, args):
+            resumed.append(job.pk)
     return resumed

@@ -19,7 +19,7 @@ from accounts.models import Organisation, User
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import job_advance, job_progress, start_job
+from cdt_portal.jobs import job_advance, job_progress, requeue_job, start_job
 from cdt_portal.markup import refuse_images
 from cdt_portal.models import Job
 
@@ -668,15 +668,6 @@ def jobs_resume_interrupted(*, stale_seconds: int = 300) -> list[int]:
             _, version, content_key, which = job.key.split("-")
             task = tasks.sheet_build_task
             args = (int(version.removeprefix("v")), which == "blank", content_key)
-        with transaction.atomic():
-            taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-                status=Job.Status.QUEUED
-            )
-            if not taken:
-                continue
-            log_action(
-                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
-            )
-            task(job.pk, *args)
-        resumed.append(job.pk)
+        if requeue_job(job, task, args):
+            resumed.append(job.pk)
     return resumed

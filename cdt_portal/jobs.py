@@ -23,6 +23,7 @@ from django.utils import timezone
 from huey.contrib.djhuey import db_task
 from huey.exceptions import RetryTask
 
+from .audit import log_action
 from .errors import PortalError
 from .models import Job
 
@@ -144,3 +145,20 @@ def stalled_jobs(organisation_id: int | None, *, minutes: int = 5):
     return Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=since).filter(
         organisation_id=organisation_id
     )
+
+
+def requeue_job(job: Job, task: Callable[..., Any], args: tuple) -> bool:
+    """Queue again a job whose worker stopped (it is running, with no sign of life): one
+    conditional UPDATE lets exactly one caller take it, and the resumption is audited. The
+    task must be idempotent, as every job task is."""
+    with transaction.atomic():
+        taken = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED
+        )
+        if not taken:
+            return False
+        log_action(
+            None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
+        )
+        task(job.pk, *args)
+    return True
