@@ -26,8 +26,10 @@ def audit_data(data: dict) -> str:
 
 
 def _text(value) -> str:
-    if value in (None, ""):
+    if value in (None, "", []):
         return "—"
-    if isinstance(value, list | dict):
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
