@@ -17,7 +17,7 @@ from accounts.models import User
 from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import render_pdf
 
-from .models import AckMethod, Acknowledgement, DocumentVersion
+from .models import AckMethod, Acknowledgement, DocumentVersion, VersionStatus
 from .selectors import readers
 
 
@@ -267,3 +267,18 @@ def join_pdfs(parts: list[bytes]) -> bytes:
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
+
+
+def referenced_sheet_paths() -> set[str]:
+    """Every stored sheet file the current content of a version names (filled and blank): what
+    the nightly cleanup keeps (onboarding/maintenance.py)."""
+    paths: set[str] = set()
+    versions = DocumentVersion.objects.filter(
+        status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
+    ).select_related("document__organisation")
+    for version in versions:
+        for blank in (False, True):
+            plan = sheet_plan(version, blank=blank)
+            paths.add(plan.whole_path)
+            paths.update(part.path for part in plan.parts)
+    return paths

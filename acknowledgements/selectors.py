@@ -221,20 +221,3 @@ def reminder_counts(run: ReminderRun) -> dict[str, int]:
 
 def job_by_key(key: str) -> Job | None:
     return Job.objects.filter(key=key).first()
-
-
-def referenced_sheet_paths() -> set[str]:
-    """Every stored sheet file the current content of a version names (filled and blank): what
-    the nightly cleanup keeps (onboarding/maintenance.py)."""
-    from .documents import sheet_plan  # documents imports this module for `readers`
-
-    paths: set[str] = set()
-    versions = DocumentVersion.objects.filter(
-        status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
-    ).select_related("document__organisation")
-    for version in versions:
-        for blank in (False, True):
-            plan = sheet_plan(version, blank=blank)
-            paths.add(plan.whole_path)
-            paths.update(part.path for part in plan.parts)
-    return paths

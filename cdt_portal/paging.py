@@ -1,4 +1,5 @@
 from django.core.paginator import Page, Paginator
+from django.db.models import Q
 from django.http import HttpRequest
 
 PAGE_SIZE = 50
@@ -16,8 +17,6 @@ def paginate(request: HttpRequest, items, per_page: int = PAGE_SIZE) -> dict:
 def contains_any_case(field: str, word: str):
     """Case-insensitive «contains» that also holds for Cyrillic on SQLite, whose LIKE folds
     only ASCII letters: the usual spellings of the word are tried."""
-    from django.db.models import Q
-
     spellings = {word, word.lower(), word.upper(), word.capitalize()}
     condition = Q()
     for spelling in spellings:

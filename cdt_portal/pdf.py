@@ -13,7 +13,9 @@ from urllib.parse import unquote, urlsplit
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
+from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils.http import content_disposition_header
 
 PRINT_STYLESHEET = "pdf/print.css"
 
@@ -107,9 +109,6 @@ def render_pdf(
 
 def pdf_response(filename: str, pdf: bytes, *, inline: bool = True):
     """An HTTP answer carrying a PDF under its Russian filename (RFC 6266 / RFC 5987)."""
-    from django.http import HttpResponse
-    from django.utils.http import content_disposition_header
-
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(not inline, filename)
     response["Content-Length"] = str(len(pdf))

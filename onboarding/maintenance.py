@@ -4,10 +4,8 @@ nothing will serve again. (Row changes, such as expiring abandoned imports, are 
 Sheet parts and whole sheets are stored under `documents/sheets/` with names made of a hash of
 their content (`acknowledgements.documents.SheetPlan`), so an old file is never served for new
 content; it only takes space. A file is removed when it is older than a day and the current
-content of no version names it. Which names are current is asked of
-`acknowledgements.selectors.referenced_sheet_paths()` when that selector exists; until it does,
-only files older than `SHEET_FILES_KEEP_DAYS` (7) are removed, which is safe for the same
-reason (a removed part that is still wanted is rendered again by the next sheet job).
+content of no version names it (`acknowledgements.documents.referenced_sheet_paths`); a
+removed part that is wanted after all is rendered again by the next sheet job.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from collections.abc import Iterator
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from acknowledgements import selectors as ack_selectors
+from acknowledgements.documents import referenced_sheet_paths
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ def _files(folder: str) -> Iterator[str]:
 def remove_unreferenced_sheet_files(*, now: dt.datetime | None = None) -> list[str]:
     """Remove old sheet files no current content names; idempotent (a second run finds none)."""
     now = now or timezone.now()
-    keep = set(ack_selectors.referenced_sheet_paths())
+    keep = set(referenced_sheet_paths())
     # A day's grace: a part being rendered right now is not referenced yet.
     cutoff = now - dt.timedelta(days=1)
     removed = []

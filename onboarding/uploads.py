@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from PIL import Image
+from pypdf import PdfReader
 
 from cdt_portal.errors import PortalError
 
@@ -60,7 +62,6 @@ class CheckedScan:
 
 
 def _check_pdf(content: bytes) -> None:
-    from pypdf import PdfReader  # imported late: only an upload needs it
 
     end = content.rfind(PDF_END)
     if end < 0 or content[end + len(PDF_END) :].strip():
@@ -79,7 +80,6 @@ def _check_pdf(content: bytes) -> None:
 
 
 def _check_image(content: bytes, fmt: str, end: bytes) -> None:
-    from PIL import Image  # imported late: only an upload needs it
 
     if not content.endswith(end) or PDF_MAGIC in content:
         raise _refuse(DAMAGED.format(kind=fmt))
