@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
 from acknowledgements.models import DocumentVersion, text_sha256
 from acknowledgements.selectors import acknowledgement_progress, current_version
-from cdt_portal.audit import history
+from cdt_portal.audit import action_label, history
 from cdt_portal.jobs import stalled_jobs
 from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import search_people
@@ -108,16 +108,23 @@ def request_timeline(registration: RegistrationRequest) -> list[TimelineEntry]:
     return [
         TimelineEntry(
             at=entry.at,
-            what="Изменены данные администратора"
-            if entry.action == REQUEST_DETAILS_CHANGED
-            else _status_change(entry.data, labels),
+            what=_timeline_what(entry, labels),
             who=_who(entry),
             comment=_details_comment(entry.data)
             if entry.action == REQUEST_DETAILS_CHANGED
-            else entry.data.get("comment", ""),
+            else entry.data.get("comment", "") or entry.data.get("reason", ""),
         )
         for entry in history(registration)
     ]
+
+
+def _timeline_what(entry, labels: dict) -> str:
+    if entry.action == REQUEST_DETAILS_CHANGED:
+        return "Изменены данные администратора"
+    if "to" in entry.data:
+        return _status_change(entry.data, labels)
+    # The sending job's own steps (queued, handed to the server, refused) are not state changes.
+    return action_label(entry.action)
 
 
 @dataclass(frozen=True)
