@@ -355,6 +355,9 @@ def request_send_start(*, request: RegistrationRequest, actor: User, action: str
         existing = Job.objects.filter(key=key).exclude(status=Job.Status.FAILED).first()
         if existing is not None:
             return existing
+        # Recorded before the job is queued: a worker may run it at once, and the timeline
+        # must read «queued» before what the job does. A queue that is down undoes both.
+        log_action(actor, locked, SEND_QUEUED, {"action": action, "key": key})
         job = start_job(
             task=tasks.send_registration_request,
             key=key,
@@ -365,7 +368,6 @@ def request_send_start(*, request: RegistrationRequest, actor: User, action: str
             args=(locked.pk, action),
             total=1,
         )
-        log_action(actor, locked, SEND_QUEUED, {"job": job.pk, "action": action})
     return job
 
 

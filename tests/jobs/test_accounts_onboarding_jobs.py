@@ -434,3 +434,21 @@ def test_another_organisations_waiting_jobs_do_not_warn(client, admin, other_org
     )
     client.force_login(admin)
     assert STALLED not in client.get("/dashboard/").content.decode()
+
+
+def test_sending_is_recorded_queued_then_attempted_then_sent_in_that_order(
+    admin, ready_request, can_send
+):
+    """Jobs run at once in tests, as a fast worker would: the «queued» entry is still first."""
+    from cdt_portal.audit import history
+
+    before = history(ready_request).last().pk
+    job = onboarding_services.request_send_start(request=ready_request, actor=admin, action="send")
+    actions = list(history(ready_request).filter(pk__gt=before).values_list("action", "data"))
+    assert [action for action, _ in actions] == [
+        "request.send.queued",
+        "request.send.attempt",
+        "request.sent",
+    ]
+    assert actions[0][1] == {"action": "send", "key": job.key}
+    assert len(mail.outbox) == 1
