@@ -26,6 +26,7 @@ class AccountsConfig(AppConfig):
                 "person.roles.changed": "Роли изменены",
                 "person.roles.refused": "Изменение ролей отклонено",
                 "person.activation.refused": "Отключение или включение отклонено",
+                "person.login_unlocked": "Вход разблокирован",
                 "person.activated": "Учётная запись включена",
                 "person.deactivated": "Учётная запись отключена",
                 "guardianship.linked": "Родитель привязан",

@@ -55,6 +55,7 @@ from .services import (
     invitation_issue,
     invitation_mailing_retry,
     invitations_email_start,
+    login_unlock,
     person_create,
     person_set_active,
     person_update,
@@ -388,3 +389,18 @@ def staff_import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "role_label": dict(IMPORT_ROLES).get(batch.role, batch.role),
         },
     )
+
+
+@require_POST
+@roles_required(MANAGERS)
+def login_unlock_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The director or an administrator lets a locked-out person of their organisation try
+    again at once."""
+    person = get_person_for_user(request, pk)
+    try:
+        login_unlock(person=person, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Вход для {person.full_name or person.username} разблокирован.")
+    return redirect("person_detail", pk=person.pk)

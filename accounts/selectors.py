@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from cdt_portal import throttle
 from cdt_portal.audit import person_entries
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry, Job
@@ -225,3 +226,17 @@ def latest_person_delivery(person: User) -> PersonDelivery | None:
     if delivery is None:
         return None
     return PersonDelivery(delivery, Job.objects.filter(key=delivery.mailing.key).first())
+
+
+def throttle_keys(person: User) -> list[str]:
+    """Every key under which failures about this person are counted (for the unlock)."""
+    keys = [person.username, f"otp:{person.username}"]
+    if person.email:
+        keys.append(f"reset:{person.email}")
+    keys += [f"invite:{pk}" for pk in person.invitations.values_list("pk", flat=True)]
+    return keys
+
+
+def login_failures(person: User) -> int:
+    """Failed attempts counted against the person now (sign-in, codes, reset, invitations)."""
+    return throttle.failures(throttle_keys(person))

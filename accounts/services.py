@@ -21,6 +21,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from cdt_portal import throttle
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated, send_templated
 from cdt_portal.errors import PortalError
@@ -52,7 +53,7 @@ from .roles import (
     may_switch_account,
     role_change_refusal,
 )
-from .selectors import failed_deliveries
+from .selectors import failed_deliveries, throttle_keys
 from .staff_import import preview_staff_import, stored_preview
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
@@ -1042,3 +1043,16 @@ def jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
         if requeue_job(job, task, args):
             resumed.append(job.pk)
     return resumed
+
+
+def login_unlock(*, person: User, actor: User) -> int:
+    """The director or an administrator clears the person's failed attempts (sign-in, codes,
+    password reset, invitation) from every address. Returns how many counters were cleared."""
+    if actor.organisation_id is None or actor.organisation_id != person.organisation_id:
+        raise PortalError("Этот человек не из вашей организации.")
+    with transaction.atomic():
+        cleared = sum(throttle.reset(key) for key in throttle_keys(person))
+        if not cleared:
+            raise PortalError("Неудачных попыток входа нет: разблокировать нечего.")
+        log_action(actor, person, "person.login_unlocked", {"attempts_cleared": cleared})
+    return cleared

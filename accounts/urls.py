@@ -10,6 +10,7 @@ urlpatterns = [
     path("people/<int:pk>/edit/", people_views.person_edit, name="person_edit"),
     path("people/<int:pk>/active/", people_views.person_active, name="person_active"),
     path("people/<int:pk>/invite/", people_views.person_invite, name="person_invite"),
+    path("people/<int:pk>/unlock/", people_views.login_unlock_view, name="login_unlock"),
     path("people/<int:pk>/parents/", people_views.person_parents, name="person_parents"),
     path("people/invitations/", people_views.invitations_print, name="invitations_print"),
     path(

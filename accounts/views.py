@@ -16,7 +16,13 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
-from .selectors import group_students, latest_person_delivery, people_list, person_record
+from .selectors import (
+    group_students,
+    latest_person_delivery,
+    login_failures,
+    people_list,
+    person_record,
+)
 from .services import organisation_update, profile_update
 
 
@@ -63,6 +69,7 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "person": person,
             "record": person_record(person),
             "letter": latest_person_delivery(person),
+            "login_failures": login_failures(person),
         },
     )
 

@@ -89,6 +89,16 @@ def reset(key: str) -> int:
     return AxesProxyHandler.reset_attempts(username=credentials(key)["username"])
 
 
+def failures(keys: list[str]) -> int:
+    """Failures counted under any of `keys`, from every address (what an unlock would clear)."""
+    names = [credentials(key)["username"] for key in keys]
+    return sum(
+        AccessAttempt.objects.filter(username__in=names).values_list(
+            "failures_since_start", flat=True
+        )
+    )
+
+
 def locked_until(request: HttpRequest, creds: dict | None) -> dt.datetime | None:
     """When the client may try again: the cool-off after its last counted failure (None when
     lockouts never end)."""

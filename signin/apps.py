@@ -26,6 +26,5 @@ class SigninConfig(AppConfig):
                 "signin.recovery_code.used": "Использован код восстановления",
                 "signin.recovery_codes.renewed": "Коды восстановления заменены",
                 "signin.locked_out": "Вход заблокирован после неудачных попыток",
-                "signin.unlocked": "Вход разблокирован",
             }
         )

@@ -49,15 +49,6 @@ def person_by_login(login: str) -> User | None:
     )
 
 
-def throttle_keys(person: User) -> list[str]:
-    """Every key under which failures about this person are counted (for the unlock)."""
-    keys = [person.username, f"otp:{person.username}"]
-    if person.email:
-        keys.append(f"reset:{person.email}")
-    keys += [f"invite:{pk}" for pk in person.invitations.values_list("pk", flat=True)]
-    return keys
-
-
 def otp_key(person: User) -> str:
     """The throttle key of second-factor codes: its own, so that signing in again with the
     password (which clears the password's failures) does not give more guesses at the code."""

@@ -20,11 +20,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
-from cdt_portal import throttle
 from cdt_portal.audit import log_action
 from cdt_portal.errors import PortalError
-
-from .selectors import throttle_keys
 
 RECOVERY_CODES = 10
 WRONG_CODE = (
@@ -147,19 +144,6 @@ def second_factor_remove(*, person: User, password: str) -> None:
         TOTPDevice.objects.filter(user=person).delete()
         StaticDevice.objects.filter(user=person).delete()
         log_action(person, person, "signin.second_factor.disabled", {"device": "totp"})
-
-
-def login_unlock(*, person: User, actor: User) -> int:
-    """The director or an administrator clears the person's failed attempts (sign-in, codes,
-    password reset, invitation) from every address. Returns how many counters were cleared."""
-    if actor.organisation_id is None or actor.organisation_id != person.organisation_id:
-        raise PortalError("Этот человек не из вашей организации.")
-    with transaction.atomic():
-        cleared = sum(throttle.reset(key) for key in throttle_keys(person))
-        if not cleared:
-            raise PortalError("Неудачных попыток входа нет: разблокировать нечего.")
-        log_action(actor, person, "signin.unlocked", {"attempts_cleared": cleared})
-    return cleared
 
 
 def lockout_record(

@@ -31,5 +31,4 @@ urlpatterns = [
     path("accounts/two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
     path("accounts/two-factor/codes/", views.two_factor_codes, name="two_factor_codes"),
     path("accounts/two-factor/remove/", views.two_factor_remove, name="two_factor_remove"),
-    path("people/<int:pk>/unlock/", views.unlock, name="login_unlock"),
 ]

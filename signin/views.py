@@ -12,7 +12,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import MANAGERS, get_person_for_user, roles_required
+from accounts.permissions import MANAGERS, roles_required
 from cdt_portal import throttle
 from cdt_portal.access import login_only, public
 from cdt_portal.errors import PortalError
@@ -28,7 +28,6 @@ from .selectors import (
     totp_device,
 )
 from .services import (
-    login_unlock,
     recovery_codes_renew,
     second_factor_enrol,
     second_factor_remove,
@@ -204,21 +203,6 @@ def two_factor_remove(request: HttpRequest) -> HttpResponse:
     request.session.pop(django_otp.DEVICE_ID_SESSION_KEY, None)
     messages.success(request, "Приложение отключено, коды восстановления больше не действуют.")
     return redirect("two_factor_setup")
-
-
-@require_POST
-@roles_required(MANAGERS)
-def unlock(request: HttpRequest, pk: int) -> HttpResponse:
-    """The director or an administrator lets a locked-out person of their organisation try
-    again at once."""
-    person = get_person_for_user(request, pk)
-    try:
-        login_unlock(person=person, actor=request.user)
-    except PortalError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"Вход для {person.full_name or person.username} разблокирован.")
-    return redirect("person_detail", pk=person.pk)
 
 
 login_view = public(LoginView.as_view())

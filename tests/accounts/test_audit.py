@@ -9,9 +9,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.db.models import Max
+from django.test import RequestFactory
 from django.urls import reverse
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import (
     Guardianship,
     ImportBatch,
@@ -22,6 +23,7 @@ from accounts.models import (
     StudyGroup,
     User,
 )
+from cdt_portal import throttle
 from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
@@ -45,6 +47,7 @@ AUDITED_SERVICES = {
     "import_upload": "import.uploaded",
     "import_apply": "import.applied",
     "import_cancel": "import.cancelled",
+    "login_unlock": "person.login_unlocked",
     "invitations_email_start": "invitation.mailing.started",
     "invitation_mailing_retry": "invitation.mailing.started",
     # One entry per letter: "invitation.issued" when it is claimed, then its outcome
@@ -927,3 +930,37 @@ def test_the_deactivation_page_refuses_an_administrator_for_the_director(client,
     response = client.post(f"/people/{admin.pk}/active/", {"active": "0"})
     assert (response.status_code, response["Location"]) == (302, f"/people/{admin.pk}/")
     assert not User.objects.get(pk=admin.pk).is_active
+
+
+def _fail_sign_in(username: str, times: int) -> None:
+    for _ in range(times):
+        try:
+            throttle.failed(RequestFactory().post("/accounts/login/"), username)
+        except throttle.Throttled:
+            pass
+
+
+def test_login_unlock(admin, teacher, organisation, settings):
+    _fail_sign_in("teacher", settings.AXES_FAILURE_LIMIT)
+    since = mark()
+    assert services.login_unlock(person=teacher, actor=admin) == 1
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.login_unlocked",
+        obj=teacher,
+        organisation=organisation,
+        data={"attempts_cleared": 1},
+    )
+    assert selectors.login_failures(teacher) == 0
+
+
+def test_login_unlock_refusals_write_nothing(admin, teacher, outsider):
+    since = mark()
+    with pytest.raises(PortalError):
+        services.login_unlock(person=teacher, actor=admin)  # nothing to unlock
+    _fail_sign_in("teacher", 1)
+    with pytest.raises(PortalError):
+        services.login_unlock(person=teacher, actor=outsider)
+    assert AuditEntry.objects.filter(pk__gt=since).count() == 0
+    assert selectors.login_failures(teacher) == 1

@@ -2,11 +2,9 @@
 
 import pytest
 from django.db.models import Max
-from django.test import RequestFactory
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cdt_portal import throttle
 from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
@@ -20,7 +18,6 @@ AUDITED_SERVICES = {
     "second_factor_verify": "signin.recovery_code.used",  # a recovery code; the app's: none
     "recovery_codes_renew": "signin.recovery_codes.renewed",
     "second_factor_remove": "signin.second_factor.disabled",
-    "login_unlock": "signin.unlocked",
     "lockout_record": "signin.locked_out",
 }
 NOT_WRITING = ()
@@ -117,36 +114,6 @@ def test_remove(director):
     assert entry.action == "signin.second_factor.disabled"
     assert not TOTPDevice.objects.filter(user=director).exists()
     assert not StaticToken.objects.exists()
-
-
-def _fail(username: str, times: int) -> None:
-    for _ in range(times):
-        request = RequestFactory().post("/accounts/login/")
-        try:
-            throttle.failed(request, username)
-        except throttle.Throttled:
-            pass
-
-
-def test_unlock(admin, teacher, settings):
-    _fail("teacher", settings.AXES_FAILURE_LIMIT)
-    start = mark()
-    services.login_unlock(person=teacher, actor=admin)
-    [entry] = since(start)
-    assert (entry.action, entry.actor_id, entry.object_id) == (
-        "signin.unlocked", admin.pk, str(teacher.pk)
-    )  # fmt: skip
-    assert entry.data == {"attempts_cleared": 1}
-
-
-def test_unlock_refusals_write_nothing(admin, teacher, outsider):
-    start = mark()
-    with pytest.raises(PortalError):
-        services.login_unlock(person=teacher, actor=admin)  # nothing to unlock
-    _fail("teacher", 1)
-    with pytest.raises(PortalError):
-        services.login_unlock(person=teacher, actor=outsider)
-    assert since(start) == []
 
 
 def test_lockout_record(teacher):

@@ -134,13 +134,17 @@ def test_an_administrator_unlocks_a_person(client, teacher, admin):
     assert sign_in(victim, "teacher", PASSWORD).status_code == 429
 
     client.force_login(admin)
+    page = client.get(f"/people/{teacher.pk}/").content.decode()
+    assert f"Неудачных попыток входа: {LIMIT}." in page
+    assert f'action="/people/{teacher.pk}/unlock/"' in page
     response = client.post(reverse("login_unlock", args=[teacher.pk]), follow=True)
     assert response.redirect_chain[-1][0] == f"/people/{teacher.pk}/"
     assert "разблокирован" in response.content.decode()
-    entry = AuditEntry.objects.get(action="signin.unlocked")
+    entry = AuditEntry.objects.get(action="person.login_unlocked")
     assert (entry.actor_id, entry.object_id) == (admin.pk, str(teacher.pk))
 
     assert sign_in(victim, "teacher", PASSWORD).status_code == 302
+    assert "Неудачных попыток входа" not in client.get(f"/people/{teacher.pk}/").content.decode()
 
 
 def test_unlocking_somebody_of_another_organisation_is_404(client, teacher, outsider):
