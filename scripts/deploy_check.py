@@ -511,6 +511,22 @@ http {{
         director = Browser(self.https_port, self.tmp / "tls.crt")
         director.sign_in("director")
         media = self.tmp / "media"
+        # The live sheet is made by a background job: its page offers «Сформировать», the POST
+        # queues the job for the worker, and the same address serves the PDF once it is done.
+        html, token = director.csrf_form("/regulation/sheet.pdf")
+        expect("Сформировать лист ознакомления" in html, "sheet.pdf: no «Сформировать» button")
+        status, headers, _ = director.request(
+            "POST", "/regulation/sheet.pdf", form={"csrfmiddlewaretoken": token}
+        )
+        expect(
+            status == 302 and headers.get("Location") == "/regulation/sheet.pdf",
+            f"starting the sheet job: expected 302 to /regulation/sheet.pdf, got {status}",
+        )
+        deadline = time.monotonic() + 60
+        while director.get("/regulation/sheet.pdf")[1].get("Content-Type") != "application/pdf":
+            expect(time.monotonic() < deadline, "the worker did not make the sheet in 60 s")
+            time.sleep(0.5)
+        say("the worker made the sheet (job started by «Сформировать»)")
         for path in ("/regulation/order.pdf", "/regulation/sheet.pdf"):
             status, headers, body = director.get(path)
             expect(status == 200, f"{path}: expected 200, got {status}")
