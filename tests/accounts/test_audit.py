@@ -919,6 +919,17 @@ def test_the_director_switches_an_administrator_off_and_on(director, admin, orga
         data={},
     )
     assert not User.objects.get(pk=admin.pk).is_active
+    since = mark()
+    services.person_set_active(person=admin, actor=director, active=True)
+    assert_entry(
+        only_entry_since(since),
+        actor=director,
+        action="person.activated",
+        obj=admin,
+        organisation=organisation,
+        data={},
+    )
+    assert User.objects.get(pk=admin.pk).is_active
 
 
 def test_the_deactivation_page_refuses_an_administrator_for_the_director(client, admin, director):
