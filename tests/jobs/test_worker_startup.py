@@ -1,0 +1,18 @@
+"""What a worker process does when it starts, before its first job."""
+
+from __future__ import annotations
+
+import sys
+
+from huey.contrib.djhuey import HUEY
+
+import cdt_portal.tasks  # noqa: F401  (registers the core's hooks, as the worker's autodiscovery does)
+
+
+def test_a_starting_worker_loads_the_pdf_renderer_before_anyone_waits_for_a_document():
+    hook = HUEY._startup.get("warm_up_pdf_renderer")
+    assert hook is not None, sorted(HUEY._startup)
+    hook()
+    # The renderer and its text engine are loaded in this process now.
+    assert "weasyprint" in sys.modules
+    assert "weasyprint.text.fonts" in sys.modules
