@@ -259,6 +259,8 @@ class ImportBatch(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("ожидает подтверждения")
+        # Confirmed: a job is adding the people (`services.import_apply_run`).
+        APPLYING = "applying", _("добавляются люди")
         APPLIED = "applied", _("загружен")
         CANCELLED = "cancelled", _("отменён")
 

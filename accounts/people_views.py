@@ -30,6 +30,7 @@ from .permissions import (
     roles_required,
 )
 from .selectors import (
+    import_apply_job,
     import_batch_checked,
     import_check_job,
     invitation_by_pk,
@@ -48,7 +49,7 @@ from .services import (
     group_update,
     guardianship_link,
     guardianship_unlink,
-    import_apply,
+    import_apply_start,
     import_cancel,
     import_upload,
     invitation_accept,
@@ -362,21 +363,16 @@ def staff_import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, "Загрузка отменена: никто не добавлен.")
             return redirect("people")
         try:
-            added = import_apply(batch=batch, actor=request.user)
+            import_apply_start(batch=batch, actor=request.user)
         except PortalError as exc:
             messages.error(request, exc.message)
-            return redirect("staff_import_preview", pk=batch.pk)
-        messages.success(
-            request,
-            f"Добавлено: {len(added)}. Пригласите их в портал (e-mail или печать приглашений).",
-        )
-        return redirect("people")
-    checked = import_batch_checked(batch) if batch.status == ImportBatch.Status.PENDING else None
+        # The batch's page shows the job adding the people, then how many were added.
+        return redirect("staff_import_preview", pk=batch.pk)
+    pending = batch.status == ImportBatch.Status.PENDING
+    checked = import_batch_checked(batch) if pending else None
     preview = checked if checked and "error" not in checked else None
     error = checked.get("error", "") if checked else ""
-    job = None
-    if batch.status == ImportBatch.Status.PENDING and checked is None:
-        job = import_check_job(batch)
+    job = import_check_job(batch) if pending and checked is None else None
     return render(
         request,
         "accounts/import_preview.html",
@@ -385,7 +381,9 @@ def staff_import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": preview,
             "error": error,
             "job": job,
-            "checking": batch.status == ImportBatch.Status.PENDING and checked is None,
+            "checking": pending and checked is None,
+            # The job adding the people: its progress, its result, or why nobody was added.
+            "apply_job": import_apply_job(batch) if checked or not pending else None,
             "role_label": dict(IMPORT_ROLES).get(batch.role, batch.role),
         },
     )

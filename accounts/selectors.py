@@ -163,6 +163,10 @@ def import_check_job(batch: ImportBatch) -> Job | None:
     return Job.objects.filter(key=f"import-check:{batch.pk}").first()
 
 
+def import_apply_job(batch: ImportBatch) -> Job | None:
+    return Job.objects.filter(key=f"import-apply:{batch.pk}").first()
+
+
 # --- Invitations by e-mail ------------------------------------------------------------------
 
 

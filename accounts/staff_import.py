@@ -1,6 +1,6 @@
 """Staff import: read a CSV or XLSX list of staff and preview what an import would do.
 
-Nothing here writes to the database (`services.import_upload` and `services.import_apply` do).
+Nothing here writes to the database (`services.import_upload` and `services.import_apply_run` do).
 `preview_staff_import` sorts the file's rows into people to add, people the organisation
 already has (so a file loaded twice adds nobody twice) and rows with errors, each error a
 Russian sentence for the person who made the file; a file that can't be read at all is a

@@ -25,6 +25,11 @@ def check_import(job_id: int, batch_id: int) -> str:
     return services.import_check(job_id=job_id, batch_id=batch_id)
 
 
+@job_task()
+def apply_import(job_id: int, batch_id: int) -> str:
+    return services.import_apply_run(job_id=job_id, batch_id=batch_id)
+
+
 @db_periodic_task(crontab(minute="17"))
 @lock_task("cdt-portal-expire-imports")
 def expire_abandoned_imports() -> None:

@@ -857,12 +857,24 @@ class JobsBench:
         }
 
     def staff_import(self) -> None:
+        from accounts.models import User
+
         self.portal.grow_to(10000)  # the issue's size, when run alone (--only)
         rng = self.portal.rng
+        # Every row a new person: a staff member without e-mail and of the same name would be
+        # taken for them («уже есть»), and the step counts the people added.
+        namesakes = {
+            " ".join(p for p in names if p).casefold().replace("ё", "е")
+            for names in User.objects.filter(
+                organisation=self.portal.organisation, email=""
+            ).values_list("last_name", "first_name", "patronymic")
+        }
         lines = ["Фамилия;Имя;Отчество;Должность;E-mail"]
-        for i in range(IMPORT_ROWS):
+        while len(lines) <= IMPORT_ROWS:
             last, first, middle, position = self.bench_run.fake_person(rng)
-            lines.append(f"{last};{first};{middle};{position};import-{i:05d}@example.test")
+            if f"{last} {first} {middle}".casefold().replace("ё", "е") in namesakes:
+                continue
+            lines.append(f"{last};{first};{middle};{position};import-{len(lines):05d}@example.test")
         content = ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
         staff = self.portal.staff_count()
         say(f"{staff} staff: POST /people/import/ ({IMPORT_ROWS} rows, {len(content) // 1024} KB)")
@@ -896,7 +908,71 @@ class JobsBench:
                 passed=True,
             )
         else:
+            preview = follow
             self.request_target(f"→ GET {answer.location} the preview", follow)
+        self.staff_import_confirm(answer.location, preview)
+
+    def staff_import_confirm(self, page: str, preview: Answer) -> None:
+        """Press «Добавить» on the preview as a person would, follow the job to its end and
+        count the people added; then remove them, so that later steps still find the
+        institution at its size."""
+        from accounts.models import ImportBatch, User
+
+        # The preview's form (no action: it posts to the page) with the «Добавить N» button.
+        form = re.search(
+            r'<form method="post"[^>]*>(?:(?!</form>).)*name="confirm"', preview.text(), re.S
+        )
+        if form is None:
+            raise BenchError(f"no «Добавить» button on {page}: {preview.text()[:500]}")
+        action = re.search(r'action="([^"]+)"', form.group(0).split(">", 1)[0])
+        target = action.group(1) if action else page
+        batch = ImportBatch.objects.get(pk=int(page.rstrip("/").rsplit("/", 1)[1]))
+        imported = User.objects.filter(
+            organisation=batch.organisation,
+            email__endswith="@example.test",
+            email__startswith="import-",
+        )
+        before_people = imported.count()
+        before = self.last_job_pk()
+        say(f"POST {target} «Добавить» ({IMPORT_ROWS} rows) …")
+        started = time.perf_counter()
+        answer = self.admin.post(target, {"confirm": ""})
+        is_job = bool(self.jobs_after(before))
+        state = ImportBatch.objects.get(pk=batch.pk).status
+        self.request_target(
+            f"POST /people/import/<pk>/ «Добавить» ({IMPORT_ROWS} rows)",
+            answer,
+            f"job; the list was «{state}» at the answer"
+            if is_job
+            else f"not a job yet: added inside the request; «{state}» at the answer",
+        )
+        if answer.status != 302:
+            say(f"«Добавить» answered {answer.status}: {answer.text()[:500]}")
+            return
+
+        def applied() -> bool:
+            return ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.APPLIED
+
+        follow = self.admin.get(answer.location)
+        if is_job:
+            self.wait_jobs(self.admin, before, follow, timeout=300, done=applied)
+        done_s = time.perf_counter() - started
+        result = self.admin.get(answer.location)
+        self.request_target(f"→ GET {answer.location} while adding", follow)
+        self.request_target(f"→ GET {answer.location} the people added", result)
+        added = imported.count() - before_people
+        state = ImportBatch.objects.get(pk=batch.pk).status
+        self.target(
+            "import applied from the click (informational)",
+            done_s,
+            None,
+            "s",
+            how=("job" if is_job else "not a job yet")
+            + f"; people added {added} of {IMPORT_ROWS} rows; list «{state}»",
+            passed=state == ImportBatch.Status.APPLIED and added == IMPORT_ROWS,
+        )
+        removed = imported.delete()[0]
+        say(f"removed the {added} imported people ({removed} rows with their roles)")
 
     def registration_email(self) -> None:
         from django.core.files.base import ContentFile

@@ -193,7 +193,7 @@ TABLE: dict[str, Row] = {
     "people/import/": page(ADMINS_OWN),
     "people/import/<int:pk>/": Row(
         get=ADMINS_OBJECT,
-        post=roles(admin=to("/people/"), outsider=NOT_FOUND),
+        post=roles(admin=to("/people/import/{w.batch.pk}/"), outsider=NOT_FOUND),
         args=lambda w: {"pk": w.batch.pk},
     ),
     # A forged token is refused the same way for everybody: «the link does not work».

@@ -1,6 +1,7 @@
 """Every change in accounts writes exactly one audit entry; every refusal writes nothing."""
 
 import csv
+import datetime as dt
 import inspect
 import io
 
@@ -11,6 +12,8 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.db.models import Max
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
 
 from accounts import selectors, services
 from accounts.models import (
@@ -26,7 +29,8 @@ from accounts.models import (
 from cdt_portal import throttle
 from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
-from cdt_portal.models import AuditEntry
+from cdt_portal.jobs import QUEUE_DOWN
+from cdt_portal.models import AuditEntry, Job
 from tests.factories import PASSWORD, UserFactory
 
 # Every public function of accounts/services.py that changes data, with the action it logs.
@@ -45,7 +49,10 @@ AUDITED_SERVICES = {
     "invitation_issue": "invitation.issued",
     "invitation_accept": "invitation.accepted",
     "import_upload": "import.uploaded",
-    "import_apply": "import.applied",
+    # Its job adds the people and logs the one entry (at once in tests), as the person who
+    # pressed «Добавить»; the job's work on its own is `import_apply_run`.
+    "import_apply_start": "import.applied",
+    "import_apply_run": "import.applied",
     "import_cancel": "import.cancelled",
     "login_unlock": "person.login_unlocked",
     "invitations_email_start": "invitation.mailing.started",
@@ -793,9 +800,10 @@ def test_import_upload_apply_and_cancel(admin, organisation):
         organisation=organisation,
         data={"error": "", "to_add": 2, "matches": 0, "errors": 0},
     )
-    since = mark()
-    added = services.import_apply(batch=batch, actor=admin)
-    assert len(added) == 2
+    since, people = mark(), User.objects.count()
+    job = services.import_apply_start(batch=batch, actor=admin)
+    assert (job.status, job.done, job.total) == ("done", 2, 2)
+    assert User.objects.count() == people + 2
     assert_entry(
         only_entry_since(since),
         actor=admin,
@@ -804,6 +812,11 @@ def test_import_upload_apply_and_cancel(admin, organisation):
         organisation=organisation,
         data={"filename": "staff.csv", "role": "teacher", "count": 2},
     )
+    since = mark()
+    # The job delivered again (a worker stopped after it committed): nothing more.
+    services.import_apply_run(job_id=job.pk, batch_id=batch.pk)
+    assert entries_since(since) == []
+    assert User.objects.count() == people + 2
 
     other = upload(admin, staff_csv("Римская-Корсакова Мария Ивановна"), role=Role.PARENT)
     since = mark()
@@ -844,17 +857,18 @@ def test_applying_a_list_with_bad_rows_or_twice_is_refused(admin):
     bad = upload(admin, staff_csv("Ёлкина Алёна Петровна", "Петров"))
     people, since = User.objects.count(), mark()
     with pytest.raises(PortalError) as info:
-        services.import_apply(batch=bad, actor=admin)
+        services.import_apply_start(batch=bad, actor=admin)
     assert "Ничего не добавлено" in info.value.message
     assert entries_since(since) == []
     assert User.objects.count() == people
     assert ImportBatch.objects.get(pk=bad.pk).status == ImportBatch.Status.PENDING
+    assert not Job.objects.filter(key=f"import-apply:{bad.pk}").exists()
 
     good = upload(admin, staff_csv("Ёлкина Алёна Петровна"))
-    services.import_apply(batch=good, actor=admin)
+    services.import_apply_start(batch=good, actor=admin)
     people, since = User.objects.count(), mark()
     for refused in (
-        lambda: services.import_apply(batch=good, actor=admin),
+        lambda: services.import_apply_start(batch=good, actor=admin),
         lambda: services.import_cancel(batch=good, actor=admin),
     ):
         with pytest.raises(PortalError) as info:
@@ -863,6 +877,129 @@ def test_applying_a_list_with_bad_rows_or_twice_is_refused(admin):
     assert entries_since(since) == []
     assert User.objects.count() == people
     assert ImportBatch.objects.get(pk=good.pk).status == ImportBatch.Status.APPLIED
+
+
+@pytest.fixture
+def queue_only(monkeypatch):
+    """The queue takes the task but no worker runs it (yet)."""
+    queued = []
+    monkeypatch.setattr(HUEY, "enqueue", queued.append)
+    return queued
+
+
+def emailed_list() -> bytes:
+    return "Ф.И.О.;E-mail\nЁлкина Алёна Петровна;elkina@example.ru\nО'Коннор Патрик;\n".encode()
+
+
+def test_a_list_with_errors_by_the_time_the_job_reads_it_adds_nobody(
+    admin, organisation, other_organisation
+):
+    batch = upload(admin, emailed_list())
+    # Since the preview, another organisation's person got one of the list's e-mails.
+    UserFactory(organisation=other_organisation, username="taker", email="elkina@example.ru")
+    people, since = User.objects.count(), mark()
+    job = services.import_apply_start(batch=batch, actor=admin)
+    assert (job.status, job.message) == ("failed", services.IMPORT_ROWS_WITH_ERRORS)
+    assert User.objects.count() == people
+    batch.refresh_from_db()
+    # Pending again, its preview showing the row that is wrong now, recorded as a check.
+    assert batch.status == ImportBatch.Status.PENDING
+    assert (batch.preview["to_add"], batch.preview["errors"]) == (1, 1)
+    assert_entry(
+        only_entry_since(since),
+        actor=None,
+        action="import.checked",
+        obj=batch,
+        organisation=organisation,
+        data={"error": "", "to_add": 1, "matches": 0, "errors": 1},
+    )
+    since = mark()
+    with pytest.raises(PortalError) as info:
+        services.import_apply_start(batch=batch, actor=admin)
+    assert info.value.message == services.IMPORT_ROWS_WITH_ERRORS
+    assert entries_since(since) == [] and User.objects.count() == people
+
+
+def test_an_email_taken_while_the_job_adds_people_adds_nobody_and_can_be_retried(
+    admin, organisation, other_organisation, monkeypatch
+):
+    batch = upload(admin, emailed_list())
+    read = services.preview_staff_import
+
+    def read_then_taken(**kwargs):
+        preview = read(**kwargs)
+        UserFactory(organisation=other_organisation, username="taker", email="elkina@example.ru")
+        return preview
+
+    monkeypatch.setattr(services, "preview_staff_import", read_then_taken)
+    people, since = User.objects.count(), mark()
+    job = services.import_apply_start(batch=batch, actor=admin)
+    assert (job.status, job.message) == ("failed", services.IMPORT_EMAIL_TAKEN)
+    assert User.objects.count() == people  # nobody, not even the one taken meanwhile
+    assert ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.PENDING
+    assert entries_since(since) == []
+
+    monkeypatch.setattr(services, "preview_staff_import", read)
+    again = services.import_apply_start(batch=batch, actor=admin)  # the failed job, queued again
+    assert (again.pk, again.status) == (job.pk, "done")
+    assert User.objects.count() == people + 2
+    assert [e.action for e in entries_since(since)] == ["import.applied"]
+
+
+def test_queue_down_applying_starts_nothing(admin, monkeypatch):
+    batch = upload(admin, staff_csv("Ёлкина Алёна Петровна"))
+
+    def refuse(task):
+        raise OSError("unable to open database file")
+
+    monkeypatch.setattr(HUEY, "enqueue", refuse)
+    people, since = User.objects.count(), mark()
+    with pytest.raises(PortalError) as info:
+        services.import_apply_start(batch=batch, actor=admin)
+    assert info.value.message == QUEUE_DOWN
+    assert ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.PENDING
+    assert not Job.objects.filter(key=f"import-apply:{batch.pk}").exists()
+    assert entries_since(since) == [] and User.objects.count() == people
+
+
+def test_while_the_people_are_being_added_pressing_again_finds_the_job_and_cancel_is_refused(
+    admin, organisation, queue_only
+):
+    batch = upload(admin, staff_csv("Ёлкина Алёна Петровна"))
+    services.import_check(job_id=0, batch_id=batch.pk)  # the worker read the list
+    queue_only.clear()
+    people, since = User.objects.count(), mark()
+    job = services.import_apply_start(batch=batch, actor=admin)
+    assert services.import_apply_start(batch=batch, actor=admin).pk == job.pk
+    assert len(queue_only) == 1 and job.kind == "import"
+    assert ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.APPLYING
+    with pytest.raises(PortalError) as info:
+        services.import_cancel(batch=batch, actor=admin)
+    assert info.value.message == services.IMPORT_APPLYING
+    assert entries_since(since) == [] and User.objects.count() == people
+
+    # The worker stopped while adding them: the job is queued again, once, and runs once.
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    Job.objects.filter(pk=job.pk).update(status="running", started_at=long_ago)
+    assert services.jobs_resume_interrupted() == [job.pk]
+    assert services.jobs_resume_interrupted() == []
+    assert [t.name for t in queue_only] == ["apply_import", "apply_import"]
+    assert queue_only[-1].args == (job.pk, batch.pk)
+    resumed = only_entry_since(since)
+    assert (resumed.action, resumed.object_id) == ("job.resumed", str(job.pk))
+    since = mark()
+    for _ in range(2):
+        url = services.import_apply_run(job_id=job.pk, batch_id=batch.pk)
+        assert url == "/people/?role=teacher"
+    assert User.objects.count() == people + 1
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="import.applied",
+        obj=batch,
+        organisation=organisation,
+        data={"filename": "staff.csv", "role": "teacher", "count": 1},
+    )
 
 
 # --- Where people see it --------------------------------------------------------------------

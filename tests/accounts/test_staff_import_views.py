@@ -6,8 +6,12 @@ import io
 import openpyxl
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from huey.contrib.djhuey import HUEY
 
+from accounts import services as account_services
 from accounts.models import ImportBatch, Role, User
+from cdt_portal.jobs import QUEUE_DOWN
+from cdt_portal.models import AuditEntry, Job
 
 ROWS = [
     ["Ф.И.О.", "Должность", "E-mail", "Телефон"],
@@ -205,3 +209,102 @@ def test_namesakes_get_distinct_usernames(client, admin, organisation):
     client.post(response["Location"], {"confirm": "1"})
     usernames = sorted(User.objects.filter(last_name="Ёлкина").values_list("username", flat=True))
     assert usernames == ["elkina.ap2", "elkina.ap3"]
+
+
+# --- Confirming: the people are added by a job ----------------------------------------------
+
+
+def apply_jobs(batch) -> list[Job]:
+    return list(Job.objects.filter(key=f"import-apply:{batch.pk}"))
+
+
+def test_confirming_answers_at_once_and_a_job_adds_the_people_once_with_their_role(
+    client, admin, organisation
+):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS), role="parent")
+    batch = ImportBatch.objects.get()
+    before = User.objects.count()
+    confirmed = client.post(response["Location"], {"confirm": "1"})
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == f"/people/import/{batch.pk}/"
+    people = User.objects.filter(last_name__in=["Ёлкина", "Римская-Корсакова", "О'Коннор"])
+    assert User.objects.count() == before + 3 and people.count() == 3
+    assert all(p.roles == {Role.PARENT} for p in people)
+    [job] = apply_jobs(batch)
+    assert (job.status, job.done, job.total, job.started_by) == ("done", 3, 3, admin)
+    assert job.result_url == "/people/?role=parent"
+    page = client.get(confirmed["Location"]).content.decode()
+    assert "Добавлено: 3. Пригласите их в портал" in page
+    assert 'name="confirm"' not in page and "data-job-url" not in page
+    assert AuditEntry.objects.filter(action="import.applied").count() == 1
+
+    again = client.post(confirmed["Location"], {"confirm": "1"}, follow=True)
+    assert again.redirect_chain == [(f"/people/import/{batch.pk}/", 302)]
+    assert "Этот список уже загружен или отменён." in again.content.decode()
+    assert User.objects.count() == before + 3
+    assert len(apply_jobs(batch)) == 1
+    assert AuditEntry.objects.filter(action="import.applied").count() == 1
+
+
+def test_while_the_job_runs_the_page_shows_its_progress_and_a_double_click_finds_it(
+    client, admin, organisation, monkeypatch
+):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    batch = ImportBatch.objects.get()
+    queued = []
+    monkeypatch.setattr(HUEY, "enqueue", queued.append)  # no worker takes it yet
+    before = User.objects.count()
+    first = client.post(response["Location"], {"confirm": "1"})
+    second = client.post(response["Location"], {"confirm": "1"})
+    assert first["Location"] == second["Location"] == f"/people/import/{batch.pk}/"
+    [job] = apply_jobs(batch)
+    assert len(queued) == 1 and job.status == "queued"
+    page = client.get(first["Location"]).content.decode()
+    assert "Добавляем людей из списка" in page
+    assert f'data-job-url="/jobs/{job.pk}/"' in page and "data-job-reload" in page
+    assert 'name="confirm"' not in page and 'name="cancel"' not in page
+    assert User.objects.count() == before
+
+    account_services.import_apply_run(job_id=job.pk, batch_id=batch.pk)
+    page = client.get(first["Location"]).content.decode()
+    assert "Добавлено: 3." in page and User.objects.count() == before + 3
+
+
+def test_queue_down_confirming_says_so_and_starts_nothing(client, admin, organisation, monkeypatch):
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    batch = ImportBatch.objects.get()
+
+    def refuse(task):
+        raise OSError("unable to open database file")
+
+    monkeypatch.setattr(HUEY, "enqueue", refuse)
+    before = User.objects.count()
+    refused = client.post(response["Location"], {"confirm": "1"}, follow=True)
+    assert refused.redirect_chain == [(f"/people/import/{batch.pk}/", 302)]
+    page = refused.content.decode()
+    assert QUEUE_DOWN in page and "Добавить 3" in page
+    assert ImportBatch.objects.get().status == ImportBatch.Status.PENDING
+    assert apply_jobs(batch) == [] and not Job.objects.filter(status="running").exists()
+    assert User.objects.count() == before
+    assert not AuditEntry.objects.filter(action="import.applied").exists()
+
+
+def test_when_the_job_cannot_add_them_the_page_says_why_and_shows_the_list_again(
+    client, admin, organisation, other_organisation
+):
+    from tests.factories import UserFactory
+
+    client.force_login(admin)
+    response = upload(client, as_csv(ROWS))
+    UserFactory(organisation=other_organisation, username="taker", email="korsakova@example.ru")
+    before = User.objects.count()
+    client.post(response["Location"], {"confirm": "1"})
+    assert User.objects.count() == before
+    assert ImportBatch.objects.get().status == ImportBatch.Status.PENDING
+    page = client.get(response["Location"]).content.decode()
+    assert "Люди не добавлены: В списке есть строки с ошибками" in page
+    assert "уже указан у другого человека на портале" in page
+    assert 'name="confirm"' not in page and 'name="cancel"' in page
