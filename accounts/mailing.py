@@ -5,6 +5,9 @@ taken it, so trying again could send it twice). Writes nothing; `services` recor
 The same distinction as `onboarding.services._deliver` for the registration e-mail, plus the
 temporary refusals (SMTP 4xx, a server that does not let us in) that a job retries with
 back-off before it records «не отправлено».
+
+A job that sends many letters keeps one connection for all of them (`Mailer`); `deliver` is
+the same for a single letter on a connection of its own.
 """
 
 from __future__ import annotations
@@ -66,36 +69,105 @@ def _text(message: bytes | str) -> str:
     return message.decode(errors="replace") if isinstance(message, bytes) else message
 
 
+class Mailer:
+    """One connection to the mail server for many letters (a job's whole run), used as
+    `with Mailer() as mailer: mailer.send(message)`. The connection is opened with the first
+    letter and kept for the next one. The outcomes are those of a fresh connection per letter:
+
+    - before a kept connection is used again, a NOOP asks whether the server still holds it
+      (servers drop a line that was idle too long, or after so many letters); a line found
+      dead is closed and a new one opened, so no letter is ever handed to a dead line, and
+      that never counts as «unknown»;
+    - after any error while sending, the connection is closed: the next letter opens a new one
+      (nobody knows what state the old one is in);
+    - a temporary refusal (4xx) on a kept connection is tried once more at once on a new
+      connection, uncounted: with a connection per letter it would not have happened.
+    """
+
+    def __init__(self) -> None:
+        self._connection = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            _close(connection)
+
+    def send(self, message: EmailMessage) -> Delivery:
+        """Send, trying again after a temporary refusal: MAIL_SEND_RETRIES more times,
+        waiting MAIL_RETRY_DELAY seconds, then twice that, and so on (0 in tests)."""
+        retries = settings.MAIL_SEND_RETRIES
+        delay = settings.MAIL_RETRY_DELAY
+        attempt = 0
+        while True:
+            attempt += 1
+            result = self.send_once(message)
+            if result.outcome != TEMPORARY or attempt > retries:
+                return Delivery(result.outcome, result.error, attempt)
+            if delay:
+                time.sleep(delay * 2 ** (attempt - 1))
+
+    def send_once(self, message: EmailMessage) -> Delivery:
+        if self._connection is not None:
+            if self._still_open():
+                result = self._send(message)
+                if result.outcome != TEMPORARY:
+                    return result
+                # «Not now» on a kept connection may be about the connection, not the letter
+                # (servers limit letters per connection): the letter gets at once the new
+                # connection it would have had on its own, and only that try counts.
+            self.close()
+        connection = get_connection(fail_silently=False)
+        try:
+            connection.open()  # connecting, TLS and login: nothing is accepted yet
+        except Exception as exc:
+            _close(connection)
+            return Delivery(TEMPORARY, _describe(exc))
+        self._connection = connection
+        return self._send(message)
+
+    def _send(self, message: EmailMessage) -> Delivery:
+        try:
+            # The backend keeps a connection it did not open itself: it stays for the next.
+            self._connection.send_messages([message])
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            self.close()
+            return Delivery(TEMPORARY if _is_temporary(exc) else REFUSED, _describe(exc))
+        except (smtplib.SMTPNotSupportedError, ConnectionRefusedError) as exc:
+            self.close()
+            return Delivery(REFUSED, _describe(exc))
+        except Exception as exc:
+            self.close()
+            return Delivery(UNKNOWN, _describe(exc))
+        return Delivery(SENT)
+
+    def _still_open(self) -> bool:
+        """Whether the kept connection still answers. Nothing of a letter has been sent on it
+        since the last one was accepted, so a dead line here costs nothing but a reconnect."""
+        if not hasattr(self._connection, "connection"):
+            return True  # not SMTP (locmem, file, console): there is no line to lose
+        smtp = self._connection.connection
+        if smtp is None:
+            return False
+        try:
+            code, _ = smtp.noop()
+        except Exception:  # SMTPServerDisconnected, a reset, a timeout
+            return False
+        return code == 250
+
+
 def deliver_once(message: EmailMessage) -> Delivery:
-    connection = get_connection(fail_silently=False)
-    try:
-        connection.open()  # connecting, TLS and login: nothing is accepted yet
-    except Exception as exc:
-        _close(connection)
-        return Delivery(TEMPORARY, _describe(exc))
-    try:
-        connection.send_messages([message])
-    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
-        return Delivery(TEMPORARY if _is_temporary(exc) else REFUSED, _describe(exc))
-    except (smtplib.SMTPNotSupportedError, ConnectionRefusedError) as exc:
-        return Delivery(REFUSED, _describe(exc))
-    except Exception as exc:
-        return Delivery(UNKNOWN, _describe(exc))
-    finally:
-        _close(connection)
-    return Delivery(SENT)
+    """One attempt on a connection of its own."""
+    with Mailer() as mailer:
+        return mailer.send_once(message)
 
 
 def deliver(message: EmailMessage) -> Delivery:
-    """Send, trying again after a temporary refusal: MAIL_SEND_RETRIES more times,
-    waiting MAIL_RETRY_DELAY seconds, then twice that, and so on (0 in tests)."""
-    retries = settings.MAIL_SEND_RETRIES
-    delay = settings.MAIL_RETRY_DELAY
-    attempt = 0
-    while True:
-        attempt += 1
-        result = deliver_once(message)
-        if result.outcome != TEMPORARY or attempt > retries:
-            return Delivery(result.outcome, result.error, attempt)
-        if delay:
-            time.sleep(delay * 2 ** (attempt - 1))
+    """One letter on a connection of its own, with the retries of `Mailer.send`."""
+    with Mailer() as mailer:
+        return mailer.send(message)

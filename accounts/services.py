@@ -27,14 +27,14 @@ from cdt_portal import throttle
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated, send_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import job_progress, requeue_job, start_job
+from cdt_portal.jobs import ThrottledProgress, job_progress, requeue_job, start_job
 from cdt_portal.models import Job
 
 from . import tasks
 from .invitations import LINK_USED, IssuedInvitation, invitation_url
 from .mailing import SENT as mailing_sent
 from .mailing import UNKNOWN as mailing_unknown
-from .mailing import deliver as mailing_deliver
+from .mailing import Mailer
 from .models import (
     Guardianship,
     ImportBatch,
@@ -782,35 +782,41 @@ def invitation_mailing_run(*, job_id: int, mailing_id: int) -> str:
         pk=mailing_id
     )
     pks = list(mailing.deliveries.order_by("pk").values_list("pk", flat=True))
-    for number, pk in enumerate(pks, start=1):
-        claimed = _claim(pk, mailing)
-        if claimed is not None:
-            delivery, url = claimed
-            message = build_templated(
-                "invitation",
-                to=[delivery.email],
-                context={"person": delivery.person, "url": url, "invitation": delivery.invitation},
-            )
-            result = mailing_deliver(message)
-            status = {
-                mailing_sent: Delivery.SENT,
-                mailing_unknown: Delivery.UNCONFIRMED,
-            }.get(result.outcome, Delivery.FAILED)
-            with transaction.atomic():
-                locked = (
-                    InvitationDelivery.objects.select_for_update()
-                    .select_related("person")
-                    .get(pk=pk)
-                )
-                if locked.status == Delivery.SENDING:
-                    if status == Delivery.FAILED and locked.invitation_id:
-                        # Certainly not sent: the new link reached nobody, so it is dropped
-                        # and the person's previous link (if any) works again.
-                        Invitation.objects.filter(pk=locked.invitation_id, used_at=None).delete()
-                        locked.invitation = None
-                    _settle(locked, mailing, status, result.error, result.attempts)
-        job_progress(job_id, number)
+    progress = ThrottledProgress(job_id, len(pks))
+    with Mailer() as mailer:  # one SMTP connection for the whole mailing
+        for number, pk in enumerate(pks, start=1):
+            _invitation_send(mailing, pk, mailer)
+            progress(number)
+    progress(len(pks), final=True)
     return ""
+
+
+def _invitation_send(mailing: InvitationMailing, pk: int, mailer: Mailer) -> None:
+    """One person's invitation: claimed (committed `sending`) before the SMTP call, settled
+    after it."""
+    claimed = _claim(pk, mailing)
+    if claimed is None:
+        return
+    delivery, url = claimed
+    message = build_templated(
+        "invitation",
+        to=[delivery.email],
+        context={"person": delivery.person, "url": url, "invitation": delivery.invitation},
+    )
+    result = mailer.send(message)
+    status = {
+        mailing_sent: Delivery.SENT,
+        mailing_unknown: Delivery.UNCONFIRMED,
+    }.get(result.outcome, Delivery.FAILED)
+    with transaction.atomic():
+        locked = InvitationDelivery.objects.select_for_update().select_related("person").get(pk=pk)
+        if locked.status == Delivery.SENDING:
+            if status == Delivery.FAILED and locked.invitation_id:
+                # Certainly not sent: the new link reached nobody, so it is dropped and the
+                # person's previous link (if any) works again.
+                Invitation.objects.filter(pk=locked.invitation_id, used_at=None).delete()
+                locked.invitation = None
+            _settle(locked, mailing, status, result.error, result.attempts)
 
 
 def invitation_accept(*, invitation: Invitation, password: str) -> User:

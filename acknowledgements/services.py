@@ -14,12 +14,18 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from accounts.mailing import SENT, UNKNOWN, deliver
+from accounts.mailing import SENT, UNKNOWN, Mailer
 from accounts.models import Organisation, User
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import job_advance, job_progress, requeue_job, start_job
+from cdt_portal.jobs import (
+    ThrottledProgress,
+    job_advance,
+    job_progress,
+    requeue_job,
+    start_job,
+)
 from cdt_portal.markup import refuse_images
 from cdt_portal.models import Job
 
@@ -560,25 +566,39 @@ def _reminder_targets(run: ReminderRun):
     return pending_readers(run.version)
 
 
-def _deliver(run: ReminderRun, person: User) -> None:
+# A run left by a stopped worker: whoever was `sending` then may have got the letter.
+INTERRUPTED_SEND = "работа прервалась во время отправки; письмо могло уйти"
+
+
+def _mark_interrupted(deliveries) -> None:
+    """`sending` rows of a worker that stopped become unconfirmed: never sent again alone."""
+    deliveries.filter(status=DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.UNCONFIRMED, reason=INTERRUPTED_SEND, at=timezone.now()
+    )
+
+
+def _record_without_email(run: ReminderRun, people: list[User]) -> None:
+    """Everyone without an e-mail in one insert; a row already there (a run started again)
+    stays as it is."""
+    ReminderDelivery.objects.bulk_create(
+        [ReminderDelivery(run=run, person=p, status=DeliveryStatus.NO_EMAIL) for p in people],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+
+
+def _deliver(run: ReminderRun, person: User, mailer: Mailer) -> None:
     """One person's reminder, recorded before and after: `sending` is committed before the
     SMTP call, so a worker killed during it leaves a trace that is never sent again."""
-    with transaction.atomic():
-        delivery, created = ReminderDelivery.objects.select_for_update().get_or_create(
-            run=run,
-            person=person,
-            defaults={
-                "status": DeliveryStatus.SENDING if person.email else DeliveryStatus.NO_EMAIL
-            },
-        )
-        if not created:
-            if delivery.status == DeliveryStatus.SENDING:
-                delivery.status = DeliveryStatus.UNCONFIRMED
-                delivery.reason = "работа прервалась во время отправки; письмо могло уйти"
-                delivery.save(update_fields=["status", "reason", "at"])
-            return
-        if not person.email:
-            return
+    try:
+        with transaction.atomic():
+            delivery = ReminderDelivery.objects.create(
+                run=run, person=person, status=DeliveryStatus.SENDING
+            )
+    except IntegrityError:
+        # Recorded since this run looked: another worker on the same run has this person.
+        _mark_interrupted(run.deliveries.filter(person=person))
+        return
     message = build_templated(
         "reminder",
         to=[person.email],
@@ -586,7 +606,7 @@ def _deliver(run: ReminderRun, person: User) -> None:
     )
     # The same delivery as invitations: temporary refusals retried with back-off, a line that
     # went quiet after the server may have taken the letter recorded as unconfirmed.
-    result = deliver(message)
+    result = mailer.send(message)
     status = {
         SENT: DeliveryStatus.SENT,
         UNKNOWN: DeliveryStatus.UNCONFIRMED,
@@ -599,20 +619,30 @@ def _deliver(run: ReminderRun, person: User) -> None:
 
 def reminders_run(*, job_id: int, run_id: int) -> str:
     """The reminder job: one e-mail per person, each recorded before the next; a person
-    already recorded in this run is skipped, so running it again sends nobody twice. The run
-    ends with one `version.reminded` entry with its counts."""
+    already recorded in this run is skipped, so running it again sends nobody twice. The
+    people without an e-mail are recorded together first, the letters go through one SMTP
+    connection. The run ends with one `version.reminded` entry with its counts."""
     run = ReminderRun.objects.select_related("version__document__organisation").get(pk=run_id)
     result_url = ""  # the reminders page that shows the progress reloads to show the results
     if run.finished_at is not None:
         return result_url
     people = list(_reminder_targets(run))
     # A retry run's targets stop being pending once they confirm; the recorded ones stay counted.
-    done = set(run.deliveries.values_list("person_id", flat=True))
-    people += [p for p in User.objects.filter(pk__in=done) if p not in people]
-    job_progress(job_id, 0, len(people))
-    for number, person in enumerate(people, start=1):
-        _deliver(run, person)
-        job_progress(job_id, number)
+    recorded = set(run.deliveries.values_list("person_id", flat=True))
+    total = len(people) + len(recorded - {p.pk for p in people})
+    progress = ThrottledProgress(job_id, total)
+    _mark_interrupted(run.deliveries.all())
+    fresh = [p for p in people if p.pk not in recorded]
+    _record_without_email(run, [p for p in fresh if not p.email])
+    to_send = [p for p in fresh if p.email]
+    done = total - len(to_send)
+    progress(done)
+    with Mailer() as mailer:
+        for person in to_send:
+            _deliver(run, person, mailer)
+            done += 1
+            progress(done)
+    progress(done, final=True)
     with transaction.atomic():
         locked = ReminderRun.objects.select_for_update().get(pk=run_id)
         if locked.finished_at is not None:

@@ -84,6 +84,35 @@ def job_progress(job_id: int, done: int, total: int | None = None) -> None:
     Job.objects.filter(pk=job_id).update(**fields)
 
 
+# A job that works person by person writes its progress this often, not after every person:
+# the bar moves twice a second, and 5,000 people cost 25 UPDATEs instead of 5,000.
+PROGRESS_EVERY_SECONDS = 0.5
+PROGRESS_EVERY_STEPS = 200
+
+
+class ThrottledProgress:
+    """`job_progress` for a loop: `progress(done)` writes when PROGRESS_EVERY_SECONDS or
+    PROGRESS_EVERY_STEPS have passed since the last write, `progress(done, final=True)`
+    always."""
+
+    def __init__(self, job_id: int, total: int) -> None:
+        self.job_id, self.written = job_id, 0
+        job_progress(job_id, 0, total)
+        self.at = time.monotonic()
+
+    def __call__(self, done: int, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if done == self.written and not final:
+            return
+        if (
+            final
+            or done - self.written >= PROGRESS_EVERY_STEPS
+            or now - self.at >= PROGRESS_EVERY_SECONDS
+        ):
+            job_progress(self.job_id, done)
+            self.written, self.at = done, now
+
+
 def job_advance(job_id: int, by: int = 1) -> None:
     """One more step done; safe when parts of a job run in parallel on several workers."""
     Job.objects.filter(pk=job_id).update(done=F("done") + by)
