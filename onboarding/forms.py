@@ -1,12 +1,16 @@
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import mobile_phone_field
 from accounts.validators import RUSSIAN_MOBILE_EXAMPLE
 
+# Every date of the request's forms starts at today: the organisation's date, since the
+# time zone in force is the organisation's (accounts.middleware), read when the form is shown.
 DATE_INPUT = {
     "widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     "input_formats": ["%Y-%m-%d", "%d.%m.%Y"],
+    "initial": timezone.localdate,
 }
 
 

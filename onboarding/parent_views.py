@@ -50,7 +50,9 @@ def consent_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            f"{child.full_name}: согласие {record.get_action_display()} {record.at:%d.%m.%Y}.",
+            # The organisation's time zone is active for the request (accounts.middleware).
+            f"{child.full_name}: согласие {record.get_action_display()} "
+            f"{timezone.localtime(record.at):%d.%m.%Y}.",
         )
     return redirect("family_home")
 

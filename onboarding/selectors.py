@@ -3,7 +3,9 @@ family page, notices and consents, and the dashboard's summary. Nothing here wri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from email.utils import formataddr
 
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
@@ -12,6 +14,7 @@ from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
 from acknowledgements.models import DocumentVersion, text_sha256
 from acknowledgements.selectors import acknowledgement_progress, current_version
 from cdt_portal.audit import action_label, history
+from cdt_portal.errors import PortalError
 from cdt_portal.jobs import stalled_jobs
 from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import search_people
@@ -20,6 +23,7 @@ from cdt_portal.progress import Progress
 from .actions import REQUEST_DETAILS_CHANGED, SFERUM_STATUS_CHANGED
 from .documents import build_registration_email
 from .models import (
+    TRANSITIONS,
     ConsentRecord,
     ConsentText,
     NoticeAcknowledgement,
@@ -57,7 +61,35 @@ NEXT_STEP = {
 def next_step(request: RegistrationRequest | None) -> str:
     if request is None:
         return "Начните заявку на регистрацию организации в «Сферуме»."
+    if request.status in TRANSITIONS["prepare_letter"].sources:
+        missing = missing_letterhead_fields(request.organisation)
+        if missing:
+            return (
+                f"Укажите в сведениях об организации: {', '.join(missing)} — они печатаются "
+                "на бланке письма о назначении. Затем сформируйте письмо."
+            )
     return NEXT_STEP[RequestStatus(request.status)]
+
+
+# The letterhead's contacts (model field, as the person reads its name). The appointment
+# letter prints whichever of them the organisation has, so without them it would go out on a
+# bare letterhead: the page asks for them first and the letter is not offered.
+LETTERHEAD_FIELDS = (("address", "адрес"), ("phone", "телефон"), ("email", "e-mail"))
+
+
+def missing_letterhead_fields(organisation: Organisation) -> list[str]:
+    """The letterhead contacts the organisation's profile lacks, in Russian, in the order the
+    letterhead prints them; empty when the letter can be made."""
+    return [
+        label
+        for name, label in LETTERHEAD_FIELDS
+        if not str(getattr(organisation, name) or "").strip()
+    ]
+
+
+def organisation_mail_domain(organisation: Organisation) -> str:
+    """The part of the organisation's e-mail after «@»; empty when it has no e-mail."""
+    return (organisation.email or "").rpartition("@")[2].strip().lower()
 
 
 def current_request(organisation: Organisation) -> RegistrationRequest | None:
@@ -102,6 +134,16 @@ def _details_comment(data: dict) -> str:
     return "; ".join(parts)
 
 
+# «…, Message-ID <…@…>» at the end of a recorded comment: kept in the audit log, where it
+# names the message for anyone who looks it up in a mail server's log, but not shown on the
+# page, where it means nothing to the person reading it.
+_MESSAGE_ID_MENTION = re.compile(r"[,;]?\s*Message-ID:?\s*(<[^>]*>)?", re.IGNORECASE)
+
+
+def _shown_comment(comment: str) -> str:
+    return _MESSAGE_ID_MENTION.sub("", comment).strip()
+
+
 def request_timeline(registration: RegistrationRequest) -> list[TimelineEntry]:
     """The request's history, read from the audit log, oldest first."""
     labels = dict(RequestStatus.choices)
@@ -112,7 +154,7 @@ def request_timeline(registration: RegistrationRequest) -> list[TimelineEntry]:
             who=_who(entry),
             comment=_details_comment(entry.data)
             if entry.action == REQUEST_DETAILS_CHANGED
-            else entry.data.get("comment", "") or entry.data.get("reason", ""),
+            else _shown_comment(entry.data.get("comment", "") or entry.data.get("reason", "")),
         )
         for entry in history(registration)
     ]
@@ -135,26 +177,60 @@ class RequestOverview:
     allowed: list[str]
     timeline: list[TimelineEntry]
     previous: QuerySet[RegistrationRequest] | list
+    # What the organisation's profile lacks for the letterhead, and for the .eml's sender.
+    letterhead_missing: tuple[str, ...] = ()
+    email_missing: bool = False
 
 
 def request_overview(organisation: Organisation) -> RequestOverview:
     registration = current_request(organisation)
+    letterhead_missing = tuple(missing_letterhead_fields(organisation))
+    email_missing = not organisation_mail_domain(organisation)
     if registration is None:
-        return RequestOverview(None, next_step(None), [], [], [])
+        return RequestOverview(None, next_step(None), [], [], [], letterhead_missing, email_missing)
     return RequestOverview(
         registration=registration,
         next_step=next_step(registration),
         allowed=registration.allowed_actions(),
         timeline=request_timeline(registration),
         previous=organisation.registration_requests.exclude(pk=registration.pk),
+        letterhead_missing=letterhead_missing,
+        email_missing=email_missing,
     )
 
 
+def registration_message_id(registration: RegistrationRequest) -> str:
+    """The request's Message-ID on the organisation's mail domain. It is made there when the
+    request becomes ready; one made earlier on the portal's domain, or before the
+    organisation's e-mail changed, keeps its unique part and takes the domain of today."""
+    domain = organisation_mail_domain(registration.organisation)
+    unique = registration.message_id.strip().strip("<>").rpartition("@")[0]
+    if not (domain and unique):
+        return registration.message_id
+    return f"<{unique}@{domain}>"
+
+
 def registration_eml(registration: RegistrationRequest) -> bytes:
-    """The registration e-mail as an .eml file, for sending from the institution's own
-    mailbox. Only reads: the Message-ID was fixed when the request became ready."""
+    """The registration e-mail as an .eml file that the institution's mail program opens as
+    a draft (`X-Unsent: 1`), from and replied to at the organisation's e-mail, under the
+    organisation's short name. Only reads: the Message-ID was fixed when the request became
+    ready. Without the organisation's e-mail there is no sender: refused."""
     registration.require("download_eml")
-    return build_registration_email(registration).message().as_bytes()
+    organisation = registration.organisation
+    if not organisation_mail_domain(organisation):
+        raise PortalError(
+            "Укажите e-mail организации в сведениях об организации: письмо для почтовой "
+            "программы отправляется с него."
+        )
+    message = build_registration_email(registration)
+    message.from_email = formataddr((organisation.short_name, organisation.email))
+    message.extra_headers = {
+        **message.extra_headers,
+        "Reply-To": organisation.email,
+        "Message-ID": registration_message_id(registration),
+        "X-Unsent": "1",
+    }
+    return message.message().as_bytes()
 
 
 # Teachers' Sferum status --------------------------------------------------------------------

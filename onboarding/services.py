@@ -9,6 +9,7 @@ import datetime as dt
 import smtplib
 import socket
 import uuid
+from email.utils import make_msgid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -54,7 +55,13 @@ from .models import (
     SferumStatus,
     TeacherSferumStatus,
 )
-from .selectors import consent_state, current_notice, default_consent_text
+from .selectors import (
+    consent_state,
+    current_notice,
+    default_consent_text,
+    missing_letterhead_fields,
+    organisation_mail_domain,
+)
 from .uploads import CheckedScan
 
 S = RequestStatus
@@ -156,6 +163,13 @@ def request_prepare_letter(*, request: RegistrationRequest, actor: User) -> Regi
             missing.append("мобильный телефон администратора")
         if missing:
             raise PortalError("Не хватает данных для письма: " + ", ".join(missing) + ".")
+        letterhead = missing_letterhead_fields(locked.organisation)
+        if letterhead:
+            raise PortalError(
+                "Письмо о назначении не сформировано: на бланке печатаются адрес, телефон и "
+                "e-mail организации, а в сведениях об организации не указано: "
+                f"{', '.join(letterhead)}. Заполните их в разделе «Организация»."
+            )
         _store_letter(locked)
         _move(locked, "prepare_letter", actor, ["letter_pdf"])
     return locked
@@ -182,7 +196,7 @@ def request_mark_ready(
         )
         locked.scan_content_type = scan.content_type
         locked.questionnaire_filled_on = questionnaire_filled_on
-        locked.message_id = new_message_id()
+        locked.message_id = _new_message_id(locked.organisation)
         _move(
             locked,
             "mark_ready",
@@ -191,6 +205,14 @@ def request_mark_ready(
             f"анкета заполнена {questionnaire_filled_on:%d.%m.%Y}",
         )
     return locked
+
+
+def _new_message_id(organisation: Organisation) -> str:
+    """The request's Message-ID: on the organisation's mail domain, as its mail program would
+    make it for the .eml it sends; on the portal's domain when the organisation has no
+    e-mail (then only the portal can send, from its own address)."""
+    domain = organisation_mail_domain(organisation)
+    return make_msgid(domain=domain) if domain else new_message_id()
 
 
 def request_scan_refused(

@@ -26,6 +26,8 @@ from .models import RegistrationRequest, SferumStatus
 from .selectors import (
     WORKER_STALLED,
     current_request,
+    missing_letterhead_fields,
+    organisation_mail_domain,
     registration_eml,
     request_overview,
     rollout_summary,
@@ -70,6 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "organisation": request.user.organisation,
             "summary": rollout_summary(request.user.organisation),
+            "letterhead_missing": missing_letterhead_fields(request.user.organisation),
             "reading": reading_status(request.user),
             "worker_stalled": worker_stalled(request.user.organisation_id),
             "worker_stalled_text": WORKER_STALLED,
@@ -110,6 +113,8 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "unconfirmed_warning": UNCONFIRMED_WARNING,
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
+            "letterhead_missing": overview.letterhead_missing,
+            "email_missing": overview.email_missing,
             **today_forms,
         },
     )
@@ -185,6 +190,24 @@ def request_details_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Why a letter or an .eml cannot be had yet: the organisation's profile lacks what it needs.
+# A GET of the file's own address answers 409 Conflict with a small page that says what is
+# missing and links to the organisation's settings, rather than a redirect: the address names
+# a file (opened from a bookmark, a new tab or a download manager), a 4xx tells any client it
+# did not get one, and the page needs no flash message stored in the session (a GET writes
+# nothing). The request page shows the same text in place of the link.
+DETAILS_NEEDED_STATUS = 409
+
+
+def _details_needed(request: HttpRequest, purpose: str, missing: list[str]) -> HttpResponse:
+    return render(
+        request,
+        "onboarding/organisation_details_needed.html",
+        {"purpose": purpose, "missing": missing},
+        status=DETAILS_NEEDED_STATUS,
+    )
+
+
 @require_POST
 @roles_required(ADMINS)
 def request_letter_view(request: HttpRequest) -> HttpResponse:
@@ -201,6 +224,9 @@ def request_letter_pdf(request: HttpRequest) -> HttpResponse:
     registration = get_request_for_user(request)
     if not registration.letter_pdf:
         raise Http404("Письмо ещё не сформировано")
+    missing = missing_letterhead_fields(request.user.organisation)
+    if missing:
+        return _details_needed(request, "letter", missing)
     return private_file_response(
         registration.letter_pdf,
         filename=letter_filename(registration),
@@ -298,8 +324,15 @@ def request_send_view(request: HttpRequest) -> HttpResponse:
 
 @roles_required(ADMINS)
 def request_eml_view(request: HttpRequest) -> HttpResponse:
+    registration = get_request_for_user(request)
     try:
-        eml = registration_eml(get_request_for_user(request))
+        registration.require("download_eml")
+    except PortalError as exc:
+        return _refused(request, exc)
+    if not organisation_mail_domain(request.user.organisation):
+        return _details_needed(request, "eml", ["e-mail"])
+    try:
+        eml = registration_eml(registration)
     except PortalError as exc:
         return _refused(request, exc)
     response = HttpResponse(eml, content_type="message/rfc822")

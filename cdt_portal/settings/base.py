@@ -144,7 +144,32 @@ STORAGES = {
 
 # E-mail: EMAIL_URL selects the backend (smtp://, smtp+tls://, filemail://, consolemail://).
 # Without it, messages are written as files under var/mail/ so nothing is lost or sent by surprise.
-vars().update(env.email_url("EMAIL_URL", default=f"filemail://{VAR_DIR / 'mail'}"))
+
+
+def _email_settings(url: str) -> dict:
+    """django-environ reads a filemail:// URL's folder without its leading slash and takes
+    its first part for a host name (filemail:///srv/mail became srv/mail, relative to
+    wherever the process started), so the folder is read here: filemail:///srv/portal/mail
+    is that absolute folder, filemail://var/mail is var/mail in the project."""
+    from urllib.parse import unquote, urlsplit
+
+    default_folder = str(VAR_DIR / "mail")
+    if not url:
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": default_folder,
+        }
+    config = environ.Env.email_url_config(url)
+    parts = urlsplit(url)
+    if parts.scheme == "filemail":
+        folder = unquote(parts.netloc + parts.path)
+        if folder.startswith("/"):
+            folder = "/" + folder.lstrip("/")  # filemail:////srv/mail too
+        config["EMAIL_FILE_PATH"] = str(BASE_DIR / folder) if folder else default_folder
+    return config
+
+
+vars().update(_email_settings(env.str("EMAIL_URL", default="")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="portal@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = "[Портал ЦДТ] "
@@ -182,6 +207,10 @@ HUEY = {
         "workers": env.int("WORKER_PROCESSES", default=2),
         "worker_type": "process",
         "periodic": True,
+        # Redis hands a job to a waiting worker at once; the SQLite queue is polled, and huey's
+        # default backoff lets an idle worker look only every 10 s: a person who pressed
+        # «Сформировать» would wait that long before anything started.
+        "max_delay": 1.0,
     },
 }
 

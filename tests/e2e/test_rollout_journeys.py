@@ -40,6 +40,9 @@ CHILD_NAME = "Кузнецов Максим Андреевич"
 GROUP_NAME = "Демонстрационная группа"
 INVITE_LINK = "https://sferum.ru/?invite=demo"
 ADMIN_PHONE = "+7 912 345-67-89"
+ORG_ADDRESS = "625000, г. Тюмень, ул. Примерная, д. 1"
+ORG_EMAIL = "cdt@example.ru"
+ORG_PHONE = "+7 3452 12-34-56"
 
 
 def moscow_now() -> dt.datetime:
@@ -126,6 +129,24 @@ def test_admin_prepares_signs_and_sends_the_registration_request(tab, tmp_path):
     expect(page.locator("#content dl")).to_contain_text(ADMIN_PHONE)
     tab.assert_clean()
 
+    # The demo organisation has no address, phone or e-mail: the letterhead would be bare, so
+    # the page asks for them before it offers the letter.
+    needed = page.locator("[data-organisation-details-needed=letter]")
+    expect(needed).to_contain_text("не указано: адрес, телефон, e-mail")
+    expect(page.get_by_role("button", name="Сформировать письмо о назначении")).to_have_count(0)
+    needed.get_by_role("link", name="Заполнить сведения об организации").click()
+    expect(page).to_have_url(tab.base_url + "/organisation/")
+    tab.assert_clean()
+    page.get_by_label("Адрес").fill(ORG_ADDRESS)
+    page.get_by_label("E-mail").fill(ORG_EMAIL)
+    page.get_by_label("Телефон").fill(ORG_PHONE)
+    page.get_by_role("button", name="Сохранить").click()
+    expect_message(page, "Сведения об организации сохранены.")
+    tab.assert_clean()
+    nav_link(page, "Заявка").click()
+    expect(page.locator("[data-organisation-details-needed]")).to_have_count(0)
+    tab.assert_clean()
+
     page.get_by_role("button", name="Сформировать письмо о назначении").click()
     expect_message(page, "Письмо о назначении сформировано")
     expect(page.locator(".request-status")).to_have_text("На подписи")
@@ -136,6 +157,7 @@ def test_admin_prepares_signs_and_sends_the_registration_request(tab, tmp_path):
     assert ADMIN_NAME in text, text
     assert "М.П." in text, text
     assert ADMIN_PHONE in text, text
+    assert ORG_ADDRESS in text and ORG_EMAIL in text, text
 
     scan = tmp_path / "письмо-подписано.png"
     scan.write_bytes(tiny_png())

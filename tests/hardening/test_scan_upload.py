@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from cdt_portal.models import AuditEntry
 from onboarding.models import RegistrationRequest, RequestStatus
-from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN
+from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN, give_letterhead
 
 HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
 
@@ -45,6 +45,7 @@ POLYGLOTS = {
 
 @pytest.fixture
 def awaiting(client, admin):
+    give_letterhead(admin.organisation)  # the letter needs the letterhead's contacts
     client.force_login(admin)
     client.post(reverse("request_start"))
     client.post(

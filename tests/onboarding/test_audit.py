@@ -32,7 +32,7 @@ from onboarding.models import (
 )
 from onboarding.selectors import registration_eml
 from onboarding.uploads import CheckedScan
-from tests.onboarding.builders import PNG_SCAN
+from tests.onboarding.builders import PNG_SCAN, give_letterhead
 
 # Each public function of onboarding/services.py that writes, and the audit action it writes.
 AUDITED_SERVICES = {
@@ -114,6 +114,7 @@ def assert_request_entry(entry, registration, actor, before, after, comment="") 
 
 
 def test_the_request_services_write_one_entry_each(organisation, admin):
+    give_letterhead(organisation)  # the letter needs the organisation's contacts
     audit = Audit()
     registration = services.request_start(organisation=organisation, actor=admin)
     assert_request_entry(audit.only(), registration, admin, "", S.DRAFT)

@@ -19,9 +19,21 @@ from cdt_portal.models import AuditEntry
 from onboarding.documents import REGISTRATION_SUBJECT
 from onboarding.models import RegistrationRequest, RequestStatus
 from onboarding.services import request_cancel
-from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN, request_states
+from tests.onboarding.builders import (
+    JPEG_SCAN,
+    PDF_SCAN,
+    PNG_SCAN,
+    give_letterhead,
+    request_states,
+)
 
 TODAY = lambda: timezone.localdate()  # noqa: E731
+
+
+@pytest.fixture(autouse=True)
+def letterhead(organisation):
+    """The letter needs the letterhead's contacts; test_issue13_pages.py covers their absence."""
+    give_letterhead(organisation)
 
 
 @pytest.fixture
