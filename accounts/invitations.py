@@ -8,13 +8,17 @@ expired link never works again.
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from dataclasses import dataclass
 
 import segno
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from cdt_portal.emails import portal_name
 from cdt_portal.pdf import render_pdf
 
 from .models import Invitation
@@ -45,20 +49,30 @@ class IssuedInvitation:
     emailed: bool
 
 
+def url_parts(url: str) -> list[str]:
+    """The link cut after each «/» (and before a «?»): where it may wrap on a slip, so it wraps
+    at a slash, not anywhere."""
+    return [part for part in re.split(r"(?<=/)(?!/)|(?=\?)", url) if part]
+
+
 def invitation_sheet(issued: list[IssuedInvitation]) -> tuple[str, bytes]:
-    """Cut-out slips, one per person: name, sign-in, the link and its QR code."""
+    """Cut-out slips, one per person: name, sign-in, the link and its QR code. Dates are on the
+    organisation's clock, whoever prints the sheet and wherever."""
     slips = []
     for item in issued:
         user = item.invitation.user
+        organisation = user.organisation
+        zone = zoneinfo.ZoneInfo(organisation.time_zone if organisation else settings.TIME_ZONE)
         qr = segno.make(item.url, error="m")
         slips.append(
             {
                 "full_name": user.full_name,
                 "username": user.username,
                 "url": item.url,
+                "url_parts": url_parts(item.url),
                 "qr": qr.svg_data_uri(scale=4, border=2),
-                "expires": f"{timezone.localtime(item.invitation.expires_at):%d.%m.%Y}",
-                "organisation": user.organisation.short_name if user.organisation else "",
+                "expires": f"{timezone.localtime(item.invitation.expires_at, zone):%d.%m.%Y %H:%M}",
+                "portal": portal_name(organisation, word="портал"),
             }
         )
     return render_pdf(

@@ -158,6 +158,9 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("person_detail", pk=person.pk)
 
 
+SELECT_WITHOUT_PASSWORD = "without_password"
+
+
 @roles_required(ADMINS)
 def invitations_print(request: HttpRequest) -> HttpResponse:
     """People who have not chosen a password yet: slips to print (at once), or letters by
@@ -189,7 +192,19 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
         ]
         filename, pdf = invitation_sheet(issued)
         return pdf_response(filename, pdf, inline=False)
-    return render(request, "accounts/invitations_print.html", {**paginate(request, waiting, 200)})
+    # Nobody is ticked at first; «Выбрать всех без пароля» is a link to ?select=without_password
+    # (static/js/invitations.js ticks the boxes in place when JavaScript runs).
+    page = paginate(request, waiting, 200)
+    return render(
+        request,
+        "accounts/invitations_print.html",
+        {
+            **page,
+            "select_all": request.GET.get("select") == SELECT_WITHOUT_PASSWORD,
+            "select_param": SELECT_WITHOUT_PASSWORD,
+            "with_email": sum(1 for person in page["page_obj"] if person.email),
+        },
+    )
 
 
 @roles_required(ADMINS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 
@@ -137,12 +139,22 @@ def invitation_for_link(pk: int, token: str) -> Invitation:
     if newest.pk != invitation.pk:
         raise PortalError("Вам выслали новое приглашение: эта ссылка заменена новой.")
     if invitation.expires_at <= timezone.now():
-        raise PortalError(
-            f"Срок действия ссылки истёк {timezone.localtime(invitation.expires_at):%d.%m.%Y}."
-        )
+        expired = _organisation_time(invitation.expires_at, invitation.user.organisation)
+        raise PortalError(f"Срок действия ссылки истёк {expired:%d.%m.%Y в %H:%M}.")
     if not invitation.user.is_active:
         raise PortalError("Учётная запись отключена.")
     return invitation
+
+
+def _organisation_time(at: dt.datetime, organisation: Organisation | None) -> dt.datetime:
+    """`at` on the organisation's clock: the person opening an invitation link is not signed
+    in, so no time zone of theirs is active."""
+    if organisation is None:
+        return timezone.localtime(at)
+    try:
+        return timezone.localtime(at, zoneinfo.ZoneInfo(organisation.time_zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return timezone.localtime(at)
 
 
 def invitation_by_pk(pk: int) -> Invitation | None:

@@ -484,9 +484,14 @@ STORED_ERRORS = 1000
 
 
 def _row_dict(row: ImportRow) -> dict:
+    # The name as it will be split into the three fields, so the administrator sees a wrong
+    # split («Алиев / Рашид / Мамед оглы», «Ким / Ен / Сун») before confirming.
     return {
         "line": row.line,
         "full_name": row.full_name,
+        "last_name": row.last_name,
+        "first_name": row.first_name,
+        "patronymic": row.patronymic,
         "position": row.position,
         "email": row.email,
         "phone": row.phone,

@@ -42,6 +42,9 @@ class PaperForm(forms.Form):
         self.fields["person"].label_from_instance = lambda p: p.full_name
 
 
+TEXT_HELP_ID = "version-text-help"
+
+
 class VersionForm(forms.ModelForm):
     order_date = forms.DateField(
         label=_("Дата приказа"),
@@ -59,7 +62,13 @@ class VersionForm(forms.ModelForm):
             "approver_name",
             "text",
         ]
-        widgets = {"text": forms.Textarea(attrs={"rows": 20})}
+        # Plain words, not «Markdown»: how to write a list, bold or a link is shown under the
+        # field by templates/_markup_help.html (id TEXT_HELP_ID, the last thing of the form).
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 20, "aria-describedby": TEXT_HELP_ID}),
+        }
+        labels = {"text": _("Текст Положения")}
+        help_texts = {"text": ""}
 
     def clean_order_date(self) -> dt.date:
         value = self.cleaned_data["order_date"]

@@ -1,21 +1,60 @@
+"""Published texts (the regulation, notices to parents) from Markdown to HTML.
+
+CommonMark with raw HTML switched off, so whatever a text holds is shown as text. Links are
+links: «[текст](https://…)», «<https://…>» and a bare «https://…» in the text become
+`<a href rel="noopener">`, and only for http, https and mailto addresses; any other link
+(`javascript:`, `data:`, a relative address) stays as the text that was typed.
+
+Bare addresses are found by markdown-it's `linkify` (linkify-it-py), with its fuzzy matching
+off: «sferum.ru» without a scheme stays text, as the author typed it.
+"""
+
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
 from .errors import PortalError
 
 # CommonMark with raw HTML switched off: whatever a version's text holds is shown as text.
-_markdown = MarkdownIt("commonmark", {"html": False, "typographer": False})
+_markdown = MarkdownIt("commonmark", {"html": False, "typographer": False, "linkify": True}).enable(
+    "linkify"
+)
+_markdown.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+LINK_REL = "noopener"
+
+
+def _safe_link(url: str) -> bool:
+    """Only web and mail addresses; markdown-it asks this of every link and autolink."""
+    return url.strip().lower().startswith(SAFE_SCHEMES)
+
+
+_markdown.validateLink = _safe_link
+
+
+def _link_open(self, tokens, idx, options, env) -> str:
+    tokens[idx].attrSet("rel", LINK_REL)
+    return self.renderToken(tokens, idx, options, env)
+
+
+_markdown.add_render_rule("link_open", _link_open)
 
 
 def render_markdown(text: str) -> SafeString:
     return mark_safe(_markdown.render(text))  # raw HTML is escaped by the parser
 
 
+# The images are looked for with markdown-it's own link check, which takes any address but
+# `javascript:` and the like: `_safe_link` would leave «![](//host/x.png)» unparsed, and so
+# unrefused, although it is an image the text means to embed.
+_image_finder = MarkdownIt("commonmark", {"html": False, "typographer": False})
+
+
 def image_sources(text: str) -> list[str]:
     """The images a Markdown text embeds (`![alt](src)`), found by the parser's own tokens
     rather than a pattern, so reference-style images and nested ones are found too."""
     found: list[str] = []
-    stack = list(_markdown.parse(text or ""))
+    stack = list(_image_finder.parse(text or ""))
     while stack:
         token = stack.pop(0)
         if token.type == "image":

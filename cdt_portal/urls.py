@@ -3,8 +3,8 @@ from django.urls import include, path
 
 from . import views
 
-admin.site.site_header = "Портал «Сферум» — администрирование"
-admin.site.site_title = "Портал «Сферум»"
+admin.site.site_header = "Портал по внедрению «Сферума» — администрирование"
+admin.site.site_title = "Портал по внедрению «Сферума»"
 admin.site.index_title = "Данные всех организаций"
 
 urlpatterns = [

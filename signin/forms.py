@@ -5,6 +5,7 @@ from django.template import loader
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from cdt_portal.emails import sender
 
 from .tasks import send_reset_email
 
@@ -89,8 +90,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
             if html_email_template_name is not None
             else None
         )
+        person = context["user"]
+        # The portal's name as the sender, as on every other letter (read with the person).
+        from_email = sender(person.organisation if person.organisation_id else None)
         # Sent by the worker: the SMTP conversation, which only a known address would have,
         # is not part of the request.
-        send_reset_email(
-            subject, body, html, from_email, to_email, discard=context["user"].pk is None
-        )
+        send_reset_email(subject, body, html, from_email, to_email, discard=person.pk is None)

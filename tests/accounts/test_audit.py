@@ -200,7 +200,10 @@ def test_profile_update(teacher, organisation):
     )
     # Told at the new address (there was no old one).
     assert [(m.subject, m.to) for m in mail.outbox] == [
-        ("Ваши e-mail и телефон изменены — портал «Сферум», МКУ ДО «ЦДТ»", ["ivanova@example.ru"])
+        (
+            "Ваши e-mail и телефон изменены — Портал МКУ ДО «ЦДТ» по внедрению «Сферума»",
+            ["ivanova@example.ru"],
+        )
     ]
     since = mark()
     services.profile_update(user=teacher, email="ivanova@example.ru", phone="+79123456789")
@@ -530,7 +533,7 @@ def test_the_director_changes_an_administrators_email_with_her_password(director
         data={"email": ["old@example.ru", "new@example.ru"]},
     )
     [message] = mail.outbox
-    assert message.subject == "Ваш e-mail изменён — портал «Сферум», МКУ ДО «ЦДТ»"
+    assert message.subject == "Ваш e-mail изменён — Портал МКУ ДО «ЦДТ» по внедрению «Сферума»"
     assert message.to == ["old@example.ru", "new@example.ru"]
     assert "это сделал(а) Денисенко О. Б." in message.body
     assert "old@example.ru → new@example.ru" in message.body

@@ -43,8 +43,10 @@ def test_known_and_unknown_addresses_do_the_same_work(client, teacher):
         "emails/password_reset.html",
     } <= set(known_templates)
     assert known_queries == unknown_queries
-    # Only the known address gets a message.
+    # Only the known address gets a message, from the portal by its name.
     assert [message.to for message in mail.outbox] == [["teacher@example.ru"]]
+    short_name = teacher.organisation.short_name
+    assert mail.outbox[0].from_email.startswith(f'"Портал {short_name} по внедрению')
 
 
 def test_an_inactive_persons_address_is_treated_as_unknown(client, teacher):
