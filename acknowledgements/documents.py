@@ -6,6 +6,7 @@ import gc
 import hashlib
 import json
 import math
+import re
 import zoneinfo
 from dataclasses import asdict, dataclass
 
@@ -39,11 +40,52 @@ def russian_sort_key(person: User) -> tuple[str, ...]:
     )
 
 
+NBSP = "\u00a0"
+
+
+def unbroken(text: str) -> str:
+    """Printed text with the spaces a line must not break at made non-breaking: inside a name
+    in «ёлочки» («Центр детского творчества»), after «№», before «г.» of a date and after
+    initials («О.Б. Денисенко»)."""
+    text = re.sub(r"«[^«»]{1,60}»", lambda m: m.group(0).replace(" ", NBSP), text)
+    text = re.sub(r"№ (?=\S)", "№" + NBSP, text)
+    text = re.sub(r"(?<=[А-ЯЁA-Z]\.) (?=[А-ЯЁA-Z])", NBSP, text)
+    return re.sub(r"(?<=\d) г\.", NBSP + "г.", text)
+
+
+def unbroken_short_name(short_name: str) -> str:
+    """An organisation's short name («МКУ ДО «ЦДТ»») on one line, when it is short."""
+    return short_name.replace(" ", NBSP) if len(short_name) <= 30 else unbroken(short_name)
+
+
+# Where a link or an e-mail address in a printed text may break across lines: after «@» and
+# a «/» (not the «//» after «https:»), before «.» and «?». Unbroken, one long address stretches
+# the spaces of the justified line before it 5 mm wide. A <wbr> adds no character to the PDF's
+# text layer.
+_LINK = re.compile(r"(?:https?://|www\.)[^\s<]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _breakable(link: str) -> str:
+    return re.sub(r"(?<=@)|(?<=[^/:]/)(?=[^/])|(?<=\w)(?=[.?]\w)", "<wbr>", link)
+
+
+def breakable_links(text_html: str) -> str:
+    """`text_html` (rendered Markdown, whose text holds no raw tags) with break opportunities in
+    the links and e-mail addresses of its text, never inside a tag or its attributes."""
+    parts = re.split(r"(<[^>]*>)", text_html)
+    return "".join(
+        part if part.startswith("<") else _LINK.sub(lambda m: _breakable(m.group(0)), part)
+        for part in parts
+    )
+
+
 def sheet_title(version: DocumentVersion) -> str:
+    """«Лист ознакомления с Положением …», its quoted names unbroken; the sheet continues it
+    with «, утверждённым приказом …»."""
     title = version.title.strip()
     if title.startswith("Положение"):
-        return "Лист ознакомления с Положением" + title[len("Положение") :]
-    return f"Лист ознакомления с документом «{title}»"
+        return unbroken("Лист ознакомления с Положением" + title[len("Положение") :])
+    return unbroken(f"Лист ознакомления с документом «{title}»")
 
 
 def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRow]:
@@ -63,7 +105,7 @@ def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRo
             date = f"{ack.acknowledged_on:%d.%m.%Y}"
             if ack.method == AckMethod.ONLINE:
                 at = timezone.localtime(ack.recorded_at, zone)
-                note = f"подтверждено в портале {at:%d.%m.%Y %H:%M}"
+                note = f"подтверждено в портале {at:%d.%m.%Y}{NBSP}{at:%H:%M}"
         rows.append(SheetRow(number, person.full_name, person.position, date, note))
     return rows
 
@@ -72,24 +114,66 @@ def _common(version: DocumentVersion) -> dict:
     organisation = version.document.organisation
     return {
         "organisation": {
-            "full_name": organisation.full_name,
-            "short_name": organisation.short_name,
+            "full_name": unbroken(organisation.full_name),
+            "short_name": unbroken_short_name(organisation.short_name),
         },
         "version": {
             "title": version.title,
-            "order_label": version.order_label,
+            "order_label": unbroken(version.order_label),
             "order_number": version.order_number,
             "order_date": f"{version.order_date:%d.%m.%Y}",
             "approver_position": version.approver_position,
-            "approver_name": version.approver_name,
+            "approver_name": unbroken(version.approver_name),
             "number": version.number,
         },
         "sheet_title": sheet_title(version),
     }
 
 
+# The sheet's columns follow its content. Its 12 pt serif is about 2.1 mm a character, and a
+# cell's padding and borders take 3.2 mm. The date (31 mm: «ознакомления» in bold) and the
+# signature (32 mm) columns are fixed in print.css; the name column takes what is left.
+_CHAR_MM = 2.1
+_CELL_MM = 3.2
+_NUMBER_MIN_MM = 11.0  # «999.»
+_POSITION_MIN_MM, _POSITION_MAX_MM = 26.0, 50.0  # the heading «Должность»; then it wraps
+
+
+def _cell_mm(chars: int) -> float:
+    return chars * _CHAR_MM + _CELL_MM
+
+
+def _two_line_chars(text: str) -> int:
+    """The characters of the longer line when `text` is set on at most two lines, broken at
+    a space («педагог дополнительного» / «образования»: 23)."""
+    words = text.split()
+    return min(
+        [len(text)]
+        + [max(len(" ".join(words[:i])), len(" ".join(words[i:]))) for i in range(1, len(words))]
+    )
+
+
+def sheet_columns(rows: list[dict]) -> dict[str, str]:
+    """The widths of the number and position columns, decided for the whole sheet so that
+    every part of it has the same columns: the number column fits the last row's number
+    («10000.»), the position column the longest position on two lines, within limits
+    (beyond them the position wraps inside its cell)."""
+    number = max(_NUMBER_MIN_MM, _cell_mm(len(f"{len(rows)}.")))
+    position = max([_POSITION_MIN_MM] + [_cell_mm(_two_line_chars(r["position"])) for r in rows])
+    return {"num": f"{number:.1f}mm", "position": f"{min(position, _POSITION_MAX_MM):.1f}mm"}
+
+
+def columns_css(columns: dict[str, str]) -> str:
+    """The widths `sheet_columns` chose, as rules over print.css's defaults."""
+    return (
+        f".sheet-table col.col-num {{ width: {columns['num']}; }}\n"
+        f".sheet-table col.col-position {{ width: {columns['position']}; }}\n"
+    )
+
+
 def sheet_context(version: DocumentVersion, *, blank: bool = False) -> dict:
-    return {**_common(version), "rows": [asdict(r) for r in sheet_rows(version, blank=blank)]}
+    rows = [asdict(r) for r in sheet_rows(version, blank=blank)]
+    return {**_common(version), "rows": rows, "columns": sheet_columns(rows)}
 
 
 def order_context(version: DocumentVersion) -> dict:
@@ -97,13 +181,13 @@ def order_context(version: DocumentVersion) -> dict:
     return {
         **sheet_context(version, blank=True),
         "first_part": True,
-        "text_html": str(render_markdown(version.text)),
+        "text_html": breakable_links(str(render_markdown(version.text))),
     }
 
 
 def _title_parts(title: str) -> tuple[str, str]:
     kind, _, rest = title.partition(" ")
-    return kind, rest
+    return kind, unbroken(rest)
 
 
 def order_filename(version: DocumentVersion) -> str:
@@ -127,12 +211,12 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
     context["title_kind"], context["title_rest"] = _title_parts(version.title)
     rows = context.pop("rows")
     first, *rest = _chunks(rows, SHEET_PART_ROWS)
-    pieces = [
-        render_pdf("pdf/order.html", {**context, "rows": first, "unnumbered": True}, filename="")[1]
-    ]
+    css = columns_css(context["columns"])
+    first_piece = {**context, "rows": first, "unnumbered": True}
+    pieces = [render_pdf("pdf/order.html", first_piece, filename="", css=css)[1]]
     for chunk in rest:
         part = {**context, "rows": chunk, "first_part": False, "unnumbered": True}
-        pieces.append(render_pdf("pdf/sheet.html", part, filename="")[1])
+        pieces.append(render_pdf("pdf/sheet.html", part, filename="", css=css)[1])
         gc.collect()  # WeasyPrint's boxes hold reference cycles: free them before the next part
     return order_filename(version), join_pdfs(pieces, number_from=2)
 
@@ -144,7 +228,12 @@ def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str,
 
 
 def _render_sheet_context(version, context, *, blank) -> tuple[str, bytes]:
-    return render_pdf("pdf/sheet.html", context, filename=sheet_filename(version, blank=blank))
+    return render_pdf(
+        "pdf/sheet.html",
+        context,
+        filename=sheet_filename(version, blank=blank),
+        css=columns_css(context["columns"]),
+    )
 
 
 # WeasyPrint lays out about 200 table rows a second here. A sheet is stored in parts of at most

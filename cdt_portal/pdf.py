@@ -80,12 +80,17 @@ def render_html(template_name: str, context: dict) -> str:
     return render_to_string(template_name, context)
 
 
-def render_pdf(template_name: str, context: dict, *, filename: str) -> tuple[str, bytes]:
-    """Return `(filename, pdf_bytes)`."""
+def render_pdf(
+    template_name: str, context: dict, *, filename: str, css: str = ""
+) -> tuple[str, bytes]:
+    """Return `(filename, pdf_bytes)`. `css`: rules computed for this document (the sheet's
+    column widths), after the print stylesheet; never from a template, which holds no styles."""
     from weasyprint import CSS, HTML  # imported late: Pango loads only when a PDF is made
 
     fetcher = _url_fetcher()
     stylesheets = [CSS(filename=finders.find(PRINT_STYLESHEET), url_fetcher=fetcher)]
+    if css:
+        stylesheets.append(CSS(string=css, url_fetcher=fetcher))
     html = HTML(
         string=render_html(template_name, context),
         base_url=str(settings.BASE_DIR),
