@@ -51,13 +51,19 @@ class OrganisationForm(forms.ModelForm):
         widgets = {
             "full_name": forms.Textarea(attrs={"rows": 2}),
             "address": forms.Textarea(attrs={"rows": 2}),
+            "max_only_from": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
         help_texts = {
             "messenger": _(
-                "Где живёт учебный профиль «Сферума». Это название появится во всех "
-                "инструкциях для обучающихся и родителей."
+                "Где живёт учебный профиль «Сферума». От этого зависят все инструкции для "
+                "обучающихся и родителей. После смены подготовьте новое уведомление родителям "
+                "и новую редакцию Положения — панель напомнит."
             ),
         }
+
+    registration_link = Organisation._meta.get_field("registration_link").formfield(
+        assume_scheme="https"
+    )
 
 
 class PersonForm(forms.ModelForm):
@@ -119,9 +125,9 @@ class PersonForm(forms.ModelForm):
         return set(self.cleaned_data["roles"])
 
 
-def invite_link_field(**kwargs):
-    # A link pasted without its scheme is taken as https (Sferum's links are).
-    return StudyGroup._meta.get_field("chat_invite_link").formfield(assume_scheme="https", **kwargs)
+def invite_link_field(name: str = "chat_invite_link", **kwargs):
+    # A link pasted without its scheme is taken as https (Sferum's and MAX's links are).
+    return StudyGroup._meta.get_field(name).formfield(assume_scheme="https", **kwargs)
 
 
 class GroupForm(forms.ModelForm):
@@ -129,13 +135,14 @@ class GroupForm(forms.ModelForm):
 
     class Meta:
         model = StudyGroup
-        fields = ["name", "teachers", "students", "chat_invite_link"]
+        fields = ["name", "teachers", "students", "chat_invite_link", "max_invite_link"]
         widgets = {
             "teachers": forms.CheckboxSelectMultiple,
             "students": forms.SelectMultiple(attrs={"size": 12}),
         }
 
     chat_invite_link = invite_link_field()
+    max_invite_link = invite_link_field("max_invite_link")
 
     def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -148,13 +155,14 @@ class GroupForm(forms.ModelForm):
 
 
 class GroupLinkForm(forms.ModelForm):
-    """A teacher keeps their own group's chat invite link."""
+    """A teacher keeps their own group's chat invite links (Sferum's and, for MAX, MAX's)."""
 
     chat_invite_link = invite_link_field()
+    max_invite_link = invite_link_field("max_invite_link")
 
     class Meta:
         model = StudyGroup
-        fields = ["chat_invite_link"]
+        fields = ["chat_invite_link", "max_invite_link"]
 
 
 class ParentLinkForm(forms.Form):

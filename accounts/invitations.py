@@ -73,6 +73,7 @@ def invitation_sheet(issued: list[IssuedInvitation]) -> tuple[str, bytes]:
                 "qr": qr.svg_data_uri(scale=4, border=2),
                 "expires": f"{timezone.localtime(item.invitation.expires_at, zone):%d.%m.%Y %H:%M}",
                 "portal": portal_name(organisation, word="портал"),
+                "messenger": organisation.messenger_texts.short if organisation else "",
             }
         )
     return render_pdf(

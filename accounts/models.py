@@ -14,6 +14,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
+from .messenger import MessengerTexts, is_max_link, texts_for
 from .validators import validate_russian_mobile
 
 # Russia's time zones with the names people use for them.
@@ -38,9 +39,18 @@ class Messenger(models.TextChoices):
 
     VK = "vk", _("VK Мессенджер")
     MAX = "max", _("MAX")
+    # Both, until `Organisation.max_only_from`; from that date MAX is the only one.
+    TRANSITION = "transition", _("переход: VK Мессенджер и MAX")
 
 
-MESSENGER_LOCATIVE = {Messenger.VK: "VK Мессенджере", Messenger.MAX: "MAX"}
+def validate_registration_link(value: str) -> None:
+    """The organisation's Sferum registration page: an https address."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.netloc or "." not in parts.netloc:
+        raise ValidationError(
+            _("Ссылка на страницу регистрации должна начинаться с https://."),
+            code="not_https",
+        )
 
 
 class Organisation(models.Model):
@@ -70,6 +80,25 @@ class Organisation(models.Model):
         choices=Messenger.choices,
         default=Messenger.VK,
     )
+    max_only_from = models.DateField(
+        _("с какого дня только MAX"),
+        null=True,
+        blank=True,
+        help_text=_("Для перехода: с этого дня учебный профиль «Сферума» — только в MAX."),
+    )
+    # When `messenger` last changed (set by accounts.services.organisation_update): a parents'
+    # notice published before it is out of date.
+    messenger_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    registration_link = models.URLField(
+        _("ссылка на страницу регистрации обучающихся в «Сферуме»"),
+        max_length=500,
+        blank=True,
+        validators=[validate_registration_link],
+        help_text=_(
+            "Ссылка, по которой обучающиеся регистрируются в «Сферуме» в вашей организации "
+            "(п. 4.13 Положения). Обучающиеся увидят её первой на своей странице."
+        ),
+    )
 
     class Meta:
         verbose_name = _("организация")
@@ -84,15 +113,25 @@ class Organisation(models.Model):
             zoneinfo.ZoneInfo(self.time_zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
             raise ValidationError({"time_zone": _("Неизвестный часовой пояс.")}) from exc
+        if self.messenger == Messenger.TRANSITION and self.max_only_from is None:
+            raise ValidationError(
+                {"max_only_from": _("Для перехода укажите дату, с которой остаётся только MAX.")}
+            )
+
+    @property
+    def messenger_texts(self) -> MessengerTexts:
+        """Every sentence about the messenger, for this organisation's state
+        (`accounts.messenger.MessengerTexts`)."""
+        return texts_for(self.messenger, self.max_only_from)
 
     @property
     def messenger_name(self) -> str:
-        return self.get_messenger_display()
+        return self.messenger_texts.name
 
     @property
     def messenger_name_in(self) -> str:
-        """The messenger's name after «в»: «в VK Мессенджере», «в MAX»."""
-        return MESSENGER_LOCATIVE[Messenger(self.messenger)]
+        """The messenger's name after «доступен»: «в VK Мессенджере», «в мессенджере MAX»."""
+        return self.messenger_texts.where
 
     @property
     def platform_administrators(self) -> models.QuerySet[User]:
@@ -332,6 +371,16 @@ def validate_invite_link(value: str) -> None:
         )
 
 
+def validate_max_invite_link(value: str) -> None:
+    """A MAX chat invite link: an https address on max.ru (https://max.ru/join/…)."""
+    validate_invite_link(value)
+    if not is_max_link(value):
+        raise ValidationError(
+            _("Ссылка-приглашение в MAX должна вести на max.ru, например https://max.ru/join/…"),
+            code="not_max",
+        )
+
+
 class StudyGroup(models.Model):
     """A творческое объединение: its teachers and students, and its Sferum chat."""
 
@@ -349,6 +398,13 @@ class StudyGroup(models.Model):
         blank=True,
         validators=[validate_invite_link],
         help_text=_("Создайте чат объединения в «Сферуме» и вставьте ссылку-приглашение."),
+    )
+    max_invite_link = models.URLField(
+        _("ссылка-приглашение в чат в MAX"),
+        max_length=500,
+        blank=True,
+        validators=[validate_max_invite_link],
+        help_text=_("Для перехода в MAX: ссылка вида https://max.ru/join/…"),
     )
 
     class Meta:

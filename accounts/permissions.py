@@ -25,6 +25,9 @@ MANAGERS = frozenset({Role.ADMIN, Role.DIRECTOR})
 ADMINS = frozenset({Role.ADMIN})
 TEACHERS = frozenset({Role.TEACHER})
 FAMILIES = frozenset({Role.STUDENT, Role.PARENT})
+# The Sferum status page (regulation §4.7): the director and the administrators use the
+# учебный профиль with a verified «учитель» status too, not only the teachers.
+SFERUM_STATUS_HOLDERS = TEACHERS | MANAGERS
 
 
 def roles_required(roles: frozenset[str]) -> Callable[[View], View]:

@@ -82,6 +82,8 @@ ORGANISATION_FIELDS = (
     "region",
     "time_zone",
     "messenger",
+    "max_only_from",
+    "registration_link",
 )
 PERSON_FIELDS = ("last_name", "first_name", "patronymic", "position", "email", "phone")
 PROFILE_FIELDS = ("email", "phone")
@@ -262,14 +264,20 @@ def _tell_about_contacts(person: User, actor: User, before: Mapping[str, Any], c
 def organisation_update(
     *, organisation: Organisation, actor: User, data: Mapping[str, Any]
 ) -> Organisation:
-    """The organisation's details (the settings page)."""
+    """The organisation's details (the settings page). A change of the messenger is dated
+    (`messenger_changed_at`): the dashboard then asks for a new parents' notice and offers a
+    new regulation draft (onboarding's `messenger_paperwork`)."""
     with transaction.atomic():
         locked = _locked(organisation)
         changed = _assign(locked, data, ORGANISATION_FIELDS)
         if not changed:
             return locked
         _full_clean(locked)
-        locked.save(update_fields=list(changed))
+        fields = list(changed)
+        if "messenger" in changed:
+            locked.messenger_changed_at = timezone.now()
+            fields.append("messenger_changed_at")
+        locked.save(update_fields=fields)
         log_action(actor, locked, "organisation.updated", changed)
     return locked
 
@@ -489,6 +497,9 @@ def _ids(people: Iterable[User]) -> list[int]:
     return sorted(person.pk for person in people)
 
 
+GROUP_LINK_FIELDS = ("chat_invite_link", "max_invite_link")
+
+
 def group_create(
     *,
     organisation: Organisation,
@@ -497,10 +508,16 @@ def group_create(
     teachers: Iterable[User] = (),
     students: Iterable[User] = (),
     chat_invite_link: str = "",
+    max_invite_link: str = "",
 ) -> StudyGroup:
     teachers, students = list(teachers), list(students)
     with transaction.atomic():
-        group = StudyGroup(organisation=organisation, name=name, chat_invite_link=chat_invite_link)
+        group = StudyGroup(
+            organisation=organisation,
+            name=name,
+            chat_invite_link=chat_invite_link,
+            max_invite_link=max_invite_link,
+        )
         _full_clean(group)
         group.save()
         group.teachers.set(teachers)
@@ -514,6 +531,7 @@ def group_create(
                 "teachers": _ids(teachers),
                 "students": _ids(students),
                 "chat_invite_link": chat_invite_link,
+                **({"max_invite_link": max_invite_link} if max_invite_link else {}),
             },
         )
     return group
@@ -527,16 +545,17 @@ def group_update(
     teachers: Iterable[User],
     students: Iterable[User],
     chat_invite_link: str = "",
+    max_invite_link: str | None = None,
 ) -> StudyGroup:
-    """Everything about a group (the administrator)."""
+    """Everything about a group (the administrator). `max_invite_link=None` leaves the MAX
+    link as it is."""
     teachers, students = list(teachers), list(students)
+    values = {"name": name, "chat_invite_link": chat_invite_link}
+    if max_invite_link is not None:
+        values["max_invite_link"] = max_invite_link
     with transaction.atomic():
         locked = _locked(group)
-        changed = _assign(
-            locked,
-            {"name": name, "chat_invite_link": chat_invite_link},
-            ("name", "chat_invite_link"),
-        )
+        changed = _assign(locked, values, ("name", *GROUP_LINK_FIELDS))
         if changed:
             _full_clean(locked)
             locked.save(update_fields=list(changed))
@@ -551,14 +570,20 @@ def group_update(
     return locked
 
 
-def group_set_link(*, group: StudyGroup, actor: User, chat_invite_link: str) -> StudyGroup:
-    """A teacher keeps their own group's chat invite link."""
+def group_set_link(
+    *, group: StudyGroup, actor: User, chat_invite_link: str, max_invite_link: str | None = None
+) -> StudyGroup:
+    """A teacher keeps their own group's chat invite links (the Sferum one and, for the move
+    to MAX, the MAX one; `None` leaves the MAX link as it is)."""
+    values = {"chat_invite_link": chat_invite_link}
+    if max_invite_link is not None:
+        values["max_invite_link"] = max_invite_link
     with transaction.atomic():
         locked = _locked(group)
-        changed = _assign(locked, {"chat_invite_link": chat_invite_link}, ("chat_invite_link",))
+        changed = _assign(locked, values, GROUP_LINK_FIELDS)
         if changed:
             _full_clean(locked)
-            locked.save(update_fields=["chat_invite_link"])
+            locked.save(update_fields=list(changed))
             log_action(actor, locked, "group.link_changed", changed)
     return locked
 
