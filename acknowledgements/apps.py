@@ -10,6 +10,7 @@ ACTION_LABELS = {
     "version.approved": "Редакция утверждена",
     "version.superseded": "Редакция заменена новой",
     "version.reminded": "Отправлены напоминания об ознакомлении",
+    "version.deadline_set": "Изменён срок ознакомления",
     "acknowledgement.confirmed": "Ознакомление подтверждено в портале",
     "acknowledgement.paper_recorded": "Ознакомление записано по бумажному листу",
 }

@@ -20,7 +20,7 @@ from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import join_pdfs, render_pdf
 
 from .models import AckMethod, Acknowledgement, DocumentVersion, VersionStatus
-from .selectors import readers
+from .selectors import counted_version_ids, readers
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,13 @@ def sheet_title(version: DocumentVersion) -> str:
 
 def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRow]:
     """Staff asked to read the version, and anyone who has confirmed it, alphabetically."""
+    # An editorial correction counts the acknowledgements of the version it corrects, each
+    # with its own (original) date: the oldest first, so a later one wins.
     acks = {
         ack.person_id: ack
-        for ack in Acknowledgement.objects.filter(version=version).select_related("person")
+        for ack in Acknowledgement.objects.filter(version__in=counted_version_ids(version))
+        .select_related("person", "version")
+        .order_by("version__number")
     }
     people = {p.pk: p for p in readers(version.document.organisation)}
     people.update({pk: ack.person for pk, ack in acks.items()})
@@ -106,6 +110,9 @@ def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRo
             if ack.method == AckMethod.ONLINE:
                 at = timezone.localtime(ack.recorded_at, zone)
                 note = f"подтверждено в портале {at:%d.%m.%Y}{NBSP}{at:%H:%M}"
+            if ack.version_id != version.pk:
+                note = f"{note}; " if note else ""
+                note += f"с редакцией{NBSP}{ack.version.number} (изменения редакционные)"
         rows.append(SheetRow(number, person.full_name, person.position, date, note))
     return rows
 

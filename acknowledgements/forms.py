@@ -83,3 +83,42 @@ class VersionForm(forms.ModelForm):
         if image_sources(value):
             raise forms.ValidationError(IMAGES_REFUSED)
         return value
+
+
+class ApproveForm(forms.Form):
+    """The director's approval: a substantive version (everyone asked again) or an editorial
+    correction (nobody asked again), the latter with its reason."""
+
+    editorial = forms.BooleanField(
+        label=_("Редакционная правка: не просить сотрудников ознакомиться заново"),
+        required=False,
+        help_text=_(
+            "Только для исправлений, не меняющих смысла (опечатки, оформление, реквизиты). "
+            "Ознакомление с действующей редакцией будет засчитано для новой."
+        ),
+    )
+    editorial_reason = forms.CharField(
+        label=_("Почему правка редакционная"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("editorial") and not (data.get("editorial_reason") or "").strip():
+            self.add_error(
+                "editorial_reason",
+                _("Укажите, почему правка редакционная и не требует нового ознакомления."),
+            )
+        return data
+
+
+class DeadlineForm(forms.Form):
+    read_by = forms.DateField(
+        label=_("Срок ознакомления"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d.%m.%Y"],
+        help_text=_("Пустое поле — срок снят."),
+    )

@@ -88,6 +88,23 @@ class DocumentVersion(models.Model):
     )
     # The approved order, rendered once by the approval job: it must never change afterwards.
     order_pdf = models.FileField(upload_to="documents/orders/", blank=True)
+    # An editorial correction (chosen by the director at approval, with a reason): staff are not
+    # asked again. The acknowledgements of the version it corrects (`corrects`, the approved one
+    # it replaced) count for it; no row is copied, so the sheet shows the original dates.
+    editorial = models.BooleanField(_("редакционная правка"), default=False)
+    editorial_reason = models.TextField(_("причина редакционной правки"), blank=True)
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("исправляет редакцию"),
+    )
+    # Reading it: the due date (set by the administrator) and the day the scheduled reminders
+    # start from (approval, or the day the due date was set). See cdt_portal/reminder_schedule.
+    read_by = models.DateField(_("срок ознакомления"), null=True, blank=True)
+    reminders_from = models.DateField(_("напоминания с"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("редакция документа")
@@ -180,6 +197,8 @@ class ReminderRun(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
     base_url = models.CharField(max_length=500)
+    # Started by the schedule (`reminders_due`): only the people whose reminder is due that day.
+    scheduled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

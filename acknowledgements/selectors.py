@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from accounts.models import Organisation, Role, User
 from cdt_portal.audit import history
 from cdt_portal.models import AuditEntry, Job
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
+from cdt_portal.reminder_schedule import reminder_due
 
+from .diff import TextDiff, word_diff
 from .models import (
     REGULATION_CODE,
     Acknowledgement,
@@ -60,6 +64,20 @@ def current_version(
     )
 
 
+def counted_version_ids(version: DocumentVersion) -> list[int]:
+    """The versions whose acknowledgements count for `version`: itself and, when it is an
+    editorial correction, the version it corrects (and so on down a chain of corrections).
+    Acknowledgements are never copied: each stays on the version the person actually read."""
+    ids = [version.pk]
+    current = version
+    while current.editorial and current.corrects_id and current.corrects_id not in ids:
+        ids.append(current.corrects_id)
+        current = DocumentVersion.objects.only("pk", "editorial", "corrects").get(
+            pk=current.corrects_id
+        )
+    return ids
+
+
 @dataclass(frozen=True)
 class ReadingStatus:
     version: DocumentVersion | None
@@ -75,7 +93,12 @@ def reading_status(
         version = current_version(person.organisation, code)
     ack = None
     if version is not None:
-        ack = Acknowledgement.objects.filter(version=version, person=person).first()
+        ack = (
+            Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
+            .select_related("version")
+            .order_by("-version__number")
+            .first()
+        )
     return ReadingStatus(
         version=version,
         acknowledgement=ack,
@@ -87,7 +110,14 @@ def reading_status(
 
 
 def pending_readers(version: DocumentVersion) -> QuerySet[User]:
-    return readers(version.document.organisation).exclude(acknowledgements__version=version)
+    return readers(version.document.organisation).exclude(
+        acknowledgements__version__in=counted_version_ids(version)
+    )
+
+
+def is_overdue(version: DocumentVersion, today: dt.date | None = None) -> bool:
+    """The version's due date has passed (those still pending are overdue)."""
+    return version.read_by is not None and version.read_by < (today or timezone.localdate())
 
 
 def acknowledgement_progress(
@@ -97,9 +127,13 @@ def acknowledgement_progress(
     staff = readers(organisation)
     if version is None:
         return Progress(0, staff.count())
-    return Progress(
-        Acknowledgement.objects.filter(version=version, person__in=staff).count(), staff.count()
+    confirmed = (
+        Acknowledgement.objects.filter(version__in=counted_version_ids(version), person__in=staff)
+        .values("person")
+        .distinct()
+        .count()
     )
+    return Progress(confirmed, staff.count())
 
 
 def edit_refusal(version: DocumentVersion) -> str | None:
@@ -120,21 +154,30 @@ class AckFilter:
 
     CONFIRMED = "confirmed"
     PENDING = "pending"
+    OVERDUE = "overdue"
 
 
 def acknowledgement_rows(version: DocumentVersion, *, status: str, query: str) -> QuerySet[User]:
-    """Staff asked to read `version`, each with `version_acks` (their acknowledgement, or
-    nothing) prefetched, narrowed to those who have or haven't confirmed, and by a search."""
+    """Staff asked to read `version`, each with `version_acks` (their acknowledgements that
+    count for it, the latest version first, or nothing) prefetched, narrowed to those who have
+    or haven't confirmed (or are overdue: not confirmed after the due date), and by a search."""
+    counted = counted_version_ids(version)
     acks = Prefetch(
         "acknowledgements",
-        queryset=Acknowledgement.objects.filter(version=version).select_related("recorded_by"),
+        queryset=Acknowledgement.objects.filter(version__in=counted)
+        .select_related("recorded_by", "version")
+        .order_by("-version__number"),
         to_attr="version_acks",
     )
     people = readers(version.document.organisation).prefetch_related(acks)
     if status == AckFilter.CONFIRMED:
-        people = people.filter(acknowledgements__version=version)
+        people = people.filter(acknowledgements__version__in=counted).distinct()
     elif status == AckFilter.PENDING:
-        people = people.exclude(acknowledgements__version=version)
+        people = people.exclude(acknowledgements__version__in=counted)
+    elif status == AckFilter.OVERDUE:
+        people = people.exclude(acknowledgements__version__in=counted)
+        if not is_overdue(version):
+            people = people.none()
     return search_people(people, query)
 
 
@@ -158,8 +201,13 @@ def _history_note(entry: AuditEntry) -> str:
         return data["comment"]
     if not data:
         return ""
+    if entry.action in ("version.approved", "version.approval_started") and data.get("editorial"):
+        return f"{data['order_label']}; редакционная правка: {data['editorial_reason']}"
     if entry.action == "version.approved":
         return data["order_label"]
+    if entry.action == "version.deadline_set":
+        new = data["read_by"][1]
+        return f"срок: до {dt.date.fromisoformat(new):%d.%m.%Y}" if new else "срок снят"
     if entry.action == "version.superseded":
         return f"заменена редакцией {data['by_version']}"
     if entry.action == "version.edited":
@@ -221,3 +269,104 @@ def reminder_counts(run: ReminderRun) -> dict[str, int]:
 
 def job_by_key(key: str) -> Job | None:
     return Job.objects.filter(key=key).first()
+
+
+# --- what changed between versions -----------------------------------------------------------
+
+
+def previous_version(version: DocumentVersion) -> DocumentVersion | None:
+    """The version of the same document numbered just before this one."""
+    return (
+        DocumentVersion.objects.filter(document_id=version.document_id, number__lt=version.number)
+        .order_by("-number")
+        .first()
+    )
+
+
+def sibling_version(version: DocumentVersion, pk: int) -> DocumentVersion | None:
+    """Another version of the same document (so of the same organisation), or None."""
+    return (
+        DocumentVersion.objects.filter(document_id=version.document_id, pk=pk)
+        .exclude(pk=version.pk)
+        .first()
+    )
+
+
+def document_versions(version: DocumentVersion) -> QuerySet[DocumentVersion]:
+    return DocumentVersion.objects.filter(document_id=version.document_id).order_by("-number")
+
+
+def version_changes(old: DocumentVersion, new: DocumentVersion) -> TextDiff:
+    """The word-level differences of the two versions' texts (the title too, as a first
+    line, when it changed)."""
+    if old.title != new.title:
+        return word_diff(f"{old.title}\n\n{old.text}", f"{new.title}\n\n{new.text}")
+    return word_diff(old.text, new.text)
+
+
+@dataclass(frozen=True)
+class ChangesSinceRead:
+    acknowledgement: Acknowledgement
+    version: DocumentVersion  # the one the person confirmed
+    diff: TextDiff
+
+
+def changes_since_read(person: User, version: DocumentVersion) -> ChangesSinceRead | None:
+    """For a person asked to read `version`: what changed since the latest earlier version of
+    the same document they confirmed, or None when they confirmed none."""
+    ack = (
+        Acknowledgement.objects.filter(
+            person=person,
+            version__document_id=version.document_id,
+            version__number__lt=version.number,
+        )
+        .select_related("version")
+        .order_by("-version__number")
+        .first()
+    )
+    if ack is None:
+        return None
+    return ChangesSinceRead(ack, ack.version, version_changes(ack.version, version))
+
+
+# --- scheduled reminders -----------------------------------------------------------------------
+
+
+def reminder_history(
+    version: DocumentVersion, *, exclude_run: ReminderRun | None = None
+) -> dict[int, tuple[int, dt.date]]:
+    """Per person: how many reminders of this version they got (or were listed for, without an
+    e-mail) and the day of the last one. A letter that failed reminded nobody: not counted."""
+    deliveries = ReminderDelivery.objects.filter(run__version=version).exclude(
+        status=DeliveryStatus.FAILED
+    )
+    if exclude_run is not None:
+        deliveries = deliveries.exclude(run=exclude_run)
+    history_of: dict[int, tuple[int, dt.date]] = {}
+    for person_id, on_date in deliveries.values_list("person_id", "run__on_date"):
+        count, last = history_of.get(person_id, (0, on_date))
+        history_of[person_id] = (count + 1, max(last, on_date))
+    return history_of
+
+
+def scheduled_targets(
+    version: DocumentVersion, *, on_date: dt.date, exclude_run: ReminderRun | None = None
+) -> list[User]:
+    """The pending readers whose scheduled reminder is due on `on_date`
+    (`cdt_portal.reminder_schedule.reminder_due`). A version without a start day (approved
+    before the schedule existed, and no due date set since) has none."""
+    if version.reminders_from is None or version.status != VersionStatus.APPROVED:
+        return []
+    sent = reminder_history(version, exclude_run=exclude_run)
+    due = []
+    for person in pending_readers(version):
+        count, last = sent.get(person.pk, (0, None))
+        if reminder_due(
+            today=on_date,
+            start=version.reminders_from,
+            due=version.read_by,
+            sent_count=count,
+            last_sent=last,
+        ):
+            due.append(person)
+    return due

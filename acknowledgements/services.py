@@ -55,10 +55,13 @@ from .models import (
 )
 from .selectors import (
     approval_job_key,
+    counted_version_ids,
+    current_version,
     edit_refusal,
     is_reader,
     pending_readers,
     reminder_counts,
+    scheduled_targets,
 )
 
 NOT_APPROVABLE = "Эта редакция уже утверждена или заменена: утвердить её нельзя."
@@ -152,10 +155,29 @@ def _supersede(previous: DocumentVersion, *, actor: User, by: DocumentVersion) -
     )
 
 
-def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion:
+EDITORIAL_REASON_REQUIRED = "Укажите, почему правка редакционная и не требует нового ознакомления."
+EDITORIAL_WITHOUT_PREVIOUS = (
+    "Редакционной может быть только правка действующей редакции: утверждённой редакции ещё нет."
+)
+
+
+def version_approve(
+    *,
+    version: DocumentVersion,
+    actor: User,
+    editorial: bool = False,
+    editorial_reason: str = "",
+) -> DocumentVersion:
     """The director approves a draft: it becomes `approving` and a job renders and stores the
     order, then approves it (`version_approval_run`). The request answers at once. Pressing
-    again while it is approving finds the same job."""
+    again while it is approving finds the same job.
+
+    `editorial`: a correction that does not ask staff again (a required reason, kept on the
+    version and in the audit entry); whoever confirmed the version it replaces counts as
+    having read it. Otherwise everyone is asked again."""
+    editorial_reason = editorial_reason.strip()
+    if editorial and not editorial_reason:
+        raise PortalError(EDITORIAL_REASON_REQUIRED, field="editorial_reason")
     with transaction.atomic():
         locked = (
             DocumentVersion.objects.select_for_update()
@@ -170,15 +192,16 @@ def version_approve(*, version: DocumentVersion, actor: User) -> DocumentVersion
             raise PortalError("Нельзя утвердить редакцию без текста.")
         if locked.order_date > timezone.localdate():
             raise PortalError("Дата приказа не может быть позже сегодняшней.")
+        if editorial and current_version(locked.document.organisation) is None:
+            raise PortalError(EDITORIAL_WITHOUT_PREVIOUS, field="editorial")
         locked.status = VersionStatus.APPROVING
-        locked.save(update_fields=["status"])
-        _log(
-            actor,
-            locked,
-            "version.approval_started",
-            {"order_label": locked.order_label},
-            locked.document.organisation_id,
-        )
+        locked.editorial = editorial
+        locked.editorial_reason = editorial_reason if editorial else ""
+        locked.save(update_fields=["status", "editorial", "editorial_reason"])
+        data: dict[str, Any] = {"order_label": locked.order_label}
+        if editorial:
+            data.update(editorial=True, editorial_reason=editorial_reason)
+        _log(actor, locked, "version.approval_started", data, locked.document.organisation_id)
         # In the same transaction: a queue that is down undoes the change above.
         start_job(
             task=tasks.version_approval_task,
@@ -254,16 +277,32 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
         locked.approved_at = timezone.now()
         locked.approved_by = actor
         locked.order_pdf.name = name
+        # An editorial correction carries over the acknowledgements of the version it replaces.
+        locked.corrects = previous if locked.editorial else None
+        # Scheduled reminders of the people still to read it start today.
+        locked.reminders_from = timezone.localdate()
         locked.save(
-            update_fields=["status", "text_sha256", "approved_at", "approved_by", "order_pdf"]
+            update_fields=[
+                "status",
+                "text_sha256",
+                "approved_at",
+                "approved_by",
+                "order_pdf",
+                "corrects",
+                "reminders_from",
+            ]
         )
-        _log(
-            actor,
-            locked,
-            "version.approved",
-            {"order_label": locked.order_label, "text_sha256": locked.text_sha256},
-            locked.document.organisation_id,
-        )
+        data: dict[str, Any] = {
+            "order_label": locked.order_label,
+            "text_sha256": locked.text_sha256,
+        }
+        if locked.editorial:
+            data.update(
+                editorial=True,
+                editorial_reason=locked.editorial_reason,
+                corrects=previous.number if previous else None,
+            )
+        _log(actor, locked, "version.approved", data, locked.document.organisation_id)
     job_progress(job_id, 2)
     return result_url
 
@@ -314,7 +353,11 @@ def acknowledgement_confirm(
     with transaction.atomic():
         locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
         _require_open(locked)
-        existing = Acknowledgement.objects.filter(version=locked, person=person).first()
+        existing = (
+            Acknowledgement.objects.filter(version__in=counted_version_ids(locked), person=person)
+            .order_by("-version__number")
+            .first()
+        )
         if existing is not None:
             return existing, False
         try:
@@ -370,7 +413,9 @@ def acknowledgement_record_paper(
     with transaction.atomic():
         locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
         _require_open(locked)
-        if Acknowledgement.objects.filter(version=locked, person=person).exists():
+        if Acknowledgement.objects.filter(
+            version__in=counted_version_ids(locked), person=person
+        ).exists():
             raise PortalError(already, field="person")
         try:
             with transaction.atomic():
@@ -502,10 +547,13 @@ def reminders_start(
     actor: User | None,
     base_url: str,
     retry_failed_of: ReminderRun | None = None,
+    scheduled: bool = False,
+    on_date: dt.date | None = None,
 ) -> ReminderRun:
     """A reminder run for everyone who has not confirmed (or, for a retry, for those whose
-    reminder failed in `retry_failed_of`), sent by a job. While the last run is still going,
-    pressing again finds it; once it finished, pressing again starts the next run."""
+    reminder failed in `retry_failed_of`; for a `scheduled` one, those whose reminder is due
+    on `on_date`), sent by a job. While the last run is still going, pressing again finds it;
+    once it finished, pressing again starts the next run."""
     _require_open(version)
     with transaction.atomic():
         DocumentVersion.objects.select_for_update().get(pk=version.pk)
@@ -515,8 +563,9 @@ def reminders_start(
         run = ReminderRun.objects.create(
             version=version,
             number=(last.number if last else 0) + 1,
-            on_date=timezone.localdate(),
+            on_date=on_date or timezone.localdate(),
             retry_of=retry_failed_of,
+            scheduled=scheduled,
             started_by=actor,
             base_url=base_url,
         )
@@ -542,9 +591,11 @@ def reminders_retry_failed(*, run: ReminderRun, actor: User, base_url: str) -> R
 
 
 def reminders_due(*, base_url: str, on_date: dt.date | None = None) -> list[ReminderRun]:
-    """The hook for scheduled reminders (the deadlines issue decides when): one run for each
-    organisation's current version that still has readers pending. Idempotent per day: a
-    version that already had a run today gets none."""
+    """Scheduled reminders, run daily (`tasks.scheduled_reading_reminders`): one run for each
+    current version with a pending reader whose reminder is due today by
+    `cdt_portal.reminder_schedule.reminder_due` (when asked, before and on the due date, then
+    every few days, at most a few times). Idempotent per day: a version that already had a
+    run today gets none, and nobody reminded today is due again today."""
     on_date = on_date or timezone.localdate()
     runs = []
     approved = DocumentVersion.objects.filter(status=VersionStatus.APPROVED).select_related(
@@ -553,13 +604,56 @@ def reminders_due(*, base_url: str, on_date: dt.date | None = None) -> list[Remi
     for version in approved:
         if ReminderRun.objects.filter(version=version, on_date=on_date).exists():
             continue
-        if not pending_readers(version).exists():
+        if not scheduled_targets(version, on_date=on_date):
             continue
-        runs.append(reminders_start(version=version, actor=None, base_url=base_url))
+        runs.append(
+            reminders_start(
+                version=version, actor=None, base_url=base_url, scheduled=True, on_date=on_date
+            )
+        )
     return runs
 
 
+def version_set_deadline(
+    *, version: DocumentVersion, actor: User, read_by: dt.date | None
+) -> DocumentVersion:
+    """The administrator sets (or clears, with None) the date by which staff should read the
+    current version. Setting it starts the reminder schedule again from today. The same date
+    again changes nothing and logs nothing."""
+    today = timezone.localdate()
+    if read_by is not None and read_by < today:
+        raise PortalError(
+            "Срок ознакомления не может быть раньше сегодняшнего дня.", field="read_by"
+        )
+    with transaction.atomic():
+        locked = (
+            DocumentVersion.objects.select_for_update()
+            .select_related("document")
+            .get(pk=version.pk)
+        )
+        _require_open(locked)
+        if locked.read_by == read_by:
+            return locked
+        changed = {
+            "read_by": [
+                locked.read_by.isoformat() if locked.read_by else None,
+                read_by.isoformat() if read_by else None,
+            ]
+        }
+        locked.read_by = read_by
+        update = ["read_by"]
+        if read_by is not None:
+            locked.reminders_from = today
+            update.append("reminders_from")
+        locked.save(update_fields=update)
+        _log(actor, locked, "version.deadline_set", changed, locked.document.organisation_id)
+    return locked
+
+
 def _reminder_targets(run: ReminderRun):
+    if run.scheduled:
+        # Due that day; the run's own rows do not count, so running it again finds the same.
+        return scheduled_targets(run.version, on_date=run.on_date, exclude_run=run)
     if run.retry_of_id:
         failed = run.retry_of.deliveries.filter(status=DeliveryStatus.FAILED)
         return pending_readers(run.version).filter(pk__in=failed.values("person_id"))

@@ -3,7 +3,9 @@ services hold the work and its bookkeeping, so each is safe to run again."""
 
 from __future__ import annotations
 
-from huey.contrib.djhuey import db_task
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from cdt_portal.jobs import job_task
 
@@ -18,6 +20,14 @@ def version_approval_task(job_id: int, version_id: int, actor_id: int) -> str:
 @job_task()
 def reminders_task(job_id: int, run_id: int) -> str:
     return services.reminders_run(job_id=job_id, run_id=run_id)
+
+
+@db_periodic_task(crontab(minute="0", hour="9"))
+@lock_task("cdt-portal-reading-reminders")
+def scheduled_reading_reminders() -> None:
+    """Daily at 09:00 (TIME_ZONE): the reminders to read the current version that are due
+    today (`services.reminders_due`, by `cdt_portal.reminder_schedule`); each run is a job."""
+    services.reminders_due(base_url=settings.PORTAL_URL)
 
 
 # The sheet's tasks keep their job running themselves: the job is done when the last part is

@@ -27,6 +27,16 @@ urlpatterns = [
         views.version_approve_view,
         name="version_approve",
     ),
+    path(
+        "regulation/versions/<int:pk>/changes/",
+        views.version_changes_view,
+        name="version_changes",
+    ),
+    path(
+        "regulation/versions/<int:pk>/deadline/",
+        views.version_deadline,
+        name="version_deadline",
+    ),
     path("regulation/versions/<int:pk>/confirm/", views.confirm, name="version_confirm"),
     path("regulation/versions/<int:pk>/order.pdf", views.order_pdf, name="version_order_pdf"),
     path("regulation/versions/<int:pk>/sheet.pdf", views.sheet, name="version_sheet_pdf"),

@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
-from accounts.permissions import MANAGERS, roles_required
+from accounts.permissions import ADMINS, MANAGERS, roles_required
 from cdt_portal import throttle
 from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
@@ -18,25 +18,31 @@ from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
 from .documents import order_filename, sheet_plan, stored_sheet
-from .forms import ConfirmForm, PaperForm, VersionForm
+from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
 from .models import REGULATION_CODE, DocumentVersion, VersionStatus
 from .selectors import (
     ReadingStatus,
     acknowledgement_progress,
     acknowledgement_rows,
     approval_job,
+    changes_since_read,
     current_version,
+    document_versions,
     edit_refusal,
+    is_overdue,
     job_by_key,
     last_reminder_run,
     organisation_versions,
     pending_readers,
+    previous_version,
     readers,
     reading_status,
     reminder_counts,
     reminder_deliveries,
     reminder_job,
     reminder_run_for_user,
+    sibling_version,
+    version_changes,
     version_history,
     with_acknowledgements,
 )
@@ -49,6 +55,7 @@ from .services import (
     version_approve,
     version_create,
     version_edit,
+    version_set_deadline,
 )
 
 STAFF = frozenset(STAFF_ROLES)
@@ -73,6 +80,8 @@ def get_current_version_or_404(request: HttpRequest) -> DocumentVersion:
 
 def _regulation_page(request: HttpRequest, status: ReadingStatus, form: ConfirmForm):
     version = status.version
+    # Asked to read a new version after confirming an earlier one: what changed comes first.
+    changes = changes_since_read(request.user, version) if status.must_read else None
     return render(
         request,
         "acknowledgements/regulation.html",
@@ -82,6 +91,7 @@ def _regulation_page(request: HttpRequest, status: ReadingStatus, form: ConfirmF
             "ack": status.acknowledgement,
             "must_read": status.must_read,
             "form": form,
+            "changes": changes,
         },
     )
 
@@ -184,6 +194,7 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
             **paging,
             "status": status,
             "query": query,
+            "overdue": is_overdue(version),
             "progress": acknowledgement_progress(version, version.document.organisation),
         },
     )
@@ -297,6 +308,56 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else "",
             "text_html": render_markdown(version.text),
             "history": version_history(version),
+            "deadline_form": DeadlineForm(initial={"read_by": version.read_by}),
+            "overdue": is_overdue(version),
+            "previous": previous_version(version),
+        },
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def version_deadline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administrator sets or clears the due date for reading the version."""
+    version = get_version_for_user(request, pk)
+    form = DeadlineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Срок не изменён: " + " ".join(form.errors.get("read_by", [])))
+        return redirect("version_detail", pk=version.pk)
+    try:
+        version = version_set_deadline(
+            version=version, actor=request.user, read_by=form.cleaned_data["read_by"]
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        if version.read_by:
+            messages.success(request, f"Срок ознакомления: до {version.read_by:%d.%m.%Y}.")
+        else:
+            messages.success(request, "Срок ознакомления снят.")
+    return redirect("version_detail", pk=version.pk)
+
+
+@roles_required(MANAGERS)
+def version_changes_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """What changed between the version and the previous one, or the one named by `?from=`
+    (a version of the same document; anything else is 404)."""
+    version = get_version_for_user(request, pk)
+    if "from" in request.GET:
+        base_pk = parse_id(request.GET["from"])
+        base = sibling_version(version, base_pk) if base_pk else None
+        if base is None:
+            raise Http404("Нет такой редакции")
+    else:
+        base = previous_version(version)
+    return render(
+        request,
+        "acknowledgements/version_changes.html",
+        {
+            "version": version,
+            "base": base,
+            "diff": version_changes(base, version) if base else None,
+            "versions": document_versions(version).exclude(pk=version.pk),
         },
     )
 
@@ -342,9 +403,17 @@ def version_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @roles_required(DIRECTORS)
 def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
-    if request.method == "POST":
+    previous = current_version(request.user.organisation, REGULATION_CODE)
+    # An empty POST (nothing ticked) is a substantive approval: the form is bound to it.
+    form = ApproveForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
         try:
-            version = version_approve(version=version, actor=request.user)
+            version = version_approve(
+                version=version,
+                actor=request.user,
+                editorial=form.cleaned_data["editorial"],
+                editorial_reason=form.cleaned_data["editorial_reason"],
+            )
         except PortalError as exc:
             messages.error(request, exc.message)
             return redirect("version_detail", pk=version.pk)
@@ -352,7 +421,11 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request,
                 f"Редакция {version.number} утверждена ({version.order_label}). "
-                "Всех сотрудников попросят ознакомиться с ней.",
+                + (
+                    "Правка редакционная: ознакомление с прежней редакцией засчитано."
+                    if version.editorial
+                    else "Всех сотрудников попросят ознакомиться с ней."
+                ),
             )
         elif version.status == VersionStatus.APPROVING:
             messages.info(
@@ -361,12 +434,12 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "Страница обновится, когда он будет готов.",
             )
         return redirect("version_detail", pk=version.pk)
-    previous = current_version(request.user.organisation, REGULATION_CODE)
     return render(
         request,
         "acknowledgements/version_approve_confirm.html",
         {
             "version": version,
+            "form": form,
             "previous": previous,
             "readers_count": readers(version.organisation).count(),
         },

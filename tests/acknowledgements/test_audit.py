@@ -58,6 +58,8 @@ AUDITED_SERVICES = {
     "reminders_retry_failed": "version.reminded",
     "reminders_due": "version.reminded",
     "reminders_run": "version.reminded",
+    # The due date for reading a version (test_deadlines.py).
+    "version_set_deadline": "version.deadline_set",
     # On the job it queues again (label registered by accounts; test_jobs.py).
     "jobs_resume_interrupted": "job.resumed",
 }
