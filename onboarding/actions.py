@@ -46,3 +46,35 @@ LABELS: dict[str, str] = {
     SEND_ATTEMPT: "Заявка передаётся почтовому серверу",
     SEND_REFUSED: "Почтовый сервер не принял заявку",
 }
+
+# Issue 12, the family side.
+STUDENT_NOTICE_PUBLISHED = "student_notice.published"
+STUDENT_NOTICE_CONFIRMED = "student_notice.confirmed"
+FAMILY_DECLINED = "family.declined"
+FAMILY_RETURNED = "family.returned"
+CONSENT_PAPER_GIVEN = "consent.paper.given"
+CONSENT_PAPER_WITHDRAWN = "consent.paper.withdrawn"
+
+LABELS.update(
+    {
+        STUDENT_NOTICE_PUBLISHED: "Опубликовано уведомление обучающихся",
+        STUDENT_NOTICE_CONFIRMED: "Обучающийся ознакомлен с уведомлением",
+        FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
+        FAMILY_RETURNED: "Семья снова использует «Сферум»",
+        CONSENT_PAPER_GIVEN: "Записано бумажное согласие на обработку персональных данных",
+        CONSENT_PAPER_WITHDRAWN: "Записан бумажный отзыв согласия на обработку персональных данных",
+    }
+)
+
+# Issue 12, §5.1: the checklist of local acts and programmes to amend.
+AMENDMENT_UPDATED = "amendment.updated"
+AMENDMENT_ACT_ADDED = "amendment.act.added"
+AMENDMENT_ACT_REMOVED = "amendment.act.removed"
+
+LABELS.update(
+    {
+        AMENDMENT_UPDATED: "Изменено состояние документа в списке изменений (п. 5.1)",
+        AMENDMENT_ACT_ADDED: "Локальный акт добавлен в список изменений (п. 5.1)",
+        AMENDMENT_ACT_REMOVED: "Локальный акт убран из списка изменений (п. 5.1)",
+    }
+)

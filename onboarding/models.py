@@ -274,3 +274,199 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.parent} → {self.student}: {self.get_action_display()}"
+
+
+# Issue 12, the family side: the consent's filled details, the students' own notice, and the
+# families who choose not to use Sferum.
+
+
+class IdentityDocument(models.TextChoices):
+    PASSPORT = "passport", _("паспорт гражданина Российской Федерации")
+    FOREIGN_PASSPORT = "foreign_passport", _("паспорт иностранного гражданина")
+    OTHER = "other", _("иной документ, удостоверяющий личность")
+
+
+class AuthorityDocument(models.TextChoices):
+    BIRTH_CERTIFICATE = "birth_certificate", _("свидетельство о рождении")
+    GUARDIANSHIP = "guardianship", _("акт органа опеки и попечительства")
+    OTHER = "other", _("иной документ, подтверждающий полномочия")
+
+
+class ConsentMethod(models.TextChoices):
+    ONLINE = "online", _("в портале")
+    PAPER = "paper", _("на бумаге")
+
+
+class ConsentDetails(models.Model):
+    """What a consent record says beyond «given»/«withdrawn» (152-ФЗ ст. 9 ч. 4): the parent,
+    their identity document, the child, the document proving the parent's authority; and how
+    the act was made (online, or on paper recorded by an administrator with the paper's date).
+    A withdrawal keeps only the way and the date. Personal data: shown to the parent and the
+    organisation's managers only."""
+
+    record = models.OneToOneField(
+        ConsentRecord, on_delete=models.PROTECT, related_name="details", primary_key=True
+    )
+    method = models.CharField(
+        _("как оформлено"), max_length=10, choices=ConsentMethod.choices, default="online"
+    )
+    signed_on = models.DateField(_("дата документа"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    parent_full_name = models.CharField(_("Ф.И.О. родителя"), max_length=300, blank=True)
+    parent_address = models.CharField(_("адрес родителя"), max_length=500, blank=True)
+    id_document = models.CharField(
+        _("документ, удостоверяющий личность"),
+        max_length=20,
+        choices=IdentityDocument.choices,
+        blank=True,
+    )
+    id_series = models.CharField(_("серия"), max_length=20, blank=True)
+    id_number = models.CharField(_("номер"), max_length=30, blank=True)
+    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
+    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+    child_full_name = models.CharField(_("Ф.И.О. ребёнка"), max_length=300, blank=True)
+    child_birth_date = models.DateField(_("дата рождения ребёнка"), null=True, blank=True)
+    child_address = models.CharField(_("адрес ребёнка"), max_length=500, blank=True)
+    authority_document = models.CharField(
+        _("документ, подтверждающий полномочия"),
+        max_length=20,
+        choices=AuthorityDocument.choices,
+        blank=True,
+    )
+    authority_series = models.CharField(_("серия"), max_length=20, blank=True)
+    authority_number = models.CharField(_("номер"), max_length=30, blank=True)
+    authority_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
+    authority_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("сведения согласия")
+        verbose_name_plural = _("сведения согласий")
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.signed_on:%d.%m.%Y}"
+
+
+class StudentNotice(models.Model):
+    """The students' own short notice (section 5.2: students and parents are informed)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("текст уведомления"))
+    published_at = models.DateTimeField(_("опубликовано"), auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("уведомление обучающихся")
+        verbose_name_plural = _("уведомления обучающихся")
+        ordering = ["-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.published_at:%d.%m.%Y}"
+
+
+class StudentNoticeAcknowledgement(models.Model):
+    notice = models.ForeignKey(
+        StudentNotice, on_delete=models.PROTECT, related_name="acknowledgements"
+    )
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "student"], name="student_notice_ack_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.at:%d.%m.%Y}"
+
+
+class FamilyChannel(models.TextChoices):
+    PHONE = "phone", _("по телефону")
+    EMAIL = "email", _("по электронной почте")
+    PAPER = "paper", _("на бумаге (через ребёнка или лично)")
+
+
+class FamilyChoice(models.Model):
+    """A parent's choice for one child: «не используем Сферум/MAX» and the other channel the
+    family prefers. `declined` false: they changed their mind (the row and its history stay)."""
+
+    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="family_choices"
+    )
+    declined = models.BooleanField(_("не используем «Сферум»"), default=True)
+    channel = models.CharField(
+        _("другой способ связи"), max_length=10, choices=FamilyChannel.choices, blank=True
+    )
+    contact = models.CharField(_("телефон или e-mail для связи"), max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("выбор семьи")
+        verbose_name_plural = _("выбор семей")
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "student"], name="family_choice_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent} → {self.student}: {self.get_channel_display()}"
+
+
+# Issue 12, §5.1 of the regulation: the local acts and the additional programmes the
+# institution amends to provide for Sferum. Each group's programme is an item of its own,
+# read as «to do» until its first change stores a row; local acts are named by the
+# administrator.
+
+
+class AmendmentState(models.TextChoices):
+    TODO = "todo", _("нужно внести изменения")
+    AMENDED = "amended", _("изменения внесены")
+
+
+class AmendmentItem(models.Model):
+    """One document to amend: a group's additional programme (`group` set), or a local act
+    named by the administrator (`title` set)."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="amendment_items"
+    )
+    group = models.OneToOneField(
+        "accounts.StudyGroup",
+        verbose_name=_("объединение"),
+        on_delete=models.CASCADE,
+        related_name="programme_amendment",
+        null=True,
+        blank=True,
+    )
+    title = models.CharField(_("локальный акт"), max_length=300, blank=True)
+    state = models.CharField(
+        _("состояние"),
+        max_length=10,
+        choices=AmendmentState.choices,
+        default=AmendmentState.TODO,
+    )
+    amended_on = models.DateField(_("дата изменения"), null=True, blank=True)
+    note = models.TextField(_("примечание"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("документ для изменения")
+        verbose_name_plural = _("документы для изменения")
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(group__isnull=False, title="") | models.Q(group__isnull=True))
+                & ~models.Q(group__isnull=True, title=""),
+                name="amendment_item_is_programme_or_act",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.group_id:
+            return f"Дополнительная программа «{self.group.name}»"
+        return self.title

@@ -8,8 +8,18 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
-from accounts.models import Role
-from accounts.permissions import ADMINS, MANAGERS, get_child_for_parent, roles_required
+from accounts.models import Organisation, Role
+from accounts.permissions import (
+    ADMINS,
+    FAMILIES,
+    MANAGERS,
+    TEACHERS,
+    get_child_for_parent,
+    get_group_for_user,
+    get_person_for_user,
+    roles_required,
+)
+from cdt_portal.access import public
 from cdt_portal.errors import PortalError
 from cdt_portal.inputs import parse_id
 from cdt_portal.markup import render_markdown
@@ -17,8 +27,34 @@ from cdt_portal.net import client_ip
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response, render_pdf
 
-from .selectors import consent_listing, current_consent_text, current_notice, notice_overview
-from .services import consent_record, notice_confirm, notice_publish
+from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm
+from .models import ConsentDetails, ConsentRecord
+from .selectors import (
+    consent_document_context,
+    consent_listing,
+    consent_record_for_manager,
+    consent_state,
+    current_notice,
+    current_student_notice,
+    default_student_notice_text,
+    family_choices,
+    last_given_consent,
+    notice_overview,
+    organisation_by_slug,
+    privacy_context,
+)
+from .selectors import group_families as group_families_of
+from .services import (
+    CONSENT_DETAIL_FIELDS,
+    consent_give,
+    consent_record_paper,
+    consent_withdraw,
+    family_choice_set,
+    notice_confirm,
+    notice_publish,
+    student_notice_confirm,
+    student_notice_publish,
+)
 
 PARENTS = frozenset({Role.PARENT})
 
@@ -37,45 +73,30 @@ def notice_confirm_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles_required(PARENTS)
 def consent_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The old one-click address: giving needs the filled form (152-ФЗ ст. 9 ч. 4) and
+    withdrawing its confirmation page, so both are sent there and nothing is written here."""
     child = get_child_for_parent(request, pk)
-    try:
-        record = consent_record(
-            parent=request.user,
-            student=child,
-            action=request.POST.get("action", ""),
-            ip_address=client_ip(request),
-        )
-    except PortalError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            # The organisation's time zone is active for the request (accounts.middleware).
-            f"{child.full_name}: согласие {record.get_action_display()} "
-            f"{timezone.localtime(record.at):%d.%m.%Y}.",
-        )
+    action = request.POST.get("action", "")
+    if action == "given":
+        return redirect("consent_give", pk=child.pk)
+    if action == "withdrawn":
+        return redirect("consent_withdraw", pk=child.pk)
+    messages.error(request, "Неизвестное действие.")
     return redirect("family_home")
 
 
 @roles_required(MANAGERS | PARENTS)
 def consent_text(request: HttpRequest) -> HttpResponse:
-    text = current_consent_text(request.user.organisation)
+    context = consent_document_context(request.user.organisation)
     if request.GET.get("format") == "pdf":
         filename, pdf = render_pdf(
             "pdf/consent.html",
-            {
-                "text_html": str(render_markdown(text.text)),
-                "organisation": request.user.organisation,
-                "today": f"{timezone.localdate():%d.%m.%Y}",
-            },
+            context,
             filename="Согласие на обработку персональных данных.pdf",
+            css=CONSENT_CSS,
         )
         return pdf_response(filename, pdf)
-    return render(
-        request,
-        "onboarding/consent_text.html",
-        {"text": text, "text_html": render_markdown(text.text)},
-    )
+    return render(request, "onboarding/consent_text.html", context)
 
 
 @require_safe
@@ -83,6 +104,7 @@ def consent_text(request: HttpRequest) -> HttpResponse:
 def notices(request: HttpRequest) -> HttpResponse:
     """The notice in force and who confirmed it; publishing is `notice_publish_view`."""
     overview = notice_overview(request.user.organisation)
+    student_notice = current_student_notice(request.user.organisation)
     return render(
         request,
         "onboarding/notices.html",
@@ -92,6 +114,13 @@ def notices(request: HttpRequest) -> HttpResponse:
             "draft": overview.draft,
             "groups": overview.groups,
             "is_admin": request.user.has_role(Role.ADMIN),
+            "student_notice": student_notice,
+            "student_notice_html": render_markdown(student_notice.text) if student_notice else "",
+            "student_draft": (
+                student_notice.text
+                if student_notice
+                else default_student_notice_text(request.user.organisation)
+            ),
         },
     )
 
@@ -133,3 +162,243 @@ def consents(request: HttpRequest) -> HttpResponse:
             "query": query,
         },
     )
+
+
+# Issue 12, the family side: the students' notice, families who decline, the full consent, the
+# privacy page --------------------------------------------------------------------------------
+
+STUDENTS = frozenset({Role.STUDENT})
+# Names filled into the consent are never hyphenated: the printed document reads them whole.
+CONSENT_CSS = ".fill-in { hyphens: manual; }"
+
+
+@require_POST
+@roles_required(STUDENTS)
+def student_notice_confirm_view(request: HttpRequest) -> HttpResponse:
+    notice = current_student_notice(request.user.organisation)
+    if notice is None:
+        raise Http404("Уведомления нет")
+    student_notice_confirm(notice=notice, student=request.user)
+    messages.success(request, "Спасибо! Отмечено, что ты прочитал(а) памятку.")
+    return redirect("family_home")
+
+
+@require_POST
+@roles_required(ADMINS)
+def student_notice_publish_view(request: HttpRequest) -> HttpResponse:
+    try:
+        student_notice_publish(
+            organisation=request.user.organisation,
+            actor=request.user,
+            text=request.POST.get("text", ""),
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, "Уведомление для обучающихся опубликовано: они увидят его на своей странице."
+        )
+    return redirect("notices")
+
+
+@roles_required(PARENTS)
+def family_choice_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """«Не используем „Сферум“» for a child and another channel; or back to Sferum."""
+    child = get_child_for_parent(request, pk)
+    choice = family_choices(request.user).get(child.pk)
+    initial = {"channel": choice.channel, "contact": choice.contact} if choice else {}
+    form = FamilyChoiceForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        declined = request.POST.get("declined") != "0"
+        if not declined or form.is_valid():
+            data = form.cleaned_data if declined else {}
+            try:
+                family_choice_set(
+                    parent=request.user,
+                    student=child,
+                    declined=declined,
+                    channel=data.get("channel", ""),
+                    contact=data.get("contact", ""),
+                )
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"{child.full_name}: "
+                    + (
+                        "записано, что вы не используете «Сферум». Педагог будет связываться "
+                        "выбранным способом."
+                        if declined
+                        else "записано, что вы снова используете «Сферум»."
+                    ),
+                )
+                return redirect("family_home")
+    return render(
+        request, "onboarding/family_choice.html", {"child": child, "choice": choice, "form": form}
+    )
+
+
+@roles_required(PARENTS)
+def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The consent form; a valid form shows the filled consent and what follows, and only its
+    confirmation (`confirm=1`) records it."""
+    child = get_child_for_parent(request, pk)
+    last = last_given_consent(child, request.user)
+    initial = (
+        {f: getattr(last.details, f) for f in CONSENT_DETAIL_FIELDS}
+        if last is not None and hasattr(last, "details")
+        else {"parent_full_name": request.user.full_name, "child_full_name": child.full_name}
+    )
+    form = ConsentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("confirm") == "1":
+            try:
+                record = consent_give(
+                    parent=request.user,
+                    student=child,
+                    details=form.cleaned_data,
+                    ip_address=client_ip(request),
+                )
+            except PortalError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"{child.full_name}: согласие дано {timezone.localtime(record.at):%d.%m.%Y}.",
+                )
+                return redirect("family_home")
+        else:
+            preview = ConsentDetails(signed_on=timezone.localdate(), **form.cleaned_data)
+            return render(
+                request,
+                "onboarding/consent_confirm.html",
+                {
+                    "child": child,
+                    "form": form,
+                    **consent_document_context(request.user.organisation, preview),
+                },
+            )
+    return render(request, "onboarding/consent_form.html", {"child": child, "form": form})
+
+
+@roles_required(PARENTS)
+def consent_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    child = get_child_for_parent(request, pk)
+    if request.method == "POST":
+        try:
+            record = consent_withdraw(
+                parent=request.user, student=child, ip_address=client_ip(request)
+            )
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"{child.full_name}: согласие отозвано {timezone.localtime(record.at):%d.%m.%Y}.",
+            )
+        return redirect("family_home")
+    return render(
+        request,
+        "onboarding/consent_withdraw.html",
+        {"child": child, "consent": consent_state(child)},
+    )
+
+
+@require_safe
+@roles_required(PARENTS)
+def consent_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The parent's consent for this child: filled from their last consent, else a form for ink
+    with the child's name."""
+    child = get_child_for_parent(request, pk)
+    last = last_given_consent(child, request.user)
+    details = getattr(last, "details", None) if last else None
+    filename, pdf = render_pdf(
+        "pdf/consent.html",
+        consent_document_context(request.user.organisation, details, child),
+        filename=f"Согласие на обработку персональных данных — {child.full_name}.pdf",
+        css=CONSENT_CSS,
+    )
+    return pdf_response(filename, pdf)
+
+
+@require_safe
+@roles_required(MANAGERS)
+def consent_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """A recorded consent, filled, for the organisation's managers; another's is 404."""
+    try:
+        record = consent_record_for_manager(request.user.organisation, pk)
+    except ConsentRecord.DoesNotExist as exc:
+        raise Http404("Нет такого согласия") from exc
+    details = getattr(record, "details", None)
+    if details is None or record.action != "given":
+        raise Http404("У этой записи нет заполненного согласия")
+    filename, pdf = render_pdf(
+        "pdf/consent.html",
+        consent_document_context(request.user.organisation, details),
+        filename=f"Согласие на обработку персональных данных — {record.student.full_name}.pdf",
+        css=CONSENT_CSS,
+    )
+    return pdf_response(filename, pdf)
+
+
+@roles_required(ADMINS)
+def consent_paper_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administrator records a consent or a withdrawal signed on paper, with its date."""
+    student = get_person_for_user(request, pk)
+    parents = [link.parent for link in student.parent_links.select_related("parent")]
+    if not student.has_role(Role.STUDENT) or not parents:
+        raise Http404("Нет такого обучающегося с родителями")
+    form = PaperConsentForm(request.POST or None, parents=parents)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        parent = next(p for p in parents if p.pk == data["parent"])
+        try:
+            consent_record_paper(
+                actor=request.user,
+                parent=parent,
+                student=student,
+                action=data["action"],
+                signed_on=data["signed_on"],
+                details=data,
+            )
+        except PortalError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{student.full_name}: бумажный документ записан.")
+            return redirect("consents")
+    return render(
+        request,
+        "onboarding/consent_paper.html",
+        {"student": student, "form": form, "consent": consent_state(student)},
+    )
+
+
+@require_safe
+@roles_required(TEACHERS | MANAGERS)
+def group_families(request: HttpRequest, pk: int) -> HttpResponse:
+    """For the group's teacher: consent state, families' channels, the students' notice."""
+    group = get_group_for_user(request, pk)
+    return render(
+        request,
+        "onboarding/group_families.html",
+        {"group": group, "families": group_families_of(group)},
+    )
+
+
+@require_safe
+@roles_required(FAMILIES | TEACHERS | MANAGERS)
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's organisation's privacy policy."""
+    return render(request, "onboarding/privacy.html", privacy_context(request.user.organisation))
+
+
+@public
+@require_safe
+def privacy_public(request: HttpRequest, slug: str) -> HttpResponse:
+    """Any organisation's privacy policy, public, addressed like its join page."""
+    try:
+        organisation = organisation_by_slug(slug)
+    except Organisation.DoesNotExist as exc:
+        raise Http404("Нет такой организации") from exc
+    return render(request, "onboarding/privacy.html", privacy_context(organisation))

@@ -10,8 +10,9 @@ from email.utils import formataddr
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
 
-from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
-from acknowledgements.models import DocumentVersion, text_sha256
+from accounts.messenger import names_vk
+from accounts.models import Guardianship, Messenger, Organisation, Role, StudyGroup, User
+from acknowledgements.models import REGULATION_CODE, DocumentVersion, VersionStatus, text_sha256
 from acknowledgements.selectors import acknowledgement_progress, current_version
 from cdt_portal.audit import action_label, history
 from cdt_portal.errors import PortalError
@@ -24,6 +25,8 @@ from .actions import REQUEST_DETAILS_CHANGED, SFERUM_STATUS_CHANGED
 from .documents import build_registration_email
 from .models import (
     TRANSITIONS,
+    AmendmentItem,
+    AmendmentState,
     ConsentRecord,
     ConsentText,
     NoticeAcknowledgement,
@@ -311,9 +314,13 @@ def default_consent_text(organisation: Organisation) -> str:
 def current_consent_text(organisation: Organisation) -> ConsentText:
     """The consent text in force. Before anyone consented it is the portal's template, shown
     unsaved: the consent service stores it with the first consent."""
-    text = ConsentText.objects.filter(organisation=organisation).first()
+    body = default_consent_text(organisation)
+    # A changed template (the complete consent of issue 12) is a new edition: stored with the
+    # first consent under it, while the records under the old one keep theirs.
+    text = ConsentText.objects.filter(
+        organisation=organisation, text_sha256=text_sha256(body)
+    ).first()
     if text is None:
-        body = default_consent_text(organisation)
         text = ConsentText(organisation=organisation, text=body, text_sha256=text_sha256(body))
     return text
 
@@ -343,7 +350,7 @@ def family_overview(user: User) -> FamilyOverview:
     )
     children = (
         User.objects.filter(parent_links__parent=user, organisation_id=user.organisation_id)
-        .prefetch_related(groups_with_teachers, consent_history)
+        .prefetch_related(groups_with_teachers, consent_history, _own_choices(user))
         .order_by("last_name", "first_name")
         if is_parent
         else User.objects.none()
@@ -418,7 +425,7 @@ def consent_listing(
     """Students with their consent history (oldest first), found by name and group."""
     records = Prefetch(
         "consents",
-        queryset=ConsentRecord.objects.select_related("parent").order_by("at", "pk"),
+        queryset=ConsentRecord.objects.select_related("parent", "details").order_by("at", "pk"),
         to_attr="consent_history",
     )
     students = search_people(
@@ -502,7 +509,8 @@ def rollout_summary(organisation: Organisation) -> RolloutSummary:
     registration = current_request(organisation)
     teachers = teacher_counts(organisation)
     group_counts = StudyGroup.objects.filter(organisation=organisation).aggregate(
-        total=Count("pk"), with_link=Count("pk", filter=~Q(chat_invite_link=""))
+        total=Count("pk"),
+        with_link=Count("pk", filter=~Q(chat_invite_link="") | ~Q(max_invite_link="")),
     )
     groups = Progress(group_counts["with_link"], group_counts["total"])
     families = family_counts(organisation)
@@ -574,3 +582,376 @@ def send_job(registration: RegistrationRequest) -> Job | None:
     if job is None or job.status == Job.Status.DONE:
         return None
     return job
+
+
+# Issue 12, the family side: the students' notice, families who decline, the full consent,
+# the privacy page -------------------------------------------------------------------------
+
+
+def current_student_notice(organisation: Organisation):
+    from .models import StudentNotice
+
+    return StudentNotice.objects.filter(organisation=organisation).first()
+
+
+def default_student_notice_text(organisation: Organisation) -> str:
+    return render_to_string("onboarding/student_notice_default.md", {"organisation": organisation})
+
+
+def student_notice_ack(student: User):
+    """The student's confirmation of the students' notice in force, or None."""
+    from .models import StudentNoticeAcknowledgement
+
+    notice = current_student_notice(student.organisation)
+    if notice is None:
+        return None
+    return StudentNoticeAcknowledgement.objects.filter(notice=notice, student=student).first()
+
+
+def _declined_choices(organisation: Organisation):
+    from .models import FamilyChoice
+
+    return FamilyChoice.objects.filter(
+        declined=True, student__organisation=organisation, parent__organisation=organisation
+    )
+
+
+def declined_family_ids(organisation: Organisation) -> frozenset[int]:
+    """The people of families who said «не используем „Сферум“»: each declining parent and the
+    child they declined for. Reminder code leaves them out, so nobody is pressed."""
+    ids: set[int] = set()
+    for parent_id, student_id in _declined_choices(organisation).values_list(
+        "parent_id", "student_id"
+    ):
+        ids.update((parent_id, student_id))
+    return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class NoticeCounts:
+    parent_notice: ParentNotice | None
+    student_notice: object  # StudentNotice | None
+    parents: Progress  # active parents who confirmed the parents' notice in force
+    students: Progress  # active students who confirmed the students' notice in force
+    declined: int  # active students whose family chose another channel
+
+
+def notice_counts(organisation: Organisation) -> NoticeCounts:
+    """The dashboard's notice numbers (partial `onboarding/_dashboard_notices.html`, context
+    variable `notice_counts`): both notices, and the families who decline Sferum."""
+    from .models import StudentNoticeAcknowledgement
+
+    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
+    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
+    parent_notice = current_notice(organisation)
+    student_notice = current_student_notice(organisation)
+    parents_done = (
+        NoticeAcknowledgement.objects.filter(notice=parent_notice, parent__in=parents).count()
+        if parent_notice
+        else 0
+    )
+    students_done = (
+        StudentNoticeAcknowledgement.objects.filter(
+            notice=student_notice, student__in=students
+        ).count()
+        if student_notice
+        else 0
+    )
+    declined = students.filter(family_choices__declined=True).distinct().count()
+    return NoticeCounts(
+        parent_notice=parent_notice,
+        student_notice=student_notice,
+        parents=Progress(parents_done, parents.count()),
+        students=Progress(students_done, students.count()),
+        declined=declined,
+    )
+
+
+def family_choices(parent: User) -> dict:
+    """The parent's choice per child: {student id: FamilyChoice}."""
+    from .models import FamilyChoice
+
+    return {c.student_id: c for c in FamilyChoice.objects.filter(parent=parent)}
+
+
+@dataclass(frozen=True)
+class GroupFamily:
+    student: User
+    consent: ConsentRecord | None  # the record in force
+    declined: list  # FamilyChoice rows with declined=True (one per declining parent)
+    notice_read: bool  # the student confirmed the students' notice in force
+
+
+def group_families(group: StudyGroup) -> list[GroupFamily]:
+    """For the group's teacher: each student's consent state (not its personal data), the
+    family's choice of channel, and whether the student read their notice. Fixed queries."""
+    from .models import FamilyChoice, StudentNoticeAcknowledgement
+
+    records = Prefetch(
+        "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
+    )
+    declined = Prefetch(
+        "family_choices",
+        queryset=FamilyChoice.objects.filter(declined=True).select_related("parent"),
+        to_attr="declined_choices",
+    )
+    students = group.students.filter(is_active=True).prefetch_related(records, declined)
+    notice = current_student_notice(group.organisation)
+    read = (
+        set(
+            StudentNoticeAcknowledgement.objects.filter(notice=notice).values_list(
+                "student_id", flat=True
+            )
+        )
+        if notice
+        else set()
+    )
+    return [
+        GroupFamily(
+            student=s,
+            consent=s.consent_history[-1] if s.consent_history else None,
+            declined=s.declined_choices,
+            notice_read=s.pk in read,
+        )
+        for s in students.order_by("last_name", "first_name")
+    ]
+
+
+def consent_details_of(record: ConsentRecord):
+    from .models import ConsentDetails
+
+    return ConsentDetails.objects.filter(record=record).first()
+
+
+def last_given_consent(student: User, parent: User | None = None) -> ConsentRecord | None:
+    """The newest «дано» record for the student (by this parent, when given), with details."""
+    records = ConsentRecord.objects.filter(student=student, action="given").select_related(
+        "details", "parent"
+    )
+    if parent is not None:
+        records = records.filter(parent=parent)
+    return records.order_by("-at", "-pk").first()
+
+
+def consent_record_for_manager(organisation: Organisation, pk: int) -> ConsentRecord:
+    """A consent record of the organisation; any other is 404 (raised by the caller's
+    get_object_or_404 semantics: DoesNotExist)."""
+    return ConsentRecord.objects.select_related("details", "parent", "student").get(
+        pk=pk, student__organisation=organisation
+    )
+
+
+def consent_document_context(organisation: Organisation, details=None, student=None) -> dict:
+    """What the consent document (HTML and PDF) shows: the organisation as operator, the terms
+    (a recorded consent's own edition, else the edition in force), and the filled details or
+    blanks."""
+    from cdt_portal.markup import render_markdown
+
+    record_id = getattr(details, "record_id", None)
+    text = (
+        ConsentText.objects.get(records__pk=record_id)
+        if record_id
+        else current_consent_text(organisation)
+    )
+    return {
+        "operator": {
+            "full_name": organisation.full_name,
+            "short_name": organisation.short_name,
+            "address": organisation.address,
+            "phone": organisation.phone.as_international if organisation.phone else "",
+            "email": organisation.email,
+        },
+        "terms_html": str(render_markdown(text.text)),
+        "text": text,
+        "details": details,
+        "child_name": (
+            details.child_full_name if details else (student.full_name if student else "")
+        ),
+    }
+
+
+def privacy_context(organisation: Organisation) -> dict:
+    """The privacy policy's facts (152-ФЗ ст. 18.1), all from the organisation's record."""
+    administrators = list(organisation.platform_administrators)
+    return {
+        "organisation": organisation,
+        "phone": organisation.phone.as_international if organisation.phone else "",
+        "administrators": administrators,
+    }
+
+
+def organisation_by_slug(slug: str) -> Organisation:
+    return Organisation.objects.get(slug=slug)
+
+
+# Issue 12, §4.7: the director and administrators use the учебный профиль too -------------
+
+
+@dataclass(frozen=True)
+class StaffStatusRow:
+    """One group of staff on the dashboard: who they are, how many are verified, and the
+    people not verified yet (with their current status)."""
+
+    label: str
+    verified: Progress
+    not_verified: list[User]
+
+
+def _staff_row(label: str, people: QuerySet) -> StaffStatusRow:
+    people = people.select_related("sferum_status").order_by("last_name", "first_name")
+    listed = list(people)
+    verified = [p for p in listed if _sferum_status_of(p) == SferumStatus.VERIFIED]
+    return StaffStatusRow(
+        label=label,
+        verified=Progress(len(verified), len(listed)),
+        not_verified=[p for p in listed if _sferum_status_of(p) != SferumStatus.VERIFIED],
+    )
+
+
+def _sferum_status_of(person: User) -> str:
+    try:
+        return person.sferum_status.status
+    except TeacherSferumStatus.DoesNotExist:
+        return SferumStatus.NOT_STARTED
+
+
+def staff_status_counts(organisation: Organisation) -> list[StaffStatusRow]:
+    """Verified «учитель» status, and who has it not yet, of the director and the platform
+    administrators: a few people, listed by name (one person may be in both rows). The
+    teachers, who may be thousands, are counted by `rollout_summary` and listed, paginated, on
+    the teachers' statuses page."""
+    active = User.objects.active_in(organisation)
+    return [
+        _staff_row("Руководитель", active.with_role(Role.DIRECTOR)),
+        _staff_row("Администраторы ИКОП «Сферум»", active.with_role(Role.ADMIN)),
+    ]
+
+
+# Issue 12, §5.1: the checklist of local acts and programmes to amend ---------------------
+
+
+@dataclass(frozen=True)
+class AmendmentRow:
+    """One document of the checklist. `item` is None for a group's programme nobody has
+    changed yet (read as «to do»; its row is stored by its first change)."""
+
+    kind: str  # "programme" or "act"
+    title: str
+    group: StudyGroup | None
+    item: AmendmentItem | None
+    state: str
+    state_label: str
+    amended_on: object
+    note: str
+    # The date as an <input type="date"> takes it (ISO); pages show `amended_on` as d.m.Y.
+    date_value: str
+
+
+def amendment_checklist(organisation: Organisation) -> list[AmendmentRow]:
+    """Each group's additional programme (by name), then the local acts (in the order added)."""
+    rows: list[AmendmentRow] = []
+    groups = StudyGroup.objects.filter(organisation=organisation).select_related(
+        "programme_amendment"
+    )
+    for group in groups.order_by("name"):
+        item = getattr(group, "programme_amendment", None)
+        rows.append(
+            _amendment_row("programme", f"Дополнительная программа «{group.name}»", group, item)
+        )
+    acts = AmendmentItem.objects.filter(organisation=organisation, group__isnull=True)
+    rows.extend(_amendment_row("act", item.title, None, item) for item in acts)
+    return rows
+
+
+def _amendment_row(kind, title, group, item) -> AmendmentRow:
+    state = item.state if item else AmendmentState.TODO
+    return AmendmentRow(
+        kind=kind,
+        title=title,
+        group=group,
+        item=item,
+        state=state,
+        state_label=AmendmentState(state).label,
+        amended_on=item.amended_on if item else None,
+        note=item.note if item else "",
+        date_value=item.amended_on.isoformat() if item and item.amended_on else "",
+    )
+
+
+def amendment_summary(organisation: Organisation) -> Progress:
+    """Amended x of y: every group's programme and every local act named."""
+    groups = StudyGroup.objects.filter(organisation=organisation).count()
+    acts = AmendmentItem.objects.filter(organisation=organisation, group__isnull=True).count()
+    amended = AmendmentItem.objects.filter(
+        organisation=organisation, state=AmendmentState.AMENDED
+    ).count()
+    return Progress(amended, groups + acts)
+
+
+# The move to MAX: the paperwork a change of the messenger starts ----------------------------
+
+
+@dataclass(frozen=True)
+class MessengerPaperwork:
+    """What a change of the organisation's messenger still asks for (the dashboard's prompts,
+    `templates/onboarding/_messenger_paperwork.html`)."""
+
+    # The parents' notice in force was published before the messenger changed (or none is).
+    notice_needed: bool
+    # The approved regulation still names VK while the messenger is MAX (or the transition),
+    # and no draft of a new version exists yet.
+    draft_needed: bool
+    # The open draft (or a version being approved) of the regulation, when there is one.
+    draft: DocumentVersion | None
+
+    @property
+    def pending(self) -> bool:
+        return self.notice_needed or self.draft_needed
+
+
+def open_regulation_draft(organisation: Organisation) -> DocumentVersion | None:
+    """The newest draft (or a version being approved) of the organisation's regulation."""
+    return (
+        DocumentVersion.objects.filter(
+            document__organisation=organisation,
+            document__code=REGULATION_CODE,
+            status__in=(VersionStatus.DRAFT, VersionStatus.APPROVING),
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+def messenger_paperwork(organisation: Organisation) -> MessengerPaperwork:
+    changed_at = organisation.messenger_changed_at
+    notice = current_notice(organisation) if changed_at else None
+    notice_needed = changed_at is not None and (notice is None or notice.published_at < changed_at)
+    draft, draft_needed = None, False
+    if organisation.messenger != Messenger.VK:
+        draft = open_regulation_draft(organisation)
+        if draft is None:
+            current = current_version(organisation)
+            draft_needed = current is not None and names_vk(current.text)
+    return MessengerPaperwork(notice_needed=notice_needed, draft_needed=draft_needed, draft=draft)
+
+
+def _own_choices(parent: User) -> Prefetch:
+    """Each child's `own_choice`: a list with the parent's FamilyChoice, if any (family home)."""
+    from .models import FamilyChoice
+
+    return Prefetch(
+        "family_choices", queryset=FamilyChoice.objects.filter(parent=parent), to_attr="own_choice"
+    )
+
+
+@dataclass(frozen=True)
+class StudentNoticeState:
+    notice: object  # StudentNotice | None
+    ack: object  # StudentNoticeAcknowledgement | None
+
+
+def student_notice_state(user: User) -> StudentNoticeState:
+    """For a student's home: the students' notice in force and their confirmation."""
+    if not user.has_role(Role.STUDENT):
+        return StudentNoticeState(None, None)
+    return StudentNoticeState(current_student_notice(user.organisation), student_notice_ack(user))

@@ -17,9 +17,12 @@ from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Guardianship, Organisation, Role, User
+from accounts.messenger import names_vk, replace_vk_names
+from accounts.models import Guardianship, Messenger, Organisation, Role, User
 from accounts.services import stale_after_seconds
-from acknowledgements.models import text_sha256
+from acknowledgements.models import DocumentVersion, text_sha256
+from acknowledgements.selectors import current_version
+from acknowledgements.services import version_create
 from cdt_portal.audit import changes, history, log_action, snapshot
 from cdt_portal.errors import PortalError
 from cdt_portal.jobs import start_job
@@ -28,6 +31,9 @@ from cdt_portal.models import Job
 
 from . import tasks
 from .actions import (
+    AMENDMENT_ACT_ADDED,
+    AMENDMENT_ACT_REMOVED,
+    AMENDMENT_UPDATED,
     CONSENT_GIVEN,
     CONSENT_WITHDRAWN,
     NOTICE_CONFIRMED,
@@ -44,6 +50,8 @@ from .actions import (
 from .documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from .models import (
     TRANSITIONS,
+    AmendmentItem,
+    AmendmentState,
     ConsentAction,
     ConsentRecord,
     ConsentText,
@@ -60,6 +68,7 @@ from .selectors import (
     current_notice,
     default_consent_text,
     missing_letterhead_fields,
+    open_regulation_draft,
     organisation_mail_domain,
 )
 from .uploads import CheckedScan
@@ -79,6 +88,7 @@ def _move(
     comment: str = "",
     *,
     target: str | None = None,
+    extra: dict | None = None,
 ) -> None:
     """Take `action` (a key of TRANSITIONS, already allowed by `require`): the new state, the
     given fields and one audit entry, all in the caller's transaction. `target` overrides the
@@ -92,7 +102,7 @@ def _move(
         actor,
         request,
         request_action(to),
-        {"from": from_status, "to": to, "comment": comment},
+        {"from": from_status, "to": to, "comment": comment, **(extra or {})},
     )
 
 
@@ -494,9 +504,22 @@ def request_return(
     return locked
 
 
+# Section 4.5: before the request is marked registered, the administrator confirms that she
+# signed in to Sferum with the phone number given in the letter; the audit entry keeps it.
+SIGNED_IN_REFUSAL = (
+    "Подтвердите, что вы вошли в «Сферум» с номером телефона, указанным в письме о назначении."
+)
+
+
 def request_register(
-    *, request: RegistrationRequest, actor: User, registered_on: dt.date
+    *,
+    request: RegistrationRequest,
+    actor: User,
+    registered_on: dt.date,
+    signed_in_confirmed: bool,
 ) -> RegistrationRequest:
+    if not signed_in_confirmed:
+        raise PortalError(SIGNED_IN_REFUSAL, field="signed_in_confirmed")
     if registered_on > timezone.localdate():
         raise PortalError("Дата регистрации не может быть позже сегодняшней.")
     with transaction.atomic():
@@ -511,6 +534,7 @@ def request_register(
             actor,
             ["registered_on"],
             f"права администратора получены на {locked.admin_phone.as_international}",
+            extra={"signed_in_with_letter_phone": True},
         )
     return locked
 
@@ -606,13 +630,14 @@ def notice_confirm(*, notice: ParentNotice, parent: User) -> NoticeAcknowledgeme
 def _consent_text_in_force(organisation: Organisation) -> ConsentText:
     """The consent text in force, stored when the first consent is recorded under it. The
     organisation row is locked first, so two first consents at once store one text."""
-    text = ConsentText.objects.filter(organisation=organisation).first()
+    body = default_consent_text(organisation)
+    edition = ConsentText.objects.filter(organisation=organisation, text_sha256=text_sha256(body))
+    text = edition.first()
     if text is not None:
         return text
     Organisation.objects.select_for_update().get(pk=organisation.pk)
-    text = ConsentText.objects.filter(organisation=organisation).first()
+    text = edition.first()
     if text is None:
-        body = default_consent_text(organisation)
         text = ConsentText.objects.create(
             organisation=organisation, text=body, text_sha256=text_sha256(body)
         )
@@ -686,3 +711,359 @@ def send_jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[in
             tasks.send_registration_request(job.pk, int(request_id), action)
         resumed.append(job.pk)
     return resumed
+
+
+# Issue 12, the family side: the students' notice, families who decline, the full consent ---
+
+
+def student_notice_publish(*, organisation: Organisation, actor: User, text: str):
+    """A new edition of the students' notice; students confirm each edition anew. The text in
+    force again changes nothing."""
+    from .actions import STUDENT_NOTICE_PUBLISHED
+    from .models import StudentNotice
+    from .selectors import current_student_notice
+
+    text = text.strip()
+    if not text:
+        raise PortalError("Текст уведомления пустой.", field="text")
+    refuse_images(text)
+    with transaction.atomic():
+        current = current_student_notice(organisation)
+        if current is not None and current.text == text:
+            return current
+        notice = StudentNotice.objects.create(
+            organisation=organisation, text=text, published_by=actor
+        )
+        log_action(actor, notice, STUDENT_NOTICE_PUBLISHED, {"text_sha256": text_sha256(text)})
+    return notice
+
+
+def student_notice_confirm(*, notice, student: User):
+    """The student has read their notice. A second confirmation changes nothing."""
+    from .actions import STUDENT_NOTICE_CONFIRMED
+    from .models import StudentNoticeAcknowledgement
+
+    if not student.has_role(Role.STUDENT) or student.organisation_id != notice.organisation_id:
+        raise PortalError("Подтверждать это уведомление могут только обучающиеся.")
+    with transaction.atomic():
+        ack, created = StudentNoticeAcknowledgement.objects.get_or_create(
+            notice=notice, student=student
+        )
+        if created:
+            log_action(student, notice, STUDENT_NOTICE_CONFIRMED)
+    return ack
+
+
+def family_choice_set(
+    *, parent: User, student: User, declined: bool, channel: str = "", contact: str = ""
+):
+    """The parent says «не используем „Сферум“» for their child and names another channel, or
+    changes their mind. Nobody is pressed: the choice needs no reason. The same choice again
+    changes nothing."""
+    from .actions import FAMILY_DECLINED, FAMILY_RETURNED
+    from .models import FamilyChannel, FamilyChoice
+
+    if not Guardianship.objects.filter(parent=parent, student=student).exists():
+        raise PortalError("Выбор делает только родитель (законный представитель) этого ребёнка.")
+    contact = contact.strip()
+    if declined:
+        if channel not in FamilyChannel.values:
+            raise PortalError("Выберите другой способ связи.", field="channel")
+        if channel in (FamilyChannel.PHONE, FamilyChannel.EMAIL) and not contact:
+            what = "номер телефона" if channel == FamilyChannel.PHONE else "адрес электронной почты"
+            raise PortalError(f"Укажите {what} для связи.", field="contact")
+        if channel == FamilyChannel.PAPER:
+            contact = ""
+    else:
+        channel, contact = "", ""
+    with transaction.atomic():
+        choice = (
+            FamilyChoice.objects.select_for_update().filter(parent=parent, student=student).first()
+        )
+        if choice is None:
+            if not declined:
+                return None
+            choice = FamilyChoice.objects.create(
+                parent=parent, student=student, declined=True, channel=channel, contact=contact
+            )
+            log_action(parent, choice, FAMILY_DECLINED, {"student": student.pk, "channel": channel})
+            return choice
+        before = snapshot(choice, ["declined", "channel", "contact"])
+        choice.declined, choice.channel, choice.contact = declined, channel, contact
+        changed = changes(before, snapshot(choice, ["declined", "channel", "contact"]))
+        if not changed:
+            return choice
+        choice.save()
+        changed.pop("contact", None)  # the contact is personal data: not in the log
+        log_action(
+            parent,
+            choice,
+            FAMILY_DECLINED if declined else FAMILY_RETURNED,
+            {"student": student.pk, **changed},
+        )
+    return choice
+
+
+CONSENT_DETAIL_FIELDS = (
+    "parent_full_name",
+    "parent_address",
+    "id_document",
+    "id_series",
+    "id_number",
+    "id_issued_on",
+    "id_issued_by",
+    "child_full_name",
+    "child_birth_date",
+    "child_address",
+    "authority_document",
+    "authority_series",
+    "authority_number",
+    "authority_issued_on",
+    "authority_issued_by",
+)
+
+
+CONSENT_DATE_FIELDS = ("id_issued_on", "child_birth_date", "authority_issued_on")
+
+
+def _blank(field: str):
+    return None if field in CONSENT_DATE_FIELDS else ""
+
+
+def _consent_act(
+    *,
+    actor: User,
+    parent: User,
+    student: User,
+    action: str,
+    ip_address: str | None,
+    method: str,
+    signed_on: dt.date,
+    details: dict,
+    audit_action: str,
+) -> ConsentRecord:
+    from .models import ConsentDetails
+
+    if action not in ConsentAction.values:
+        raise PortalError("Неизвестное действие.")
+    if not Guardianship.objects.filter(parent=parent, student=student).exists():
+        raise PortalError("Согласие даёт только родитель (законный представитель) этого ребёнка.")
+    if signed_on > timezone.localdate():
+        raise PortalError("Дата не может быть в будущем.", field="signed_on")
+    if action == ConsentAction.GIVEN:
+        missing = [
+            f for f in CONSENT_DETAIL_FIELDS if f != "child_birth_date" and not details.get(f)
+        ]
+        if missing:
+            raise PortalError("Заполните все сведения согласия.", field=missing[0])
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=student.pk)
+        last = consent_state(student)
+        if action == ConsentAction.WITHDRAWN and (last is None or last.action == action):
+            raise PortalError("Согласие не действует: отзывать нечего.")
+        consent_text = _consent_text_in_force(student.organisation)
+        record = ConsentRecord.objects.create(
+            parent=parent,
+            student=student,
+            action=action,
+            consent_text=consent_text,
+            ip_address=ip_address,
+        )
+        ConsentDetails.objects.create(
+            record=record,
+            method=method,
+            signed_on=signed_on,
+            recorded_by=actor if actor != parent else None,
+            **{f: details.get(f) or _blank(f) for f in CONSENT_DETAIL_FIELDS},
+        )
+        # The log names the act, not the personal data (those stay in ConsentDetails).
+        log_action(
+            actor,
+            record,
+            audit_action,
+            {
+                "student": student.pk,
+                "parent": parent.pk,
+                "method": method,
+                "signed_on": signed_on.isoformat(),
+                "text_sha256": consent_text.text_sha256,
+            },
+        )
+    return record
+
+
+def consent_give(
+    *, parent: User, student: User, details: dict, ip_address: str | None
+) -> ConsentRecord:
+    """The parent gives consent online with every element of 152-ФЗ ст. 9 ч. 4 filled in.
+    Giving again while consent is in force stores the new details as a new act."""
+    return _consent_act(
+        actor=parent,
+        parent=parent,
+        student=student,
+        action=ConsentAction.GIVEN,
+        ip_address=ip_address,
+        method="online",
+        signed_on=timezone.localdate(),
+        details=details,
+        audit_action=CONSENT_GIVEN,
+    )
+
+
+def consent_withdraw(*, parent: User, student: User, ip_address: str | None) -> ConsentRecord:
+    """The parent withdraws the consent in force, online, after the confirmation page."""
+    return _consent_act(
+        actor=parent,
+        parent=parent,
+        student=student,
+        action=ConsentAction.WITHDRAWN,
+        ip_address=ip_address,
+        method="online",
+        signed_on=timezone.localdate(),
+        details={},
+        audit_action=CONSENT_WITHDRAWN,
+    )
+
+
+def consent_record_paper(
+    *,
+    actor: User,
+    parent: User,
+    student: User,
+    action: str,
+    signed_on: dt.date,
+    details: dict,
+) -> ConsentRecord:
+    """An administrator records a consent or a withdrawal the parent signed on paper, with the
+    paper's date."""
+    from .actions import CONSENT_PAPER_GIVEN, CONSENT_PAPER_WITHDRAWN
+
+    if not actor.has_role(Role.ADMIN) or actor.organisation_id != student.organisation_id:
+        raise PortalError("Бумажное согласие записывает администратор организации.")
+    return _consent_act(
+        actor=actor,
+        parent=parent,
+        student=student,
+        action=action,
+        ip_address=None,
+        method="paper",
+        signed_on=signed_on,
+        details=details if action == ConsentAction.GIVEN else {},
+        audit_action=(
+            CONSENT_PAPER_GIVEN if action == ConsentAction.GIVEN else CONSENT_PAPER_WITHDRAWN
+        ),
+    )
+
+
+# Issue 12, §5.1: the checklist of local acts and programmes to amend ---------------------
+
+AMENDMENT_FIELDS = ("state", "amended_on", "note")
+
+
+def _amendment_apply(
+    item: AmendmentItem, actor: User, *, state: str, amended_on: dt.date | None, note: str
+) -> AmendmentItem:
+    """The item's new state, date and note, and one audit entry, in the caller's transaction.
+    «Amended» needs its date (today when none is given); «to do» keeps none."""
+    if state not in AmendmentState.values:
+        raise PortalError("Неизвестное состояние.", field="state")
+    if state == AmendmentState.AMENDED:
+        amended_on = amended_on or timezone.localdate()
+        if amended_on > timezone.localdate():
+            raise PortalError("Дата изменения не может быть позже сегодняшней.", field="amended_on")
+    else:
+        amended_on = None
+    before = snapshot(item, AMENDMENT_FIELDS)  # an unsaved programme item: its defaults
+    item.state, item.amended_on, item.note = state, amended_on, note.strip()
+    after = snapshot(item, AMENDMENT_FIELDS)
+    changed = changes(before, after)
+    if not changed:
+        return item
+    item.save()
+    log_action(actor, item, AMENDMENT_UPDATED, changed)
+    return item
+
+
+def amendment_programme_update(
+    *, group, actor: User, state: str, amended_on: dt.date | None, note: str = ""
+) -> AmendmentItem:
+    """A group's additional programme: its row is stored by its first change (the checklist
+    reads a group without one as «to do»)."""
+    with transaction.atomic():
+        item = AmendmentItem.objects.select_for_update().filter(group=group).first()
+        if item is None:
+            item = AmendmentItem(organisation_id=group.organisation_id, group=group)
+        return _amendment_apply(item, actor, state=state, amended_on=amended_on, note=note)
+
+
+def amendment_act_add(*, organisation: Organisation, actor: User, title: str) -> AmendmentItem:
+    title = " ".join(title.split())
+    if not title:
+        raise PortalError("Укажите название локального акта.", field="title")
+    with transaction.atomic():
+        # Compared here, not with `iexact`: SQLite folds the case of Latin letters only.
+        named = AmendmentItem.objects.filter(organisation=organisation, group__isnull=True)
+        if title.casefold() in {t.casefold() for t in named.values_list("title", flat=True)}:
+            raise PortalError("Такой локальный акт уже есть в списке.", field="title")
+        item = AmendmentItem.objects.create(organisation=organisation, title=title)
+        log_action(actor, item, AMENDMENT_ACT_ADDED, {"title": title})
+    return item
+
+
+def amendment_act_update(
+    *, item: AmendmentItem, actor: User, state: str, amended_on: dt.date | None, note: str = ""
+) -> AmendmentItem:
+    with transaction.atomic():
+        locked = AmendmentItem.objects.select_for_update().get(pk=item.pk, group__isnull=True)
+        return _amendment_apply(locked, actor, state=state, amended_on=amended_on, note=note)
+
+
+def amendment_act_remove(*, item: AmendmentItem, actor: User) -> None:
+    """A local act named by mistake leaves the list; the audit log keeps what it was."""
+    with transaction.atomic():
+        locked = AmendmentItem.objects.select_for_update().get(pk=item.pk, group__isnull=True)
+        log_action(
+            actor,
+            locked,
+            AMENDMENT_ACT_REMOVED,
+            {"title": locked.title, **snapshot(locked, AMENDMENT_FIELDS)},
+        )
+        locked.delete()
+
+
+# The move to MAX --------------------------------------------------------------------------
+
+DRAFT_NOT_NEEDED_VK = "Мессенджер организации — VK Мессенджер: менять в Положении нечего."
+DRAFT_NO_REGULATION = "Утверждённой редакции Положения ещё нет: проект новой редакции не из чего."
+DRAFT_NOTHING_TO_REPLACE = "Утверждённая редакция Положения уже не называет VK Мессенджер."
+
+
+def messenger_draft_create(*, organisation: Organisation, actor: User) -> DocumentVersion:
+    """A draft of a new regulation version in which VK's names are replaced by the MAX wording
+    (`accounts.messenger.REGULATION_REPLACEMENTS`), for the director to review and approve by a
+    new order (the order's number is left for the director). Made by acknowledgements'
+    `version_create`, which writes its one entry («version.created»). While a draft exists it
+    is returned and nothing is written, so a second press makes no second draft."""
+    with transaction.atomic():
+        # Two presses at once wait for each other here; the second finds the first's draft.
+        locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+        if locked.messenger == Messenger.VK:
+            raise PortalError(DRAFT_NOT_NEEDED_VK)
+        draft = open_regulation_draft(organisation)
+        if draft is not None:
+            return draft
+        current = current_version(organisation)
+        if current is None:
+            raise PortalError(DRAFT_NO_REGULATION)
+        if not names_vk(current.text):
+            raise PortalError(DRAFT_NOTHING_TO_REPLACE)
+        return version_create(
+            organisation=organisation,
+            actor=actor,
+            title=current.title,
+            text=replace_vk_names(current.text),
+            order_number="",
+            order_date=timezone.localdate(),
+            approver_position=organisation.head_position,
+            approver_name=organisation.head_name,
+        )

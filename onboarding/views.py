@@ -13,32 +13,56 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from accounts.models import Role, User
-from accounts.permissions import ADMINS, MANAGERS, TEACHERS, roles_required
+from accounts.models import Role, StudyGroup, User
+from accounts.permissions import (
+    ADMINS,
+    MANAGERS,
+    SFERUM_STATUS_HOLDERS,
+    roles_required,
+)
 from acknowledgements.selectors import reading_status
 from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
 from cdt_portal.paging import paginate
 
 from .documents import letter_filename, portal_can_send, scan_filename
-from .forms import CancelForm, DetailsForm, ReasonForm, RegisteredForm, ScanForm, SentForm
-from .models import RegistrationRequest, SferumStatus
+from .forms import (
+    AmendmentActForm,
+    AmendmentForm,
+    CancelForm,
+    DetailsForm,
+    ReasonForm,
+    RegisteredForm,
+    ScanForm,
+    SentForm,
+)
+from .models import AmendmentItem, AmendmentState, RegistrationRequest, SferumStatus
 from .selectors import (
     WORKER_STALLED,
+    amendment_checklist,
+    amendment_summary,
     current_request,
+    messenger_paperwork,
     missing_letterhead_fields,
+    notice_counts,
     organisation_mail_domain,
     registration_eml,
     request_overview,
     rollout_summary,
     send_job,
     sferum_history,
+    staff_status_counts,
     teacher_counts,
     teacher_list,
     teacher_status,
     worker_stalled,
 )
 from .services import (
+    amendment_act_add,
+    amendment_act_remove,
+    amendment_act_update,
+    amendment_programme_update,
+    messenger_draft_create,
     request_cancel,
     request_confirm_delivered,
     request_confirm_sent,
@@ -76,6 +100,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "reading": reading_status(request.user),
             "worker_stalled": worker_stalled(request.user.organisation_id),
             "worker_stalled_text": WORKER_STALLED,
+            "messenger_paperwork": messenger_paperwork(request.user.organisation),
+            "staff_statuses": staff_status_counts(request.user.organisation),
+            "amendments_summary": amendment_summary(request.user.organisation),
+            "notice_counts": notice_counts(request.user.organisation),
         },
     )
 
@@ -113,6 +141,7 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "unconfirmed_warning": UNCONFIRMED_WARNING,
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
+            "questionnaire_url": settings.SFERUM_QUESTIONNAIRE_URL,
             "letterhead_missing": overview.letterhead_missing,
             "email_missing": overview.email_missing,
             **today_forms,
@@ -381,12 +410,15 @@ def request_register_view(request: HttpRequest) -> HttpResponse:
     return _act(
         request,
         lambda data: request_register(
-            request=registration, actor=request.user, registered_on=data["date"]
+            request=registration,
+            actor=request.user,
+            registered_on=data["date"],
+            signed_in_confirmed=data["signed_in_confirmed"],
         ),
         "Организация зарегистрирована в «Сферуме».",
         form_class=RegisteredForm,
         form_key="register_form",
-        invalid="Укажите дату регистрации.",
+        invalid="Укажите дату регистрации и подтвердите вход в «Сферум» по номеру из письма.",
     )
 
 
@@ -410,7 +442,7 @@ def request_cancel_view(request: HttpRequest) -> HttpResponse:
 # Teachers' Sferum status --------------------------------------------------------------------
 
 
-@roles_required(TEACHERS)
+@roles_required(SFERUM_STATUS_HOLDERS)
 def my_sferum_status(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
@@ -429,6 +461,9 @@ def my_sferum_status(request: HttpRequest) -> HttpResponse:
             "status": teacher_status(request.user),
             "events": sferum_history(request.user),
             "organisation": request.user.organisation,
+            # §4.7: the director and administrators keep this page too; the template may
+            # say «руководитель» / «администратор» instead of «педагог» by this flag.
+            "is_manager": request.user.has_role(*MANAGERS),
         },
     )
 
@@ -454,8 +489,11 @@ def teacher_statuses(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles_required(ADMINS)
 def teacher_verify(request: HttpRequest, pk: int) -> HttpResponse:
+    # Teachers, and (§4.7) the director and the administrators, who verify the status too.
     person = get_object_or_404(
-        User, pk=pk, organisation_id=request.user.organisation_id, user_roles__role=Role.TEACHER
+        User.objects.with_role(*SFERUM_STATUS_HOLDERS),
+        pk=pk,
+        organisation_id=request.user.organisation_id,
     )
     try:
         teacher_status_advance(person=person, to=SferumStatus.VERIFIED, actor=request.user)
@@ -464,3 +502,128 @@ def teacher_verify(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"{person.full_name}: статус «учитель» подтверждён.")
     return redirect("teacher_statuses")
+
+
+# Issue 12, §5.1: the checklist of local acts and programmes to amend ---------------------
+
+
+@roles_required(MANAGERS)
+def amendments(request: HttpRequest) -> HttpResponse:
+    """The administrator keeps the checklist; the director reads it."""
+    organisation = request.user.organisation
+    return render(
+        request,
+        "onboarding/amendments.html",
+        {
+            "rows": amendment_checklist(organisation),
+            "summary": amendment_summary(organisation),
+            "can_edit": request.user.has_role(Role.ADMIN),
+            "states": AmendmentState.choices,
+            "act_form": AmendmentActForm(),
+        },
+    )
+
+
+def _amendment_done(request: HttpRequest, call: Callable[[], object], success: str):
+    try:
+        call()
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("amendments")
+
+
+def _amendment_form_call(request: HttpRequest, call: Callable[[dict], object], success: str):
+    form = AmendmentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Не сохранено: проверьте состояние и дату.")
+        return redirect("amendments")
+    return _amendment_done(request, lambda: call(form.cleaned_data), success)
+
+
+@require_POST
+@roles_required(ADMINS)
+def amendment_programme_view(request: HttpRequest, pk: int) -> HttpResponse:
+    group = get_object_or_404(StudyGroup, pk=pk, organisation_id=request.user.organisation_id)
+    return _amendment_form_call(
+        request,
+        lambda data: amendment_programme_update(
+            group=group,
+            actor=request.user,
+            state=data["state"],
+            amended_on=data["amended_on"],
+            note=data["note"],
+        ),
+        f"Дополнительная программа «{group.name}»: сохранено.",
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def amendment_act_add_view(request: HttpRequest) -> HttpResponse:
+    form = AmendmentActForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Укажите название локального акта.")
+        return redirect("amendments")
+    return _amendment_done(
+        request,
+        lambda: amendment_act_add(
+            organisation=request.user.organisation,
+            actor=request.user,
+            title=form.cleaned_data["title"],
+        ),
+        "Локальный акт добавлен в список.",
+    )
+
+
+def _act_item(request: HttpRequest, pk: int) -> AmendmentItem:
+    return get_object_or_404(
+        AmendmentItem, pk=pk, organisation_id=request.user.organisation_id, group__isnull=True
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def amendment_act_update_view(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _act_item(request, pk)
+    return _amendment_form_call(
+        request,
+        lambda data: amendment_act_update(
+            item=item,
+            actor=request.user,
+            state=data["state"],
+            amended_on=data["amended_on"],
+            note=data["note"],
+        ),
+        f"«{item.title}»: сохранено.",
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def amendment_act_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _act_item(request, pk)
+    return _amendment_done(
+        request,
+        lambda: amendment_act_remove(item=item, actor=request.user),
+        f"«{item.title}» убран из списка.",
+    )
+
+
+@require_POST
+@roles_required(MANAGERS)
+def messenger_draft_view(request: HttpRequest) -> HttpResponse:
+    """«Подготовить проект новой редакции»: the regulation's draft with the messenger's name
+    replaced (or the draft that already exists); a refusal goes back to the dashboard."""
+    try:
+        draft = messenger_draft_create(organisation=request.user.organisation, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect("dashboard")
+    messages.success(
+        request,
+        f"Проект редакции {draft.number} готов: проверьте текст, укажите номер и дату приказа "
+        "и передайте руководителю на утверждение.",
+    )
+    return redirect("version_detail", pk=draft.pk)

@@ -31,7 +31,13 @@ NAV_ITEMS = [
     ),
     NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
-    NavItem("my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER})),
+    # §4.7: the director and administrators keep their own Sferum status too.
+    NavItem(
+        "my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER, Role.ADMIN, Role.DIRECTOR})
+    ),
+    # §5.1: the checklist of local acts and programmes (the administrator keeps it, the
+    # director reads it).
+    NavItem("amendments", "Изменения в акты", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("audit_log", "Журнал", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]

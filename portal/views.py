@@ -12,7 +12,7 @@ from accounts.views import render_join
 from acknowledgements.selectors import reading_status
 from cdt_portal.access import public
 from cdt_portal.markup import render_markdown
-from onboarding.selectors import family_overview
+from onboarding.selectors import family_overview, student_notice_state
 
 from .navigation import home_url
 
@@ -43,6 +43,7 @@ def teacher_home(request: HttpRequest) -> HttpResponse:
 def family_home(request: HttpRequest) -> HttpResponse:
     user = request.user
     family = family_overview(user)
+    student_notice = student_notice_state(user)
     return render(
         request,
         "portal/family_home.html",
@@ -50,6 +51,11 @@ def family_home(request: HttpRequest) -> HttpResponse:
             "notice": family.notice,
             "notice_html": render_markdown(family.notice.text) if family.notice else "",
             "notice_ack": family.notice_ack,
+            "student_notice": student_notice.notice,
+            "student_notice_html": (
+                render_markdown(student_notice.notice.text) if student_notice.notice else ""
+            ),
+            "student_notice_ack": student_notice.ack,
             "organisation": user.organisation,
             "children": family.children,
             "own_groups": family.own_groups,

@@ -142,6 +142,42 @@ REGULATION = lambda w: {"pk": w.regulation.pk}  # noqa: E731
 DRAFT = lambda w: {"pk": w.draft.pk}  # noqa: E731
 MAILING = lambda w: {"pk": w.mailing.pk}  # noqa: E731
 
+AMENDMENTS_PAGE = to("/onboarding/amendments/")
+AMENDMENT_ACT_PK = 987654
+AMENDMENT_ACT = lambda w: {"pk": AMENDMENT_ACT_PK}  # noqa: E731
+
+
+def an_act_to_amend(w) -> None:
+    """A local act of the admin's organisation on the §5.1 checklist, with a known id."""
+    from onboarding.models import AmendmentItem
+
+    AmendmentItem.objects.create(
+        pk=AMENDMENT_ACT_PK, organisation=w.admin.organisation, title="Положение об ЭО и ДОТ"
+    )
+
+
+CONSENT_RECORD_PK = 424242
+
+
+def a_filled_consent(w) -> None:
+    """A consent given on paper for the world's student, with its details, at a known id."""
+    import datetime as dt
+
+    from onboarding.models import ConsentDetails, ConsentRecord, ConsentText
+
+    text = ConsentText.objects.create(
+        organisation=w.student.organisation, text="Условия", text_sha256="0" * 64
+    )
+    record = ConsentRecord.objects.create(
+        pk=CONSENT_RECORD_PK, parent=w.parent, student=w.student, action="given",
+        consent_text=text,
+    )  # fmt: skip
+    ConsentDetails.objects.create(
+        record=record, method="paper", signed_on=dt.date(2026, 9, 1),
+        parent_full_name=w.parent.full_name, child_full_name=w.student.full_name,
+    )  # fmt: skip
+
+
 TABLE: dict[str, Row] = {
     # cdt_portal
     "healthz": page(rule(OK)),
@@ -254,6 +290,10 @@ TABLE: dict[str, Row] = {
     ),
     # onboarding
     "dashboard/": page(MANAGERS_OWN),
+    # The world's organisations use VK Мессенджер: no draft is made, back to the dashboard.
+    "dashboard/messenger-draft/": post_only(
+        roles(director=to("/dashboard/"), admin=to("/dashboard/"), outsider=to("/dashboard/"))
+    ),
     "onboarding/request/": page(MANAGERS_OWN),
     # The admin's organisation has a ready request: starting another one is refused; the
     # outsider's has none: theirs starts.
@@ -270,9 +310,11 @@ TABLE: dict[str, Row] = {
     "onboarding/request/register/": post_only(REQUEST_FORM_INVALID),
     # GET: the confirmation page; an empty POST: the same page with the reason missing.
     "onboarding/request/cancel/": page(roles(admin=OK, outsider=NOT_FOUND)),
+    # §4.7: the director keeps her own Sferum status too.
     "onboarding/my-status/": Row(
-        get=roles(admin=OK, teacher=OK, outsider=OK),
+        get=roles(director=OK, admin=OK, teacher=OK, outsider=OK),
         post=roles(
+            director=to("/onboarding/my-status/"),
             admin=to("/onboarding/my-status/"),
             teacher=to("/onboarding/my-status/"),
             outsider=to("/onboarding/my-status/"),
@@ -282,6 +324,25 @@ TABLE: dict[str, Row] = {
     "onboarding/teachers/<int:pk>/verify/": post_only(
         roles(admin=to("/onboarding/teachers/"), outsider=NOT_FOUND), args=TEACHER
     ),
+    # §5.1: the checklist of local acts and programmes; an empty POST is refused with a
+    # message on the checklist page.
+    "onboarding/amendments/": page(MANAGERS_OWN),
+    "onboarding/amendments/groups/<int:pk>/": post_only(
+        roles(admin=AMENDMENTS_PAGE, outsider=NOT_FOUND), args=GROUP
+    ),
+    "onboarding/amendments/acts/new/": post_only(
+        roles(admin=AMENDMENTS_PAGE, outsider=AMENDMENTS_PAGE)
+    ),
+    "onboarding/amendments/acts/<int:pk>/": post_only(
+        roles(admin=AMENDMENTS_PAGE, outsider=NOT_FOUND),
+        args=AMENDMENT_ACT,
+        prepare=an_act_to_amend,
+    ),
+    "onboarding/amendments/acts/<int:pk>/remove/": post_only(
+        roles(admin=AMENDMENTS_PAGE, outsider=NOT_FOUND),
+        args=AMENDMENT_ACT,
+        prepare=an_act_to_amend,
+    ),
     "my/notice/confirm/": post_only(roles(parent=to("/my/"))),
     "my/children/<int:pk>/consent/": post_only(roles(parent=to("/my/")), args=STUDENT),
     "consent/": page(roles(director=OK, admin=OK, parent=OK, outsider=OK)),
@@ -289,6 +350,39 @@ TABLE: dict[str, Row] = {
     # An empty text is refused with a message on the notices page.
     "notices/publish/": post_only(roles(admin=to("/notices/"), outsider=to("/notices/"))),
     "consents/": page(MANAGERS_OWN),
+    # Issue 12, the family side. No students' notice in the world: confirming it is 404.
+    "my/student-notice/confirm/": post_only(roles(student=NOT_FOUND)),
+    # An empty text is refused with a message on the notices page.
+    "notices/students/publish/": post_only(roles(admin=to("/notices/"), outsider=to("/notices/"))),
+    # GET: the form; an empty POST: the form again with «выберите способ связи».
+    "my/children/<int:pk>/channel/": page(roles(parent=OK), args=STUDENT),
+    # GET: the consent form; an empty POST: the form with its errors.
+    "my/children/<int:pk>/consent/give/": page(roles(parent=OK), args=STUDENT),
+    # GET: the confirmation page; a POST without consent in force is refused on the home page.
+    "my/children/<int:pk>/consent/withdraw/": Row(
+        get=roles(parent=OK), post=roles(parent=to("/my/")), args=STUDENT
+    ),
+    "my/children/<int:pk>/consent.pdf": Row(get=roles(parent=OK), post=EVERYONE_405, args=STUDENT),
+    # An empty POST: the paper form again with its errors.
+    "consents/<int:pk>/paper/": page(roles(admin=OK, outsider=NOT_FOUND), args=STUDENT),
+    "consents/records/<int:pk>.pdf": Row(
+        get=roles(director=OK, admin=OK, outsider=NOT_FOUND),
+        post=EVERYONE_405,
+        args=lambda w: {"pk": CONSENT_RECORD_PK},
+        prepare=lambda w: a_filled_consent(w),
+    ),
+    "onboarding/groups/<int:pk>/families/": Row(
+        get=roles(director=OK, admin=OK, teacher=OK, outsider=NOT_FOUND),
+        post=EVERYONE_405,
+        args=GROUP,
+    ),
+    "privacy/": Row(
+        get=roles(director=OK, admin=OK, teacher=OK, student=OK, parent=OK, outsider=OK),
+        post=EVERYONE_405,
+    ),
+    "privacy/<slug:slug>/": Row(
+        get=rule(OK), post=EVERYONE_405, args=lambda w: {"slug": w.admin.organisation.slug}
+    ),
     # acknowledgements
     # The outsider's organisation has no approved regulation yet: the page says so.
     "regulation/": page(roles(director=OK, admin=OK, teacher=OK, outsider=OK)),
@@ -328,6 +422,15 @@ TABLE: dict[str, Row] = {
         get=roles(director=OK, outsider=NOT_FOUND),
         post=roles(director=to("/regulation/versions/{w.draft.pk}/"), outsider=NOT_FOUND),
         args=DRAFT,
+    ),
+    # What changed since the previous version (the regulation is the first: nothing to compare).
+    "regulation/versions/<int:pk>/changes/": page(
+        roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
+    ),
+    # The administrator sets the due date; an empty POST clears it (none set: nothing changes).
+    "regulation/versions/<int:pk>/deadline/": post_only(
+        roles(admin=to("/regulation/versions/{w.regulation.pk}/"), outsider=NOT_FOUND),
+        args=REGULATION,
     ),
     # An empty POST: the staff get the form back with its errors, nothing recorded.
     "regulation/versions/<int:pk>/confirm/": post_only(

@@ -305,3 +305,16 @@ LOGGING = {
     # WeasyPrint reports every rendering step at INFO.
     "loggers": {"weasyprint": {"level": "WARNING"}},
 }
+
+# Scheduled reminders with a deadline (cdt_portal/reminder_schedule.py): one when asked (a
+# version approved, a due date set), REMINDER_DAYS_BEFORE days before the due date, on it, then
+# every REMINDER_REPEAT_DAYS days until done; never more than REMINDER_MAX to one person.
+REMINDER_DAYS_BEFORE = env.int("REMINDER_DAYS_BEFORE", default=3)
+REMINDER_REPEAT_DAYS = env.int("REMINDER_REPEAT_DAYS", default=7)
+REMINDER_MAX = env.int("REMINDER_MAX", default=5)
+
+# The online questionnaire the registration request needs (section 4.5 of the regulation); the
+# request page links to it and asks the administrator to check that the link is still current.
+SFERUM_QUESTIONNAIRE_URL = env("SFERUM_QUESTIONNAIRE_URL", default="https://vk.cc/cnEOTn")
+# The portal's address for links in letters sent by scheduled jobs (no request to take it from).
+PORTAL_URL = env("PORTAL_URL", default="http://127.0.0.1:8000/")

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.helpers import DEMO_PASSWORD, pdf_text
+from tests.onboarding.builders import FILLED_CONSENT
 
 from .conftest import CHROMIUM, DESKTOP, PHONE, skip_or_fail
 
@@ -372,10 +373,24 @@ def test_parent_finds_the_chat_confirms_the_notice_and_gives_consent(tab, demo):
     expect(notice.get_by_role("button", name="Ознакомлен(а)")).to_have_count(0)
     tab.assert_clean()
 
-    page.get_by_role("button", name="Дать согласие").click()
+    # The consent names the parent, the child and the documents (152-ФЗ ст. 9 ч. 4): the
+    # parent fills them in, reads the filled consent, and confirms.
+    page.get_by_role("link", name="Заполнить и дать согласие").click()
+    expect(page.get_by_role("button", name="Далее: проверить согласие")).to_be_visible()
+    tab.assert_clean()
+    for name, value in FILLED_CONSENT.items():
+        field = page.locator(f"[name={name}]")
+        if name in ("id_document", "authority_document"):
+            field.select_option(value)
+        else:
+            field.fill(value)
+    page.get_by_role("button", name="Далее: проверить согласие").click()
+    expect(page.get_by_text("Что будет дальше.")).to_be_visible()
+    tab.assert_clean()
+    page.get_by_role("button", name="Подтверждаю: даю согласие").click()
     expect_message(page, f"{CHILD_NAME}: согласие")
     expect(page.get_by_text(f"дано {today()}", exact=True)).to_be_visible()
-    expect(page.get_by_role("button", name="Отозвать согласие")).to_be_visible()
+    expect(page.get_by_role("link", name="Отозвать согласие")).to_be_visible()
     tab.capture("parent-home-done", until=child)
 
 

@@ -12,6 +12,7 @@ from cdt_portal.models import AuditEntry
 from cdt_portal.net import client_ip
 from onboarding.models import ConsentRecord
 from tests.factories import PASSWORD
+from tests.onboarding.builders import FILLED_CONSENT
 
 PROXY = "10.0.0.5"
 
@@ -69,8 +70,8 @@ def test_a_consent_through_the_proxy_records_the_clients_address(settings, clien
     settings.TRUSTED_PROXIES = [PROXY]
     client.force_login(parent)
     client.post(
-        reverse("consent", kwargs={"pk": student.pk}),
-        {"action": "given"},
+        reverse("consent_give", kwargs={"pk": student.pk}),
+        {**FILLED_CONSENT, "confirm": "1"},
         REMOTE_ADDR=PROXY,
         HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7",
     )
@@ -82,8 +83,8 @@ def test_a_forged_header_on_a_consent_is_ignored(settings, client, parent, stude
     settings.TRUSTED_PROXIES = [PROXY]
     client.force_login(parent)
     client.post(
-        reverse("consent", kwargs={"pk": student.pk}),
-        {"action": "given"},
+        reverse("consent_give", kwargs={"pk": student.pk}),
+        {**FILLED_CONSENT, "confirm": "1"},
         REMOTE_ADDR="203.0.113.9",
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )

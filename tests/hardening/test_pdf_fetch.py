@@ -108,7 +108,7 @@ def _consent_context(extra_html: str) -> dict:
     # stands for what a template of the project itself may contain.
     from django.utils.safestring import mark_safe
 
-    return {"text_html": mark_safe(extra_html), "organisation": None, "parent": None}
+    return {"terms_html": mark_safe(extra_html), "organisation": None, "parent": None}
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,24 @@ def request_states(registration) -> list[tuple[str, str]]:
         for entry in history(registration)
         if entry.action == f"request.{entry.data.get('to')}"
     ]
+
+
+# A parent's consent form filled in as the law asks (152-ФЗ ст. 9 ч. 4): what the consent
+# pages and tests post.
+FILLED_CONSENT = {
+    "parent_full_name": "Кузнецова Елена Викторовна",
+    "parent_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
+    "id_document": "passport",
+    "id_series": "2812",
+    "id_number": "345678",
+    "id_issued_on": "2015-03-17",
+    "id_issued_by": "УМВД России по Тверской области",
+    "child_full_name": "Кузнецов Максим Андреевич",
+    "child_birth_date": "2014-06-02",
+    "child_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
+    "authority_document": "birth_certificate",
+    "authority_series": "I-ОН",
+    "authority_number": "654321",
+    "authority_issued_on": "2014-06-20",
+    "authority_issued_by": "Отдел ЗАГС администрации г. Твери",
+}

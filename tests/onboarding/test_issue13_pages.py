@@ -337,7 +337,10 @@ def test_the_request_page_shows_times_in_the_organisations_zone(
     client.post(reverse("request_send"))
     ready_request.refresh_from_db()
     request_register(
-        request=ready_request, actor=admin, registered_on=timezone.localdate(ready_request.sent_at)
+        request=ready_request,
+        actor=admin,
+        registered_on=timezone.localdate(ready_request.sent_at),
+        signed_in_confirmed=True,
     )
     text = page_of(client)
     entries = list(AuditEntry.objects.filter(object_id=str(ready_request.pk)).order_by("pk"))

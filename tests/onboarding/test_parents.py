@@ -67,9 +67,13 @@ def test_a_parent_confirms_and_the_admin_sees_it_by_group(client, parent, admin,
 def test_consent_given_then_withdrawn_keeps_the_history(client, parent, student, admin):
     client.force_login(parent)
     url = reverse("consent", kwargs={"pk": student.pk})
-    client.post(url, {"action": "given"})
-    client.post(url, {"action": "given"})  # a second click changes nothing
-    client.post(url, {"action": "withdrawn"}, REMOTE_ADDR="10.1.2.3")
+    # The one-click address writes nothing: giving needs the filled form (issue 12).
+    response = client.post(url, {"action": "given"})
+    assert response["Location"] == reverse("consent_give", kwargs={"pk": student.pk})
+    assert not ConsentRecord.objects.exists()
+    consent_record(parent=parent, student=student, action="given", ip_address=None)
+    consent_record(parent=parent, student=student, action="given", ip_address=None)
+    client.post(reverse("consent_withdraw", kwargs={"pk": student.pk}), REMOTE_ADDR="10.1.2.3")
     records = list(ConsentRecord.objects.filter(student=student).order_by("at", "pk"))
     assert [r.action for r in records] == ["given", "withdrawn"]
     assert {r.parent for r in records} == {parent}
@@ -111,8 +115,7 @@ def test_reading_the_consent_text_stores_nothing_until_a_first_consent(
     client.force_login(admin)
     assert "152-ФЗ" in client.get(reverse("consent_text")).content.decode()
     assert not ConsentText.objects.exists()
-    client.force_login(parent)
-    client.post(reverse("consent", kwargs={"pk": student.pk}), {"action": "given"})
+    consent_record(parent=parent, student=student, action="given", ip_address=None)
     stored = ConsentText.objects.get()
     assert ConsentRecord.objects.get().consent_text == stored
     assert stored.organisation == organisation

@@ -124,7 +124,7 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
     assert registration.status == RequestStatus.SENT
     assert registration.message_id == parsed["Message-ID"]
 
-    post(client, "request_register", {"date": f"{TODAY()}"})
+    post(client, "request_register", {"date": f"{TODAY()}", "signed_in_confirmed": "on"})
     registration.refresh_from_db()
     assert registration.status == RequestStatus.REGISTERED
     assert registration.registered_on == TODAY()
@@ -283,7 +283,12 @@ def test_return_needs_a_reason(as_admin, ready_request):
 
 
 def test_registration_before_sending_is_refused(as_admin, ready_request):
-    response = post(as_admin, "request_register", {"date": f"{TODAY()}"}, follow=True)
+    response = post(
+        as_admin,
+        "request_register",
+        {"date": f"{TODAY()}", "signed_in_confirmed": "on"},
+        follow=True,
+    )
     assert "Нельзя отметить регистрацию" in response.content.decode()
     ready_request.refresh_from_db()
     assert ready_request.status == RequestStatus.READY
