@@ -145,3 +145,21 @@ def test_the_partial_is_empty_when_nothing_is_pending(organisation):
         {"messenger_paperwork": messenger_paperwork(organisation), "organisation": organisation},
     )
     assert not html.strip()
+
+
+def test_the_drafts_changes_page_shows_the_replaced_words(
+    client, organisation, admin, director, seed_regulation
+):
+    """The director reviews the draft as a diff: the old messenger deleted, MAX inserted."""
+    move_to_max(organisation, admin)
+    draft = messenger_draft_create(organisation=organisation, actor=admin)
+    client.force_login(director)
+    response = client.get(reverse("version_changes", args=[draft.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    deleted = re.findall(r'<del class="diff-del">(.*?)</del>', page, re.S)
+    inserted = re.findall(r'<ins class="diff-ins">(.*?)</ins>', page, re.S)
+    assert any("VK" in text for text in deleted), deleted
+    assert any("MAX" in text for text in inserted), inserted
+    # Only the messenger's names changed: nothing else was inserted.
+    assert all("MAX" in text or "мессенджер" in text for text in inserted), inserted
