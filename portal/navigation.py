@@ -35,9 +35,6 @@ NAV_ITEMS = [
     NavItem(
         "my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER, Role.ADMIN, Role.DIRECTOR})
     ),
-    # §5.1: the checklist of local acts and programmes (the administrator keeps it, the
-    # director reads it).
-    NavItem("amendments", "Изменения в акты", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("audit_log", "Журнал", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]
