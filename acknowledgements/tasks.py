@@ -4,10 +4,9 @@ services hold the work and its bookkeeping, so each is safe to run again."""
 from __future__ import annotations
 
 from django.conf import settings
-from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
-from cdt_portal.jobs import job_task
+from cdt_portal.jobs import job_task, local_crontab
 
 from . import services
 
@@ -22,7 +21,7 @@ def reminders_task(job_id: int, run_id: int) -> str:
     return services.reminders_run(job_id=job_id, run_id=run_id)
 
 
-@db_periodic_task(crontab(minute="0", hour="9"))
+@db_periodic_task(local_crontab(minute="0", hour="9"))
 @lock_task("cdt-portal-reading-reminders")
 def scheduled_reading_reminders() -> None:
     """Daily at 09:00 (TIME_ZONE): the reminders to read the current version that are due

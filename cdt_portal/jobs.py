@@ -13,14 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_task
 from huey.exceptions import RetryTask
 
 from .audit import log_action
@@ -82,6 +85,23 @@ def job_progress(job_id: int, done: int, total: int | None = None) -> None:
     if total is not None:
         fields["total"] = total
     Job.objects.filter(pk=job_id).update(**fields)
+
+
+def local_crontab(**when: str):
+    """`crontab` read on the clock of settings.TIME_ZONE: huey hands periodic checks a naive
+    UTC time when it runs with `utc` (its default), which would move 08:00 by the zone."""
+    validate = crontab(**when)
+
+    def check(timestamp: dt.datetime) -> bool:
+        if HUEY.utc:
+            timestamp = (
+                timestamp.replace(tzinfo=dt.UTC)
+                .astimezone(zoneinfo.ZoneInfo(settings.TIME_ZONE))
+                .replace(tzinfo=None)
+            )
+        return validate(timestamp)
+
+    return check
 
 
 # A job that works person by person writes its progress this often, not after every person:

@@ -78,3 +78,18 @@ LABELS.update(
         AMENDMENT_ACT_REMOVED: "Локальный акт убран из списка изменений (п. 5.1)",
     }
 )
+
+# Issue 12, deadlines for parents and the weekly digest.
+PARENT_DEADLINE_SET = "parent_deadline.set"
+PARENT_REMINDED = "parent.reminded"
+DIGEST_SENT = "digest.sent"
+DIGEST_FAILED = "digest.failed"
+
+LABELS.update(
+    {
+        PARENT_DEADLINE_SET: "Установлен срок для родителей",
+        PARENT_REMINDED: "Напоминание родителю",
+        DIGEST_SENT: "Отправлена еженедельная сводка",
+        DIGEST_FAILED: "Еженедельная сводка не отправлена",
+    }
+)

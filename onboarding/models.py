@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -470,3 +471,82 @@ class AmendmentItem(models.Model):
         if self.group_id:
             return f"Дополнительная программа «{self.group.name}»"
         return self.title
+
+
+# Issue 12, deadlines for parents and the weekly digest --------------------------------------
+
+
+class ParentTask(models.TextChoices):
+    NOTICE = "notice", _("уведомление")
+    CONSENT = "consent", _("согласие")
+
+
+class ParentDeadline(models.Model):
+    """The date by which parents should confirm the notice in force, or give the consent for
+    each child. Setting it starts the reminder schedule again from that day."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("что сделать"), max_length=10, choices=ParentTask.choices)
+    due_date = models.DateField(_("срок"))
+    reminders_from = models.DateField(_("напоминания с"))
+
+    class Meta:
+        verbose_name = _("срок для родителей")
+        verbose_name_plural = _("сроки для родителей")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "kind"], name="parent_deadline_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: до {self.due_date:%d.%m.%Y}"
+
+
+class ReminderStatus(models.TextChoices):
+    SENT = "sent", _("отправлено")
+    FAILED = "failed", _("не отправлено")
+    NO_EMAIL = "no_email", _("нет e-mail: напомнить лично")
+
+
+class ParentReminder(models.Model):
+    """One reminder to one parent (sent, failed, or due but without an e-mail address)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=ParentTask.choices)
+    at = models.DateTimeField(default=timezone.now)
+    on_date = models.DateField()
+    status = models.CharField(max_length=10, choices=ReminderStatus.choices)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        constraints = [
+            # Never twice a day: a second run the same day cannot add a row.
+            models.UniqueConstraint(
+                fields=["parent", "kind", "on_date"], name="parent_reminder_once_a_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent}: {self.get_kind_display()}, {self.on_date:%d.%m.%Y}"
+
+
+class DigestSent(models.Model):
+    """The weekly digest of one organisation for one week: recorded before it is sent, so a
+    second run of the same week sends nothing."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    week_start = models.DateField()
+    at = models.DateTimeField(default=timezone.now)
+    recipients = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "week_start"], name="digest_once_a_week"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: неделя с {self.week_start:%d.%m.%Y}"

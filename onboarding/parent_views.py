@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -28,7 +30,7 @@ from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response, render_pdf
 
 from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm
-from .models import ConsentDetails, ConsentRecord
+from .models import ConsentDetails, ConsentRecord, ParentTask
 from .selectors import (
     consent_document_context,
     consent_listing,
@@ -41,7 +43,12 @@ from .selectors import (
     last_given_consent,
     notice_overview,
     organisation_by_slug,
+    overdue_consent_student_ids,
+    overdue_parents,
+    parent_deadline,
+    parents_to_remind_in_person,
     privacy_context,
+    recent_parent_reminders,
 )
 from .selectors import group_families as group_families_of
 from .services import (
@@ -52,6 +59,7 @@ from .services import (
     family_choice_set,
     notice_confirm,
     notice_publish,
+    parent_deadline_set,
     student_notice_confirm,
     student_notice_publish,
 )
@@ -113,7 +121,6 @@ def notices(request: HttpRequest) -> HttpResponse:
             "notice_html": render_markdown(overview.notice.text) if overview.notice else "",
             "draft": overview.draft,
             "groups": overview.groups,
-            "is_admin": request.user.has_role(Role.ADMIN),
             "student_notice": student_notice,
             "student_notice_html": render_markdown(student_notice.text) if student_notice else "",
             "student_draft": (
@@ -121,6 +128,7 @@ def notices(request: HttpRequest) -> HttpResponse:
                 if student_notice
                 else default_student_notice_text(request.user.organisation)
             ),
+            **_deadline_context(request.user.organisation, ParentTask.NOTICE, request.user),
         },
     )
 
@@ -145,23 +153,71 @@ def notice_publish_view(request: HttpRequest) -> HttpResponse:
 
 @roles_required(MANAGERS)
 def consents(request: HttpRequest) -> HttpResponse:
+    organisation = request.user.organisation
     query = request.GET.get("q", "").strip()
     group_id = request.GET.get("group", "")
-    listing = consent_listing(
-        request.user.organisation,
-        query=query,
-        group_id=parse_id(group_id),
-    )
+    only_overdue = request.GET.get("overdue") == "1"
+    listing = consent_listing(organisation, query=query, group_id=parse_id(group_id))
+    overdue_ids = overdue_consent_student_ids(organisation)
+    students = listing.students.filter(pk__in=overdue_ids) if only_overdue else listing.students
     return render(
         request,
         "onboarding/consents.html",
         {
-            **paginate(request, listing.students),
+            **paginate(request, students),
             "groups": listing.groups,
             "group_id": group_id,
             "query": query,
+            "only_overdue": only_overdue,
+            "overdue_ids": overdue_ids,
+            **_deadline_context(organisation, ParentTask.CONSENT, request.user),
         },
     )
+
+
+def _deadline_context(organisation, kind: str, user) -> dict:
+    return {
+        "deadline": parent_deadline(organisation, kind),
+        "deadline_kind": kind,
+        "overdue_parents": overdue_parents(organisation, kind),
+        "remind_in_person": parents_to_remind_in_person(organisation, kind),
+        "recent_reminders": recent_parent_reminders(organisation, kind),
+        "today": timezone.localdate(),
+        "is_admin": user.has_role(Role.ADMIN),
+    }
+
+
+def _deadline_post(request: HttpRequest, kind: str, back: str) -> HttpResponse:
+    raw = request.POST.get("due_date", "").strip()
+    try:
+        due_date = dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        messages.error(request, "Укажите дату срока.")
+        return redirect(back)
+    try:
+        parent_deadline_set(
+            organisation=request.user.organisation, actor=request.user, kind=kind, due_date=due_date
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Срок установлен: {due_date:%d.%m.%Y}." if due_date else "Срок снят.",
+        )
+    return redirect(back)
+
+
+@require_POST
+@roles_required(ADMINS)
+def notice_deadline_view(request: HttpRequest) -> HttpResponse:
+    return _deadline_post(request, ParentTask.NOTICE, "notices")
+
+
+@require_POST
+@roles_required(ADMINS)
+def consent_deadline_view(request: HttpRequest) -> HttpResponse:
+    return _deadline_post(request, ParentTask.CONSENT, "consents")
 
 
 # Issue 12, the family side: the students' notice, families who decline, the full consent, the

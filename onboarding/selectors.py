@@ -3,18 +3,25 @@ family page, notices and consents, and the dashboard's summary. Nothing here wri
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from email.utils import formataddr
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from accounts.messenger import names_vk
 from accounts.models import Guardianship, Messenger, Organisation, Role, StudyGroup, User
 from acknowledgements.models import REGULATION_CODE, DocumentVersion, VersionStatus, text_sha256
-from acknowledgements.selectors import acknowledgement_progress, current_version
-from cdt_portal.audit import action_label, history
+from acknowledgements.selectors import (
+    AckFilter,
+    acknowledgement_progress,
+    acknowledgement_rows,
+    current_version,
+)
+from cdt_portal.audit import action_label, history, organisation_entries
 from cdt_portal.errors import PortalError
 from cdt_portal.jobs import stalled_jobs
 from cdt_portal.models import AuditEntry, Job
@@ -30,7 +37,10 @@ from .models import (
     ConsentRecord,
     ConsentText,
     NoticeAcknowledgement,
+    ParentDeadline,
     ParentNotice,
+    ParentReminder,
+    ParentTask,
     RegistrationRequest,
     RequestStatus,
     SferumStatus,
@@ -634,9 +644,11 @@ class NoticeCounts:
     parents: Progress  # active parents who confirmed the parents' notice in force
     students: Progress  # active students who confirmed the students' notice in force
     declined: int  # active students whose family chose another channel
+    parents_overdue: int = 0  # parents past the notice's due date without confirming it
+    consents_overdue: int = 0  # parents past the consent's due date with a child without one
 
 
-def notice_counts(organisation: Organisation) -> NoticeCounts:
+def notice_counts(organisation: Organisation, *, today: dt.date | None = None) -> NoticeCounts:
     """The dashboard's notice numbers (partial `onboarding/_dashboard_notices.html`, context
     variable `notice_counts`): both notices, and the families who decline Sferum."""
     from .models import StudentNoticeAcknowledgement
@@ -664,6 +676,8 @@ def notice_counts(organisation: Organisation) -> NoticeCounts:
         parents=Progress(parents_done, parents.count()),
         students=Progress(students_done, students.count()),
         declined=declined,
+        parents_overdue=overdue_parents(organisation, ParentTask.NOTICE, today=today).count(),
+        consents_overdue=overdue_parents(organisation, ParentTask.CONSENT, today=today).count(),
     )
 
 
@@ -955,3 +969,154 @@ def student_notice_state(user: User) -> StudentNoticeState:
     if not user.has_role(Role.STUDENT):
         return StudentNoticeState(None, None)
     return StudentNoticeState(current_student_notice(user.organisation), student_notice_ack(user))
+
+
+# Issue 12, deadlines for parents and the weekly digest ---------------------------------------
+
+
+def parent_deadline(organisation: Organisation, kind: str) -> ParentDeadline | None:
+    return ParentDeadline.objects.filter(organisation=organisation, kind=kind).first()
+
+
+def _latest_consent_action():
+    return (
+        ConsentRecord.objects.filter(student=OuterRef("student"))
+        .order_by("-at", "-pk")
+        .values("action")[:1]
+    )
+
+
+def pending_parents(organisation: Organisation, kind: str) -> QuerySet[User]:
+    """Active parents who have not done `kind` yet: not confirmed the notice in force, or with
+    an active child whose consent in force is not «дано». Families who decline Sferum
+    (`declined_family_ids`) are left out: nobody presses them. Two queries, whatever the size."""
+    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
+    if kind == ParentTask.NOTICE:
+        notice = current_notice(organisation)
+        if notice is None:
+            return parents.none()
+        parents = parents.exclude(
+            Exists(NoticeAcknowledgement.objects.filter(notice=notice, parent=OuterRef("pk")))
+        )
+    else:
+        missing = (
+            Guardianship.objects.filter(
+                parent=OuterRef("pk"), student__is_active=True, student__organisation=organisation
+            )
+            .annotate(state=Subquery(_latest_consent_action()))
+            .filter(Q(state__isnull=True) | ~Q(state="given"))
+        )
+        parents = parents.filter(Exists(missing))
+    return parents.exclude(pk__in=declined_family_ids(organisation)).order_by(
+        "last_name", "first_name"
+    )
+
+
+def overdue_parents(
+    organisation: Organisation, kind: str, *, today: dt.date | None = None
+) -> QuerySet[User]:
+    """Pending parents once the due date set by the administrator has passed."""
+    deadline = parent_deadline(organisation, kind)
+    today = today or timezone.localdate()
+    if deadline is None or today <= deadline.due_date:
+        return User.objects.none()
+    return pending_parents(organisation, kind)
+
+
+def overdue_consent_student_ids(
+    organisation: Organisation, *, today: dt.date | None = None
+) -> frozenset[int]:
+    """Active students without a consent in force past the consent's due date (for the
+    «просрочено» badge and filter of the consents list), families who decline left out."""
+    deadline = parent_deadline(organisation, ParentTask.CONSENT)
+    today = today or timezone.localdate()
+    if deadline is None or today <= deadline.due_date:
+        return frozenset()
+    latest = (
+        ConsentRecord.objects.filter(student=OuterRef("pk"))
+        .order_by("-at", "-pk")
+        .values("action")[:1]
+    )
+    ids = (
+        User.objects.active_in(organisation)
+        .with_role(Role.STUDENT)
+        .annotate(state=Subquery(latest))
+        .filter(Q(state__isnull=True) | ~Q(state="given"))
+        .exclude(pk__in=declined_family_ids(organisation))
+        .values_list("pk", flat=True)
+    )
+    return frozenset(ids)
+
+
+def parents_to_remind_in_person(organisation: Organisation, kind: str) -> QuerySet[User]:
+    """Pending parents without an e-mail address: the administrator reminds them in person."""
+    return pending_parents(organisation, kind).filter(email="")
+
+
+def parent_reminder_history(deadline: ParentDeadline) -> dict[int, tuple[int, dt.date]]:
+    """Each parent's reminders under `deadline` so far: (how many, the day of the last)."""
+    rows = (
+        ParentReminder.objects.filter(
+            organisation_id=deadline.organisation_id,
+            kind=deadline.kind,
+            on_date__gte=deadline.reminders_from,
+        )
+        .values("parent_id")
+        .annotate(n=Count("pk"), last=Max("on_date"))
+    )
+    return {row["parent_id"]: (row["n"], row["last"]) for row in rows}
+
+
+def recent_parent_reminders(organisation: Organisation, kind: str, limit: int = 20):
+    return ParentReminder.objects.filter(organisation=organisation, kind=kind).select_related(
+        "parent"
+    )[:limit]
+
+
+def digest_recipients(organisation: Organisation) -> list[str]:
+    """The director and the administrators who have an e-mail address."""
+    return list(
+        User.objects.active_in(organisation)
+        .with_role(Role.DIRECTOR, Role.ADMIN)
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("email", flat=True)
+    )
+
+
+def week_changes(organisation: Organisation, *, since: dt.date, until: dt.date) -> list:
+    """The audit entries of the days `since`..`until` (both included), counted by action, as
+    (label, count), the most frequent first."""
+    rows = (
+        organisation_entries(organisation.pk, date_from=since, date_to=until)
+        .order_by()
+        .values("action")
+        .annotate(n=Count("pk"))
+    )
+    counted = [(action_label(row["action"]), row["n"]) for row in rows]
+    return sorted(counted, key=lambda item: (-item[1], item[0]))
+
+
+def weekly_digest_context(organisation: Organisation, *, week_start: dt.date) -> dict:
+    """What the weekly digest says: the rollout in numbers, what is overdue, what changed in
+    the seven days before `week_start`."""
+    summary = rollout_summary(organisation)
+    overdue_staff = (
+        list(acknowledgement_rows(summary.version, status=AckFilter.OVERDUE, query=""))
+        if summary.version is not None
+        else []
+    )
+    since = week_start - dt.timedelta(days=7)
+    return {
+        "organisation": organisation,
+        "summary": summary,
+        "notice_counts": notice_counts(organisation, today=week_start),
+        "overdue_staff": overdue_staff,
+        "overdue_notice": list(overdue_parents(organisation, ParentTask.NOTICE, today=week_start)),
+        "overdue_consent": list(
+            overdue_parents(organisation, ParentTask.CONSENT, today=week_start)
+        ),
+        "since": since,
+        "until": week_start - dt.timedelta(days=1),
+        "changes": week_changes(organisation, since=since, until=week_start - dt.timedelta(days=1)),
+    }

@@ -17,6 +17,8 @@ from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import mailing
+from accounts.mailing import Mailer
 from accounts.messenger import names_vk, replace_vk_names
 from accounts.models import Guardianship, Messenger, Organisation, Role, User
 from accounts.services import stale_after_seconds
@@ -24,10 +26,12 @@ from acknowledgements.models import DocumentVersion, text_sha256
 from acknowledgements.selectors import current_version
 from acknowledgements.services import version_create
 from cdt_portal.audit import changes, history, log_action, snapshot
+from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
 from cdt_portal.jobs import start_job
 from cdt_portal.markup import refuse_images
 from cdt_portal.models import Job
+from cdt_portal.reminder_schedule import reminder_due
 
 from . import tasks
 from .actions import (
@@ -36,8 +40,12 @@ from .actions import (
     AMENDMENT_UPDATED,
     CONSENT_GIVEN,
     CONSENT_WITHDRAWN,
+    DIGEST_FAILED,
+    DIGEST_SENT,
     NOTICE_CONFIRMED,
     NOTICE_PUBLISHED,
+    PARENT_DEADLINE_SET,
+    PARENT_REMINDED,
     REQUEST_DETAILS_CHANGED,
     SCAN_REFUSED,
     SEND_ATTEMPT,
@@ -55,9 +63,14 @@ from .models import (
     ConsentAction,
     ConsentRecord,
     ConsentText,
+    DigestSent,
     NoticeAcknowledgement,
+    ParentDeadline,
     ParentNotice,
+    ParentReminder,
+    ParentTask,
     RegistrationRequest,
+    ReminderStatus,
     RequestStatus,
     SentVia,
     SferumStatus,
@@ -66,10 +79,15 @@ from .models import (
 from .selectors import (
     consent_state,
     current_notice,
+    declined_family_ids,
     default_consent_text,
+    digest_recipients,
     missing_letterhead_fields,
     open_regulation_draft,
     organisation_mail_domain,
+    parent_reminder_history,
+    pending_parents,
+    weekly_digest_context,
 )
 from .uploads import CheckedScan
 
@@ -682,11 +700,12 @@ def consent_record(
 
 
 def scheduled_reminders_due(*, now: dt.datetime | None = None) -> list:
-    """The reminders that are due now and not yet sent. The rules (who is reminded of what,
-    how long after a deadline, how often) come with the issue on deadlines; until then nothing
-    is due and nothing is written. Called every hour by `onboarding.tasks.scheduled_reminders`;
-    whatever it returns then must be sent by a job keyed by (rule, person, period), so a
-    second run in the same period finds the job already there and sends nothing twice."""
+    """The reminders that are due now and not yet sent. Nothing uses this hourly hook yet:
+    the parents' reminders are daily (`parent_reminders_send`, by
+    `tasks.scheduled_parent_reminders`), so nothing is due here and nothing is written.
+    Called every hour by `onboarding.tasks.scheduled_reminders`; whatever it returns then
+    must be sent by a job keyed by (rule, person, period), so a second run in the same
+    period finds the job already there and sends nothing twice."""
     return []
 
 
@@ -1067,3 +1086,170 @@ def messenger_draft_create(*, organisation: Organisation, actor: User) -> Docume
             approver_position=organisation.head_position,
             approver_name=organisation.head_name,
         )
+
+
+# Issue 12, deadlines for parents and the weekly digest ---------------------------------------
+
+
+def parent_deadline_set(
+    *, organisation: Organisation, actor: User, kind: str, due_date: dt.date | None
+) -> ParentDeadline | None:
+    """The administrator sets (or clears, with None) the date by which parents should confirm
+    the notice or give the consent. Setting it starts the reminder schedule again from today;
+    the same date again changes nothing and logs nothing."""
+    if kind not in ParentTask.values:
+        raise PortalError("Неизвестный срок.")
+    today = timezone.localdate()
+    if due_date is not None and due_date < today:
+        raise PortalError("Срок не может быть раньше сегодняшнего дня.", field="due_date")
+    with transaction.atomic():
+        Organisation.objects.select_for_update().get(pk=organisation.pk)
+        deadline = ParentDeadline.objects.filter(organisation=organisation, kind=kind).first()
+        old = deadline.due_date.isoformat() if deadline else None
+        new = due_date.isoformat() if due_date else None
+        if old == new:
+            return deadline
+        data = {"kind": kind, "due_date": [old, new]}
+        if due_date is None:
+            log_action(actor, deadline, PARENT_DEADLINE_SET, data)
+            deadline.delete()
+            return None
+        if deadline is None:
+            deadline = ParentDeadline(organisation=organisation, kind=kind)
+        deadline.due_date = due_date
+        deadline.reminders_from = today
+        deadline.save()
+        log_action(actor, deadline, PARENT_DEADLINE_SET, data)
+    return deadline
+
+
+def _record_reminder(
+    *, deadline: ParentDeadline, parent: User, today: dt.date, status: str, reason: str = ""
+) -> ParentReminder | None:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                reminder = ParentReminder.objects.create(
+                    organisation_id=deadline.organisation_id,
+                    parent=parent,
+                    kind=deadline.kind,
+                    on_date=today,
+                    status=status,
+                    reason=reason,
+                )
+        except IntegrityError:
+            return None  # reminded already today (another run)
+        log_action(
+            None,
+            reminder,
+            PARENT_REMINDED,
+            {"parent": parent.pk, "kind": deadline.kind, "status": status, "reason": reason},
+            organisation_id=deadline.organisation_id,
+        )
+    return reminder
+
+
+def parent_reminders_send(
+    *, today: dt.date | None = None, base_url: str | None = None
+) -> list[ParentReminder]:
+    """The reminders to parents due `today` (`cdt_portal.reminder_schedule.reminder_due`, from
+    the day the due date was set): to confirm the notice, to give the consent. Each is recorded
+    as sent, failed, or «нет e-mail» (the administrator reminds that parent in person); nobody
+    is reminded twice a day, at most REMINDER_MAX times; families who decline Sferum never.
+    Run daily by `tasks.scheduled_parent_reminders`, one kept SMTP connection for the run."""
+    today = today or timezone.localdate()
+    base_url = settings.PORTAL_URL if base_url is None else base_url
+    done: list[ParentReminder] = []
+    deadlines = ParentDeadline.objects.select_related("organisation").order_by("pk")
+    with Mailer() as mailer:
+        for deadline in deadlines:
+            organisation = deadline.organisation
+            history = parent_reminder_history(deadline)
+            skipped = declined_family_ids(organisation)
+            for parent in pending_parents(organisation, deadline.kind):
+                if parent.pk in skipped:
+                    continue
+                count, last = history.get(parent.pk, (0, None))
+                if not reminder_due(
+                    today=today,
+                    start=deadline.reminders_from,
+                    due=deadline.due_date,
+                    sent_count=count,
+                    last_sent=last,
+                ):
+                    continue
+                if not parent.email:
+                    status, reason = ReminderStatus.NO_EMAIL, "нет адреса e-mail"
+                else:
+                    message = build_templated(
+                        "parent_reminder",
+                        to=[parent.email],
+                        context={
+                            "organisation": organisation,
+                            "person": parent,
+                            "kind": deadline.kind,
+                            "due_date": deadline.due_date,
+                            "base_url": base_url,
+                        },
+                    )
+                    delivery = mailer.send(message)
+                    if delivery.outcome == mailing.SENT:
+                        status, reason = ReminderStatus.SENT, ""
+                    else:
+                        status, reason = ReminderStatus.FAILED, delivery.error
+                reminder = _record_reminder(
+                    deadline=deadline, parent=parent, today=today, status=status, reason=reason
+                )
+                if reminder is not None:
+                    done.append(reminder)
+    return done
+
+
+def weekly_digest_send(
+    *, today: dt.date | None = None, base_url: str | None = None
+) -> list[DigestSent]:
+    """The weekly digest to the director and the administrators of each organisation. The
+    week's record (`DigestSent`, unique per organisation and week) is written before the
+    letter goes, so a second run the same week sends nothing; a letter the server did not
+    take is recorded with its reason (and not sent again by itself)."""
+    today = today or timezone.localdate()
+    base_url = settings.PORTAL_URL if base_url is None else base_url
+    week_start = today - dt.timedelta(days=today.weekday())
+    sent: list[DigestSent] = []
+    with Mailer() as mailer:
+        for organisation in Organisation.objects.order_by("pk"):
+            recipients = digest_recipients(organisation)
+            if not recipients:
+                continue
+            with transaction.atomic():
+                digest, created = DigestSent.objects.get_or_create(
+                    organisation=organisation,
+                    week_start=week_start,
+                    defaults={"recipients": len(recipients)},
+                )
+                if not created:
+                    continue
+                log_action(
+                    None,
+                    digest,
+                    DIGEST_SENT,
+                    {"week_start": week_start.isoformat(), "recipients": len(recipients)},
+                    organisation_id=organisation.pk,
+                )
+            context = weekly_digest_context(organisation, week_start=week_start)
+            context["base_url"] = base_url
+            message = build_templated("weekly_digest", to=recipients, context=context)
+            delivery = mailer.send(message)
+            if delivery.outcome != mailing.SENT:
+                with transaction.atomic():
+                    DigestSent.objects.filter(pk=digest.pk).update(reason=delivery.error)
+                    log_action(
+                        None,
+                        digest,
+                        DIGEST_FAILED,
+                        {"reason": delivery.error},
+                        organisation_id=organisation.pk,
+                    )
+                digest.reason = delivery.error
+            sent.append(digest)
+    return sent

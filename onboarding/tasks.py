@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
 
 from accounts import services as account_services
 from acknowledgements import services as acknowledgement_services
-from cdt_portal.jobs import job_task
+from cdt_portal.jobs import job_task, local_crontab
 
 from . import maintenance, services
 
@@ -25,7 +26,7 @@ def send_registration_request(job_id: int, request_id: int, action: str) -> str:
     return services.request_send_run(job_id=job_id, request_id=request_id, action=action)
 
 
-@db_periodic_task(crontab(minute="23", hour="3"))
+@db_periodic_task(local_crontab(minute="23", hour="3"))
 @lock_task("cdt-portal-remove-sheet-files")
 def remove_unreferenced_sheet_files() -> None:
     """Nightly: old stored sheet files that no current content names."""
@@ -35,10 +36,27 @@ def remove_unreferenced_sheet_files() -> None:
 @db_periodic_task(crontab(minute="5"))
 @lock_task("cdt-portal-scheduled-reminders")
 def scheduled_reminders() -> None:
-    """Hourly hook for the deadlines issue: nothing is due yet."""
+    """Hourly hook, kept for reminders of the hour: nothing is due here (parents' reminders
+    are daily, `scheduled_parent_reminders`)."""
     due = services.scheduled_reminders_due()
     if due:
         logger.info("%d scheduled reminders due", len(due))
+
+
+@db_periodic_task(local_crontab(minute="10", hour="9"))
+@lock_task("cdt-portal-parent-reminders")
+def scheduled_parent_reminders() -> None:
+    """Daily at 09:10 (TIME_ZONE): reminders to parents due today (notice, consent)."""
+    reminders = services.parent_reminders_send(base_url=settings.PORTAL_URL)
+    if reminders:
+        logger.info("%d parent reminders recorded", len(reminders))
+
+
+@db_periodic_task(local_crontab(minute="0", hour="8", day_of_week="1"))
+@lock_task("cdt-portal-weekly-digest")
+def weekly_digest() -> None:
+    """Mondays at 08:00 (TIME_ZONE): the weekly digest, once per organisation and week."""
+    services.weekly_digest_send(base_url=settings.PORTAL_URL)
 
 
 @db_task()

@@ -27,6 +27,8 @@ urlpatterns = [
     path("notices/", parent_views.notices, name="notices"),
     path("notices/publish/", parent_views.notice_publish_view, name="notice_publish"),
     path("consents/", parent_views.consents, name="consents"),
+    path("notices/deadline/", parent_views.notice_deadline_view, name="notice_deadline"),
+    path("consents/deadline/", parent_views.consent_deadline_view, name="consent_deadline"),
 ]
 
 # Issue 12, §5.1: the checklist of local acts and programmes to amend.

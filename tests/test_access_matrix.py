@@ -350,6 +350,9 @@ TABLE: dict[str, Row] = {
     # An empty text is refused with a message on the notices page.
     "notices/publish/": post_only(roles(admin=to("/notices/"), outsider=to("/notices/"))),
     "consents/": page(MANAGERS_OWN),
+    # Issue 12, deadlines for parents: an empty date clears the (absent) deadline.
+    "notices/deadline/": post_only(roles(admin=to("/notices/"), outsider=to("/notices/"))),
+    "consents/deadline/": post_only(roles(admin=to("/consents/"), outsider=to("/consents/"))),
     # Issue 12, the family side. No students' notice in the world: confirming it is 404.
     "my/student-notice/confirm/": post_only(roles(student=NOT_FOUND)),
     # An empty text is refused with a message on the notices page.

@@ -21,6 +21,12 @@ from accounts.services import invitation_issue, profile_update
 from acknowledgements.services import reminders_start
 from cdt_portal.emails import GENERIC_PORTAL_NAME, build_templated, portal_name, sender
 from onboarding.documents import build_registration_email
+from onboarding.services import (
+    notice_publish,
+    parent_deadline_set,
+    parent_reminders_send,
+    weekly_digest_send,
+)
 from tests.factories import UserFactory
 
 EMAILS = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -29,7 +35,10 @@ ZONE = "Asia/Yekaterinburg"  # two hours ahead of the settings' Europe/Moscow
 # «портал «Сферум»», «портале «Сферум»», «Портал «Сферум»»: the old name, taken for Sferum's.
 OLD_NAME = re.compile(r"портал\w*\s+«Сферум»", re.IGNORECASE)
 # Which template each test below sends; every template in templates/emails must be here.
-TESTED = {"invitation", "account_changed", "password_reset", "reminder", "registration_request"}
+TESTED = {
+    "invitation", "account_changed", "password_reset", "reminder", "registration_request",
+    "parent_reminder", "weekly_digest",
+}  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -204,3 +213,33 @@ def test_a_person_without_an_organisation_gets_the_generic_name(superuser):
     )
     assert message.subject == "Приглашение в портал ЦДТ по внедрению «Сферума»"
     assert from_header(message) == f"{GENERIC_PORTAL_NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+
+
+def test_the_parent_reminder(admin, parent):
+    parent.email = "parent@example.ru"
+    parent.save()
+    notice_publish(organisation=admin.organisation, actor=admin, text="Уведомление.")
+    due = timezone.localdate() + dt.timedelta(days=10)
+    parent_deadline_set(organisation=admin.organisation, actor=admin, kind="notice", due_date=due)
+    parent_reminders_send(base_url="http://testserver/")
+    [message] = mail.outbox
+    assert message.to == ["parent@example.ru"]
+    assert message.subject == (
+        f"Напоминание: ознакомьтесь с уведомлением об использовании «Сферума» — Портал {NAME}"
+    )
+    assert f"Это можно сделать в портале {NAME}:" in message.body
+    assert f"до {due:%d.%m.%Y}." in message.body
+    assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+    assert_named_well(message)
+
+
+def test_the_weekly_digest(director):
+    director.email = "director@example.ru"
+    director.save()
+    weekly_digest_send(base_url="http://testserver/")
+    [message] = mail.outbox
+    assert message.subject.startswith("Еженедельная сводка о внедрении «Сферума» на ")
+    assert message.subject.endswith(f" — Портал {NAME}")
+    assert f"Еженедельная сводка портала {NAME}" in message.body
+    assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+    assert_named_well(message)

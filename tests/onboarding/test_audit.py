@@ -71,6 +71,11 @@ AUDITED_SERVICES = {
     "consent_give": "consent.given",
     "consent_withdraw": "consent.withdrawn",
     "consent_record_paper": "consent.paper.given",  # or "consent.paper.withdrawn"
+    # Issue 12, deadlines for parents and the weekly digest (walked in test_parent_deadlines.py
+    # and test_weekly_digest.py).
+    "parent_deadline_set": "parent_deadline.set",
+    "parent_reminders_send": "parent.reminded",  # one entry per reminder recorded
+    "weekly_digest_send": "digest.sent",  # then "digest.failed" if the server refused it
 }
 # The public functions of onboarding/services.py that write nothing (reads live in selectors).
 NOT_WRITING: tuple[str, ...] = ("scheduled_reminders_due",)

@@ -75,8 +75,8 @@ def test_the_navigation_shows_the_page_to_managers(director, admin, teacher, stu
     assert "my_sferum_status" in names(admin)
     assert "my_sferum_status" in names(teacher)
     assert "my_sferum_status" not in names(student)
-    assert "amendments" in names(director) and "amendments" in names(admin)
-    assert "amendments" not in names(teacher)
+    # The §5.1 checklist is reached from its dashboard card: the navbar has no room for it.
+    assert not any("amendments" in names(user) for user in (director, admin, teacher))
 
 
 def test_staff_status_counts(organisation, director, admin, teacher, outsider):
