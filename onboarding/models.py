@@ -199,8 +199,9 @@ class TeacherSferumStatus(models.Model):
         return f"{self.person}: {self.get_status_display()}"
 
 
-class ParentNotice(models.Model):
-    """The notice informing parents how the institution uses Sferum (section 5)."""
+class PublishedNotice(models.Model):
+    """A notice published to a group of people; the newest edition is in force and each
+    edition is confirmed anew."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     text = models.TextField(_("текст уведомления"))
@@ -210,12 +211,19 @@ class ParentNotice(models.Model):
     )
 
     class Meta:
-        verbose_name = _("уведомление родителей")
-        verbose_name_plural = _("уведомления родителей")
+        abstract = True
         ordering = ["-published_at", "-pk"]
 
     def __str__(self) -> str:
         return f"{self.organisation}: {self.published_at:%d.%m.%Y}"
+
+
+class ParentNotice(PublishedNotice):
+    """The notice informing parents how the institution uses Sferum (section 5)."""
+
+    class Meta(PublishedNotice.Meta):
+        verbose_name = _("уведомление родителей")
+        verbose_name_plural = _("уведомления родителей")
 
 
 class NoticeAcknowledgement(models.Model):
@@ -349,23 +357,12 @@ class ConsentDetails(models.Model):
         return f"{self.record}: {self.signed_on:%d.%m.%Y}"
 
 
-class StudentNotice(models.Model):
+class StudentNotice(PublishedNotice):
     """The students' own short notice (section 5.2: students and parents are informed)."""
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField(_("текст уведомления"))
-    published_at = models.DateTimeField(_("опубликовано"), auto_now_add=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-
-    class Meta:
+    class Meta(PublishedNotice.Meta):
         verbose_name = _("уведомление обучающихся")
         verbose_name_plural = _("уведомления обучающихся")
-        ordering = ["-published_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.organisation}: {self.published_at:%d.%m.%Y}"
 
 
 class StudentNoticeAcknowledgement(models.Model):

@@ -136,8 +136,15 @@ def notices(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles_required(ADMINS)
 def notice_publish_view(request: HttpRequest) -> HttpResponse:
+    return _publish(
+        request, notice_publish, "Уведомление опубликовано: родители увидят его на своей странице."
+    )
+
+
+def _publish(request: HttpRequest, publish, success: str) -> HttpResponse:
+    """Publish the posted text with `publish` (a notice service) and say what happened."""
     try:
-        notice_publish(
+        publish(
             organisation=request.user.organisation,
             actor=request.user,
             text=request.POST.get("text", ""),
@@ -145,9 +152,7 @@ def notice_publish_view(request: HttpRequest) -> HttpResponse:
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(
-            request, "Уведомление опубликовано: родители увидят его на своей странице."
-        )
+        messages.success(request, success)
     return redirect("notices")
 
 
@@ -242,19 +247,11 @@ def student_notice_confirm_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @roles_required(ADMINS)
 def student_notice_publish_view(request: HttpRequest) -> HttpResponse:
-    try:
-        student_notice_publish(
-            organisation=request.user.organisation,
-            actor=request.user,
-            text=request.POST.get("text", ""),
-        )
-    except PortalError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, "Уведомление для обучающихся опубликовано: они увидят его на своей странице."
-        )
-    return redirect("notices")
+    return _publish(
+        request,
+        student_notice_publish,
+        "Уведомление для обучающихся опубликовано: они увидят его на своей странице.",
+    )
 
 
 @roles_required(PARENTS)

@@ -34,8 +34,10 @@ from .models import (
     TRANSITIONS,
     AmendmentItem,
     AmendmentState,
+    ConsentDetails,
     ConsentRecord,
     ConsentText,
+    FamilyChoice,
     NoticeAcknowledgement,
     ParentDeadline,
     ParentNotice,
@@ -44,6 +46,8 @@ from .models import (
     RegistrationRequest,
     RequestStatus,
     SferumStatus,
+    StudentNotice,
+    StudentNoticeAcknowledgement,
     TeacherSferumStatus,
 )
 
@@ -599,7 +603,6 @@ def send_job(registration: RegistrationRequest) -> Job | None:
 
 
 def current_student_notice(organisation: Organisation):
-    from .models import StudentNotice
 
     return StudentNotice.objects.filter(organisation=organisation).first()
 
@@ -610,7 +613,6 @@ def default_student_notice_text(organisation: Organisation) -> str:
 
 def student_notice_ack(student: User):
     """The student's confirmation of the students' notice in force, or None."""
-    from .models import StudentNoticeAcknowledgement
 
     notice = current_student_notice(student.organisation)
     if notice is None:
@@ -619,7 +621,6 @@ def student_notice_ack(student: User):
 
 
 def _declined_choices(organisation: Organisation):
-    from .models import FamilyChoice
 
     return FamilyChoice.objects.filter(
         declined=True, student__organisation=organisation, parent__organisation=organisation
@@ -651,7 +652,6 @@ class NoticeCounts:
 def notice_counts(organisation: Organisation, *, today: dt.date | None = None) -> NoticeCounts:
     """The dashboard's notice numbers (partial `onboarding/_dashboard_notices.html`, context
     variable `notice_counts`): both notices, and the families who decline Sferum."""
-    from .models import StudentNoticeAcknowledgement
 
     parents = User.objects.active_in(organisation).with_role(Role.PARENT)
     students = User.objects.active_in(organisation).with_role(Role.STUDENT)
@@ -683,7 +683,6 @@ def notice_counts(organisation: Organisation, *, today: dt.date | None = None) -
 
 def family_choices(parent: User) -> dict:
     """The parent's choice per child: {student id: FamilyChoice}."""
-    from .models import FamilyChoice
 
     return {c.student_id: c for c in FamilyChoice.objects.filter(parent=parent)}
 
@@ -699,7 +698,6 @@ class GroupFamily:
 def group_families(group: StudyGroup) -> list[GroupFamily]:
     """For the group's teacher: each student's consent state (not its personal data), the
     family's choice of channel, and whether the student read their notice. Fixed queries."""
-    from .models import FamilyChoice, StudentNoticeAcknowledgement
 
     records = Prefetch(
         "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
@@ -732,7 +730,6 @@ def group_families(group: StudyGroup) -> list[GroupFamily]:
 
 
 def consent_details_of(record: ConsentRecord):
-    from .models import ConsentDetails
 
     return ConsentDetails.objects.filter(record=record).first()
 
@@ -951,7 +948,6 @@ def messenger_paperwork(organisation: Organisation) -> MessengerPaperwork:
 
 def _own_choices(parent: User) -> Prefetch:
     """Each child's `own_choice`: a list with the parent's FamilyChoice, if any (family home)."""
-    from .models import FamilyChoice
 
     return Prefetch(
         "family_choices", queryset=FamilyChoice.objects.filter(parent=parent), to_attr="own_choice"

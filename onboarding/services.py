@@ -39,9 +39,13 @@ from .actions import (
     AMENDMENT_ACT_REMOVED,
     AMENDMENT_UPDATED,
     CONSENT_GIVEN,
+    CONSENT_PAPER_GIVEN,
+    CONSENT_PAPER_WITHDRAWN,
     CONSENT_WITHDRAWN,
     DIGEST_FAILED,
     DIGEST_SENT,
+    FAMILY_DECLINED,
+    FAMILY_RETURNED,
     NOTICE_CONFIRMED,
     NOTICE_PUBLISHED,
     PARENT_DEADLINE_SET,
@@ -53,6 +57,8 @@ from .actions import (
     SEND_QUEUED,
     SEND_REFUSED,
     SFERUM_STATUS_CHANGED,
+    STUDENT_NOTICE_CONFIRMED,
+    STUDENT_NOTICE_PUBLISHED,
     request_action,
 )
 from .documents import build_registration_email, new_message_id, portal_can_send, render_letter
@@ -61,9 +67,12 @@ from .models import (
     AmendmentItem,
     AmendmentState,
     ConsentAction,
+    ConsentDetails,
     ConsentRecord,
     ConsentText,
     DigestSent,
+    FamilyChannel,
+    FamilyChoice,
     NoticeAcknowledgement,
     ParentDeadline,
     ParentNotice,
@@ -74,11 +83,14 @@ from .models import (
     RequestStatus,
     SentVia,
     SferumStatus,
+    StudentNotice,
+    StudentNoticeAcknowledgement,
     TeacherSferumStatus,
 )
 from .selectors import (
     consent_state,
     current_notice,
+    current_student_notice,
     declined_family_ids,
     default_consent_text,
     digest_recipients,
@@ -616,22 +628,32 @@ def teacher_status_advance(*, person: User, to: str, actor: User) -> TeacherSfer
 # Parents: the notice and the consent --------------------------------------------------------
 
 
-def notice_publish(*, organisation: Organisation, actor: User, text: str) -> ParentNotice:
-    """A new edition of the notice; parents confirm each edition anew. Publishing the text
-    already in force changes nothing, so their confirmations stay."""
+def _publish_notice(*, model, current, organisation: Organisation, actor: User, text: str, action):
+    """A new edition of a notice (parents' or students'); each edition is confirmed anew.
+    Publishing the text already in force changes nothing, so the confirmations stay."""
     text = text.strip()
     if not text:
         raise PortalError("Текст уведомления пустой.", field="text")
     refuse_images(text)
     with transaction.atomic():
-        current = current_notice(organisation)
-        if current is not None and current.text == text:
-            return current
-        notice = ParentNotice.objects.create(
-            organisation=organisation, text=text, published_by=actor
-        )
-        log_action(actor, notice, NOTICE_PUBLISHED, {"text_sha256": text_sha256(text)})
+        in_force = current(organisation)
+        if in_force is not None and in_force.text == text:
+            return in_force
+        notice = model.objects.create(organisation=organisation, text=text, published_by=actor)
+        log_action(actor, notice, action, {"text_sha256": text_sha256(text)})
     return notice
+
+
+def notice_publish(*, organisation: Organisation, actor: User, text: str) -> ParentNotice:
+    """A new edition of the parents' notice."""
+    return _publish_notice(
+        model=ParentNotice,
+        current=current_notice,
+        organisation=organisation,
+        actor=actor,
+        text=text,
+        action=NOTICE_PUBLISHED,
+    )
 
 
 def notice_confirm(*, notice: ParentNotice, parent: User) -> NoticeAcknowledgement:
@@ -738,29 +760,19 @@ def send_jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[in
 def student_notice_publish(*, organisation: Organisation, actor: User, text: str):
     """A new edition of the students' notice; students confirm each edition anew. The text in
     force again changes nothing."""
-    from .actions import STUDENT_NOTICE_PUBLISHED
-    from .models import StudentNotice
-    from .selectors import current_student_notice
 
-    text = text.strip()
-    if not text:
-        raise PortalError("Текст уведомления пустой.", field="text")
-    refuse_images(text)
-    with transaction.atomic():
-        current = current_student_notice(organisation)
-        if current is not None and current.text == text:
-            return current
-        notice = StudentNotice.objects.create(
-            organisation=organisation, text=text, published_by=actor
-        )
-        log_action(actor, notice, STUDENT_NOTICE_PUBLISHED, {"text_sha256": text_sha256(text)})
-    return notice
+    return _publish_notice(
+        model=StudentNotice,
+        current=current_student_notice,
+        organisation=organisation,
+        actor=actor,
+        text=text,
+        action=STUDENT_NOTICE_PUBLISHED,
+    )
 
 
 def student_notice_confirm(*, notice, student: User):
     """The student has read their notice. A second confirmation changes nothing."""
-    from .actions import STUDENT_NOTICE_CONFIRMED
-    from .models import StudentNoticeAcknowledgement
 
     if not student.has_role(Role.STUDENT) or student.organisation_id != notice.organisation_id:
         raise PortalError("Подтверждать это уведомление могут только обучающиеся.")
@@ -779,8 +791,6 @@ def family_choice_set(
     """The parent says «не используем „Сферум“» for their child and names another channel, or
     changes their mind. Nobody is pressed: the choice needs no reason. The same choice again
     changes nothing."""
-    from .actions import FAMILY_DECLINED, FAMILY_RETURNED
-    from .models import FamilyChannel, FamilyChoice
 
     if not Guardianship.objects.filter(parent=parent, student=student).exists():
         raise PortalError("Выбор делает только родитель (законный представитель) этого ребёнка.")
@@ -861,7 +871,6 @@ def _consent_act(
     details: dict,
     audit_action: str,
 ) -> ConsentRecord:
-    from .models import ConsentDetails
 
     if action not in ConsentAction.values:
         raise PortalError("Неизвестное действие.")
@@ -955,7 +964,6 @@ def consent_record_paper(
 ) -> ConsentRecord:
     """An administrator records a consent or a withdrawal the parent signed on paper, with the
     paper's date."""
-    from .actions import CONSENT_PAPER_GIVEN, CONSENT_PAPER_WITHDRAWN
 
     if not actor.has_role(Role.ADMIN) or actor.organisation_id != student.organisation_id:
         raise PortalError("Бумажное согласие записывает администратор организации.")
