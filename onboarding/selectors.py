@@ -20,6 +20,7 @@ from acknowledgements.selectors import (
     acknowledgement_progress,
     acknowledgement_rows,
     current_version,
+    is_overdue,
 )
 from cdt_portal.audit import action_label, history, organisation_entries
 from cdt_portal.errors import PortalError
@@ -507,6 +508,8 @@ class RolloutSummary:
     groups: Progress  # groups that have a chat invite link
     families: FamilyCounts
     checklist: list[ChecklistItem]
+    # Staff who have not read the version by its due date (0 before the date or without one).
+    staff_overdue: int = 0
 
 
 def rollout_summary(organisation: Organisation) -> RolloutSummary:
@@ -569,6 +572,7 @@ def rollout_summary(organisation: Organisation) -> RolloutSummary:
         groups=groups,
         families=families,
         checklist=checklist,
+        staff_overdue=staff.total - staff.done if version and is_overdue(version) else 0,
     )
 
 

@@ -309,3 +309,26 @@ def test_the_number_of_queries_is_the_same_for_few_and_many_staff(
         response = client.get(DASHBOARD)
     assert_counts_right(response)
     assert expected_verified(organisation)[1] == 9 + 5 + 200
+
+
+def test_the_reading_card_shows_the_due_date_and_who_is_overdue(
+    client, organisation, admin, director, regulation, staff
+):
+    from django.utils import timezone
+
+    from acknowledgements.models import DocumentVersion
+    from acknowledgements.services import version_set_deadline
+
+    today = timezone.localdate()
+    version_set_deadline(version=regulation, actor=admin, read_by=today)
+    reading = card(dashboard(client, director), "Ознакомление с Положением")
+    assert f"Срок ознакомления: {today:%d.%m.%Y}" in reading
+    assert "не ознакомились в срок" not in reading  # the date has not passed yet
+
+    # The date passes (set in the past directly: the service refuses a past date).
+    DocumentVersion.objects.filter(pk=regulation.pk).update(read_by=today - dt.timedelta(days=1))
+    confirmed, readers = expected_acknowledgements(organisation, regulation)
+    page = dashboard(client, director)
+    reading = card(page, "Ознакомление с Положением")
+    assert f"не ознакомились в срок: {readers - confirmed}" in reading
+    assert 'href="/regulation/acknowledgements/?status=overdue"' in page
