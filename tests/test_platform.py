@@ -195,6 +195,13 @@ def test_hsts_is_on_for_a_year_exactly_when_https_is():
     assert production_value("SECURE_HSTS_SECONDS", SECURE_SSL_REDIRECT="False") == "0"
 
 
+@pytest.mark.skipif((ROOT / ".env").exists(), reason="a local .env would change the settings")
+def test_production_keeps_database_connections_and_checks_them_before_reuse():
+    assert production_value("DATABASES['default']['CONN_MAX_AGE']") == "600"
+    assert production_value("DATABASES['default']['CONN_HEALTH_CHECKS']") == "True"
+    assert production_value("DATABASES['default']['CONN_MAX_AGE']", CONN_MAX_AGE="0") == "0"
+
+
 def test_the_argon2id_parameters_are_the_measured_ones():
     from django.contrib.auth.hashers import make_password
 
