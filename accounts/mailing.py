@@ -6,8 +6,8 @@ The same distinction as `onboarding.services._deliver` for the registration e-ma
 temporary refusals (SMTP 4xx, a server that does not let us in) that a job retries with
 back-off before it records «не отправлено».
 
-A job that sends many letters keeps one connection for all of them (`Mailer`); `deliver` is
-the same for a single letter on a connection of its own.
+Every sender uses `Mailer`: a job that sends many letters keeps one connection for all of
+them, a single letter is a run of one.
 """
 
 from __future__ import annotations
@@ -159,15 +159,3 @@ class Mailer:
         except Exception:  # SMTPServerDisconnected, a reset, a timeout
             return False
         return code == 250
-
-
-def deliver_once(message: EmailMessage) -> Delivery:
-    """One attempt on a connection of its own."""
-    with Mailer() as mailer:
-        return mailer.send_once(message)
-
-
-def deliver(message: EmailMessage) -> Delivery:
-    """One letter on a connection of its own, with the retries of `Mailer.send`."""
-    with Mailer() as mailer:
-        return mailer.send(message)

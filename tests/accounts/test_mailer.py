@@ -1,6 +1,6 @@
 """`accounts.mailing.Mailer`: one SMTP connection for a run of letters, checked before each
-reuse, with the same outcomes as a connection per letter; and `deliver`, a letter on a
-connection of its own. Against a real SMTP server on 127.0.0.1 (tests/accounts/smtp_server)."""
+reuse, with the same outcomes as a connection per letter. Against a real SMTP server on
+127.0.0.1 (tests/accounts/smtp_server)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.mail import EmailMessage
 
 from accounts import mailing
-from accounts.mailing import REFUSED, SENT, TEMPORARY, UNKNOWN, Delivery, Mailer, deliver
+from accounts.mailing import REFUSED, SENT, TEMPORARY, UNKNOWN, Delivery, Mailer
 from tests.accounts.smtp_server import smtp_server, wait_until
 
 
@@ -129,16 +129,6 @@ def test_no_server_is_a_temporary_refusal_and_the_mailer_tries_again_later(setti
         result = mailer.send(letter("a@example.ru"))
     assert (result.outcome, result.attempts) == (TEMPORARY, 2)
     assert "ConnectionRefusedError" in result.error
-
-
-def test_deliver_uses_a_connection_of_its_own_for_each_letter():
-    with smtp_server() as server:
-        assert deliver(letter("a@example.ru")) == Delivery(SENT, "", 1)
-        assert deliver(letter("b@example.ru")) == Delivery(SENT, "", 1)
-        assert mailing.deliver_once(letter("c@example.ru")) == Delivery(SENT)
-        wait_until(lambda: server.open_sessions() == 0)  # each closed after its letter
-    assert (server.connections, server.commands["NOOP"]) == (3, 0)
-    assert server.received() == {"a@example.ru": 1, "b@example.ru": 1, "c@example.ru": 1}
 
 
 def test_with_a_backend_that_is_not_smtp_one_backend_serves_the_run(monkeypatch):
