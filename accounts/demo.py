@@ -60,6 +60,8 @@ DEMO_SIGN_INS = [
     DemoSignIn("teacher", f"педагог ({TEACHER_NAME})"),
     DemoSignIn("student", "обучающийся демонстрационной группы"),
     DemoSignIn("parent", "родитель этого обучающегося"),
+    # Made by departments.demo, with the demo department it follows.
+    DemoSignIn("department", "специалист демонстрационного управления образования"),
 ]
 
 

@@ -53,12 +53,40 @@ def validate_registration_link(value: str) -> None:
         )
 
 
+class Department(models.Model):
+    """A municipal education department (управление / отдел образования): it follows the
+    rollout of the institutions under it, by their numbers and their administrators' names,
+    never their people."""
+
+    slug = models.SlugField(_("код в адресе"), unique=True)
+    full_name = models.CharField(_("полное наименование"), max_length=500)
+    short_name = models.CharField(_("краткое наименование"), max_length=200)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = PhoneNumberField(_("телефон"), blank=True)
+
+    class Meta:
+        verbose_name = _("управление образования")
+        verbose_name_plural = _("управления образования")
+        ordering = ["short_name"]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+
 class Organisation(models.Model):
     """An educational institution. Every other record belongs to exactly one."""
 
     slug = models.SlugField(_("код в адресе"), unique=True)
     full_name = models.CharField(_("полное наименование"), max_length=500)
     short_name = models.CharField(_("краткое наименование"), max_length=200)
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("управление образования"),
+        on_delete=models.PROTECT,
+        related_name="organisations",
+        null=True,
+        blank=True,
+    )
     head_position = models.CharField(
         _("должность руководителя"), max_length=200, default="Директор"
     )
@@ -146,9 +174,13 @@ class Role(models.TextChoices):
     TEACHER = "teacher", _("педагог")
     STUDENT = "student", _("обучающийся")
     PARENT = "parent", _("родитель (законный представитель)")
+    # Someone of an education department (`User.department`), not of an institution.
+    DEPARTMENT = "department", _("специалист управления образования")
 
 
 STAFF_ROLES = frozenset({Role.DIRECTOR, Role.ADMIN, Role.TEACHER})
+# The roles people of an institution hold (the department role belongs to no institution).
+INSTITUTION_ROLE_CHOICES = [(v, label) for v, label in Role.choices if v != Role.DEPARTMENT]
 
 
 class UserQuerySet(models.QuerySet):
@@ -177,6 +209,16 @@ class User(AbstractUser):
         verbose_name=_("организация"),
         on_delete=models.PROTECT,
         related_name="users",
+        null=True,
+        blank=True,
+    )
+    # Only for the department role: the department whose institutions the person follows.
+    # Such a person belongs to no organisation.
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("управление образования"),
+        on_delete=models.PROTECT,
+        related_name="officers",
         null=True,
         blank=True,
     )

@@ -8,7 +8,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.paging import paginate
 
 from .forms import OrganisationForm, ProfileForm
-from .models import Organisation, Role
+from .models import INSTITUTION_ROLE_CHOICES, Organisation
 from .permissions import (
     MANAGERS,
     TEACHERS,
@@ -52,7 +52,7 @@ def people(request: HttpRequest) -> HttpResponse:
         "accounts/people.html",
         {
             **paginate(request, persons),
-            "role_filters": Role.choices,
+            "role_filters": INSTITUTION_ROLE_CHOICES,
             "role": role,
             "query": query,
         },

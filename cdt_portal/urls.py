@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("signin.urls")),
     path("", include("onboarding.urls")),
     path("", include("acknowledgements.urls")),
+    path("", include("departments.urls")),
 ]

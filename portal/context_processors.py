@@ -1,6 +1,7 @@
 from django.http import HttpRequest
 
 from accounts.selectors import public_organisations
+from departments.selectors import unread_messages
 
 from .navigation import nav_for
 
@@ -16,4 +17,7 @@ def portal(request: HttpRequest) -> dict:
     return {
         "current_organisation": organisation,
         "nav_items": nav_for(user),
+        # Lazy: queried only where a template shows it (the dashboard), and only for an
+        # institution's administrator.
+        "department_messages": unread_messages(user) if user.is_authenticated else (),
     }

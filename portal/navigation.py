@@ -38,6 +38,11 @@ NAV_ITEMS = [
     NavItem("audit_log", "Журнал", frozenset({Role.ADMIN, Role.DIRECTOR})),
     NavItem("family_home", "«Сферум» для семьи", frozenset({Role.STUDENT, Role.PARENT})),
 ]
+# A department's person belongs to no organisation: their own pages.
+DEPARTMENT_NAV = [
+    NavItem("department", "Организации", frozenset({Role.DEPARTMENT})),
+    NavItem("department_messages", "Сообщения", frozenset({Role.DEPARTMENT})),
+]
 
 # Where a person lands after signing in: the first role they hold in this order.
 HOME_BY_ROLE = [
@@ -49,7 +54,13 @@ HOME_BY_ROLE = [
 ]
 
 
+def _department_person(user: User) -> bool:
+    return user.department_id is not None and user.has_role(Role.DEPARTMENT)
+
+
 def home_url(user: User) -> str:
+    if _department_person(user):
+        return reverse("department")
     if user.organisation_id is not None:
         for role, url_name in HOME_BY_ROLE:
             if user.has_role(role):
@@ -60,10 +71,16 @@ def home_url(user: User) -> str:
 
 
 def nav_for(user: User) -> list[dict[str, str]]:
-    if not user.is_authenticated or user.organisation_id is None:
+    if not user.is_authenticated:
+        return []
+    if _department_person(user):
+        items = DEPARTMENT_NAV
+    elif user.organisation_id is not None:
+        items = NAV_ITEMS
+    else:
         return []
     return [
         {"url": reverse(item.url_name), "label": item.label, "name": item.url_name}
-        for item in NAV_ITEMS
+        for item in items
         if user.has_role(*item.roles) and not user.has_role(*item.hidden_for)
     ]

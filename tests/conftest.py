@@ -1,4 +1,5 @@
-"""Personas: one organisation with a person per role, and an outsider from another one."""
+"""Personas: one organisation with a person per role, an outsider from another one, and a
+specialist of the department the organisation belongs to."""
 
 from types import SimpleNamespace
 
@@ -94,10 +95,33 @@ def superuser(db):
 
 
 @pytest.fixture
-def personas(director, admin, teacher, student, parent, outsider, superuser):
+def department(organisation):
+    """The education department the organisation belongs to (the outsider's does not)."""
+    from accounts.models import Department
+
+    dept = Department.objects.create(
+        slug="uo", full_name="Управление образования администрации района",
+        short_name="Управление образования",
+    )  # fmt: skip
+    organisation.department = dept
+    organisation.save(update_fields=["department"])
+    return dept
+
+
+@pytest.fixture
+def department_officer(department):
+    """A specialist of the department: no organisation, the department role."""
+    return UserFactory(
+        organisation=None, department=department, username="department",
+        last_name="Специалистова", first_name="Мария", roles=[Role.DEPARTMENT],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def personas(director, admin, teacher, student, parent, outsider, superuser, department_officer):
     return SimpleNamespace(
         director=director, admin=admin, teacher=teacher, student=student, parent=parent,
-        outsider=outsider, superuser=superuser,
+        outsider=outsider, superuser=superuser, department=department_officer,
     )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ PERSONAS = [
     "parent",
     "outsider",
     "superuser",
+    "department",
 ]
 METHODS = ("GET", "POST")
 
@@ -68,6 +69,7 @@ HOME_OF = {
     "parent": to("/my/"),
     "outsider": to("/dashboard/"),
     "superuser": to("/admin/"),
+    "department": to("/department/"),
 }
 
 
@@ -178,9 +180,47 @@ def a_filled_consent(w) -> None:
     )  # fmt: skip
 
 
+DEPARTMENT_MESSAGE_PK = 313131
+
+
+def a_department_message(w) -> None:
+    """A message of the world's department to its institution, at a known id."""
+    from departments.models import DepartmentMessage
+
+    message = DepartmentMessage.objects.create(
+        pk=DEPARTMENT_MESSAGE_PK, department=w.department.department, author=w.department,
+        author_name=w.department.full_name, subject="До 15.12", text="Завершите ознакомление.",
+    )  # fmt: skip
+    message.institutions.set([w.admin.organisation])
+
+
+DEPARTMENT_ONLY = rule(FORBIDDEN, anonymous=LOGIN, department=OK)
+DEPARTMENT_MESSAGE = lambda w: {"pk": DEPARTMENT_MESSAGE_PK}  # noqa: E731
+
 TABLE: dict[str, Row] = {
     # cdt_portal
     "healthz": page(rule(OK)),
+    # departments: a department's specialist only; an empty message form comes back (400).
+    "department/": page(DEPARTMENT_ONLY),
+    "department/institutions.xlsx": page(DEPARTMENT_ONLY),
+    "department/messages/": Row(
+        get=DEPARTMENT_ONLY, post=rule(FORBIDDEN, anonymous=LOGIN, department=400)
+    ),
+    "department/messages/<int:pk>/": Row(
+        get=DEPARTMENT_ONLY,
+        post=DEPARTMENT_ONLY,
+        args=DEPARTMENT_MESSAGE,
+        prepare=a_department_message,
+    ),
+    "department/institutions/<slug:slug>/": page(
+        DEPARTMENT_ONLY, args=lambda w: {"slug": w.admin.organisation.slug}
+    ),
+    # The message went to the admin's institution; the outsider's is not among them (404).
+    "department-messages/<int:pk>/read/": post_only(
+        roles(admin=to("/dashboard/"), outsider=NOT_FOUND),
+        args=DEPARTMENT_MESSAGE,
+        prepare=a_department_message,
+    ),
     # A job's progress: only for the person who started it, 404 for anyone else.
     "jobs/<int:pk>/": page(
         rule(NOT_FOUND, anonymous=LOGIN, admin=OK), args=lambda w: {"pk": w.job.pk}

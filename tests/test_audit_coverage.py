@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-APPS = ["accounts", "signin", "acknowledgements", "onboarding"]
+APPS = ["accounts", "signin", "acknowledgements", "onboarding", "departments"]
 
 
 def public_functions(module) -> set[str]:

@@ -1,4 +1,5 @@
-"""The layers run one way: cdt_portal → accounts → signin → acknowledgements → onboarding → portal.
+"""The layers run one way: cdt_portal → accounts → signin → acknowledgements → onboarding →
+departments → portal.
 
 Two guards, each proving it can fail:
 - import-linter's contract in pyproject.toml (what `make lint` runs), tried on a copy of the
@@ -19,7 +20,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Bottom to top.
-LAYERS = ["cdt_portal", "accounts", "signin", "acknowledgements", "onboarding", "portal"]
+LAYERS = [
+    "cdt_portal",
+    "accounts",
+    "signin",
+    "acknowledgements",
+    "onboarding",
+    "departments",
+    "portal",
+]
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

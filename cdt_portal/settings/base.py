@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "signin",
     "acknowledgements",
     "onboarding",
+    "departments",
     "portal",
 ]
 

@@ -19,10 +19,15 @@ def names_on_the_sheet(text: str) -> list[str]:
 
 
 def snapshot() -> str:
+    from accounts.models import Department
     from acknowledgements.models import Acknowledgement, Document, DocumentVersion
     from cdt_portal.models import AuditEntry
+    from onboarding.models import RegistrationRequest, TeacherSferumStatus
 
     rows = [
+        *Department.objects.order_by("pk"),
+        *RegistrationRequest.objects.order_by("pk"),
+        *TeacherSferumStatus.objects.order_by("pk"),
         *Document.objects.order_by("pk"),
         *DocumentVersion.objects.order_by("pk"),
         *AuditEntry.objects.order_by("pk"),
@@ -46,8 +51,9 @@ def test_loaddemo_twice_leaves_the_same_data_as_once():
     once = snapshot()
     call_command("loaddemo", stdout=open("/dev/null", "w"))
     assert snapshot() == once
-    assert Organisation.objects.count() == 1
-    assert approved_versions() == 1
+    # The seed institution and the demo department's two invented ones, one not yet approved.
+    assert Organisation.objects.count() == 3
+    assert approved_versions() == 2
 
 
 def approved_versions() -> int:
@@ -70,7 +76,7 @@ def test_the_fourteen_staff_match_the_seed_exactly():
 
 
 @pytest.mark.django_db
-def test_the_five_sign_ins_work_with_the_demo_password(client):
+def test_the_six_sign_ins_work_with_the_demo_password(client):
     load_demo()
     expected_home = {
         "admin": "/dashboard/",
@@ -78,6 +84,7 @@ def test_the_five_sign_ins_work_with_the_demo_password(client):
         "teacher": "/teacher/",
         "student": "/my/",
         "parent": "/my/",
+        "department": "/department/",
     }
     for username, home in expected_home.items():
         client.logout()
@@ -121,9 +128,11 @@ def test_the_student_and_parent_share_the_demo_group_and_guardianship():
 def test_other_staff_cannot_sign_in_until_invited():
     load_demo()
     others = User.objects.exclude(
-        username__in=["admin", "director", "teacher", "student", "parent"]
+        username__in=["admin", "director", "teacher", "student", "parent", "department"]
     )
-    assert others.count() == 12
+    assert others.filter(organisation__slug="cdt").count() == 12
+    # The demo institutions' people cannot sign in at all.
+    assert others.count() > 12
     assert not any(u.has_usable_password() for u in others)
 
 
@@ -140,7 +149,7 @@ def test_the_demo_regulation_is_approved_by_order_201_o():
     from acknowledgements.models import DocumentVersion
 
     load_demo()
-    version = DocumentVersion.objects.get()
+    version = DocumentVersion.objects.get(document__organisation__slug="cdt")
     assert version.status == "approved"
     assert version.order_label == "Приказ от 30.11.2023 г. № 201-О"
     assert version.approver_name == "О.Б. Денисенко"
@@ -148,3 +157,62 @@ def test_the_demo_regulation_is_approved_by_order_201_o():
     assert "## 6. Техническая поддержка платформы" in version.text
     assert "Лист ознакомления" not in version.text  # the sheet is generated, not text
     assert version.order_pdf.name
+
+
+def seed_institution_rows() -> str:
+    """Every row of the seed institution itself, without its link to a department."""
+    from acknowledgements.models import Acknowledgement, DocumentVersion
+
+    organisation = Organisation.objects.get(slug="cdt")
+    rows = [
+        *User.objects.filter(organisation=organisation).order_by("pk"),
+        *UserRole.objects.filter(user__organisation=organisation).order_by("pk"),
+        *StudyGroup.objects.filter(organisation=organisation).order_by("pk"),
+        *DocumentVersion.objects.filter(document__organisation=organisation).order_by("pk"),
+        *Acknowledgement.objects.filter(person__organisation=organisation).order_by("pk"),
+    ]
+    fields = [f.name for f in Organisation._meta.fields if f.name != "department"]
+    return serializers.serialize("json", [organisation], fields=fields) + serializers.serialize(
+        "json", rows
+    )
+
+
+@pytest.mark.django_db
+def test_the_demo_department_leaves_the_seed_institution_as_it_is():
+    from accounts.demo import load_demo_people
+    from acknowledgements.demo import load_regulation
+    from departments.demo import load_demo_department
+
+    people = load_demo_people(seed_text())
+    load_regulation(people.organisation, people.director)
+    before = seed_institution_rows()
+    department = load_demo_department(people.organisation)
+    assert seed_institution_rows() == before
+    assert sorted(department.organisations.values_list("slug", flat=True)) == [
+        "cdt", "demo-kindergarten-2", "demo-school-1"
+    ]  # fmt: skip
+    officer = User.objects.get(username="department")
+    assert (officer.organisation, officer.department, officer.roles) == (
+        None, department, {Role.DEPARTMENT}
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_demo_institutions_are_at_other_stages():
+    from accounts.models import Department
+    from departments.selectors import institution_rows
+
+    load_demo()
+    rows = {
+        row.organisation.slug: row
+        for row in institution_rows(Department.objects.get(slug="demo-uo"))
+    }
+    stages = {
+        slug: (row.registration_status, row.staff.done, row.staff.total, row.groups.done)
+        for slug, row in rows.items()
+    }
+    assert stages == {
+        "cdt": ("", 0, 14, 0),
+        "demo-school-1": ("sent", 5, 8, 2),
+        "demo-kindergarten-2": ("draft", 0, 5, 0),
+    }

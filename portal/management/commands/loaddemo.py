@@ -17,4 +17,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Демо загружено: {organisation.full_name}"))
         self.stdout.write(f"Входы (пароль для всех: {DEMO_PASSWORD}):")
         for sign_in in DEMO_SIGN_INS:
-            self.stdout.write(f"  {sign_in.username:<9} {sign_in.description}")
+            self.stdout.write(f"  {sign_in.username:<10} {sign_in.description}")

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class DepartmentsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "departments"
+    verbose_name = "Управления образования"
+
+    def ready(self) -> None:
+        from cdt_portal.audit import register_actions
+
+        register_actions(
+            {
+                "department.message.sent": "Управление образования отправило сообщение",
+                "department.message.read": "Сообщение управления образования прочитано",
+            }
+        )

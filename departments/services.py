@@ -1,0 +1,89 @@
+"""The department's writes: sending a message to its institutions' administrators, and an
+administrator marking it read. One transaction and one audit entry each; a refusal is a
+`PortalError` and changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Organisation, Role, User
+from cdt_portal.audit import log_action
+from cdt_portal.errors import PortalError
+
+from .models import DepartmentMessage, MessageReceipt
+
+MESSAGE_SENT = "department.message.sent"
+MESSAGE_READ = "department.message.read"
+
+NOT_DEPARTMENT = "Отправлять сообщения может только специалист управления образования."
+NO_INSTITUTIONS = "В управлении образования нет ни одной организации: сообщение некому отправить."
+EMPTY = "Заполните тему и текст сообщения."
+DUPLICATE = "Такое же сообщение уже отправлено {when}: второй раз его не отправляем."
+NOT_ADMIN = "Отметить сообщение прочитанным может только администратор организации."
+# A second press of «Отправить» (or a reload of the form's answer) within this time finds the
+# message the first one sent instead of sending it again.
+DUPLICATE_WINDOW = dt.timedelta(minutes=10)
+
+
+def message_send(*, actor: User, subject: str, text: str) -> DepartmentMessage:
+    """One message to the platform administrators of every institution under the actor's
+    department, as the institutions are now."""
+    if actor.department_id is None or not actor.has_role(Role.DEPARTMENT):
+        raise PortalError(NOT_DEPARTMENT)
+    subject, text = subject.strip(), text.strip()
+    if not subject or not text:
+        raise PortalError(EMPTY)
+    with transaction.atomic():
+        # One sender at a time per department, so two presses cannot both pass the check.
+        department = type(actor.department).objects.select_for_update().get(pk=actor.department_id)
+        earlier = DepartmentMessage.objects.filter(
+            department=department,
+            subject=subject,
+            text=text,
+            sent_at__gte=timezone.now() - DUPLICATE_WINDOW,
+        ).first()
+        if earlier is not None:
+            when = timezone.localtime(earlier.sent_at).strftime("%d.%m.%Y в %H:%M")
+            raise PortalError(DUPLICATE.format(when=when))
+        institutions = list(
+            Organisation.objects.filter(department=department).values_list("pk", "short_name")
+        )
+        if not institutions:
+            raise PortalError(NO_INSTITUTIONS)
+        message = DepartmentMessage.objects.create(
+            department=department,
+            author=actor,
+            author_name=actor.full_name,
+            subject=subject,
+            text=text,
+        )
+        message.institutions.set([pk for pk, _name in institutions])
+        log_action(
+            actor,
+            message,
+            MESSAGE_SENT,
+            {"subject": subject, "institutions": [name for _pk, name in institutions]},
+        )
+    return message
+
+
+def message_read(*, reader: User, message: DepartmentMessage) -> MessageReceipt:
+    """The administrator has read the message; reading it again changes nothing."""
+    if reader.organisation_id is None or not reader.has_role(Role.ADMIN):
+        raise PortalError(NOT_ADMIN)
+    existing = MessageReceipt.objects.filter(message=message, reader=reader).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            receipt = MessageReceipt.objects.create(
+                message=message, organisation_id=reader.organisation_id, reader=reader
+            )
+            log_action(reader, message, MESSAGE_READ, {"subject": message.subject})
+    except IntegrityError:
+        # A second tab pressed «Прочитано» at the same moment: its row is the one that counts.
+        return MessageReceipt.objects.get(message=message, reader=reader)
+    return receipt

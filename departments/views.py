@@ -1,0 +1,144 @@
+"""The department's pages, and the administrator's «прочитано» for its messages."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import ADMINS, roles_required
+from cdt_portal.errors import PortalError
+from onboarding.selectors import notice_counts, rollout_summary
+
+from . import selectors, services
+from .access import department_required
+from .exports import institutions_xlsx
+from .forms import MessageForm
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _list_params(request: HttpRequest) -> tuple[str, str]:
+    query = request.GET.get("q", "").strip()[:100]
+    sort = request.GET.get("sort", "name")
+    if sort.lstrip("-") not in selectors.SORT_KEYS:
+        sort = "name"
+    return query, sort
+
+
+@department_required
+def overview(request: HttpRequest) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    query, sort = _list_params(request)
+    rows = selectors.institution_rows(department, query=query, sort=sort)
+    return render(
+        request,
+        "departments/overview.html",
+        {
+            "department": department,
+            "rows": rows,
+            "totals": selectors.department_totals(rows),
+            "query": query,
+            "sort": sort,
+            "columns": [
+                ("name", "Организация"),
+                ("registration", "Заявка"),
+                ("staff", "Положение"),
+                ("teachers", "«Учитель»"),
+                ("groups", "Чаты"),
+                ("parents", "Родители"),
+                ("consents", "Согласия"),
+                ("overdue", "Просрочено"),
+            ],
+        },
+    )
+
+
+@department_required
+def export_xlsx(request: HttpRequest) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    query, sort = _list_params(request)
+    rows = selectors.institution_rows(department, query=query, sort=sort)
+    response = HttpResponse(institutions_xlsx(rows), content_type=XLSX)
+    filename = f"sferum-{department.slug}-{timezone.localdate():%Y-%m-%d}.xlsx"
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+@department_required
+def institution(request: HttpRequest, slug: str) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    organisation = selectors.institution_for(department, slug)
+    summary = rollout_summary(organisation)
+    return render(
+        request,
+        "departments/institution.html",
+        {
+            "department": department,
+            "organisation": organisation,
+            "summary": summary,
+            "notices": notice_counts(organisation),
+            # The administrators' names and contacts: the only people a department sees.
+            "administrators": summary.administrators,
+        },
+    )
+
+
+@department_required
+def message_list(request: HttpRequest) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    form = MessageForm()
+    if request.method == "POST":
+        form = MessageForm(request.POST)
+        if form.is_valid():
+            try:
+                message = services.message_send(actor=request.user, **form.cleaned_data)
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"Сообщение отправлено администраторам {message.institutions.count()} "
+                    "организаций.",
+                )
+                return redirect("department_message", pk=message.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request,
+        "departments/messages.html",
+        {
+            "department": department,
+            "form": form,
+            "sent": selectors.department_messages(department),
+        },
+        status=status,
+    )
+
+
+@department_required
+def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    message = selectors.message_for_department(department, pk)
+    lines = selectors.message_readers(message)
+    return render(
+        request,
+        "departments/message.html",
+        {
+            "department": department,
+            "message": message,
+            "lines": lines,
+            "read": sum(1 for line in lines if line.readers),
+        },
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def message_read(request: HttpRequest, pk: int) -> HttpResponse:
+    message = selectors.message_for_reader(request.user, pk)
+    services.message_read(reader=request.user, message=message)
+    messages.success(request, "Отмечено: сообщение управления образования прочитано.")
+    return redirect("dashboard")

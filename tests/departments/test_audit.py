@@ -1,0 +1,107 @@
+"""Every change in departments writes exactly one audit entry; every refusal writes nothing."""
+
+import pytest
+from django.db.models import Max
+
+from cdt_portal.audit import ACTION_LABELS
+from cdt_portal.errors import PortalError
+from cdt_portal.models import AuditEntry
+from departments import services
+from departments.models import DepartmentMessage, MessageReceipt
+
+AUDITED_SERVICES = {
+    "message_send": "department.message.sent",
+    "message_read": "department.message.read",
+}
+NOT_WRITING = ()
+
+
+def mark() -> int:
+    return AuditEntry.objects.aggregate(last=Max("pk"))["last"] or 0
+
+
+def since(start: int) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(pk__gt=start).order_by("pk"))
+
+
+def test_every_action_has_a_russian_label():
+    for action in AUDITED_SERVICES.values():
+        assert ACTION_LABELS[action] != action
+
+
+def test_send_writes_the_message_and_one_entry(department_officer, organisation, admin):
+    start = mark()
+    message = services.message_send(
+        actor=department_officer, subject="  До 15.12  ", text="Завершите ознакомление."
+    )
+    [entry] = since(start)
+    assert (entry.action, entry.actor_id, entry.organisation_id, entry.object_id) == (
+        "department.message.sent", department_officer.pk, None, str(message.pk),
+    )  # fmt: skip
+    assert entry.data == {"subject": "До 15.12", "institutions": [organisation.short_name]}
+    assert list(message.institutions.all()) == [organisation]
+    assert (message.subject, message.author_name) == ("До 15.12", department_officer.full_name)
+
+
+@pytest.mark.parametrize(
+    "subject, text, error",
+    [("", "Текст", services.EMPTY), ("Тема", "   ", services.EMPTY)],
+)
+def test_send_refused_writes_nothing(department_officer, organisation, subject, text, error):
+    start = mark()
+    with pytest.raises(PortalError) as refused:
+        services.message_send(actor=department_officer, subject=subject, text=text)
+    assert refused.value.message == error
+    assert since(start) == []
+    assert DepartmentMessage.objects.count() == 0
+
+
+def test_the_same_message_twice_is_sent_once(department_officer, organisation):
+    services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    start = mark()
+    with pytest.raises(PortalError) as refused:
+        services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    assert refused.value.message.startswith("Такое же сообщение уже отправлено")
+    assert since(start) == []
+    assert DepartmentMessage.objects.count() == 1
+
+
+def test_only_a_department_specialist_sends(admin, organisation):
+    start = mark()
+    with pytest.raises(PortalError) as refused:
+        services.message_send(actor=admin, subject="Срок", text="До 15.12")
+    assert refused.value.message == services.NOT_DEPARTMENT
+    assert since(start) == []
+
+
+def test_a_department_without_institutions_cannot_send(department_officer, organisation):
+    organisation.department = None
+    organisation.save(update_fields=["department"])
+    with pytest.raises(PortalError) as refused:
+        services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    assert refused.value.message == services.NO_INSTITUTIONS
+    assert DepartmentMessage.objects.count() == 0
+
+
+def test_read_writes_one_receipt_and_one_entry_once(department_officer, organisation, admin):
+    message = services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    start = mark()
+    receipt = services.message_read(reader=admin, message=message)
+    again = services.message_read(reader=admin, message=message)
+    [entry] = since(start)
+    assert (entry.action, entry.actor_id, entry.organisation_id) == (
+        "department.message.read", admin.pk, organisation.pk,
+    )  # fmt: skip
+    assert again.pk == receipt.pk
+    assert list(MessageReceipt.objects.values_list("reader", "organisation")) == [
+        (admin.pk, organisation.pk)
+    ]
+
+
+def test_read_refused_for_a_teacher(department_officer, organisation, teacher):
+    message = services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    start = mark()
+    with pytest.raises(PortalError):
+        services.message_read(reader=teacher, message=message)
+    assert since(start) == []
+    assert MessageReceipt.objects.count() == 0
