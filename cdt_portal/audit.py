@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 
 from .models import AuditEntry
 from .net import client_ip
+from .paging import contains_any_case
 
 _client_address: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "audit_client_address", default=None
@@ -121,6 +122,7 @@ def organisation_entries(
     organisation_id: int,
     *,
     actor_id: int | None = None,
+    actor_name: str = "",
     content_type: ContentType | None = None,
     object_id: str = "",
     action: str = "",
@@ -132,6 +134,8 @@ def organisation_entries(
     entries = AuditEntry.objects.filter(organisation_id=organisation_id)
     if actor_id is not None:
         entries = entries.filter(actor_id=actor_id)
+    for word in actor_name.split():
+        entries = entries.filter(contains_any_case("actor_name", word))
     if content_type is not None:
         entries = entries.filter(content_type=content_type)
         if object_id:

@@ -10,8 +10,11 @@ from cdt_portal.audit import action_label, actions, object_types
 class AuditFilterForm(forms.Form):
     """The audit page's filters; every one optional. Bad values are told, not ignored."""
 
+    # A name to search for, not a list of everyone: an organisation may have 50,000 people.
+    who = forms.CharField(label="Кто (Ф.И.О.)", required=False, max_length=100)
+    # One exact person, as the links from a person's page give it (not shown as a field).
     person = forms.ModelChoiceField(
-        label="Кто", queryset=User.objects.none(), required=False, empty_label="Все"
+        queryset=User.objects.none(), required=False, widget=forms.HiddenInput
     )
     object_type = forms.ModelChoiceField(
         label="Объект", queryset=ContentType.objects.none(), required=False, empty_label="Все"
@@ -49,6 +52,7 @@ class AuditFilterForm(forms.Form):
         data = self.cleaned_data
         return {
             "actor_id": data["person"].pk if data.get("person") else None,
+            "actor_name": (data.get("who") or "").strip(),
             "content_type": data.get("object_type"),
             "object_id": data.get("object_id") or "",
             "action": data.get("action") or "",
