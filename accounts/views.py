@@ -51,7 +51,7 @@ def people(request: HttpRequest) -> HttpResponse:
         request,
         "accounts/people.html",
         {
-            **paginate(request, persons),
+            **paginate(request, persons, organisation_id=request.user.organisation_id),
             "role_filters": INSTITUTION_ROLE_CHOICES,
             "role": role,
             "query": query,

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import ADMINS, roles_required
 from cdt_portal.errors import PortalError
-from onboarding.selectors import notice_counts, rollout_summary
+from onboarding.selectors import dashboard_numbers
 
 from . import selectors, services
 from .access import department_required
@@ -72,17 +72,17 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
 def institution(request: HttpRequest, slug: str) -> HttpResponse:
     department = selectors.department_of(request.user)
     organisation = selectors.institution_for(department, slug)
-    summary = rollout_summary(organisation)
+    numbers = dashboard_numbers(organisation)
     return render(
         request,
         "departments/institution.html",
         {
             "department": department,
             "organisation": organisation,
-            "summary": summary,
-            "notices": notice_counts(organisation),
+            "summary": numbers.summary,
+            "notices": numbers.notices,
             # The administrators' names and contacts: the only people a department sees.
-            "administrators": summary.administrators,
+            "administrators": numbers.summary.administrators,
         },
     )
 

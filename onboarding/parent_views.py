@@ -169,7 +169,7 @@ def consents(request: HttpRequest) -> HttpResponse:
         request,
         "onboarding/consents.html",
         {
-            **paginate(request, students),
+            **paginate(request, students, organisation_id=request.user.organisation_id),
             "groups": listing.groups,
             "group_id": group_id,
             "query": query,

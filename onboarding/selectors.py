@@ -26,6 +26,7 @@ from cdt_portal.audit import action_label, history, organisation_entries
 from cdt_portal.errors import PortalError
 from cdt_portal.jobs import stalled_jobs
 from cdt_portal.models import AuditEntry, Job
+from cdt_portal.numbers import counted_once
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 
@@ -934,6 +935,31 @@ def open_regulation_draft(organisation: Organisation) -> DocumentVersion | None:
         )
         .order_by("-number")
         .first()
+    )
+
+
+@dataclass(frozen=True)
+class DashboardNumbers:
+    """Every number of the dashboard that counts the organisation's people."""
+
+    summary: RolloutSummary
+    staff_statuses: list[StaffStatusRow]
+    amendments: Progress
+    notices: NoticeCounts
+
+
+def dashboard_numbers(organisation: Organisation) -> DashboardNumbers:
+    """The dashboard's numbers, counted once per change of the organisation
+    (`cdt_portal.numbers.counted_once`): at 50,000 people counting them is the page's cost."""
+    return counted_once(
+        organisation.pk,
+        "dashboard",
+        lambda: DashboardNumbers(
+            summary=rollout_summary(organisation),
+            staff_statuses=staff_status_counts(organisation),
+            amendments=amendment_summary(organisation),
+            notices=notice_counts(organisation),
+        ),
     )
 
 

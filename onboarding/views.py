@@ -42,16 +42,14 @@ from .selectors import (
     amendment_checklist,
     amendment_summary,
     current_request,
+    dashboard_numbers,
     messenger_paperwork,
     missing_letterhead_fields,
-    notice_counts,
     organisation_mail_domain,
     registration_eml,
     request_overview,
-    rollout_summary,
     send_job,
     sferum_history,
-    staff_status_counts,
     teacher_counts,
     teacher_list,
     teacher_status,
@@ -90,20 +88,22 @@ def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
 @roles_required(MANAGERS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The rollout at a glance for the administrator and the director."""
+    organisation = request.user.organisation
+    numbers = dashboard_numbers(organisation)
     return render(
         request,
         "onboarding/dashboard.html",
         {
-            "organisation": request.user.organisation,
-            "summary": rollout_summary(request.user.organisation),
-            "letterhead_missing": missing_letterhead_fields(request.user.organisation),
+            "organisation": organisation,
+            "summary": numbers.summary,
+            "letterhead_missing": missing_letterhead_fields(organisation),
             "reading": reading_status(request.user),
             "worker_stalled": worker_stalled(request.user.organisation_id),
             "worker_stalled_text": WORKER_STALLED,
-            "messenger_paperwork": messenger_paperwork(request.user.organisation),
-            "staff_statuses": staff_status_counts(request.user.organisation),
-            "amendments_summary": amendment_summary(request.user.organisation),
-            "notice_counts": notice_counts(request.user.organisation),
+            "messenger_paperwork": messenger_paperwork(organisation),
+            "staff_statuses": numbers.staff_statuses,
+            "amendments_summary": numbers.amendments,
+            "notice_counts": numbers.notices,
         },
     )
 
@@ -477,7 +477,11 @@ def teacher_statuses(request: HttpRequest) -> HttpResponse:
         request,
         "onboarding/teacher_statuses.html",
         {
-            **paginate(request, teacher_list(organisation, query=query, status=wanted)),
+            **paginate(
+                request,
+                teacher_list(organisation, query=query, status=wanted),
+                organisation_id=organisation.pk,
+            ),
             "statuses": SferumStatus.choices,
             "wanted": wanted,
             "query": query,

@@ -29,7 +29,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
     if entries is None:
         return render(request, "portal/audit_log.html", {"form": form}, status=400)
-    return render(request, "portal/audit_log.html", {"form": form, **paginate(request, entries)})
+    return render(
+        request,
+        "portal/audit_log.html",
+        {
+            "form": form,
+            **paginate(request, entries, organisation_id=request.user.organisation_id),
+        },
+    )
 
 
 @roles_required(MANAGERS)

@@ -4,11 +4,19 @@ specialist of the department the organisation belongs to."""
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 
 from accounts.models import Role
 from tests.acknowledgements.builders import make_version
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 from tests.onboarding.builders import make_notice, make_ready_request
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Counted numbers (`cdt_portal.numbers`) are keyed on database ids that a rolled-back test
+    may hand out again: each test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

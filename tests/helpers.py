@@ -74,3 +74,11 @@ def pdf_words(data: bytes) -> list[list[Word]]:
         )
         pages.append([Word(t, float(a), float(b), float(c), float(d)) for a, b, c, d, t in words])
     return pages
+
+
+def changed_outside_services() -> None:
+    """A test changed rows straight through the ORM, writing no audit entry as every service
+    does: numbers counted before (`cdt_portal.numbers.counted_once`) must be counted again."""
+    from django.core.cache import cache
+
+    cache.clear()
