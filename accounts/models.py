@@ -127,6 +127,10 @@ class Organisation(models.Model):
             "(п. 4.13 Положения). Обучающиеся увидят её первой на своей странице."
         ),
     )
+    # Raised (with an F() update) by the accounts services that change what an acknowledgement
+    # sheet prints of the organisation or its people: names, positions, roles, activation, the
+    # organisation's details. Part of the stored sheet's name (acknowledgements.documents).
+    people_revision = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("организация")
@@ -243,6 +247,14 @@ class User(AbstractUser):
         verbose_name = _("пользователь")
         verbose_name_plural = _("пользователи")
         ordering = ["last_name", "first_name", "patronymic"]
+        indexes = [
+            # A page of an organisation's people in their usual order, read from the index
+            # instead of sorting 50,000 people for each page.
+            models.Index(
+                fields=["organisation", "last_name", "first_name", "patronymic"],
+                name="user_org_name",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Lower("email"),

@@ -190,6 +190,43 @@ def _store_roles(user: User, roles: set[str]) -> tuple[list[str], list[str]]:
     return _role_list(before), _role_list(roles)
 
 
+# What an acknowledgement sheet prints of the organisation and of a person.
+SHEET_ORGANISATION_FIELDS = frozenset({"full_name", "short_name", "time_zone"})
+SHEET_PERSON_FIELDS = frozenset({"last_name", "first_name", "patronymic", "position", "roles"})
+
+
+def _sheets_changed(organisation_id: int | None) -> None:
+    """Something the organisation's acknowledgement sheets print changed (in the caller's
+    transaction): their stored sheets are looked up under a new key
+    (acknowledgements.documents.sheet_lookup)."""
+    if organisation_id is not None:
+        Organisation.objects.filter(pk=organisation_id).update(
+            people_revision=models.F("people_revision") + 1
+        )
+
+
+ADMIN_ACTIONS = {True: "admin.added", False: "admin.changed"}
+
+
+def admin_saved(*, actor: User, obj: models.Model, added: bool, fields: Iterable[str]) -> None:
+    """The platform's superuser added or changed `obj` in the Django admin, where no other
+    service runs: the change is recorded like any other (so counted numbers are counted again,
+    `cdt_portal.numbers`), and the organisation's stored sheets are looked up anew."""
+    if isinstance(obj, Organisation):
+        organisation_id = obj.pk
+    else:
+        organisation_id = getattr(obj, "organisation_id", None)
+    with transaction.atomic():
+        _sheets_changed(organisation_id)
+        log_action(
+            actor,
+            obj,
+            ADMIN_ACTIONS[added],
+            {"fields": sorted(fields)},
+            organisation_id=organisation_id,
+        )
+
+
 def _end_sessions(user: User) -> None:
     """Every session of the person stops working: the version is part of the session hash
     (`User._get_session_auth_hash`)."""
@@ -278,6 +315,8 @@ def organisation_update(
             locked.messenger_changed_at = timezone.now()
             fields.append("messenger_changed_at")
         locked.save(update_fields=fields)
+        if SHEET_ORGANISATION_FIELDS & set(changed):
+            _sheets_changed(locked.pk)
         log_action(actor, locked, "organisation.updated", changed)
     return locked
 
@@ -340,6 +379,7 @@ def person_create(
         _full_clean(user, exclude=["password"])
         user.save()
         _store_roles(user, roles)
+        _sheets_changed(user.organisation_id)
         log_action(
             actor,
             user,
@@ -413,6 +453,8 @@ def _person_update(
     roles_before, roles_after = _store_roles(locked, roles)
     if roles_before != roles_after:
         changed["roles"] = [roles_before, roles_after]
+    if SHEET_PERSON_FIELDS & set(changed):
+        _sheets_changed(locked.organisation_id)
     if changed:
         log_action(actor, locked, "person.updated", changed)
         _tell_about_contacts(locked, actor, before, changed)
@@ -430,6 +472,7 @@ def user_set_roles(*, user: User, roles: set[str], actor: User | None = None) ->
                 _check_roles(actor, locked.pk, _held_roles(locked), roles)
             before, after = _store_roles(locked, roles)
             if before != after:
+                _sheets_changed(locked.organisation_id)
                 log_action(actor, locked, "person.roles.changed", {"roles": [before, after]})
     except _RolesRefused as refused:
         _refuse_roles(actor, user, refused)
@@ -455,6 +498,7 @@ def person_set_active(*, person: User, actor: User, active: bool) -> User:
             # Old sessions stay dead even after the account is switched back on.
             locked.session_version += 1
         locked.save(update_fields=["is_active", "session_version"])
+        _sheets_changed(locked.organisation_id)
         log_action(actor, locked, "person.activated" if active else "person.deactivated")
     return locked
 
@@ -1057,6 +1101,8 @@ def _apply_locked(batch_id: int, actor: User | None) -> int | None:
     except IntegrityError as exc:
         # Someone took one of these e-mails since the file was read: nobody is added.
         raise _NotApplied(IMPORT_EMAIL_TAKEN, None) from exc
+    if total:
+        _sheets_changed(locked.organisation_id)
     locked.status = ImportBatch.Status.APPLIED
     locked.content = b""  # the people are in the database now; the file is not kept
     locked.preview = stored_preview(preview)  # what was added, for the batch's page

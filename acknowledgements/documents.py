@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import logging
 import math
 import re
 import zoneinfo
@@ -21,6 +22,8 @@ from cdt_portal.pdf import join_pdfs, render_pdf
 
 from .models import AckMethod, Acknowledgement, DocumentVersion, VersionStatus
 from .selectors import counted_version_ids, readers
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -263,25 +266,77 @@ class SheetPart:
     context: dict
 
 
+# Part of every sheet key: raise it when what a sheet prints from the same rows changes (the
+# rows' fields, the context's shape), so that no sheet stored before is served again.
+SHEET_LAYOUT = 1
+
+
 @dataclass(frozen=True)
-class SheetPlan:
-    """What the sheet of a version shows now, cut into parts, with where each part and the
-    whole are stored. Every name is a hash of the content it holds, so a stale file is never
-    served and an unchanged one never rendered twice."""
+class SheetLookup:
+    """Where the stored sheet of a version is found, named by the version's and its
+    organisation's revision counters (`DocumentVersion.sheet_revision`,
+    `Organisation.people_revision`), which the services raise whenever they change what the
+    sheet prints: finding an unchanged sheet builds none of its rows. The key's index file
+    names the whole sheet stored for it (a hash of its content)."""
 
     version_id: int
     blank: bool
     filename: str
-    content_key: str
-    whole_path: str
-    parts: tuple[SheetPart, ...]
+    key: str
 
     @property
     def job_key(self) -> str:
-        return f"sheet-v{self.version_id}-{self.content_key}-{'blank' if self.blank else 'filled'}"
+        return f"sheet-v{self.version_id}-{self.key}-{'blank' if self.blank else 'filled'}"
+
+    @property
+    def index_path(self) -> str:
+        return f"{SHEET_FOLDER}/v{self.version_id}-key-{self.key}.txt"
+
+
+@dataclass(frozen=True)
+class SheetPlan(SheetLookup):
+    """What the sheet of a version shows now, cut into parts, with where each part and the
+    whole are stored. Every file name is a hash of the content it holds, so a stale file is
+    never served and an unchanged one never rendered twice."""
+
+    content_key: str = ""
+    whole_path: str = ""
+    parts: tuple[SheetPart, ...] = ()
 
     def missing_parts(self) -> list[SheetPart]:
         return [part for part in self.parts if not default_storage.exists(part.path)]
+
+
+def sheet_lookup(
+    version: DocumentVersion, *, blank: bool = False, fresh: bool = False
+) -> SheetLookup:
+    """The key of the sheet as `version` (loaded with its document's organisation) shows it:
+    no query and no row built; `fresh` reads the counters from the database first (one
+    query), for a version loaded a while ago."""
+    if fresh:
+        _fresh_counters(version)
+    revisions = {
+        "layout": SHEET_LAYOUT,
+        "version": version.pk,
+        "sheet_revision": version.sheet_revision,
+        "people_revision": version.document.organisation.people_revision,
+        "blank": blank,
+    }
+    return SheetLookup(
+        version_id=version.pk,
+        blank=blank,
+        filename=sheet_filename(version, blank=blank),
+        key=_content_key(revisions),
+    )
+
+
+def _fresh_counters(version: DocumentVersion) -> None:
+    """The revision counters as the database has them now, onto `version` (one query): a plan
+    reads them before its rows, so a key never names content older than itself."""
+    version.sheet_revision, people_revision = DocumentVersion.objects.values_list(
+        "sheet_revision", "document__organisation__people_revision"
+    ).get(pk=version.pk)
+    version.document.organisation.people_revision = people_revision
 
 
 def _part_rows(count: int) -> int:
@@ -294,6 +349,10 @@ def _part_rows(count: int) -> int:
 
 
 def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
+    """The whole sheet from every row (the jobs, the nightly cleanup): the key is read from the
+    database first, then the rows, so the rows are at least as new as the key."""
+    _fresh_counters(version)
+    lookup = sheet_lookup(version, blank=blank)
     context = sheet_context(version, blank=blank)
     rows = context.pop("rows")
     chunks = _chunks(rows, _part_rows(len(rows)))
@@ -306,21 +365,46 @@ def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
         key = _content_key(part_context)
         parts.append(SheetPart(index, f"{SHEET_FOLDER}/v{version.pk}-p-{key}.pdf", part_context))
     return SheetPlan(
-        version_id=version.pk,
+        version_id=lookup.version_id,
         blank=blank,
-        filename=sheet_filename(version, blank=blank),
+        filename=lookup.filename,
+        key=lookup.key,
         content_key=content_key,
         whole_path=f"{SHEET_FOLDER}/v{version.pk}-all-{content_key}.pdf",
         parts=tuple(parts),
     )
 
 
-def stored_sheet(plan: SheetPlan) -> bytes | None:
-    """The whole sheet, when it is stored for exactly this content."""
-    if not default_storage.exists(plan.whole_path):
+def _read(path: str) -> bytes | None:
+    if not default_storage.exists(path):
         return None
-    with default_storage.open(plan.whole_path, "rb") as stored:
+    with default_storage.open(path, "rb") as stored:
         return stored.read()
+
+
+def stored_content_key(lookup: SheetLookup) -> str | None:
+    """The content key of the whole sheet stored for `lookup`'s key, or None."""
+    index = _read(lookup.index_path)
+    return index.decode().strip() if index else None
+
+
+def stored_sheet(lookup: SheetLookup) -> bytes | None:
+    """The whole sheet, when it is stored for exactly this content: a plan names its content,
+    a lookup finds it through its key's index."""
+    if isinstance(lookup, SheetPlan):
+        return _read(lookup.whole_path)
+    content_key = stored_content_key(lookup)
+    if content_key is None:
+        return None
+    return _read(f"{SHEET_FOLDER}/v{lookup.version_id}-all-{content_key}.pdf")
+
+
+def store_whole(plan: SheetPlan, whole: bytes | None = None) -> None:
+    """Store the whole sheet (unless it is there) and name it in its key's index. The key was
+    read before the rows, so the index never points to content older than the key."""
+    if whole is not None:
+        store_once(plan.whole_path, whole)
+    store_once(plan.index_path, plan.content_key.encode())
 
 
 def store_once(path: str, content: bytes) -> None:
@@ -355,13 +439,13 @@ def sheet_pdf(version: DocumentVersion, *, blank: bool = False) -> tuple[str, by
         for part in plan.missing_parts():
             store_once(part.path, render_sheet_part(version, part, blank=blank))
         whole = join_sheet(plan)
-        store_once(plan.whole_path, whole)
+    store_whole(plan, whole)
     return plan.filename, whole
 
 
 def referenced_sheet_paths() -> set[str]:
-    """Every stored sheet file the current content of a version names (filled and blank): what
-    the nightly cleanup keeps (onboarding/maintenance.py)."""
+    """Every stored sheet file the current content of a version names (filled and blank), and
+    the index of its current key: what the nightly cleanup keeps (onboarding/maintenance.py)."""
     paths: set[str] = set()
     versions = DocumentVersion.objects.filter(
         status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
@@ -369,6 +453,12 @@ def referenced_sheet_paths() -> set[str]:
     for version in versions:
         for blank in (False, True):
             plan = sheet_plan(version, blank=blank)
-            paths.add(plan.whole_path)
+            paths.update((plan.whole_path, plan.index_path))
+            stored = stored_content_key(plan)
+            if stored is not None and stored != plan.content_key:
+                # The recount disagrees with the key: a change that bypassed the services (the
+                # Django admin, a shell). The next print builds the sheet again.
+                logger.warning("Sheet key %s of version %s is stale", plan.key, version.pk)
+                default_storage.delete(plan.index_path)
             paths.update(part.path for part in plan.parts)
     return paths

@@ -105,6 +105,11 @@ class DocumentVersion(models.Model):
     # start from (approval, or the day the due date was set). See cdt_portal/reminder_schedule.
     read_by = models.DateField(_("срок ознакомления"), null=True, blank=True)
     reminders_from = models.DateField(_("напоминания с"), null=True, blank=True)
+    # Raised (with an F() update) by every service that changes what this version's sheet
+    # prints of the version itself or of its acknowledgements; with the organisation's
+    # `people_revision` it names the stored sheet (`documents.sheet_lookup`), so an unchanged
+    # sheet is found without building its rows.
+    sheet_revision = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("редакция документа")

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organisation, Role, User
@@ -113,6 +113,14 @@ def pending_readers(version: DocumentVersion) -> QuerySet[User]:
     return readers(version.document.organisation).exclude(
         acknowledgements__version__in=counted_version_ids(version)
     )
+
+
+def pending_email_counts(version: DocumentVersion) -> tuple[int, int]:
+    """(with an e-mail, without one) of the people still to read `version`: one query."""
+    counts = pending_readers(version).aggregate(
+        total=Count("pk"), without=Count("pk", filter=Q(email=""))
+    )
+    return counts["total"] - counts["without"], counts["without"]
 
 
 def is_overdue(version: DocumentVersion, today: dt.date | None = None) -> bool:
@@ -253,17 +261,20 @@ def reminder_job(run: ReminderRun) -> Job | None:
     return Job.objects.filter(key=run.job_key).first()
 
 
-def reminder_deliveries(run: ReminderRun) -> QuerySet[ReminderDelivery]:
-    return run.deliveries.select_related("person").order_by(
-        "person__last_name", "person__first_name", "person__patronymic"
+def reminder_deliveries(run: ReminderRun, *, query: str = "") -> QuerySet[ReminderDelivery]:
+    """The run's results by name, narrowed by a search over the person (as the lists are)."""
+    deliveries = run.deliveries.select_related("person").order_by(
+        "person__last_name", "person__first_name", "person__patronymic", "pk"
     )
+    return search_people(deliveries, query, prefix="person__")
 
 
 def reminder_counts(run: ReminderRun) -> dict[str, int]:
-    """How many people of the run have each result, by status value."""
+    """How many people of the run have each result, by status value (counted by the database:
+    one row per status, whatever the run's size)."""
     counts = dict.fromkeys(DeliveryStatus.values, 0)
-    for status in run.deliveries.values_list("status", flat=True):
-        counts[status] += 1
+    for row in run.deliveries.order_by().values("status").annotate(n=Count("pk")):
+        counts[row["status"]] = row["n"]
     return counts
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Model
+from django.db.models import F, Max, Model
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -35,8 +35,10 @@ from .documents import (
     join_sheet,
     render_order,
     render_sheet_part,
+    sheet_lookup,
     sheet_plan,
     store_once,
+    store_whole,
     stored_sheet,
 )
 from .models import (
@@ -71,6 +73,13 @@ def _log(actor: User | None, obj: Model, action: str, data: dict[str, Any], org_
     # A version knows its organisation only through its document, which log_action does not
     # follow; every entry here names the organisation itself.
     log_action(actor, obj, action, data, organisation_id=org_id)
+
+
+def _sheet_changed(version_id: int) -> None:
+    """What the version's acknowledgement sheet prints has changed (in the caller's
+    transaction): its stored sheet is looked up under a new key from now on
+    (`documents.sheet_lookup`)."""
+    DocumentVersion.objects.filter(pk=version_id).update(sheet_revision=F("sheet_revision") + 1)
 
 
 def version_create(
@@ -138,6 +147,7 @@ def version_edit(*, version: DocumentVersion, actor: User, **new_values: Any) ->
         changed = changes(before, snapshot(locked, new_values))
         if changed:
             locked.save(update_fields=list(changed))
+            _sheet_changed(locked.pk)  # the title, the order and the approver are printed
             _log(actor, locked, "version.edited", changed, locked.document.organisation_id)
     return locked
 
@@ -292,6 +302,8 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
                 "reminders_from",
             ]
         )
+        # The acknowledgements that count for it (`corrects`) are printed on its sheet.
+        _sheet_changed(locked.pk)
         data: dict[str, Any] = {
             "order_label": locked.order_label,
             "text_sha256": locked.text_sha256,
@@ -375,6 +387,7 @@ def acknowledgement_confirm(
         except IntegrityError:
             # A second click that raced this one (SQLite has no row locks) got there first.
             return Acknowledgement.objects.get(version=locked, person=person), False
+        _sheet_changed(locked.pk)
         _log(
             person,
             ack,
@@ -429,6 +442,7 @@ def acknowledgement_record_paper(
                 )
         except IntegrityError as exc:
             raise PortalError(already, field="person") from exc
+        _sheet_changed(locked.pk)
         _log(
             recorded_by,
             ack,
@@ -447,24 +461,25 @@ def sheet_prepare(*, version: DocumentVersion, blank: bool, actor: User) -> Job 
     the whole sheet is stored already. The job's parts run in parallel (`sheet_build`)."""
     if version.status in (VersionStatus.DRAFT, VersionStatus.APPROVING):
         raise PortalError("У черновика нет листа ознакомления.")
-    plan = sheet_plan(version, blank=blank)
-    if stored_sheet(plan) is not None:
+    # Found by its key, without building its rows; the job builds them (and counts the parts).
+    lookup = sheet_lookup(version, blank=blank, fresh=True)
+    if stored_sheet(lookup) is not None:
         return None
     return start_job(
         task=tasks.sheet_build_task,
-        key=plan.job_key,
+        key=lookup.job_key,
         kind="sheet",
         title="Лист ознакомления" + (" (бланк)" if blank else ""),
         organisation_id=version.document.organisation_id,
         actor=actor,
-        args=(version.pk, blank, plan.content_key),
-        total=len(plan.parts),
+        args=(version.pk, blank, lookup.key),
     )
 
 
-def sheet_build(*, job_id: int, version_id: int, blank: bool, content_key: str) -> None:
+def sheet_build(*, job_id: int, version_id: int, blank: bool, sheet_key: str) -> None:
     """The sheet job's first step: queue one task per part not stored yet; when none is
-    missing, join at once. The job stays running until the join marks it done."""
+    missing, join at once. The job stays running until the join marks it done. `sheet_key` is
+    the key it was started for (its job key); the sheet built is the one of now."""
     # Running it again (a restarted worker) also drops the claim of a join that never finished.
     Job.objects.filter(pk=job_id).exclude(status=Job.Status.DONE).update(
         status=Job.Status.RUNNING, started_at=timezone.now(), message=""
@@ -518,8 +533,9 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
     # Someone confirmed while the parts rendered: the parts that changed are rendered here.
     for part in plan.missing_parts():
         store_once(part.path, render_sheet_part(version, part, blank=blank))
-    if stored_sheet(plan) is None:
-        store_once(plan.whole_path, join_sheet(plan))
+    # Stored under the key read before the rows (so the sheet may be newer than its key, never
+    # older); a sheet changed since the job started is found under its new key.
+    store_whole(plan, None if default_storage.exists(plan.whole_path) else join_sheet(plan))
     url = reverse("version_sheet_pdf", kwargs={"pk": version_id})
     Job.objects.filter(pk=job_id).update(
         status=Job.Status.DONE,
@@ -789,9 +805,9 @@ def jobs_resume_interrupted(*, stale_seconds: int = 300) -> list[int]:
                 continue  # a reminder moved recently: its worker is alive
             task, args = tasks.reminders_task, (run.pk,)
         else:
-            _, version, content_key, which = job.key.split("-")
+            _, version, sheet_key, which = job.key.split("-")
             task = tasks.sheet_build_task
-            args = (int(version.removeprefix("v")), which == "blank", content_key)
+            args = (int(version.removeprefix("v")), which == "blank", sheet_key)
         if requeue_job(job, task, args):
             resumed.append(job.pk)
     return resumed

@@ -32,11 +32,9 @@ def scheduled_reading_reminders() -> None:
 # The sheet's tasks keep their job running themselves: the job is done when the last part is
 # joined, not when the first task returns.
 @db_task()
-def sheet_build_task(job_id: int, version_id: int, blank: bool, content_key: str) -> None:
+def sheet_build_task(job_id: int, version_id: int, blank: bool, sheet_key: str) -> None:
     try:
-        services.sheet_build(
-            job_id=job_id, version_id=version_id, blank=blank, content_key=content_key
-        )
+        services.sheet_build(job_id=job_id, version_id=version_id, blank=blank, sheet_key=sheet_key)
     except Exception as exc:
         services.sheet_part_failed(job_id=job_id, reason=str(exc) or repr(exc))
         raise

@@ -14,13 +14,15 @@ from cdt_portal.exports import csv_response
 from cdt_portal.inputs import parse_id
 from cdt_portal.markup import render_markdown
 from cdt_portal.net import client_ip
+from cdt_portal.numbers import counted_once
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
-from .documents import order_filename, sheet_plan, stored_sheet
+from .documents import order_filename, sheet_lookup, stored_sheet
 from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
 from .models import REGULATION_CODE, DocumentVersion, VersionStatus
 from .selectors import (
+    AckFilter,
     ReadingStatus,
     acknowledgement_progress,
     acknowledgement_rows,
@@ -33,6 +35,7 @@ from .selectors import (
     job_by_key,
     last_reminder_run,
     organisation_versions,
+    pending_email_counts,
     pending_readers,
     previous_version,
     readers,
@@ -158,11 +161,13 @@ def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         except PortalError as exc:
             messages.error(request, exc.message)
         return redirect(request.get_full_path())
-    plan = sheet_plan(version, blank=blank)
-    pdf = stored_sheet(plan)
+    # Found by the version's and the organisation's revision counters, loaded with the version:
+    # an unchanged sheet is served without building its rows.
+    lookup = sheet_lookup(version, blank=blank)
+    pdf = stored_sheet(lookup)
     if pdf is not None:
-        return pdf_response(plan.filename, pdf)
-    job = job_by_key(plan.job_key)
+        return pdf_response(lookup.filename, pdf)
+    job = job_by_key(lookup.job_key)
     return render(
         request,
         "acknowledgements/sheet_preparing.html",
@@ -180,11 +185,34 @@ def _list_filters(request: HttpRequest) -> tuple[str, str]:
     return request.GET.get("status", ""), request.GET.get("q", "").strip()
 
 
+def _pending_page(request: HttpRequest, version: DocumentVersion) -> dict:
+    """A page of the people still to read `version`, narrowed by `?q=` as the list is: the
+    paper and reminder pages stay the same size whatever the staff."""
+    _, query = _list_filters(request)
+    rows = acknowledgement_rows(version, status=AckFilter.PENDING, query=query)
+    organisation_id = version.document.organisation_id
+    return {**paginate(request, rows, organisation_id=organisation_id), "query": query}
+
+
+# The reminder results have their own page number in the address, beside the pending list's.
+RESULTS_PAGE = "rpage"
+
+
+def _results_page(request: HttpRequest, deliveries) -> dict:
+    paging = paginate(request, deliveries, page_param=RESULTS_PAGE)
+    return {"results_page": paging["page_obj"], "results_query_string": paging["query_string"]}
+
+
 @roles_required(MANAGERS)
 def acknowledgement_list(request: HttpRequest) -> HttpResponse:
     version = get_current_version_or_404(request)
     status, query = _list_filters(request)
-    paging = paginate(request, acknowledgement_rows(version, status=status, query=query))
+    organisation = version.document.organisation
+    paging = paginate(
+        request,
+        acknowledgement_rows(version, status=status, query=query),
+        organisation_id=organisation.pk,
+    )
     paging["page_obj"].object_list = with_acknowledgements(paging["page_obj"].object_list)
     return render(
         request,
@@ -195,7 +223,12 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "query": query,
             "overdue": is_overdue(version),
-            "progress": acknowledgement_progress(version, version.document.organisation),
+            # Counted once per change of the organisation (`cdt_portal.numbers`).
+            "progress": counted_once(
+                organisation.pk,
+                f"progress:{version.pk}",
+                lambda: acknowledgement_progress(version, organisation),
+            ),
         },
     )
 
@@ -241,20 +274,28 @@ def remind(request: HttpRequest) -> HttpResponse:
         except PortalError as exc:
             messages.error(request, exc.message)
         return redirect("acknowledgement_remind")
-    pending = list(pending_readers(version))
+    pending = _pending_page(request, version)
+    with_email, without_email = pending_email_counts(version)
     run = last_reminder_run(version)
     job = reminder_job(run) if run else None
+    # Each person's result once the run is over, a page at a time, searched as the list is.
+    results = (
+        _results_page(request, reminder_deliveries(run, query=pending["query"]))
+        if run is not None and run.finished_at is not None
+        else {"results_page": None}
+    )
     return render(
         request,
         "acknowledgements/remind_confirm.html",
         {
             "version": version,
-            "with_email": [p for p in pending if p.email],
-            "without_email": [p for p in pending if not p.email],
+            **pending,
+            "with_email": with_email,
+            "without_email": without_email,
             "run": run,
             "job": job,
             "show_progress": job is not None and job.started_by_id == request.user.pk,
-            "deliveries": reminder_deliveries(run) if run and run.finished_at else [],
+            **results,
             "counts": reminder_counts(run) if run else {},
         },
     )
@@ -283,7 +324,12 @@ def record_paper(request: HttpRequest) -> HttpResponse:
                 f"{form.cleaned_data['paper_date']:%d.%m.%Y} (по бумажному листу).",
             )
             return redirect("acknowledgement_list")
-    return render(request, "acknowledgements/paper_form.html", {"version": version, "form": form})
+    # The form accepts anyone still pending (named by the POST); the page lists a page of them.
+    return render(
+        request,
+        "acknowledgements/paper_form.html",
+        {"version": version, "form": form, **_pending_page(request, version)},
+    )
 
 
 @roles_required(MANAGERS)

@@ -22,15 +22,21 @@ class _CountedPaginator(Paginator):
 
 
 def paginate(
-    request: HttpRequest, items, per_page: int = PAGE_SIZE, *, organisation_id: int | None = None
+    request: HttpRequest,
+    items,
+    per_page: int = PAGE_SIZE,
+    *,
+    organisation_id: int | None = None,
+    page_param: str = "page",
 ) -> dict:
-    """A page of `items` and the query string that keeps the list's filters across pages.
+    """A page of `items` and the query string that keeps the list's filters across pages
+    (`page_param` names the page number, for a second list on the same page).
 
-    With `organisation_id`, the number of items (a COUNT over every person, at 50,000 people
-    the page's biggest cost) is counted once per change of the organisation and filter
-    (`numbers.counted_once`)."""
+        With `organisation_id`, the number of items (a COUNT over every person, at 50,000 people
+        the page's biggest cost) is counted once per change of the organisation and filter
+        (`numbers.counted_once`)."""
     params = request.GET.copy()
-    params.pop("page", None)
+    params.pop(page_param, None)
     query = params.urlencode()
     if organisation_id is None:
         paginator = Paginator(items, per_page)
@@ -39,7 +45,7 @@ def paginate(
         paginator = _CountedPaginator(
             items, per_page, counted_once(organisation_id, f"count:{name}", items.count)
         )
-    page: Page = paginator.get_page(request.GET.get("page"))
+    page: Page = paginator.get_page(request.GET.get(page_param))
     return {"page_obj": page, "query_string": f"{query}&" if query else ""}
 
 

@@ -252,6 +252,7 @@ def load_demo_department(seed_organisation: Organisation) -> Department:
     if seed_organisation.department_id != department.pk:
         # Only the link: the institution's own data stays as the seed gives it.
         Organisation.objects.filter(pk=seed_organisation.pk).update(department=department)
+    seed_organisation.department = department
     for stage in STAGES:
         organisation, created = Organisation.objects.get_or_create(
             slug=stage.slug,

@@ -28,6 +28,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from cdt_portal.reminder_schedule import latest_milestone, reminder_due
 from tests.factories import PASSWORD, UserFactory
+from tests.helpers import changed_outside_services
 
 D = dt.date
 
@@ -192,6 +193,7 @@ def test_the_list_shows_who_is_overdue(client, admin, teacher, regulation):
     type(regulation).objects.filter(pk=regulation.pk).update(
         read_by=timezone.localdate() - dt.timedelta(days=1)
     )
+    changed_outside_services()
     regulation.refresh_from_db()
     assert is_overdue(regulation)
     page = client.get(url, {"status": "overdue"}).content.decode()

@@ -40,7 +40,7 @@ def test_the_letterhead_prints_only_the_contacts_it_has(db):
     without its value (rendered from the template: the portal refuses to make a letter
     without them, a template must still not print «e-mail:» with nothing after it)."""
     demo_letter()
-    registration = RegistrationRequest.objects.get()
+    registration = RegistrationRequest.objects.get(organisation__slug="cdt")
     organisation = registration.organisation
     organisation.address = ""
     organisation.email = ""
