@@ -20,6 +20,8 @@ class AccountsConfig(AppConfig):
         register_actions(
             {
                 "organisation.updated": "Сведения об организации изменены",
+                "admin.added": "Добавлено в администрировании платформы",
+                "admin.changed": "Изменено в администрировании платформы",
                 "profile.updated": "Контактные данные изменены",
                 "person.created": "Человек добавлен",
                 "person.updated": "Сведения о человеке изменены",

@@ -63,6 +63,8 @@ AUDITED_SERVICES = {
     "import_check": "import.checked",
     "import_expire_abandoned": "import.expired",
     "jobs_resume_interrupted": "job.resumed",
+    # The superuser's changes in the Django admin ("admin.added" for a new object).
+    "admin_saved": "admin.changed",
 }
 # What a refused role change records, in a transaction of its own (the change is not made).
 REFUSAL_ACTIONS = (
