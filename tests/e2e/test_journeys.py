@@ -28,8 +28,22 @@ def expect_public_page(tab, messenger: str = "VK Мессенджер") -> None:
     expect(page.locator("#content")).to_contain_text(f"Установите {messenger}.")
 
 
+def expect_organisation_list(tab) -> None:
+    """`/` of a deployment with several institutions (the demo's department holds three):
+    each institution's own page on joining."""
+    page = tab.page
+    expect(page.get_by_role("heading", level=1)).to_have_text(JOIN_HEADING)
+    expect(page.get_by_text("Выберите свою организацию:")).to_be_visible()
+    expect(page.locator("#content .list-group a")).to_have_count(3)
+
+
 def test_public_page_explains_how_to_join_and_leads_to_login(tab):
     tab.goto("/")
+    expect_organisation_list(tab)
+    tab.assert_clean()
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("link", name=re.compile("^МКУ ДО «ЦДТ»")).click()
+    expect(tab.page).to_have_url(tab.base_url + "/join/cdt/")
     expect_public_page(tab)
     expect(tab.page.locator("#content")).to_contain_text("МКУ ДО «ЦДТ»")
     # The platform administrator named in the demo is listed as the person to ask.
@@ -77,7 +91,7 @@ def test_each_sign_in_lands_on_its_home_and_logs_out(tab, username, home, headin
 
     tab.log_out()
     expect(page).to_have_url(tab.base_url + "/")
-    expect_public_page(tab)
+    expect_organisation_list(tab)
     expect(page.get_by_role("button", name="Выйти")).to_have_count(0)
     tab.assert_clean()
 
@@ -106,7 +120,7 @@ def test_sign_in_by_email(tab):
 def test_phone_navbar_collapses_and_opens(phone_tab):
     tab, page = phone_tab, phone_tab.page
 
-    tab.goto("/")
+    tab.goto("/join/cdt/")
     expect_public_page(tab)
     tab.no_horizontal_overflow()
     tab.assert_clean()
@@ -152,11 +166,10 @@ def test_admin_switches_messenger_to_max(tab):
     tab.assert_clean()
 
     tab.log_out()
-    for path in ("/", "/join/cdt/"):
-        tab.goto(path)
-        expect_public_page(tab, messenger="MAX")
-        expect(page.locator("#content")).not_to_contain_text("VK Мессенджер")
-        tab.assert_clean()
+    tab.goto("/join/cdt/")
+    expect_public_page(tab, messenger="MAX")
+    expect(page.locator("#content")).not_to_contain_text("VK Мессенджер")
+    tab.assert_clean()
 
 
 def test_the_watch_sees_csp_violations(tab):
