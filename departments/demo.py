@@ -229,7 +229,7 @@ def _fill(organisation: Organisation, stage: Stage) -> None:
 
     if stage.request is not None:
         sent = stage.request == RequestStatus.SENT
-        RegistrationRequest.objects.create(
+        request = RegistrationRequest.objects.create(
             organisation=organisation,
             status=stage.request,
             appointee=admin,
@@ -237,6 +237,10 @@ def _fill(organisation: Organisation, stage: Stage) -> None:
             admin_position=admin.position,
             sent_at=timezone.now() - dt.timedelta(days=3) if sent else None,
             sent_via=SentVia.SMTP if sent else "",
+        )
+        # Started before it was sent (`created_at` is set on creation, so it is moved after).
+        RegistrationRequest.objects.filter(pk=request.pk).update(
+            created_at=timezone.now() - dt.timedelta(days=10)
         )
 
 
