@@ -652,6 +652,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "postgres:// URL (default: %(default)s)",
     )
     parser.add_argument(
+        "--scale",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="the department-scale section (benchmarks/scale.py, issue 14; the same PostgreSQL "
+        "URL as the jobs section): auto runs it when there is one (default: %(default)s)",
+    )
+    parser.add_argument(
         "--json",
         default=str(BASE_DIR / "var" / "benchmarks" / "latest.json"),
         help="where to write the JSON report (default: %(default)s)",
@@ -704,8 +711,13 @@ def main(argv: list[str] | None = None) -> int:
         report["jobs"] = jobs
         if jobs.get("errors") or jobs.get("exit", 0):
             run.errors.append("jobs section: " + "; ".join(jobs.get("errors") or ["failed"]))
+    scale = run_jobs_section(args, "scale")
+    if scale is not None:
+        report["scale"] = scale
+        if scale.get("errors") or scale.get("exit", 0):
+            run.errors.append("scale section: " + "; ".join(scale.get("errors") or ["failed"]))
     report["total_s"] = round(time.perf_counter() - started, 1)
-    print(f"\ntotal (with the jobs section): {report['total_s']:.1f} s")
+    print(f"\ntotal (with the jobs and scale sections): {report['total_s']:.1f} s")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -713,32 +725,33 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if run.errors else 0
 
 
-def run_jobs_section(args: argparse.Namespace) -> dict | None:
-    """benchmarks/jobs.py in its own process (production settings, its own database): the
-    issue 11 targets. Its table goes to stdout after the ratio table; None when skipped."""
+def run_jobs_section(args: argparse.Namespace, section: str = "jobs") -> dict | None:
+    """benchmarks/jobs.py (the issue 11 targets) or, for section "scale", benchmarks/scale.py
+    (issue 14) in its own process (production settings, its own database). Its table goes to
+    stdout after the ratio table; None when skipped."""
     import subprocess
 
     postgres = ("postgres://", "postgresql://")
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(postgres):
         url = os.environ.get("BENCH_JOBS_DATABASE_URL", "")
-    if args.jobs == "off":
+    if getattr(args, section) == "off":
         return None
     if not url.startswith(postgres):
         print(
-            "\n== jobs: skipped — the jobs section needs PostgreSQL: set DATABASE_URL (or "
-            "BENCH_JOBS_DATABASE_URL) to postgres://user@host:5432/name; `make bench` sets "
+            f"\n== {section}: skipped — the {section} section needs PostgreSQL: set DATABASE_URL "
+            "(or BENCH_JOBS_DATABASE_URL) to postgres://user@host:5432/name; `make bench` sets "
             "BENCH_JOBS_DATABASE_URL=postgres://postgres@127.0.0.1:5432/cdt_portal ==",
             flush=True,
         )
         return None
-    out = Path(args.json).with_name("jobs.json")
+    out = Path(args.json).with_name(f"{section}.json")
     print("", flush=True)
-    say("jobs section: benchmarks/jobs.py …")
+    say(f"{section} section: benchmarks/{section}.py …")
     result = subprocess.run(
         [
             sys.executable,
-            str(Path(__file__).with_name("jobs.py")),
+            str(Path(__file__).with_name(f"{section}.py")),
             "--database-url",
             url,
             "--json",
@@ -749,7 +762,7 @@ def run_jobs_section(args: argparse.Namespace) -> dict | None:
     try:
         jobs = json.loads(out.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        jobs = {"errors": [f"benchmarks/jobs.py exited with {result.returncode}, no report"]}
+        jobs = {"errors": [f"benchmarks/{section}.py exited with {result.returncode}, no report"]}
     jobs["exit"] = result.returncode
     return jobs
 
