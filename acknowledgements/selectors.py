@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
@@ -189,9 +190,11 @@ def acknowledgement_rows(version: DocumentVersion, *, status: str, query: str) -
     return search_people(people, query)
 
 
-def with_acknowledgements(people) -> list[tuple[User, Acknowledgement | None]]:
-    """(person, acknowledgement or None) pairs from rows of `acknowledgement_rows`."""
-    return [(person, person.version_acks[0] if person.version_acks else None) for person in people]
+def with_acknowledgements(people) -> Iterator[tuple[User, Acknowledgement | None]]:
+    """(person, acknowledgement or None) pairs from rows of `acknowledgement_rows`, as `people`
+    yields them (a queryset's `iterator()` keeps a 10,000-row export streaming)."""
+    for person in people:
+        yield person, person.version_acks[0] if person.version_acks else None
 
 
 def _field_label(name: str) -> str:

@@ -23,6 +23,7 @@ from cdt_portal.jobs import (
     ThrottledProgress,
     job_advance,
     job_progress,
+    mark_running,
     requeue_job,
     start_job,
 )
@@ -480,10 +481,13 @@ def sheet_build(*, job_id: int, version_id: int, blank: bool, sheet_key: str) ->
     """The sheet job's first step: queue one task per part not stored yet; when none is
     missing, join at once. The job stays running until the join marks it done. `sheet_key` is
     the key it was started for (its job key); the sheet built is the one of now."""
-    # Running it again (a restarted worker) also drops the claim of a join that never finished.
-    Job.objects.filter(pk=job_id).exclude(status=Job.Status.DONE).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), message=""
-    )
+    # The task is queued inside the transaction that creates the job's row and may start
+    # before it commits: `mark_running` waits for the row (a plain UPDATE found nothing and
+    # left the job «в очереди» for good, seen in the bench). Running it again (a restarted
+    # worker) also drops the claim of a join that never finished.
+    if not mark_running(job_id):
+        return
+    Job.objects.filter(pk=job_id).update(message="")
     version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
     plan = sheet_plan(version, blank=blank)
     missing = plan.missing_parts()

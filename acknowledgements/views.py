@@ -213,7 +213,7 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
         acknowledgement_rows(version, status=status, query=query),
         organisation_id=organisation.pk,
     )
-    paging["page_obj"].object_list = with_acknowledgements(paging["page_obj"].object_list)
+    paging["page_obj"].object_list = list(with_acknowledgements(paging["page_obj"].object_list))
     return render(
         request,
         "acknowledgements/acknowledgement_list.html",
@@ -251,7 +251,9 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
                 ack.get_method_display() if ack else "не ознакомлен(а)",
                 ack.recorded_by.full_name if ack else "",
             ]
-            for number, (person, ack) in enumerate(with_acknowledgements(people), start=1)
+            for number, (person, ack) in enumerate(
+                with_acknowledgements(people.iterator(chunk_size=1000)), start=1
+            )
         ),
     )
 

@@ -143,7 +143,7 @@ def job_advance(job_id: int, by: int = 1) -> None:
 JOB_ROW_WAIT_SECONDS = 10
 
 
-def _mark_running(job_id: int) -> bool:
+def mark_running(job_id: int) -> bool:
     """Mark the job running; False when there is nothing to run (already done, or never
     committed)."""
     deadline = time.monotonic() + JOB_ROW_WAIT_SECONDS
@@ -166,7 +166,7 @@ def job_task(*, retries: int = 0, retry_delay: int = 0, **task_options: Any):
     def decorator(fn: Callable[..., str]):
         @wraps(fn)
         def run(job_id: int, *args: Any) -> None:
-            if not _mark_running(job_id):
+            if not mark_running(job_id):
                 return
             try:
                 result_url = fn(job_id, *args) or ""
