@@ -388,15 +388,23 @@ def stored_content_key(lookup: SheetLookup) -> str | None:
     return index.decode().strip() if index else None
 
 
-def stored_sheet(lookup: SheetLookup) -> bytes | None:
-    """The whole sheet, when it is stored for exactly this content: a plan names its content,
-    a lookup finds it through its key's index."""
+def stored_sheet_name(lookup: SheetLookup) -> str | None:
+    """Where the whole sheet is stored for exactly this content, when it is: a plan names its
+    content, a lookup finds it through its key's index."""
     if isinstance(lookup, SheetPlan):
-        return _read(lookup.whole_path)
-    content_key = stored_content_key(lookup)
-    if content_key is None:
-        return None
-    return _read(f"{SHEET_FOLDER}/v{lookup.version_id}-all-{content_key}.pdf")
+        name = lookup.whole_path
+    else:
+        content_key = stored_content_key(lookup)
+        if content_key is None:
+            return None
+        name = f"{SHEET_FOLDER}/v{lookup.version_id}-all-{content_key}.pdf"
+    return name if default_storage.exists(name) else None
+
+
+def stored_sheet(lookup: SheetLookup) -> bytes | None:
+    """The whole sheet stored for exactly this content, or None."""
+    name = stored_sheet_name(lookup)
+    return _read(name) if name else None
 
 
 def store_whole(plan: SheetPlan, whole: bytes | None = None) -> None:

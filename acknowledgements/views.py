@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import ADMINS, MANAGERS, roles_required
 from cdt_portal import throttle
-from cdt_portal.downloads import private_file_response
+from cdt_portal.downloads import private_file_response, private_stored_response
 from cdt_portal.errors import PortalError
 from cdt_portal.exports import csv_response
 from cdt_portal.inputs import parse_id
@@ -16,9 +16,8 @@ from cdt_portal.markup import render_markdown
 from cdt_portal.net import client_ip
 from cdt_portal.numbers import counted_once
 from cdt_portal.paging import paginate
-from cdt_portal.pdf import pdf_response
 
-from .documents import order_filename, sheet_lookup, stored_sheet
+from .documents import order_filename, sheet_lookup, stored_sheet_name
 from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
 from .models import REGULATION_CODE, DocumentVersion, VersionStatus
 from .selectors import (
@@ -164,9 +163,12 @@ def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     # Found by the version's and the organisation's revision counters, loaded with the version:
     # an unchanged sheet is served without building its rows.
     lookup = sheet_lookup(version, blank=blank)
-    pdf = stored_sheet(lookup)
-    if pdf is not None:
-        return pdf_response(lookup.filename, pdf)
+    stored = stored_sheet_name(lookup)
+    if stored is not None:
+        # Sent by nginx in production (`cdt_portal.downloads`), as the order is.
+        return private_stored_response(
+            stored, filename=lookup.filename, content_type="application/pdf"
+        )
     job = job_by_key(lookup.job_key)
     return render(
         request,

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 
@@ -36,11 +37,20 @@ def private_file_response(
     inline: bool = True,
 ) -> HttpResponse:
     """The stored file as a download named `filename` (Russian names survive, RFC 6266)."""
+    return private_stored_response(
+        field_file.name, filename=filename, content_type=content_type, inline=inline
+    )
+
+
+def private_stored_response(
+    name: str, *, filename: str, content_type: str, inline: bool = True
+) -> HttpResponse:
+    """The file stored under `name` in the default storage, as `private_file_response`."""
     if settings.PRIVATE_DOWNLOADS_VIA_NGINX:
         response = HttpResponse(b"", content_type=content_type)
-        response["X-Accel-Redirect"] = nginx_location(field_file.name)
+        response["X-Accel-Redirect"] = nginx_location(name)
     else:
-        with field_file.open("rb") as stored:
+        with default_storage.open(name, "rb") as stored:
             body = stored.read()
         response = HttpResponse(body, content_type=content_type)
         response["Content-Length"] = str(len(body))

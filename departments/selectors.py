@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import Department, Organisation, Role, StudyGroup, User, UserRole
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
 from acknowledgements.selectors import READER_ROLES
+from cdt_portal.numbers import counted_each, newest_entry
 from cdt_portal.paging import contains_any_case
 from cdt_portal.progress import Progress
 from onboarding.models import (
@@ -52,7 +53,7 @@ def institution_for(department: Department, slug: str) -> Organisation:
 
 @dataclass
 class InstitutionRow:
-    organisation: Organisation
+    organisation: Organisation | None = None  # set when the row is shown (rows are kept)
     registration_status: str = ""  # RequestStatus value, "" when no request was started
     registration_label: str = "не начата"
     registration_date: dt.date | None = None
@@ -132,22 +133,35 @@ def _counted_versions(versions: list[dict]) -> dict[int, tuple[dict, list[int]]]
 
 
 def institution_rows(
-    department: Department, *, query: str = "", sort: str = "name", today: dt.date | None = None
+    department: Department, *, query: str = "", sort: str = "name"
 ) -> list[InstitutionRow]:
     """Every institution under the department with its numbers, found by name and sorted by a
-    column of `SORT_KEYS` (a leading «-» reverses it). Ten queries, whatever the size."""
-    today = today or timezone.localdate()
+    column of `SORT_KEYS` (a leading «-» reverses it). Each institution's numbers are kept
+    until it changes (`cdt_portal.numbers.counted_each`): one query when none has changed,
+    eleven when any has, whatever the size."""
     organisations = Organisation.objects.filter(department=department)
     for word in query.split():
         organisations = organisations.filter(
             contains_any_case("short_name", word) | contains_any_case("full_name", word)
         )
-    organisations = list(organisations.only("pk", "slug", "short_name", "full_name"))
-    rows = {o.pk: InstitutionRow(organisation=o) for o in organisations}
-    if not rows:
-        return []
-    ids = list(rows)
+    organisations = list(
+        organisations.annotate(head=newest_entry()).only("pk", "slug", "short_name", "full_name")
+    )
+    counted = counted_each(
+        {o.pk: o.head for o in organisations}, "institution-row", _institution_numbers
+    )
+    rows = []
+    for organisation in organisations:
+        row = counted[organisation.pk]
+        row.organisation = organisation
+        rows.append(row)
+    return sort_rows(rows, sort)
 
+
+def _institution_numbers(ids: list[int]) -> dict[int, InstitutionRow]:
+    """The numbers of the institutions `ids`: one grouped query per kind of number."""
+    today = timezone.localdate()
+    rows = {pk: InstitutionRow() for pk in ids}
     people = User.objects.filter(organisation_id__in=ids, is_active=True)
     totals = _grouped(
         people,
@@ -245,7 +259,7 @@ def institution_rows(
             if not progress.complete and progress.total:
                 row.parents_overdue.append(str(ParentTask(kind).label))
 
-    return sort_rows(list(rows.values()), sort)
+    return rows
 
 
 def sort_rows(rows: list[InstitutionRow], sort: str) -> list[InstitutionRow]:

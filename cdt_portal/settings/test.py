@@ -2,12 +2,12 @@
 temporary folder (the autouse `media_root` fixture in tests/conftest.py)."""
 
 from .base import *  # noqa: F403
-from .base import STORAGES, VAR_DIR, env
+from .base import STORAGES, VAR_DIR, env, tuned
 
 DEBUG = False
 # SQLite in memory unless DATABASE_URL names a server: tests and `manage.py check` under these
 # settings never need, nor create, a file under var/.
-DATABASES = {"default": env.db("DATABASE_URL", default="sqlite://:memory:")}
+DATABASES = {"default": tuned(env.db("DATABASE_URL", default="sqlite://:memory:"))}
 SECRET_KEY = "test-only-key"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
