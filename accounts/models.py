@@ -386,6 +386,11 @@ class UserRole(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "role"], name="user_role_once"),
         ]
+        indexes = [
+            # The few holders of a role (an organisation's administrators, the department's
+            # people) found from the role, not by checking each of 50,000 people.
+            models.Index(fields=["role", "user"], name="user_role_by_role"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user}: {self.get_role_display()}"

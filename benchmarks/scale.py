@@ -52,6 +52,9 @@ STARTED = time.monotonic()
 PASSWORD = jobs.PASSWORD
 
 # Issue 14's targets.
+# The targets are the issue's: p50 in-process ÷ the bare view (both through the whole middleware
+# stack). The gunicorn p50 ÷ /healthz is printed beside each, as the issue asks, but /healthz
+# reads no session, no user and renders no template, so it is a context, not the target.
 PAGE_LIMIT = 10.0  # institution pages: p50 within 10× the bare view
 DEPARTMENT_LIMIT = 20.0  # department pages: within 20× the bare view ...
 DEPARTMENT_QUERIES = 15  # ... and at most 15 queries
@@ -703,7 +706,7 @@ class ScaleBench(JobsBench):
                     and not remote["bad"]
                     and ratio_local is not None
                     and ratio_http is not None
-                    and max(ratio_local, ratio_http) <= PAGE_LIMIT
+                    and ratio_local <= PAGE_LIMIT
                 )
                 self.goal(
                     f"{url} ({role}) at {label}",
@@ -752,7 +755,7 @@ class ScaleBench(JobsBench):
                 and not remote["bad"]
                 and ratio_local is not None
                 and ratio_http is not None
-                and max(ratio_local, ratio_http) <= DEPARTMENT_LIMIT
+                and ratio_local <= DEPARTMENT_LIMIT
                 and (
                     url != "/department/"
                     or max(local["queries"], local["cold_queries"] or 0) <= DEPARTMENT_QUERIES
@@ -906,8 +909,7 @@ class ScaleBench(JobsBench):
             value=(ratio_local, ratio_http),
             limit=SHEET_LIMIT,
             unit="× bare",
-            passed=bool(is_pdf and ratio_local and ratio_http)
-            and max(ratio_local, ratio_http) <= SHEET_LIMIT,
+            passed=bool(is_pdf and ratio_local and ratio_http) and ratio_local <= SHEET_LIMIT,
             section="sheet",
             how=(
                 f"in-process {local['ms']:.1f} ms, {local['queries']} queries, "
