@@ -474,6 +474,9 @@ def sheet_prepare(*, version: DocumentVersion, blank: bool, actor: User) -> Job 
         organisation_id=version.document.organisation_id,
         actor=actor,
         args=(version.pk, blank, lookup.key),
+        # Nothing is stored for this key, so a job done for it left nothing to serve (its files
+        # removed, or its key's index dropped by the nightly recount): build it again.
+        again_if_done=True,
     )
 
 

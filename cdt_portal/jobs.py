@@ -48,9 +48,11 @@ def start_job(
     actor: Any,
     args: tuple = (),
     total: int = 0,
+    again_if_done: bool = False,
 ) -> Job:
     """The job for `key`: the one already queued, running or done, or a new one put on the
-    queue now (a failed one is queued again)."""
+    queue now (a failed one is queued again; a done one too with `again_if_done`, for a caller
+    who knows its result is gone)."""
     try:
         with transaction.atomic():
             job, created = Job.objects.select_for_update().get_or_create(
@@ -63,7 +65,8 @@ def start_job(
                     "total": total,
                 },
             )
-            if not created and job.status != Job.Status.FAILED:
+            again = {Job.Status.FAILED} | ({Job.Status.DONE} if again_if_done else set())
+            if not created and job.status not in again:
                 return job
             if not created:
                 Job.objects.filter(pk=job.pk).update(

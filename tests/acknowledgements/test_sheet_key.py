@@ -266,3 +266,23 @@ def test_printing_a_stored_sheet_costs_the_same_queries_at_every_size(
     with django_assert_num_queries(5):
         response = client.get(url)
     assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+
+
+def test_a_sheet_whose_files_are_gone_is_built_again(stored, regulation, director, client):
+    """The job done for this key left nothing to serve (files removed, or the key's index
+    dropped by the nightly recount): «Сформировать» builds it again instead of finding the old
+    job done and leaving the page waiting for good."""
+    from cdt_portal.models import Job
+
+    for name in default_storage.listdir(documents.SHEET_FOLDER)[1]:
+        default_storage.delete(f"{documents.SHEET_FOLDER}/{name}")
+    assert documents.stored_sheet(lookup(regulation)) is None
+    assert Job.objects.get(key=stored.job_key).status == Job.Status.DONE
+    client.force_login(director)
+    url = reverse("regulation_sheet_pdf")
+    started = client.post(url)
+    assert (started.status_code, started["Location"]) == (302, url)
+    response = client.get(url)
+    assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
+    assert Job.objects.filter(key=stored.job_key).count() == 1
+    assert documents.stored_sheet(lookup(regulation)) is not None
