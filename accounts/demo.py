@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from .models import Messenger, Organisation, Role, StudyGroup, User
+from .models import Department, Messenger, Organisation, Role, StudyGroup, User
 from .services import guardianship_link, user_set_roles, username_base
 
 DEMO_PASSWORD = "cdt-demo"
@@ -65,8 +65,8 @@ DEMO_SIGN_INS = [
 ]
 
 
-def _person(
-    organisation: Organisation,
+def demo_person(
+    organisation: Organisation | None,
     *,
     username: str,
     last_name: str,
@@ -75,11 +75,15 @@ def _person(
     position: str = "",
     roles: set[str],
     sign_in: bool,
+    department: Department | None = None,
 ) -> User:
+    """A demo person, signing in with DEMO_PASSWORD or not at all (`sign_in`); `department`
+    for a department's specialist, who belongs to no organisation."""
     user, created = User.objects.update_or_create(
         username=username,
         defaults={
             "organisation": organisation,
+            "department": department,
             "last_name": last_name,
             "first_name": first_name,
             "patronymic": patronymic,
@@ -122,7 +126,7 @@ def load_demo_people(seed: str) -> DemoPeople:
         },
     )
     # The seed gives the director's initials only; nothing more is invented.
-    director = _person(
+    director = demo_person(
         organisation,
         username="director",
         last_name="Денисенко",
@@ -143,7 +147,7 @@ def load_demo_people(seed: str) -> DemoPeople:
                 last_name=name.last_name, first_name=name.first_name, patronymic=name.patronymic
             )
             roles = {Role.TEACHER}
-        person = _person(
+        person = demo_person(
             organisation,
             username=username,
             last_name=name.last_name,
@@ -156,7 +160,7 @@ def load_demo_people(seed: str) -> DemoPeople:
             teacher = person
 
     # Not in the seed: a demo family, named plainly so nobody takes them for real people.
-    student = _person(
+    student = demo_person(
         organisation,
         username="student",
         last_name="Кузнецов",
@@ -165,7 +169,7 @@ def load_demo_people(seed: str) -> DemoPeople:
         roles={Role.STUDENT},
         sign_in=True,
     )
-    parent = _person(
+    parent = demo_person(
         organisation,
         username="parent",
         last_name="Кузнецова",

@@ -28,10 +28,14 @@ FAMILIES = frozenset({Role.STUDENT, Role.PARENT})
 # The Sferum status page (regulation §4.7): the director and the administrators use the
 # учебный профиль with a verified «учитель» status too, not only the teachers.
 SFERUM_STATUS_HOLDERS = TEACHERS | MANAGERS
+# A specialist of an education department: a member of a department, not of an organisation.
+DEPARTMENT = frozenset({Role.DEPARTMENT})
 
 
 def roles_required(roles: frozenset[str]) -> Callable[[View], View]:
-    """A signed-in member of an organisation holding one of `roles`."""
+    """A signed-in member holding one of `roles`: of an organisation, or for the department
+    role of a department (such a person belongs to no organisation)."""
+    member_of = "department_id" if roles == DEPARTMENT else "organisation_id"
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -39,7 +43,7 @@ def roles_required(roles: frozenset[str]) -> Callable[[View], View]:
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if user.organisation_id is None or not user.has_role(*roles):
+            if getattr(user, member_of) is None or not user.has_role(*roles):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.demo import DEMO_PASSWORD
+from accounts.demo import demo_person
 from accounts.models import Department, Guardianship, Organisation, Role, StudyGroup, User
-from accounts.services import user_set_roles
 from acknowledgements.models import (
     REGULATION_CODE,
     REGULATION_TITLE,
@@ -112,18 +111,10 @@ STAGES = [
 
 
 def _person(organisation, username, last, first, patronymic, roles, position="") -> User:
-    person = User.objects.create(
-        username=username,
-        organisation=organisation,
-        last_name=last,
-        first_name=first,
-        patronymic=patronymic,
-        position=position,
-    )
-    person.set_unusable_password()
-    person.save(update_fields=["password"])
-    user_set_roles(user=person, roles=roles)
-    return person
+    return demo_person(
+        organisation, username=username, last_name=last, first_name=first,
+        patronymic=patronymic, position=position, roles=roles, sign_in=False,
+    )  # fmt: skip
 
 
 def _fill(organisation: Organisation, stage: Stage) -> None:
@@ -270,20 +261,9 @@ def load_demo_department(seed_organisation: Organisation) -> Department:
         if created:
             _fill(organisation, stage)
 
-    officer, _ = User.objects.update_or_create(
-        username=DEPARTMENT_USERNAME,
-        defaults={
-            "organisation": None,
-            "department": department,
-            "last_name": "Специалистова",
-            "first_name": "Мария",
-            "patronymic": "Андреевна",
-            "position": "Главный специалист (демо)",
-            "is_active": True,
-        },
-    )
-    if not officer.check_password(DEMO_PASSWORD):
-        officer.set_password(DEMO_PASSWORD)
-        officer.save(update_fields=["password"])
-    user_set_roles(user=officer, roles={Role.DEPARTMENT})
+    demo_person(
+        None, department=department, username=DEPARTMENT_USERNAME, last_name="Специалистова",
+        first_name="Мария", patronymic="Андреевна", position="Главный специалист (демо)",
+        roles={Role.DEPARTMENT}, sign_in=True,
+    )  # fmt: skip
     return department

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
@@ -294,9 +295,23 @@ def administrators(organisation: Organisation) -> list[User]:
 
 
 def department_messages(department: Department) -> QuerySet[DepartmentMessage]:
+    """The department's messages, each with how many institutions it went to and how many of
+    them have read it (counted apart: one join of both would multiply their rows)."""
+    institutions = (
+        DepartmentMessage.institutions.through.objects.filter(departmentmessage=OuterRef("pk"))
+        .values("departmentmessage")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    read = (
+        MessageReceipt.objects.filter(message=OuterRef("pk"))
+        .values("message")
+        .annotate(n=Count("organisation", distinct=True))
+        .values("n")
+    )
     return DepartmentMessage.objects.filter(department=department).annotate(
-        institutions_count=Count("institutions", distinct=True),
-        read_count=Count("receipts__organisation", distinct=True),
+        institutions_count=Coalesce(Subquery(institutions), 0),
+        read_count=Coalesce(Subquery(read), 0),
     )
 
 

@@ -9,12 +9,11 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import ADMINS, roles_required
+from accounts.permissions import ADMINS, DEPARTMENT, roles_required
 from cdt_portal.errors import PortalError
 from onboarding.selectors import dashboard_numbers
 
 from . import selectors, services
-from .access import department_required
 from .exports import institutions_xlsx
 from .forms import MessageForm
 
@@ -29,7 +28,7 @@ def _list_params(request: HttpRequest) -> tuple[str, str]:
     return query, sort
 
 
-@department_required
+@roles_required(DEPARTMENT)
 def overview(request: HttpRequest) -> HttpResponse:
     department = selectors.department_of(request.user)
     query, sort = _list_params(request)
@@ -57,7 +56,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     )
 
 
-@department_required
+@roles_required(DEPARTMENT)
 def export_xlsx(request: HttpRequest) -> HttpResponse:
     department = selectors.department_of(request.user)
     query, sort = _list_params(request)
@@ -68,7 +67,7 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@department_required
+@roles_required(DEPARTMENT)
 def institution(request: HttpRequest, slug: str) -> HttpResponse:
     department = selectors.department_of(request.user)
     organisation = selectors.institution_for(department, slug)
@@ -87,7 +86,7 @@ def institution(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@department_required
+@roles_required(DEPARTMENT)
 def message_list(request: HttpRequest) -> HttpResponse:
     department = selectors.department_of(request.user)
     form = MessageForm()
@@ -118,7 +117,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@department_required
+@roles_required(DEPARTMENT)
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     department = selectors.department_of(request.user)
     message = selectors.message_for_department(department, pk)

@@ -321,3 +321,18 @@ def test_another_departments_message_is_404(officer_client, organisation, outsid
     outsider_client.force_login(outsider)
     assert outsider_client.post(f"/department-messages/{foreign.pk}/read/").status_code == 404
     assert MessageReceipt.objects.count() == 0
+
+
+def test_the_sent_list_counts_institutions_not_readers(
+    officer_client, department_officer, admin, organisation, institutions
+):
+    """Two administrators of one institution read the message: one institution of four has."""
+    from departments.services import message_read, message_send
+    from tests.factories import UserFactory
+
+    message = message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    second = UserFactory(organisation=organisation, roles=["admin"])
+    message_read(reader=admin, message=message)
+    message_read(reader=second, message=message)
+    page = text_of(officer_client.get("/department/messages/"))
+    assert "прочитали в 1 из 4 организаций" in page
