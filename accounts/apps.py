@@ -11,8 +11,20 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
 
         from cdt_portal.audit import register_actions
+        from cdt_portal.jobs import register_job_viewer
 
         from .middleware import start_session_clocks
+        from .roles import MANAGER_ROLES
+
+        # The director and the administrators follow every job of their organisation (the
+        # sheet the other one started, the jobs page); others only their own.
+        register_job_viewer(
+            lambda user, job: (
+                job.organisation_id is not None
+                and job.organisation_id == getattr(user, "organisation_id", None)
+                and user.has_role(*MANAGER_ROLES)
+            )
+        )
 
         # Session bookkeeping, not business logic: the sign-in starts the session's clocks.
         user_logged_in.connect(start_session_clocks, dispatch_uid="accounts.session_clocks")
@@ -44,7 +56,6 @@ class AccountsConfig(AppConfig):
                 "invitation.email_unconfirmed": "Отправка приглашения не подтверждена",
                 "import.checked": "Список проверен",
                 "import.expired": "Непринятый список удалён через сутки",
-                "job.resumed": "Прерванная фоновая работа запущена снова",
                 "import.uploaded": "Список загружен на проверку",
                 "import.applied": "Список добавлен",
                 "import.cancelled": "Загрузка списка отменена",

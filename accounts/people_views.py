@@ -8,6 +8,7 @@ from django.contrib.auth import login
 from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cdt_portal import throttle
@@ -35,6 +36,7 @@ from .selectors import (
     import_check_job,
     invitation_by_pk,
     invitation_for_link,
+    latest_person_delivery,
     mailing_for_user,
     mailing_of_job,
     mailing_results,
@@ -133,9 +135,10 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
     """With an e-mail: a job sends the letter (the person's page shows how it goes). Without:
     a new link at once, to print."""
     person = get_person_for_user(request, pk)
+    pressed_at = timezone.now()
     try:
         if person.email:
-            invitations_email_start(
+            job = invitations_email_start(
                 organisation=request.user.organisation,
                 people=[person],
                 actor=request.user,
@@ -149,13 +152,40 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("person_detail", pk=person.pk)
     if person.email:
-        messages.info(request, f"Приглашение отправляется на {person.email}.")
+        _say_how_the_letter_goes(request, job, person, pressed_at)
     else:
         messages.warning(
             request,
             "У человека нет e-mail: распечатайте приглашение на странице «Приглашения».",
         )
     return redirect("person_detail", pk=person.pk)
+
+
+def _say_how_the_letter_goes(request: HttpRequest, job, person, pressed_at) -> None:
+    """What this press did: a new letter on its way, or (pressed again within 30 s) what became
+    of the letter an earlier press sent; or why it could not start."""
+    job.refresh_from_db()
+    email = person.email
+    if job.status == job.Status.FAILED:
+        messages.error(request, f"Приглашение на {email} не отправлено: {job.message}")
+        return
+    if job.created_at >= pressed_at:
+        messages.info(request, f"Приглашение отправляется на {email}.")
+        return
+    letter = latest_person_delivery(person)
+    delivery = letter.delivery if letter else None
+    if delivery is None or not delivery.finished:
+        messages.info(request, f"Приглашение на {email} уже отправляется.")
+    elif delivery.status == delivery.Status.SENT:
+        sent_at = timezone.localtime(delivery.updated_at)
+        messages.info(request, f"Приглашение на {email} уже отправлено в {sent_at:%H:%M}.")
+    else:
+        messages.warning(
+            request,
+            f"Приглашение на {email}: {delivery.get_status_display()}"
+            + (f" ({delivery.reason})" if delivery.reason else "")
+            + ". Нажмите ещё раз через полминуты, чтобы отправить новое.",
+        )
 
 
 SELECT_WITHOUT_PASSWORD = "without_password"

@@ -182,10 +182,16 @@ def import_apply_job(batch: ImportBatch) -> Job | None:
 # --- Invitations by e-mail ------------------------------------------------------------------
 
 
-def failed_deliveries(mailing: InvitationMailing) -> list[InvitationDelivery]:
-    """The letters of a mailing that were not sent (refused, or the server was down)."""
+# Offered again: letters not sent, and letters whose sending was not confirmed (a worker killed
+# mid-send): nothing sends those by itself, the administrator decides.
+UNSENT = (InvitationDelivery.Status.FAILED, InvitationDelivery.Status.UNCONFIRMED)
+
+
+def unsent_deliveries(mailing: InvitationMailing) -> list[InvitationDelivery]:
+    """The letters of a mailing that were not sent (refused, the server down) or whose sending
+    was not confirmed."""
     return list(
-        mailing.deliveries.filter(status=InvitationDelivery.Status.FAILED)
+        mailing.deliveries.filter(status__in=UNSENT)
         .select_related("person")
         .order_by("pk")
     )
@@ -197,7 +203,8 @@ class MailingResults:
     job: Job | None
     deliveries: list[InvitationDelivery]
     counts: dict[str, int]
-    failed: int
+    unsent: int
+    unconfirmed: int
 
 
 def mailing_results(mailing: InvitationMailing) -> MailingResults:
@@ -208,7 +215,8 @@ def mailing_results(mailing: InvitationMailing) -> MailingResults:
         job=Job.objects.filter(key=mailing.key).first(),
         deliveries=deliveries,
         counts={label: counts.get(value, 0) for value, label in InvitationDelivery.Status.choices},
-        failed=counts.get(InvitationDelivery.Status.FAILED, 0),
+        unsent=sum(counts.get(status, 0) for status in UNSENT),
+        unconfirmed=counts.get(InvitationDelivery.Status.UNCONFIRMED, 0),
     )
 
 

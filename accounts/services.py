@@ -14,7 +14,6 @@ import re
 import smtplib
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -27,7 +26,7 @@ from cdt_portal import throttle
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated, send_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import ThrottledProgress, job_progress, requeue_job, start_job
+from cdt_portal.jobs import ThrottledProgress, job_progress, start_job
 from cdt_portal.models import Job
 
 from . import tasks
@@ -55,7 +54,7 @@ from .roles import (
     may_switch_account,
     role_change_refusal,
 )
-from .selectors import failed_deliveries, throttle_keys
+from .selectors import throttle_keys, unsent_deliveries
 from .staff_import import ImportRow, preview_staff_import, stored_preview
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
@@ -771,9 +770,10 @@ def invitations_email_start(
 
 
 def invitation_mailing_retry(*, mailing: InvitationMailing, actor: User) -> Job:
-    """Send again to the people of a mailing whose letter was not sent (the server refused it
-    or was down), in a new job."""
-    people = [d.person for d in failed_deliveries(mailing)]
+    """Send again, in a new job, to the people of a mailing whose letter was not sent (the
+    server refused it or was down) or whose sending was not confirmed (the administrator's
+    choice: such a letter may have arrived)."""
+    people = [d.person for d in unsent_deliveries(mailing)]
     if not people:
         raise PortalError("Повторять нечего: все письма этой рассылки отправлены.")
     return _start_mailing(
@@ -1116,7 +1116,7 @@ def _apply_locked(batch_id: int, actor: User | None) -> int | None:
     return total
 
 
-def _import_apply_failed(*, batch_id: int, preview: dict | None) -> None:
+def import_apply_failed(*, batch_id: int, preview: dict | None) -> None:
     """Nothing was added: the batch goes back to pending, the job's message saying why.
 
     Pending again, not a status of its own: the file is still there, so the administrator
@@ -1152,22 +1152,21 @@ def import_apply_run(*, job_id: int, batch_id: int) -> str:
     The job ends done only when the batch is applied: a run that finds it put back (a stale
     second run) fails, so that pressing «Добавить» again queues the job again."""
     batch = _committed_batch(batch_id)
-    result_url = f"{reverse('people')}?{urlencode({'role': batch.role})}"
+    # The batch's own page: it says how many were added and links to them.
+    result_url = reverse("staff_import_preview", kwargs={"pk": batch_id})
     added = None
     if batch.status == ImportBatch.Status.APPLYING:
         job = Job.objects.select_related("started_by").filter(pk=job_id).first()
         actor = job.started_by if job is not None and job.started_by else batch.created_by
         # One transaction, so its progress could only be seen at its commit: the bar shows
         # «добавляются люди» until then (10,000 people take about 2 s).
+        # Anything else that goes wrong puts the batch back too: the task's `on_failure`.
         try:
             with transaction.atomic():
                 added = _apply_locked(batch_id, actor)
         except _NotApplied as refused:
-            _import_apply_failed(batch_id=batch_id, preview=refused.preview)
+            import_apply_failed(batch_id=batch_id, preview=refused.preview)
             raise PortalError(refused.message) from refused
-        except Exception:
-            _import_apply_failed(batch_id=batch_id, preview=None)
-            raise
     if added is not None:
         job_progress(job_id, added, added)
     elif _committed_batch(batch_id).status != ImportBatch.Status.APPLIED:
@@ -1220,51 +1219,6 @@ def import_expire_abandoned(*, older_than: dt.timedelta = dt.timedelta(days=1)) 
             )
         expired.append(pk)
     return expired
-
-
-# --- Jobs a stopped worker left behind ----------------------------------------------------
-
-
-def stale_after_seconds() -> int:
-    """How long a running job may show no sign of life before it is taken for abandoned (its
-    worker was killed): the longest a letter can take (EMAIL_TIMEOUT on each of connecting,
-    sending and closing, and the waits between tries), and a margin."""
-    retries = settings.MAIL_SEND_RETRIES
-    delay = settings.MAIL_RETRY_DELAY
-    waits = sum(delay * 2**i for i in range(retries))
-    return 3 * int(settings.EMAIL_TIMEOUT or 10) + waits + 2
-
-
-def jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
-    """Queue again the invitation and import jobs (reading a list, adding its people) whose
-    worker stopped (killed, the machine restarted): running, with no sign of life for
-    `stale_seconds`. The jobs are idempotent, so running one again finishes what is left and
-    sends or adds nothing twice. Only one caller takes each job (a conditional update), so
-    workers starting together queue it once."""
-    stale = stale_seconds if stale_seconds is not None else stale_after_seconds()
-    since = timezone.now() - dt.timedelta(seconds=stale)
-    resumed = []
-    running = Job.objects.filter(
-        status=Job.Status.RUNNING, kind__in=("invitations", "import"), started_at__lt=since
-    )
-    for job in running:
-        if job.kind == "invitations":
-            mailing = InvitationMailing.objects.filter(key=job.key).first()
-            if mailing is None:
-                continue
-            if mailing.deliveries.filter(updated_at__gte=since).exists():
-                continue  # a letter moved recently: its worker is alive
-            task, args = tasks.send_invitations, (mailing.pk,)
-        else:
-            # "import-check:<batch>" reads the file; "import-apply:<batch>" adds its people
-            # (a run that was in fact still going is safe too: the second waits for the
-            # batch's lock, then finds it applied).
-            prefix, batch_pk = job.key.rsplit(":", 1)
-            task = tasks.apply_import if prefix == "import-apply" else tasks.check_import
-            args = (int(batch_pk),)
-        if requeue_job(job, task, args):
-            resumed.append(job.pk)
-    return resumed
 
 
 def login_unlock(*, person: User, actor: User) -> int:

@@ -14,7 +14,8 @@ from . import services
 
 
 # No huey retries: a letter whose server refused it for now is tried again inside the job
-# (with back-off), and a job that stopped is resumed by `resume_interrupted_jobs`.
+# (with back-off), and a job whose worker stopped is queued again by the core's
+# `jobs_recover`; each run sends only the letters not yet recorded.
 @job_task()
 def send_invitations(job_id: int, mailing_id: int) -> str:
     return services.invitation_mailing_run(job_id=job_id, mailing_id=mailing_id)
@@ -25,7 +26,13 @@ def check_import(job_id: int, batch_id: int) -> str:
     return services.import_check(job_id=job_id, batch_id=batch_id)
 
 
-@job_task()
+def _put_batch_back(job_id: int, batch_id: int, *, reason: str) -> None:
+    services.import_apply_failed(batch_id=batch_id, preview=None)
+
+
+# Not retried from the jobs page: a batch put back is added by «Добавить» on its own page,
+# which reads the file again.
+@job_task(retryable=False, on_failure=_put_batch_back)
 def apply_import(job_id: int, batch_id: int) -> str:
     return services.import_apply_run(job_id=job_id, batch_id=batch_id)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import people_views, views
+from . import jobs_views, people_views, views
 
 urlpatterns = [
     path("join/<slug:slug>/", views.join, name="join"),
@@ -34,6 +34,8 @@ urlpatterns = [
     path("groups/new/", people_views.group_new, name="group_new"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),
     path("groups/<int:pk>/edit/", people_views.group_edit, name="group_edit"),
+    path("jobs/", jobs_views.jobs, name="jobs"),
+    path("jobs/<int:pk>/retry/", jobs_views.job_retry_view, name="job_retry"),
     path("organisation/", views.organisation_settings, name="organisation_settings"),
     path("accounts/profile/", views.profile, name="profile"),
     path("accounts/keepalive/", views.keepalive, name="keepalive"),

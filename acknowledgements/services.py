@@ -20,11 +20,12 @@ from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
 from cdt_portal.jobs import (
+    CONTINUES,
     ThrottledProgress,
     job_advance,
+    job_finish,
     job_progress,
-    mark_running,
-    requeue_job,
+    queue_part,
     start_job,
 )
 from cdt_portal.markup import refuse_images
@@ -196,6 +197,8 @@ def version_approve(
             .get(pk=version.pk)
         )
         if locked.status == VersionStatus.APPROVING:
+            # Pressed again: the job already there (queued again if it was lost).
+            _start_approval_job(locked, actor)
             return locked
         if locked.status != VersionStatus.DRAFT:
             raise PortalError(NOT_APPROVABLE)
@@ -213,19 +216,24 @@ def version_approve(
         if editorial:
             data.update(editorial=True, editorial_reason=editorial_reason)
         _log(actor, locked, "version.approval_started", data, locked.document.organisation_id)
-        # In the same transaction: a queue that is down undoes the change above.
-        start_job(
-            task=tasks.version_approval_task,
-            key=approval_job_key(locked),
-            kind="version.approve",
-            title=f"Утверждение редакции {locked.number}",
-            organisation_id=locked.document.organisation_id,
-            actor=actor,
-            args=(locked.pk, actor.pk),
-            total=2,
-        )
+        # Queued when this commits; if the queue refuses it, the job fails and its
+        # `on_failure` (`version_approval_failed`) puts the draft back.
+        _start_approval_job(locked, actor)
     locked.refresh_from_db()
     return locked
+
+
+def _start_approval_job(version: DocumentVersion, actor: User) -> Job:
+    return start_job(
+        task=tasks.version_approval_task,
+        key=approval_job_key(version),
+        kind="version.approve",
+        title=f"Утверждение редакции {version.number}",
+        organisation_id=version.document.organisation_id,
+        actor=actor,
+        args=(version.pk, actor.pk),
+        total=2,
+    )
 
 
 def _order_storage_name(version: DocumentVersion) -> str:
@@ -246,8 +254,8 @@ def _is_whole_pdf(name: str) -> bool:
 def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
     """The approval job: render and store the order once, then approve under the row lock.
     Safe to run again at any point: an approved version is left alone, a stored order is
-    adopted rather than stored again. A rendering failure puts the draft back, with the
-    reason in its history, and fails the job with it."""
+    adopted rather than stored again. A rendering failure fails the job, and its task's
+    `on_failure` (`version_approval_failed`) puts the draft back with the reason."""
     version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
     actor = User.objects.get(pk=actor_id)
     # No result link: the version page that shows the progress reloads itself to show it.
@@ -259,7 +267,6 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
         try:
             _, pdf = render_order(version)
         except Exception as exc:
-            _approval_failed(version_id=version.pk, actor=actor, reason=str(exc) or repr(exc))
             raise PortalError(f"Приказ не удалось сформировать: {exc}") from exc
         if default_storage.exists(name):
             default_storage.delete(name)  # the truncated file of a killed run
@@ -320,7 +327,10 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
     return result_url
 
 
-def _approval_failed(*, version_id: int, actor: User, reason: str) -> None:
+def version_approval_failed(*, version_id: int, actor: User | None, reason: str) -> None:
+    """The approval job failed (the order could not be rendered, the job could not be queued
+    or kept being interrupted): the version is a draft again, the reason in its history, so
+    the director can approve it again. Nothing happens to a version no longer approving."""
     with transaction.atomic():
         locked = (
             DocumentVersion.objects.select_for_update()
@@ -473,23 +483,18 @@ def sheet_prepare(*, version: DocumentVersion, blank: bool, actor: User) -> Job 
         title="Лист ознакомления" + (" (бланк)" if blank else ""),
         organisation_id=version.document.organisation_id,
         actor=actor,
-        args=(version.pk, blank, lookup.key),
+        args=(version.pk, blank),
         # Nothing is stored for this key, so a job done for it left nothing to serve (its files
         # removed, or its key's index dropped by the nightly recount): build it again.
         again_if_done=True,
     )
 
 
-def sheet_build(*, job_id: int, version_id: int, blank: bool, sheet_key: str) -> None:
-    """The sheet job's first step: queue one task per part not stored yet; when none is
-    missing, join at once. The job stays running until the join marks it done. `sheet_key` is
-    the key it was started for (its job key); the sheet built is the one of now."""
-    # The task is queued inside the transaction that creates the job's row and may start
-    # before it commits: `mark_running` waits for the row (a plain UPDATE found nothing and
-    # left the job «в очереди» for good, seen in the bench). Running it again (a restarted
-    # worker) also drops the claim of a join that never finished.
-    if not mark_running(job_id):
-        return
+def sheet_build(*, job_id: int, version_id: int, blank: bool) -> object:
+    """The sheet job's first step: queue one part task per part not stored yet (each beats
+    for the job while it renders); when none is missing, join at once. The job stays running
+    until the join marks it done (`CONTINUES`). Running it again (a requeued job) queues only
+    the parts still missing, under the new attempt."""
     Job.objects.filter(pk=job_id).update(message="")
     version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
     plan = sheet_plan(version, blank=blank)
@@ -498,9 +503,10 @@ def sheet_build(*, job_id: int, version_id: int, blank: bool, sheet_key: str) ->
     # Each part carries its own rows: a part task never rebuilds the whole sheet's plan, which
     # at 10,000 staff costs more than rendering the part's 200 rows.
     for part in missing:
-        tasks.sheet_part_task(job_id, version_id, blank, part.path, part.context)
+        queue_part(tasks.sheet_part_task, version_id, blank, part.path, part.context)
     if not missing:
         sheet_join(job_id=job_id, version_id=version_id, blank=blank)
+    return CONTINUES
 
 
 def sheet_part_store(
@@ -527,7 +533,7 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
     """Join the parts once every part task has reported, and finish the job; False when it is
     not this caller's to do. The last two parts may finish together: one conditional UPDATE of
     the job row lets exactly one of them claim the join (a committed marker, so no lock is held
-    while the parts are joined)."""
+    while the parts are joined). A requeued job clears the marker (`sheet_build`)."""
     version = DocumentVersion.objects.select_related("document__organisation").get(pk=version_id)
     claimed = (
         Job.objects.filter(pk=job_id, status=Job.Status.RUNNING)
@@ -544,20 +550,11 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
     # older); a sheet changed since the job started is found under its new key.
     store_whole(plan, None if default_storage.exists(plan.whole_path) else join_sheet(plan))
     url = reverse("version_sheet_pdf", kwargs={"pk": version_id})
-    Job.objects.filter(pk=job_id).update(
-        status=Job.Status.DONE,
-        message="",
+    return job_finish(
+        job_id=job_id,
+        result_url=url + ("?blank=1" if blank else ""),
         done=len(plan.parts),
         total=len(plan.parts),
-        result_url=url + ("?blank=1" if blank else ""),
-        finished_at=timezone.now(),
-    )
-    return True
-
-
-def sheet_part_failed(*, job_id: int, reason: str) -> None:
-    Job.objects.filter(pk=job_id).exclude(status=Job.Status.DONE).update(
-        status=Job.Status.FAILED, message=reason[:2000], finished_at=timezone.now()
     )
 
 
@@ -582,6 +579,8 @@ def reminders_start(
         DocumentVersion.objects.select_for_update().get(pk=version.pk)
         last = ReminderRun.objects.filter(version=version).first()
         if last is not None and last.finished_at is None and retry_failed_of is None:
+            # Its job, queued again if it failed (a queue that was down): the run goes on.
+            _start_reminders_job(last, actor)
             return last
         run = ReminderRun.objects.create(
             version=version,
@@ -592,23 +591,32 @@ def reminders_start(
             started_by=actor,
             base_url=base_url,
         )
-        start_job(
-            task=tasks.reminders_task,
-            key=run.job_key,
-            kind="reminders",
-            title=f"Напоминания об ознакомлении (рассылка {run.number})",
-            organisation_id=version.document.organisation_id,
-            actor=actor,
-            args=(run.pk,),
-        )
+        _start_reminders_job(run, actor)
     return run
 
 
+def _start_reminders_job(run: ReminderRun, actor: User | None) -> Job:
+    return start_job(
+        task=tasks.reminders_task,
+        key=run.job_key,
+        kind="reminders",
+        title=f"Напоминания об ознакомлении (рассылка {run.number})",
+        organisation_id=run.version.document.organisation_id,
+        actor=actor,
+        args=(run.pk,),
+    )
+
+
+# Offered again: reminders not sent, and those whose sending was not confirmed (a worker killed
+# mid-send): nothing sends those by itself, the administrator decides.
+UNSENT = (DeliveryStatus.FAILED, DeliveryStatus.UNCONFIRMED)
+
+
 def reminders_retry_failed(*, run: ReminderRun, actor: User, base_url: str) -> ReminderRun:
-    """A new run for just the people whose reminder failed in `run`."""
+    """A new run for just the people whose reminder in `run` was not sent or not confirmed."""
     if run.finished_at is None:
         raise PortalError("Рассылка ещё идёт: дождитесь её окончания.")
-    if not run.deliveries.filter(status=DeliveryStatus.FAILED).exists():
+    if not run.deliveries.filter(status__in=UNSENT).exists():
         raise PortalError("В этой рассылке нет неотправленных напоминаний.")
     return reminders_start(version=run.version, actor=actor, base_url=base_url, retry_failed_of=run)
 
@@ -678,7 +686,7 @@ def _reminder_targets(run: ReminderRun):
         # Due that day; the run's own rows do not count, so running it again finds the same.
         return scheduled_targets(run.version, on_date=run.on_date, exclude_run=run)
     if run.retry_of_id:
-        failed = run.retry_of.deliveries.filter(status=DeliveryStatus.FAILED)
+        failed = run.retry_of.deliveries.filter(status__in=UNSENT)
         return pending_readers(run.version).filter(pk__in=failed.values("person_id"))
     return pending_readers(run.version)
 
@@ -781,40 +789,3 @@ def reminders_run(*, job_id: int, run_id: int) -> str:
             run.version.document.organisation_id,
         )
     return result_url
-
-
-# --- jobs a stopped worker left behind --------------------------------------------------------
-
-RESUMABLE_KINDS = ("version.approve", "reminders", "sheet")
-
-
-def jobs_resume_interrupted(*, stale_seconds: int = 300) -> list[int]:
-    """Queue again the approval, reminder and sheet jobs whose worker stopped: running, with no
-    sign of life for `stale_seconds`. Each is idempotent (a stored order is adopted, a person
-    recorded in the run is not e-mailed again, a stored part is not rendered again). One
-    conditional UPDATE takes each job, so workers starting together queue it once. For the
-    periodic task that looks for interrupted jobs (onboarding/tasks.py)."""
-    since = timezone.now() - dt.timedelta(seconds=stale_seconds)
-    resumed = []
-    running = Job.objects.filter(
-        status=Job.Status.RUNNING, kind__in=RESUMABLE_KINDS, started_at__lt=since
-    )
-    for job in running:
-        if job.kind == "version.approve":
-            version_id = int(job.key.removeprefix("approve-v"))
-            task, args = tasks.version_approval_task, (version_id, job.started_by_id)
-        elif job.kind == "reminders":
-            run = ReminderRun.objects.filter(
-                version_id=int(job.key.split("-")[1].removeprefix("v")),
-                number=int(job.key.rsplit("-", 1)[1]),
-            ).first()
-            if run is None or run.deliveries.filter(at__gte=since).exists():
-                continue  # a reminder moved recently: its worker is alive
-            task, args = tasks.reminders_task, (run.pk,)
-        else:
-            _, version, sheet_key, which = job.key.split("-")
-            task = tasks.sheet_build_task
-            args = (int(version.removeprefix("v")), which == "blank", sheet_key)
-        if requeue_job(job, task, args):
-            resumed.append(job.pk)
-    return resumed

@@ -4,14 +4,22 @@ services hold the work and its bookkeeping, so each is safe to run again."""
 from __future__ import annotations
 
 from django.conf import settings
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, lock_task
 
-from cdt_portal.jobs import job_task, local_crontab
+from accounts.models import User
+from cdt_portal.jobs import job_part_task, job_task, local_crontab
 
 from . import services
 
 
-@job_task()
+def _put_draft_back(job_id: int, version_id: int, actor_id: int, *, reason: str) -> None:
+    services.version_approval_failed(
+        version_id=version_id, actor=User.objects.filter(pk=actor_id).first(), reason=reason
+    )
+
+
+# Not retried from the jobs page: the draft is put back, and the director approves it again.
+@job_task(retryable=False, on_failure=_put_draft_back)
 def version_approval_task(job_id: int, version_id: int, actor_id: int) -> str:
     return services.version_approval_run(job_id=job_id, version_id=version_id, actor_id=actor_id)
 
@@ -29,23 +37,14 @@ def scheduled_reading_reminders() -> None:
     services.reminders_due(base_url=settings.PORTAL_URL)
 
 
-# The sheet's tasks keep their job running themselves: the job is done when the last part is
-# joined, not when the first task returns.
-@db_task()
-def sheet_build_task(job_id: int, version_id: int, blank: bool, sheet_key: str) -> None:
-    try:
-        services.sheet_build(job_id=job_id, version_id=version_id, blank=blank, sheet_key=sheet_key)
-    except Exception as exc:
-        services.sheet_part_failed(job_id=job_id, reason=str(exc) or repr(exc))
-        raise
+# The sheet's job is done when the last part is joined, not when its first task returns.
+@job_task()
+def sheet_build_task(job_id: int, version_id: int, blank: bool) -> object:
+    return services.sheet_build(job_id=job_id, version_id=version_id, blank=blank)
 
 
-@db_task()
-def sheet_part_task(job_id: int, version_id: int, blank: bool, path: str, context: dict):
-    try:
-        services.sheet_part_store(
-            job_id=job_id, version_id=version_id, blank=blank, path=path, context=context
-        )
-    except Exception as exc:
-        services.sheet_part_failed(job_id=job_id, reason=str(exc) or repr(exc))
-        raise
+@job_part_task()
+def sheet_part_task(job_id: int, version_id: int, blank: bool, path: str, context: dict) -> None:
+    services.sheet_part_store(
+        job_id=job_id, version_id=version_id, blank=blank, path=path, context=context
+    )

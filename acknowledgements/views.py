@@ -169,17 +169,10 @@ def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         return private_stored_response(
             stored, filename=lookup.filename, content_type="application/pdf"
         )
-    job = job_by_key(lookup.job_key)
     return render(
         request,
         "acknowledgements/sheet_preparing.html",
-        {
-            "version": version,
-            "blank": blank,
-            "job": job if job and job.started_by_id == request.user.pk else None,
-            "job_running": job is not None and not job.finished,
-            "job_failed": job is not None and job.status == job.Status.FAILED,
-        },
+        {"version": version, "blank": blank, "job": job_by_key(lookup.job_key)},
     )
 
 
@@ -351,8 +344,9 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "acknowledgements/version_detail.html",
         {
             "version": version,
-            # The progress bar is for the director who pressed «Утвердить»; others see the state.
-            "approval_job": job if job and job.started_by_id == request.user.pk else None,
+            # Every manager follows the approval (`register_job_viewer`); the page reloads when
+            # it ends and shows the approved version or the reason it failed.
+            "approval_job": job,
             "approval_failed": job.message
             if job and job.status == job.Status.FAILED and version.is_draft
             else "",

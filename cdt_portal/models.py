@@ -104,12 +104,29 @@ class Job(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What the worker runs, kept on the row so that the core can queue the job again (after a
+    # killed worker, a lost queue, a retry) without asking the app that started it.
+    task_name = models.CharField(max_length=200, blank=True)
+    task_args = models.JSONField(default=list, blank=True)
+    # Each queueing is a new attempt; a task message carries its attempt, and only the current
+    # attempt may run, so a message left over from an earlier attempt does nothing.
+    attempt = models.PositiveIntegerField(default=1)
+    # How many times in a row the worker's check queued it again after it was lost.
+    requeued = models.PositiveSmallIntegerField(default=0)
+    # Stamped when the job is queued and every few seconds while a worker runs it: a job whose
+    # heartbeat is older than JOB_SILENCE_SECONDS, with no task of it on the queue, is lost.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When `done` last moved: a running job that beats but makes no progress is stuck.
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("фоновая работа")
         verbose_name_plural = _("фоновые работы")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "created_at"], name="job_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["organisation", "-created_at"], name="job_org_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.title}: {self.get_status_display()}"
@@ -117,3 +134,20 @@ class Job(models.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class ServiceBeat(models.Model):
+    """The last sign of life of a part of the portal that runs outside requests: `worker` (a
+    periodic task stamps it every minute, so it proves the queue, the scheduler and a worker
+    process together) and `backup` (the newest archive made, with its name and size)."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("признак работы службы")
+        verbose_name_plural = _("признаки работы служб")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.at:%d.%m.%Y %H:%M:%S}"

@@ -1,10 +1,20 @@
 """The core's background tasks, imported by the worker (`run_huey` autodiscovers `tasks`
-modules): without this import the worker would not know them."""
+modules): the worker's heartbeat, the look for lost jobs, the PDF warm-up and the backups."""
 
-from huey.contrib.djhuey import on_startup
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task, on_startup
 
 from . import backups  # noqa: F401  (the nightly backup and the backup job)
+from .health import beat
+from .jobs import jobs_recover
 from .pdf import warm_up
+
+logger = logging.getLogger(__name__)
 
 
 @on_startup()
@@ -12,3 +22,37 @@ def warm_up_pdf_renderer() -> None:
     """Each worker process loads WeasyPrint, Pango and the fonts when it starts, not during
     the first document someone waits for (0.7 s of a 3 s sheet)."""
     warm_up()
+
+
+@db_periodic_task(crontab())
+def worker_beat() -> None:
+    """Every minute: the worker is alive (`/healthz`, the dashboard). Run through the queue
+    like any task, so a fresh stamp proves the queue, the scheduler and a worker process."""
+    beat("worker")
+
+
+@db_task()
+def recover_lost_jobs() -> None:
+    requeued = jobs_recover()
+    if requeued:
+        logger.warning("Queued again %d lost jobs: %s", len(requeued), requeued)
+
+
+@db_periodic_task(crontab())
+@lock_task("cdt-portal-recover-jobs")
+def recover_lost_jobs_every_minute() -> None:
+    """A worker here or on another machine may have died: look every minute."""
+    recover_lost_jobs.call_local()
+
+
+@HUEY.on_startup()
+def look_for_lost_jobs() -> None:
+    """A worker that starts may be replacing one that was killed. Its jobs beat until a moment
+    ago, so they are looked at once their silence can be told from life (the threshold and a
+    second), and from then on every minute: an interrupted job runs again well within 90 s of
+    the worker's start. The beat is stamped now too, so `/healthz` sees a new worker at once."""
+    try:
+        beat("worker")
+        recover_lost_jobs.schedule(delay=settings.JOB_SILENCE_SECONDS + 1)
+    except Exception as exc:
+        logger.error("Could not schedule the look for lost jobs: %s: %s", type(exc).__name__, exc)

@@ -24,7 +24,6 @@ from acknowledgements.selectors import (
 )
 from cdt_portal.audit import action_label, history, organisation_entries
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import stalled_jobs
 from cdt_portal.models import AuditEntry, Job
 from cdt_portal.numbers import counted_once
 from cdt_portal.paging import search_people
@@ -578,16 +577,6 @@ def rollout_summary(organisation: Organisation) -> RolloutSummary:
 
 
 # --- Background work ------------------------------------------------------------------------
-
-WORKER_STALLED = (
-    "Фоновый обработчик не берёт работу больше 5 минут: письма и документы не готовятся. "
-    "Сообщите тому, кто обслуживает портал."
-)
-
-
-def worker_stalled(organisation_id: int | None) -> bool:
-    """The organisation's jobs have waited more than 5 minutes: the worker is not taking work."""
-    return stalled_jobs(organisation_id, minutes=5).exists()
 
 
 def send_job(registration: RegistrationRequest) -> Job | None:

@@ -21,7 +21,6 @@ from accounts import mailing
 from accounts.mailing import Mailer
 from accounts.messenger import names_vk, replace_vk_names
 from accounts.models import Guardianship, Messenger, Organisation, Role, User
-from accounts.services import stale_after_seconds
 from acknowledgements.models import DocumentVersion, text_sha256
 from acknowledgements.selectors import current_version
 from acknowledgements.services import version_create
@@ -729,29 +728,6 @@ def scheduled_reminders_due(*, now: dt.datetime | None = None) -> list:
     must be sent by a job keyed by (rule, person, period), so a second run in the same
     period finds the job already there and sends nothing twice."""
     return []
-
-
-def send_jobs_resume_interrupted(*, stale_seconds: int | None = None) -> list[int]:
-    """Registration-send jobs whose worker stopped: queued again, once (a conditional update).
-    The run that follows finds its recorded attempt and sends nothing (`request_send_run`)."""
-    stale = stale_seconds if stale_seconds is not None else stale_after_seconds()
-    since = timezone.now() - dt.timedelta(seconds=stale)
-    resumed = []
-    for job in Job.objects.filter(
-        status=Job.Status.RUNNING, kind="registration_send", started_at__lt=since
-    ):
-        _, request_id, action = job.key.split(":")[:3]
-        with transaction.atomic():
-            if not Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-                status=Job.Status.QUEUED
-            ):
-                continue
-            log_action(
-                None, job, "job.resumed", {"kind": job.kind}, organisation_id=job.organisation_id
-            )
-            tasks.send_registration_request(job.pk, int(request_id), action)
-        resumed.append(job.pk)
-    return resumed
 
 
 # Issue 12, the family side: the students' notice, families who decline, the full consent ---

@@ -1,6 +1,5 @@
-"""The rollout's background tasks, and the housekeeping that spans the apps below (found by
-the worker: `run_huey` autodiscovers `tasks` modules). Thin wrappers: work is in `services`
-(rows) and `maintenance` (files)."""
+"""The rollout's background tasks (found by the worker: `run_huey` autodiscovers `tasks`
+modules). Thin wrappers: work is in `services` (rows) and `maintenance` (files)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,8 @@ import logging
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, lock_task
 
-from accounts import services as account_services
-from acknowledgements import services as acknowledgement_services
 from cdt_portal.jobs import job_task, local_crontab
 
 from . import maintenance, services
@@ -19,9 +16,9 @@ from . import maintenance, services
 logger = logging.getLogger(__name__)
 
 
-# Never retried by huey: the registration e-mail is sent at most once by itself (see
-# `services.request_send_run`).
-@job_task()
+# Never retried by huey nor from the jobs page: the registration e-mail is sent at most once by
+# itself (see `services.request_send_run`); the request page offers «Отправить» again.
+@job_task(retryable=False)
 def send_registration_request(job_id: int, request_id: int, action: str) -> str:
     return services.request_send_run(job_id=job_id, request_id=request_id, action=action)
 
@@ -57,34 +54,3 @@ def scheduled_parent_reminders() -> None:
 def weekly_digest() -> None:
     """Mondays at 08:00 (TIME_ZONE): the weekly digest, once per organisation and week."""
     services.weekly_digest_send(base_url=settings.PORTAL_URL)
-
-
-@db_task()
-def resume_interrupted_jobs() -> None:
-    """Queue again the jobs a stopped worker left running (each idempotent)."""
-    resumed = (
-        account_services.jobs_resume_interrupted()
-        + acknowledgement_services.jobs_resume_interrupted(
-            stale_seconds=account_services.stale_after_seconds()
-        )
-        + services.send_jobs_resume_interrupted()
-    )
-    if resumed:
-        logger.warning("Resumed interrupted jobs: %s", resumed)
-
-
-@db_periodic_task(crontab())
-@lock_task("cdt-portal-resume-jobs")
-def resume_interrupted_jobs_every_minute() -> None:
-    """A worker on another machine may have died: look every minute."""
-    resume_interrupted_jobs.call_local()
-
-
-@HUEY.on_startup()
-def look_for_interrupted_jobs() -> None:
-    """A worker that starts may be replacing one that was killed: once a job of that worker
-    has been quiet long enough to be called abandoned, it is queued again."""
-    try:
-        resume_interrupted_jobs.schedule(delay=account_services.stale_after_seconds() + 1)
-    except Exception:
-        logger.exception("Could not schedule the look for interrupted jobs")

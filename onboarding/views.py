@@ -23,6 +23,7 @@ from accounts.permissions import (
 from acknowledgements.selectors import reading_status
 from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import PortalError
+from cdt_portal.jobs import job_alerts
 from cdt_portal.paging import paginate
 
 from .documents import letter_filename, portal_can_send, scan_filename
@@ -38,7 +39,6 @@ from .forms import (
 )
 from .models import AmendmentItem, AmendmentState, RegistrationRequest, SferumStatus
 from .selectors import (
-    WORKER_STALLED,
     amendment_checklist,
     amendment_summary,
     current_request,
@@ -53,7 +53,6 @@ from .selectors import (
     teacher_counts,
     teacher_list,
     teacher_status,
-    worker_stalled,
 )
 from .services import (
     amendment_act_add,
@@ -98,8 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "summary": numbers.summary,
             "letterhead_missing": missing_letterhead_fields(organisation),
             "reading": reading_status(request.user),
-            "worker_stalled": worker_stalled(request.user.organisation_id),
-            "worker_stalled_text": WORKER_STALLED,
+            "job_alerts": job_alerts(request.user.organisation_id),
             "messenger_paperwork": messenger_paperwork(organisation),
             "staff_statuses": numbers.staff_statuses,
             "amendments_summary": numbers.amendments,

@@ -25,6 +25,16 @@ def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture(autouse=True)
+def jobs_run_when_queued(request, monkeypatch):
+    """Jobs in these tests run inline (huey's immediate mode) the moment they are queued,
+    inside the test's own transaction: that proves their logic. That they are queued only
+    after the commit, picked up once and recovered after a kill is proven under the real
+    worker (tests/jobs/). A test marked `enqueue_on_commit` keeps the real `on_commit`."""
+    if request.node.get_closest_marker("enqueue_on_commit") is None:
+        monkeypatch.setattr("cdt_portal.jobs._after_commit", lambda callback: callback())
+
+
 @pytest.fixture
 def organisation(db):
     return OrganisationFactory(slug="cdt", short_name="МКУ ДО «ЦДТ»")

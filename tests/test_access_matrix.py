@@ -221,9 +221,17 @@ TABLE: dict[str, Row] = {
         args=DEPARTMENT_MESSAGE,
         prepare=a_department_message,
     ),
-    # A job's progress: only for the person who started it, 404 for anyone else.
+    # A job's progress: for the person who started it (the admin) and the managers of its
+    # organisation (the director), 404 for anyone else.
     "jobs/<int:pk>/": page(
-        rule(NOT_FOUND, anonymous=LOGIN, admin=OK), args=lambda w: {"pk": w.job.pk}
+        rule(NOT_FOUND, anonymous=LOGIN, admin=OK, director=OK), args=lambda w: {"pk": w.job.pk}
+    ),
+    # accounts: «Фоновые работы» for the managers; «Повторить» is refused (the job is queued,
+    # not failed) and comes back to the list; another organisation's job is 404.
+    "jobs/": page(MANAGERS_OWN),
+    "jobs/<int:pk>/retry/": post_only(
+        roles(admin=to("/jobs/"), director=to("/jobs/"), outsider=NOT_FOUND),
+        args=lambda w: {"pk": w.job.pk},
     ),
     # portal: the role's home pages and the audit log
     "": page(rule(OK, **HOME_OF)),

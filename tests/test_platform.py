@@ -9,23 +9,8 @@ from unittest import mock
 
 import pytest
 from django.conf import settings
-from django.db import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_healthz_says_ok_when_the_database_answers(client, db):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.content == b"ok"
-
-
-def test_healthz_says_503_when_the_database_does_not_answer(client, db):
-    with mock.patch(
-        "cdt_portal.views.connection.cursor", side_effect=OperationalError("connection refused")
-    ):
-        response = client.get("/healthz")
-    assert response.status_code == 503
 
 
 def run_with_settings(module: str, **env: str) -> subprocess.CompletedProcess:

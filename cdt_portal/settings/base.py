@@ -8,7 +8,10 @@ production first load a `.env` file if there is one, the test settings never do.
 from pathlib import Path
 
 import environ
+from whitenoise.compress import Compressor
 from xstatic.pkg import bootstrap as xstatic_bootstrap
+
+from cdt_portal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -138,11 +141,29 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # Bootstrap ships inside the xstatic-bootstrap wheel: no CDN, works on a closed network.
-    ("vendor/bootstrap", xstatic_bootstrap.BASE_DIR),
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "cdt_portal.vendor_static.VendorFileFinder",
 ]
+# Bootstrap ships inside the xstatic-bootstrap wheel (no CDN: the portal works on a closed
+# network). Only what templates/base.html uses, with the source maps those files name: the
+# whole package made collectstatic compress 44 files for 4 (cdt_portal/vendor_static.py).
+VENDOR_STATIC_FILES = {
+    "vendor/bootstrap": (
+        xstatic_bootstrap.BASE_DIR,
+        [
+            "css/bootstrap.min.css",
+            "css/bootstrap.min.css.map",
+            "js/bootstrap.bundle.min.js",
+            "js/bootstrap.bundle.min.js.map",
+        ],
+    ),
+}
+# Source maps are read by a developer's browser tools only: copied with their hashed names,
+# not compressed (a third of what collectstatic took after the list above).
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "map"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Uploaded and generated files are private: no URL pattern serves this prefix; files are
 # downloaded only through views that check access. (Django wants a string here.)
@@ -224,6 +245,16 @@ HUEY = {
     },
 }
 
+# A queued or running job whose heartbeat is older than this, with no task of it waiting on the
+# queue, was lost (its worker killed, the queue emptied): the worker's check, at its start and
+# every minute, queues it again (cdt_portal/jobs.py). A running job beats every sixth of this.
+JOB_SILENCE_SECONDS = env.int("JOB_SILENCE_SECONDS", default=30)
+# A job queued again this many times without finishing (it kills its worker each time) ends
+# failed with the reason instead of being tried for ever.
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=5)
+# A running job that beats but has not moved its progress for this long is shown as stuck.
+JOB_STUCK_MINUTES = env.int("JOB_STUCK_MINUTES", default=5)
+
 # --- Deployment: private downloads, backups ---------------------------------------------------
 
 # Behind nginx (deploy/nginx/cdt-portal.conf), a private file is sent by nginx itself after the
@@ -237,6 +268,10 @@ BACKUP_DIR = env.path("BACKUP_DIR", default=str(VAR_DIR / "backups"))
 BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
 BACKUP_HOUR = env.int("BACKUP_HOUR", default=2)
 BACKUP_MINUTE = env.int("BACKUP_MINUTE", default=30)
+# age public keys (age1…, comma-separated): each archive is encrypted to them as it is written
+# (cdt-portal-….tar.age) and only their secret keys, kept off the server, can restore it.
+# Empty: plain tar archives. What an archive holds and how to make a key: docs/backups.md.
+BACKUP_AGE_RECIPIENT = env.list("BACKUP_AGE_RECIPIENT", default=[])
 
 # A letter refused with a temporary SMTP error (4xx, no connection) is tried again this many
 # times inside its job, waiting this many seconds and then twice as long each time.
@@ -307,14 +342,9 @@ IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=20_000)
 IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=50)
 IMPORT_MAX_SECONDS = env.int("IMPORT_MAX_SECONDS", default=5)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # WeasyPrint reports every rendering step at INFO.
-    "loggers": {"weasyprint": {"level": "WARNING"}},
-}
+# One line per event, ISO 8601 time with the offset, level and logger name, written once
+# (cdt_portal/logs.py); a queue that is down logs one line a minute, not a traceback a second.
+LOGGING = logging_config(env("LOG_LEVEL", default="INFO"))
 
 # Scheduled reminders with a deadline (cdt_portal/reminder_schedule.py): one when asked (a
 # version approved, a due date set), REMINDER_DAYS_BEFORE days before the due date, on it, then

@@ -1,6 +1,9 @@
 // Progress of background jobs: every element with data-job-url polls that JSON endpoint and
-// shows how far the job is; when it is done, the result link appears (or the page reloads to
-// show the new state). Without JavaScript the page says to reload it; nothing depends on this.
+// shows how far the job is. When the job ends, the page finishes what the person started:
+// a result (the PDF, the import's result page) is opened at once; a job without one (or one
+// that failed) reloads the page, which then shows the new state and the reason. A box drawn
+// for a job that had already ended (data-job-finished) is not polled, so nothing loops.
+// Without JavaScript the page says to reload it.
 (function () {
   "use strict";
 
@@ -21,6 +24,24 @@
     }
   }
 
+  function finish(box, job) {
+    var link = box.querySelector("[data-job-result]");
+    if (job.status === "done" && job.result_url) {
+      if (link) {
+        link.href = job.result_url;
+        link.classList.remove("d-none");
+      }
+      var target = new URL(job.result_url, window.location.href);
+      if (target.pathname === window.location.pathname && target.search === window.location.search) {
+        window.location.reload();
+      } else {
+        window.location.assign(target.href);
+      }
+    } else {
+      window.location.reload();
+    }
+  }
+
   function poll(box) {
     var url = box.getAttribute("data-job-url");
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -30,16 +51,10 @@
       })
       .then(function (job) {
         update(box, job);
-        if (!job.finished) {
+        if (job.finished) {
+          finish(box, job);
+        } else {
           window.setTimeout(function () { poll(box); }, 1000);
-        } else if (job.status === "done" && job.result_url) {
-          var link = box.querySelector("[data-job-result]");
-          if (link) {
-            link.href = job.result_url;
-            link.classList.remove("d-none");
-          }
-        } else if (box.hasAttribute("data-job-reload")) {
-          window.location.reload();
         }
       })
       .catch(function () {
@@ -48,7 +63,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var boxes = document.querySelectorAll("[data-job-url]");
+    var boxes = document.querySelectorAll("[data-job-url]:not([data-job-finished])");
     for (var i = 0; i < boxes.length; i++) { poll(boxes[i]); }
   });
 })();

@@ -29,7 +29,7 @@ from accounts.models import (
 from cdt_portal import throttle
 from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import QUEUE_DOWN
+from cdt_portal.jobs import QUEUE_DOWN, jobs_recover
 from cdt_portal.models import AuditEntry, Job
 from tests.factories import PASSWORD, UserFactory
 
@@ -62,7 +62,8 @@ AUDITED_SERVICES = {
     "invitation_mailing_run": "invitation.emailed",
     "import_check": "import.checked",
     "import_expire_abandoned": "import.expired",
-    "jobs_resume_interrupted": "job.resumed",
+    # Puts a batch back to pending; a new preview (the file has errors now) is recorded.
+    "import_apply_failed": "import.checked",
     # The superuser's changes in the Django admin ("admin.added" for a new object).
     "admin_saved": "admin.changed",
 }
@@ -74,7 +75,7 @@ REFUSAL_ACTIONS = (
     "invitation.email_unconfirmed",
 )
 # Public functions there that only compute.
-NOT_WRITING = ("transliterate", "username_base", "free_username", "stale_after_seconds")
+NOT_WRITING = ("transliterate", "username_base", "free_username")
 
 LINK = "https://sferum.ru/?invite=abc123"
 BASE_URL = "http://testserver/"
@@ -951,7 +952,7 @@ def test_an_email_taken_while_the_job_adds_people_adds_nobody_and_can_be_retried
     assert [e.action for e in entries_since(since)] == ["import.applied"]
 
 
-def test_queue_down_applying_starts_nothing(admin, monkeypatch):
+def test_queue_down_applying_fails_the_job_and_puts_the_batch_back(admin, monkeypatch):
     batch = upload(admin, staff_csv("Ёлкина Алёна Петровна"))
 
     def refuse(task):
@@ -959,11 +960,10 @@ def test_queue_down_applying_starts_nothing(admin, monkeypatch):
 
     monkeypatch.setattr(HUEY, "enqueue", refuse)
     people, since = User.objects.count(), mark()
-    with pytest.raises(PortalError) as info:
-        services.import_apply_start(batch=batch, actor=admin)
-    assert info.value.message == QUEUE_DOWN
+    job = services.import_apply_start(batch=batch, actor=admin)
+    job.refresh_from_db()
+    assert (job.status, job.message) == ("failed", QUEUE_DOWN)
     assert ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.PENDING
-    assert not Job.objects.filter(key=f"import-apply:{batch.pk}").exists()
     assert entries_since(since) == [] and User.objects.count() == people
 
 
@@ -985,17 +985,17 @@ def test_while_the_people_are_being_added_pressing_again_finds_the_job_and_cance
 
     # The worker stopped while adding them: the job is queued again, once, and runs once.
     long_ago = timezone.now() - dt.timedelta(minutes=10)
-    Job.objects.filter(pk=job.pk).update(status="running", started_at=long_ago)
-    assert services.jobs_resume_interrupted() == [job.pk]
-    assert services.jobs_resume_interrupted() == []
+    Job.objects.filter(pk=job.pk).update(status="running", heartbeat_at=long_ago)
+    assert jobs_recover() == [job.pk]
+    assert jobs_recover() == []  # queued now, its task waiting
     assert [t.name for t in queue_only] == ["apply_import", "apply_import"]
-    assert queue_only[-1].args == (job.pk, batch.pk)
+    assert queue_only[-1].args == (job.pk, 2, batch.pk)
     resumed = only_entry_since(since)
-    assert (resumed.action, resumed.object_id) == ("job.resumed", str(job.pk))
+    assert (resumed.action, resumed.object_id) == ("job.requeued", str(job.pk))
     since = mark()
     for _ in range(2):
         url = services.import_apply_run(job_id=job.pk, batch_id=batch.pk)
-        assert url == "/people/?role=teacher"
+        assert url == f"/people/import/{batch.pk}/"
     assert User.objects.count() == people + 1
     assert_entry(
         only_entry_since(since),

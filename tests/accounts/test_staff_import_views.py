@@ -233,7 +233,7 @@ def test_confirming_answers_at_once_and_a_job_adds_the_people_once_with_their_ro
     assert all(p.roles == {Role.PARENT} for p in people)
     [job] = apply_jobs(batch)
     assert (job.status, job.done, job.total, job.started_by) == ("done", 3, 3, admin)
-    assert job.result_url == "/people/?role=parent"
+    assert job.result_url == f"/people/import/{batch.pk}/"
     page = client.get(confirmed["Location"]).content.decode()
     assert "Добавлено: 3. Пригласите их в портал" in page
     assert 'name="confirm"' not in page and "data-job-url" not in page
@@ -263,7 +263,7 @@ def test_while_the_job_runs_the_page_shows_its_progress_and_a_double_click_finds
     assert len(queued) == 1 and job.status == "queued"
     page = client.get(first["Location"]).content.decode()
     assert "Добавляем людей из списка" in page
-    assert f'data-job-url="/jobs/{job.pk}/"' in page and "data-job-reload" in page
+    assert f'data-job-url="/jobs/{job.pk}/"' in page and "data-job-finished" not in page
     assert 'name="confirm"' not in page and 'name="cancel"' not in page
     assert User.objects.count() == before
 
@@ -272,7 +272,7 @@ def test_while_the_job_runs_the_page_shows_its_progress_and_a_double_click_finds
     assert "Добавлено: 3." in page and User.objects.count() == before + 3
 
 
-def test_queue_down_confirming_says_so_and_starts_nothing(client, admin, organisation, monkeypatch):
+def test_queue_down_confirming_says_so_and_adds_nobody(client, admin, organisation, monkeypatch):
     client.force_login(admin)
     response = upload(client, as_csv(ROWS))
     batch = ImportBatch.objects.get()
@@ -285,9 +285,9 @@ def test_queue_down_confirming_says_so_and_starts_nothing(client, admin, organis
     refused = client.post(response["Location"], {"confirm": "1"}, follow=True)
     assert refused.redirect_chain == [(f"/people/import/{batch.pk}/", 302)]
     page = refused.content.decode()
-    assert QUEUE_DOWN in page and "Добавить 3" in page
+    assert f"Люди не добавлены: {QUEUE_DOWN}" in page and "Добавить 3" in page
     assert ImportBatch.objects.get().status == ImportBatch.Status.PENDING
-    assert apply_jobs(batch) == [] and not Job.objects.filter(status="running").exists()
+    assert [(job.status, job.message) for job in apply_jobs(batch)] == [("failed", QUEUE_DOWN)]
     assert User.objects.count() == before
     assert not AuditEntry.objects.filter(action="import.applied").exists()
 

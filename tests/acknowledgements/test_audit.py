@@ -60,8 +60,8 @@ AUDITED_SERVICES = {
     "reminders_run": "version.reminded",
     # The due date for reading a version (test_deadlines.py).
     "version_set_deadline": "version.deadline_set",
-    # On the job it queues again (label registered by accounts; test_jobs.py).
-    "jobs_resume_interrupted": "job.resumed",
+    # The approval job failed: the draft is back, with the reason (test_jobs.py).
+    "version_approval_failed": "version.approval_failed",
 }
 # The sheet's jobs store rendered files and keep their Job row up to date: no change anyone
 # made, so nothing for the audit log (tests/acknowledgements/test_sheet_jobs.py).
@@ -70,7 +70,6 @@ NOT_WRITING = (
     "sheet_build",
     "sheet_part_store",
     "sheet_join",
-    "sheet_part_failed",
 )
 
 

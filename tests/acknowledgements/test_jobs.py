@@ -126,7 +126,10 @@ def test_an_order_that_cannot_be_rendered_puts_the_draft_back_with_the_reason(
     assert (draft_version.status, regulation.status) == ("draft", "approved")
     assert not draft_version.order_pdf
     failed = AuditEntry.objects.get(action="version.approval_failed")
-    assert (failed.actor, failed.data) == (director, {"reason": "нет шрифтов"})
+    assert (failed.actor, failed.data) == (
+        director,
+        {"reason": "Приказ не удалось сформировать: нет шрифтов"},
+    )
     job = approval_job(draft_version)
     assert (job.status, job.message) == ("failed", "Приказ не удалось сформировать: нет шрифтов")
     page = client.get(reverse("version_detail", kwargs={"pk": draft_version.pk})).content.decode()
@@ -159,21 +162,20 @@ def test_while_approving_nobody_confirms_it_and_staff_keep_the_previous_version(
     assert "утверждается…" in page and "Приказ с Положением (PDF)" not in page
 
 
-def test_the_director_who_started_it_sees_the_progress_bar_others_the_state(
+def test_every_manager_follows_the_approval_until_the_page_reloads(
     client, director, admin, draft_version
 ):
     _approving(draft_version)
-    Job.objects.create(
+    job = Job.objects.create(
         key=f"approve-v{draft_version.pk}", kind="version.approve", title="Утверждение",
         started_by=director, total=2,
     )  # fmt: skip
     url = reverse("version_detail", kwargs={"pk": draft_version.pk})
-    client.force_login(director)
-    page = client.get(url).content.decode()
-    assert "data-job-url=" in page and "data-job-reload" in page
-    client.force_login(admin)
-    page = client.get(url).content.decode()
-    assert "data-job-url=" not in page and "Редакция утверждается" in page
+    for person in (director, admin):
+        client.force_login(person)
+        page = client.get(url).content.decode()
+        assert f'data-job-url="/jobs/{job.pk}/"' in page and "data-job-finished" not in page
+        assert "Редакция утверждается" in page
 
 
 # --- the sheet --------------------------------------------------------------------------------
@@ -241,9 +243,11 @@ def test_a_part_that_fails_fails_the_job_with_its_reason(client, director, regul
     with mock.patch.object(documents, "_render_sheet_context", side_effect=OSError("диск полон")):
         client.post(reverse("regulation_sheet_pdf"))
     job = Job.objects.get(kind="sheet")
-    assert (job.status, job.message) == ("failed", "диск полон")
+    assert job.status == "failed"
+    assert job.message.startswith("Внутренняя ошибка портала (OSError)")
     page = client.get(reverse("regulation_sheet_pdf")).content.decode()
-    assert "Лист не удалось сформировать" in page
+    assert "Лист не удалось сформировать: Внутренняя ошибка портала (OSError)" in page
+    assert "Сформировать лист ознакомления" in page
 
 
 # --- reminders --------------------------------------------------------------------------------
@@ -336,7 +340,7 @@ def test_temporary_errors_are_retried_permanent_ones_recorded_and_retried_by_a_b
     )  # fmt: skip
     page = client.get(reverse("acknowledgement_remind")).content.decode()
     assert "не отправлено: 550 no such user" in page
-    assert "Повторить неотправленные (1)" in page
+    assert "Повторить неотправленные и неподтверждённые (1)" in page
     mail.outbox.clear()
     response = client.post(reverse("acknowledgement_remind"), {"retry": str(run.pk)})
     assert response.status_code == 302
@@ -372,38 +376,43 @@ def test_the_scheduled_hook_starts_one_run_a_day_per_version_with_people_pending
 # --- a worker that stopped --------------------------------------------------------------------
 
 
-def test_interrupted_jobs_are_queued_again_once_and_finish_without_repeating_work(
-    director, admin, regulation, draft_version, readers_with_email
+def test_lost_jobs_are_queued_again_once_and_finish_without_repeating_work(
+    client, director, admin, regulation, draft_version, readers_with_email, settings
 ):
-    from acknowledgements.services import jobs_resume_interrupted
+    """The approval (killed after `approving`, before the order was stored) and a reminder run
+    (killed after the admin's letter was recorded as sent), both started through the pages,
+    their worker gone: the check queues each again once; neither repeats what it did."""
+    from huey.contrib.djhuey import HUEY
 
-    long_ago = timezone.now() - timezone.timedelta(minutes=10)
-    # The approval: killed after `approving`, before the order was stored.
-    _approving(draft_version)
-    approval = Job.objects.create(
-        key=f"approve-v{draft_version.pk}", kind="version.approve", title="t",
-        started_by=director, status="running", started_at=long_ago,
-    )  # fmt: skip
-    # The reminders: killed after the admin's e-mail was recorded as sent.
-    run = ReminderRun.objects.create(
-        version=regulation, number=1, on_date=timezone.localdate(), started_by=admin,
-        base_url="http://testserver/",
-    )  # fmt: skip
-    ReminderDelivery.objects.create(run=run, person=admin, status=DeliveryStatus.SENT)
-    ReminderDelivery.objects.filter(run=run).update(at=long_ago)
-    reminders = Job.objects.create(
-        key=run.job_key, kind="reminders", title="t", started_by=admin, status="running",
-        started_at=long_ago,
-    )  # fmt: skip
+    from cdt_portal.jobs import jobs_recover
+
+    settings.JOB_SILENCE_SECONDS = 30
+    HUEY.immediate = False
+    try:
+        client.force_login(director)
+        client.post(reverse("version_approve", kwargs={"pk": draft_version.pk}))
+        client.force_login(admin)
+        client.post(reverse("acknowledgement_remind"))
+        run = ReminderRun.objects.get()
+        ReminderDelivery.objects.create(run=run, person=admin, status=DeliveryStatus.SENT)
+        HUEY.flush()  # the worker took both messages, then died
+    finally:
+        HUEY.immediate = True
+    long_ago = timezone.now() - timezone.timedelta(seconds=31)
+    approval = Job.objects.get(key=f"approve-v{draft_version.pk}")
+    reminders = Job.objects.get(key=run.job_key)
+    Job.objects.filter(pk__in=[approval.pk, reminders.pk]).update(
+        status="running", heartbeat_at=long_ago
+    )
     fresh = Job.objects.create(
         key="reminders-v1-20250101-9", kind="reminders", title="t", status="running",
-        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )  # fmt: skip
 
-    assert sorted(jobs_resume_interrupted()) == sorted([approval.pk, reminders.pk])
+    assert sorted(jobs_recover()) == sorted([approval.pk, reminders.pk])
     draft_version.refresh_from_db()
     assert draft_version.status == "approved" and len(order_files()) == 2
     assert [m.to for m in mail.outbox] == [["teacher@example.ru"]]  # not the admin again
     assert Job.objects.get(pk=fresh.pk).status == "running"  # alive: left alone
-    assert AuditEntry.objects.filter(action="job.resumed").count() == 2
-    assert jobs_resume_interrupted() == []  # both done now
+    assert AuditEntry.objects.filter(action="job.requeued").count() == 2
+    assert jobs_recover() == []  # both done now

@@ -81,6 +81,7 @@ def test_a_killed_worker_sends_each_reminder_once(tmp_path, smtp, database):
         "JOBS_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp.server_address[1]}",
         "EMAIL_TIMEOUT": "1",
+        "JOB_SILENCE_SECONDS": "3",
         "REDIS_URL": "",
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
@@ -134,8 +135,8 @@ def test_a_killed_worker_sends_each_reminder_once(tmp_path, smtp, database):
         dict(
             database.rows(
                 "SELECT action, COUNT(*) FROM cdt_portal_auditentry "
-                "WHERE action IN ('version.reminded', 'job.resumed') GROUP BY action"
+                "WHERE action IN ('version.reminded', 'job.requeued') GROUP BY action"
             )
         )
     )
-    assert actions == {"version.reminded": 1, "job.resumed": 1}
+    assert actions == {"version.reminded": 1, "job.requeued": 1}

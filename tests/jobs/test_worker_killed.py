@@ -9,12 +9,11 @@ thread here that counts letters per recipient and is slow (every letter takes a 
 accepted). The kill lands while the server holds a letter it has received but not yet
 acknowledged: the worst moment, when the portal cannot know whether it went.
 
-How the job comes back: a starting worker schedules `onboarding.tasks.resume_interrupted_jobs`
-for when a running job's silence means its worker is dead (`stale_after_seconds`: 3 ×
-EMAIL_TIMEOUT + retry waits + 2 s; 5 s here with EMAIL_TIMEOUT=1 and no retries), and that
-queues the job again; its run settles the `sending` row as unconfirmed and sends the rest.
+How the job comes back: a starting worker schedules `cdt_portal.tasks.recover_lost_jobs` for
+when a job's silence means its worker is dead (JOB_SILENCE_SECONDS, 3 s here, plus one), and
+that queues the job again; its run settles the `sending` row as unconfirmed and sends the rest.
 Runs on SQLite and on PostgreSQL, whichever the suite runs on; about 15 s on an idle
-machine (most of it two Django start-ups and the 5 s of silence).
+machine (most of it two Django start-ups and the 4 s of silence).
 """
 
 from __future__ import annotations
@@ -253,6 +252,7 @@ def test_a_killed_worker_sends_each_invitation_once(tmp_path, smtp, database):
         "JOBS_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp.server_address[1]}",
         "EMAIL_TIMEOUT": "1",
+        "JOB_SILENCE_SECONDS": "3",
         "REDIS_URL": "",
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
@@ -305,12 +305,12 @@ def test_a_killed_worker_sends_each_invitation_once(tmp_path, smtp, database):
         dict(
             database.rows(
                 "SELECT action, COUNT(*) FROM cdt_portal_auditentry "
-                "WHERE action LIKE 'invitation.email%' OR action = 'job.resumed' GROUP BY action"
+                "WHERE action LIKE 'invitation.email%' OR action = 'job.requeued' GROUP BY action"
             )
         )
     )
     assert actions == {
         "invitation.emailed": PEOPLE - 1,
         "invitation.email_unconfirmed": 1,
-        "job.resumed": 1,
+        "job.requeued": 1,
     }

@@ -55,7 +55,6 @@ AUDITED_SERVICES = {
     # The sending job: queued, then its attempt (then request_send's own entry).
     "request_send_start": "request.send.queued",
     "request_send_run": "request.send.attempt",
-    "send_jobs_resume_interrupted": "job.resumed",
     # The regulation draft for the move to MAX, made by acknowledgements' version_create.
     "messenger_draft_create": "version.created",
     # Issue 12, §5.1: the checklist of local acts and programmes (test_amendments.py).
