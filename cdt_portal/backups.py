@@ -1,11 +1,17 @@
 """Backups: one archive holds the whole portal (the database and every stored file).
 
-An archive is a plain tar file, `cdt-portal-YYYYMMDD-HHMMSS.tar`, readable with `tar tf`:
+An archive is a tar file, `cdt-portal-YYYYMMDD-HHMMSS.tar`, readable with `tar tf`:
 
-    database.pgdump | database.sqlite3   the database (pg_dump custom format, or a SQLite copy)
+    database.pgdump | database.sqlite3   the database (pg_dump custom format, or a SQLite copy),
+                                          without the sessions' rows
     media/<name>                          every file of the default storage (MEDIA_ROOT)
     manifest.json                         format, time, database vendor, the applied migrations,
                                           and the size and SHA-256 of every member above
+
+With BACKUP_AGE_RECIPIENT set, the same tar is encrypted to those age public keys as it is
+written (`cdt-portal-YYYYMMDD-HHMMSS.tar.age`): the plain tar never exists on the disk, and
+only the holder of a secret key can read the archive (`restore --identity FILE`).
+What an archive holds and how to keep it: docs/backups.md.
 
 Why not django-dbbackup: it wraps the same tools (pg_dump, pg_restore) but writes the database
 and the media as two separate files, and its SQLite connector restores through a text dump; one
@@ -26,17 +32,20 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import tarfile
 import tempfile
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO
 
+import pyrage
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
@@ -46,6 +55,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY, db_periodic_task, lock_task
 
+from .health import beat
 from .jobs import job_task
 
 logger = logging.getLogger(__name__)
@@ -53,9 +63,21 @@ logger = logging.getLogger(__name__)
 FORMAT = 1
 PREFIX = "cdt-portal-"
 SUFFIX = ".tar"
+ENCRYPTED_SUFFIX = ".tar.age"
+# Both kinds of archive, with the counter a second archive in the same second gets.
+ARCHIVE_NAME = re.compile(r"cdt-portal-(\d{8}-\d{6})(?:-(\d+))?\.tar(?:\.age)?")
 MANIFEST = "manifest.json"
 DB_MEMBERS = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
+# django.contrib.sessions' table: its rows are signed-in sessions, worth nothing in a restored
+# portal (people sign in again) and a way into it for whoever reads the archive.
+SESSION_TABLE = "django_session"
 CHUNK = 1024 * 1024
+# How every age file starts: binary (what `write_archive` writes) or armored (`age -a`).
+AGE_HEADERS = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
+# Restored stored files and the folders restore creates: what production gives uploads
+# (FILE_UPLOAD_PERMISSIONS, FILE_UPLOAD_DIRECTORY_PERMISSIONS): the service's group (nginx) reads.
+FILE_MODE = 0o640
+FOLDER_MODE = 0o750
 
 
 class BackupError(Exception):
@@ -68,6 +90,44 @@ class RestoreSummary:
     tables: int
     files: int
     files_already_there: int
+
+
+# --- Encryption keys -----------------------------------------------------------------------------
+
+
+def age_recipients() -> list[pyrage.x25519.Recipient]:
+    """The public keys of BACKUP_AGE_RECIPIENT (none: archives are plain tar files)."""
+    found = []
+    for text in settings.BACKUP_AGE_RECIPIENT:
+        try:
+            found.append(pyrage.x25519.Recipient.from_str(text.strip()))
+        except pyrage.RecipientError as exc:
+            raise BackupError(
+                f"BACKUP_AGE_RECIPIENT holds {text.strip()!r}, which is not an age public key "
+                "(age1…, the `# public key:` line of the key file)."
+            ) from exc
+    return found
+
+
+def read_identities(path: Path | str) -> list[pyrage.x25519.Identity]:
+    """The age secret keys of a key file as `age-keygen` writes it (comments and the public
+    key as `#` lines, each secret key on a line of its own)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not a text file"
+        raise BackupError(f"Cannot read the key file {path}: {reason}.") from exc
+    keys = [line.strip() for line in lines if line.strip().startswith("AGE-SECRET-KEY-")]
+    if not keys:
+        raise BackupError(
+            f"The key file {path} holds no age secret key (a line starting with AGE-SECRET-KEY-)."
+        )
+    try:
+        return [pyrage.x25519.Identity.from_str(key) for key in keys]
+    except pyrage.IdentityError as exc:
+        raise BackupError(
+            f"The key file {path} has an AGE-SECRET-KEY- line that is not a valid age secret key."
+        ) from exc
 
 
 # --- Writing -----------------------------------------------------------------------------------
@@ -107,14 +167,33 @@ def _dump_database(using: str, target: Path) -> str:
     vendor = connection.vendor
     if vendor == "postgresql":
         _run(
-            ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={target}"],
+            [
+                "pg_dump",
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--exclude-table-data={SESSION_TABLE}",
+                f"--file={target}",
+            ],
             _pg_env(using),
         )
     elif vendor == "sqlite":
         connection.ensure_connection()
-        with sqlite3.connect(target) as copy:
+        copy = sqlite3.connect(target)
+        try:
             connection.connection.backup(copy)
-        copy.close()
+            has_sessions = copy.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (SESSION_TABLE,)
+            ).fetchone()
+            if has_sessions:
+                # Deleted rows overwritten with zeros: otherwise their bytes stay in the file's
+                # free pages, and so in the archive (Debian builds SQLite with this on by
+                # default; not every build does).
+                copy.execute("PRAGMA secure_delete = ON")
+                copy.execute(f'DELETE FROM "{SESSION_TABLE}"')
+                copy.commit()
+        finally:
+            copy.close()
     else:
         raise BackupError(f"Backups support PostgreSQL and SQLite, not {vendor}")
     return vendor
@@ -132,30 +211,91 @@ def _storage_files(storage: Storage, folder: str = "") -> Iterator[str]:
         yield from _storage_files(storage, f"{folder}/{sub}" if folder else sub)
 
 
-class _HashingReader(io.RawIOBase):
-    """Reads through to `raw` and hashes what passes, so each file is read once."""
+def _tar_member(
+    arcname: str, stream: IO[bytes], size: int, mtime: int
+) -> Generator[bytes, None, str]:
+    """One member as tarfile's `addfile` writes it (its header, the data, zeros to the next
+    512-byte block), yielded piece by piece; returns the SHA-256 of the data."""
+    info = tarfile.TarInfo(arcname)
+    info.size = size
+    info.mtime = mtime
+    info.mode = 0o600
+    yield info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    digest = hashlib.sha256()
+    left = size
+    while left:
+        chunk = stream.read(min(CHUNK, left))
+        if not chunk:
+            raise BackupError(
+                f"{arcname} became shorter while it was being backed up; run the backup again."
+            )
+        digest.update(chunk)
+        left -= len(chunk)
+        yield chunk
+    yield tarfile.NUL * (-size % tarfile.BLOCKSIZE)
+    return digest.hexdigest()
 
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.sha256 = hashlib.sha256()
+
+def _members(database: Path, vendor: str, storage: Storage, manifest: dict) -> Iterator[bytes]:
+    """Every member, piece by piece: the database, every stored file, then the manifest (last,
+    once every SHA-256 is known)."""
+    mtime = int(timezone.now().timestamp())
+    member = DB_MEMBERS[vendor]
+    size = database.stat().st_size
+    with database.open("rb") as stream:
+        digest = yield from _tar_member(member, stream, size, mtime)
+    manifest["database"] = {"vendor": vendor, "member": member, "size": size, "sha256": digest}
+    for name in _storage_files(storage):
+        size = storage.size(name)
+        with storage.open(name, "rb") as stream:
+            digest = yield from _tar_member(f"media/{name}", stream, size, mtime)
+        manifest["media"].append({"name": name, "size": size, "sha256": digest})
+    data = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
+    yield from _tar_member(MANIFEST, io.BytesIO(data), len(data), mtime)
+
+
+def _tar_chunks(members: Iterator[bytes]) -> Iterator[bytes]:
+    """The members, then the end of the archive as tarfile's `close` writes it (two zero
+    blocks, then zeros up to a whole 10 KiB record)."""
+    written = 0
+    for chunk in members:
+        written += len(chunk)
+        yield chunk
+    end = tarfile.NUL * (tarfile.BLOCKSIZE * 2)
+    yield end + tarfile.NUL * (-(written + len(end)) % tarfile.RECORDSIZE)
+
+
+class _PullStream(io.RawIOBase):
+    """A readable stream made of the pieces an iterator yields, built as the reader asks.
+
+    pyrage encrypts only by reading from a stream (`encrypt_io`), never by being written to,
+    so the archive is built for it to read: it is then neither held whole in memory nor
+    written anywhere unencrypted. The same stream is copied to the file of a plain archive."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self._pieces = pieces
+        self._pending = memoryview(b"")
+        # pyrage keeps only the text of an exception raised while it reads (as its own
+        # EncryptError); the exception itself is kept here for the caller to raise.
+        self.failure: Exception | None = None
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.sha256.update(data)
-        return data
-
-
-def _add(tar: tarfile.TarFile, arcname: str, stream: IO[bytes], size: int) -> str:
-    info = tarfile.TarInfo(arcname)
-    info.size = size
-    info.mtime = int(timezone.now().timestamp())
-    info.mode = 0o600
-    reader = _HashingReader(stream)
-    tar.addfile(info, reader)
-    return reader.sha256.hexdigest()
+    def readinto(self, buffer) -> int:
+        try:
+            while not self._pending:
+                piece = next(self._pieces, None)
+                if piece is None:
+                    return 0
+                self._pending = memoryview(piece)
+        except Exception as exc:
+            self.failure = exc
+            raise
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def _applied_migrations(using: str) -> dict[str, str]:
@@ -165,8 +305,9 @@ def _applied_migrations(using: str) -> dict[str, str]:
     return latest
 
 
-def archive_name(now: dt.datetime) -> str:
-    return f"{PREFIX}{now:%Y%m%d-%H%M%S}{SUFFIX}"
+def archive_name(now: dt.datetime, *, encrypted: bool = False, counter: int = 1) -> str:
+    suffix = ENCRYPTED_SUFFIX if encrypted else SUFFIX
+    return f"{PREFIX}{now:%Y%m%d-%H%M%S}{f'-{counter}' if counter > 1 else ''}{suffix}"
 
 
 def write_archive(
@@ -178,17 +319,20 @@ def write_archive(
 ) -> Path:
     """Write one archive of the database and the media into `directory`; return its path.
 
-    The archive appears under its final name only when complete (written beside it, then
-    renamed), and is readable by its owner only: it holds personal data."""
+    Encrypted to BACKUP_AGE_RECIPIENT when it names keys. The archive appears under its final
+    name only when complete (written beside it, then renamed), and is readable by its owner
+    only: it holds personal data. The health stamp `backup` records it (file name, size, whether
+    encrypted), so every app server can tell the newest backup's age."""
+    recipients = age_recipients()
     storage = storage or default_storage
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     now = timezone.localtime(now or timezone.now())
-    final = directory / archive_name(now)
     counter = 1
+    final = directory / archive_name(now, encrypted=bool(recipients))
     while final.exists():
         counter += 1
-        final = directory / f"{PREFIX}{now:%Y%m%d-%H%M%S}-{counter}{SUFFIX}"
+        final = directory / archive_name(now, encrypted=bool(recipients), counter=counter)
     partial = directory / f".{final.name}.partial"
     manifest: dict = {
         "format": FORMAT,
@@ -197,31 +341,34 @@ def write_archive(
         "media": [],
     }
     try:
-        with tempfile.TemporaryDirectory(prefix="cdt-backup-") as tmp:
+        # The database copy waits beside the archives (private, removed at the end), not in
+        # /tmp: that may be a small tmpfs, and BACKUP_DIR is where room for backups is kept.
+        with tempfile.TemporaryDirectory(prefix=".cdt-backup-", dir=directory) as tmp:
             dump = Path(tmp) / "database"
             vendor = _dump_database(using, dump)
+            archive = _PullStream(_tar_chunks(_members(dump, vendor, storage, manifest)))
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
-                member = DB_MEMBERS[vendor]
-                with dump.open("rb") as stream:
-                    size = dump.stat().st_size
-                    manifest["database"] = {
-                        "vendor": vendor,
-                        "member": member,
-                        "size": size,
-                        "sha256": _add(tar, member, stream, size),
-                    }
-                for name in _storage_files(storage):
-                    size = storage.size(name)
-                    with storage.open(name, "rb") as stream:
-                        digest = _add(tar, f"media/{name}", stream, size)
-                    manifest["media"].append({"name": name, "size": size, "sha256": digest})
-                data = json.dumps(manifest, ensure_ascii=False, indent=2).encode()
-                _add(tar, MANIFEST, io.BytesIO(data), len(data))
+            with os.fdopen(fd, "wb") as out:
+                if recipients:
+                    try:
+                        pyrage.encrypt_io(archive, out, recipients)
+                    except pyrage.EncryptError as exc:
+                        raise archive.failure or BackupError(
+                            f"Encrypting the archive failed: {exc}"
+                        ) from exc
+                else:
+                    shutil.copyfileobj(archive, out, CHUNK)
+                out.flush()
+                # On the disk before it takes its final name: a power cut must not leave an
+                # archive that looks complete and is not.
+                os.fsync(out.fileno())
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
-    logger.info("Backup written: %s (%d files)", final, len(manifest["media"]))
+    size = final.stat().st_size
+    # `archive`, not `name`: beat(name, **detail) takes its first argument by that name.
+    beat("backup", archive=final.name, size=size, encrypted=bool(recipients))
+    logger.info("Backup written: %s (%d files, %d bytes)", final, len(manifest["media"]), size)
     return final
 
 
@@ -229,12 +376,16 @@ def write_archive(
 
 
 def archives(directory: Path | str) -> list[Path]:
-    """The archives in `directory`, newest first (their names sort by time)."""
+    """The archives in `directory`, plain and encrypted, newest first."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [p for p in directory.glob(f"{PREFIX}*{SUFFIX}") if p.is_file()]
-    return sorted(found, key=lambda p: p.name, reverse=True)
+    found = []
+    for path in directory.iterdir():
+        match = ARCHIVE_NAME.fullmatch(path.name)
+        if match and path.is_file():
+            found.append(((match[1], int(match[2] or 1)), path))
+    return [path for _, path in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 def prune(directory: Path | str, keep: int) -> list[Path]:
@@ -250,13 +401,64 @@ def prune(directory: Path | str, keep: int) -> list[Path]:
 # --- Restoring ----------------------------------------------------------------------------------
 
 
+def _safe_name(name: object) -> bool:
+    """A relative path inside MEDIA_ROOT, written the one way (no `..`, `.`, `//`)."""
+    if not isinstance(name, str) or not name:
+        return False
+    path = PurePosixPath(name)
+    return not path.is_absolute() and str(path) == name and ".." not in path.parts
+
+
+def _is_entry(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("sha256"), str)
+    )
+
+
+def _is_portal_manifest(manifest: dict) -> bool:
+    database, media = manifest.get("database"), manifest.get("media")
+    return (
+        _is_entry(database)
+        and database.get("vendor") in DB_MEMBERS
+        and database.get("member") == DB_MEMBERS[database["vendor"]]
+        and isinstance(media, list)
+        and all(_is_entry(entry) and _safe_name(entry.get("name")) for entry in media)
+    )
+
+
 def read_manifest(tar: tarfile.TarFile) -> dict:
+    """The archive's manifest, refused unless it is one this portal wrote in this format."""
     try:
-        manifest = json.load(tar.extractfile(MANIFEST))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise BackupError("Not a portal backup: the archive has no readable manifest.json") from exc
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"Unknown archive format {manifest.get('format')!r}, expected {FORMAT}")
+        stream = tar.extractfile(MANIFEST)
+    except KeyError:
+        stream = None
+    if stream is None:
+        raise BackupError(
+            "The archive has no manifest.json: it is not a complete portal backup "
+            "(a truncated copy, or an archive of something else)."
+        )
+    try:
+        manifest = json.load(stream)
+    except ValueError as exc:
+        raise BackupError(
+            "The archive's manifest.json is not JSON, so it is not a portal backup."
+        ) from exc
+    if not isinstance(manifest, dict) or "format" not in manifest:
+        raise BackupError(
+            "The archive's manifest.json is not a portal manifest, so it is not a portal backup."
+        )
+    if manifest["format"] != FORMAT:
+        raise BackupError(
+            f"The archive is of backup format {manifest['format']!r}, and this version of the "
+            f"portal reads format {FORMAT} only."
+        )
+    if not _is_portal_manifest(manifest):
+        raise BackupError(
+            "The archive's manifest.json does not list a database and stored files the way "
+            "the portal writes them, so it is not a portal backup."
+        )
     return manifest
 
 
@@ -277,46 +479,128 @@ def verify_archive(tar: tarfile.TarFile, manifest: dict) -> None:
         except KeyError:
             stream = None
         if stream is None:
-            raise BackupError(f"The archive is damaged: {member} is missing")
+            raise BackupError(f"The archive is damaged: {member} is missing.")
         if _sha256_of(stream) != entry["sha256"]:
-            raise BackupError(f"The archive is damaged: {member} does not match its SHA-256")
+            raise BackupError(f"The archive is damaged: {member} does not match its SHA-256.")
+
+
+def _decrypt(source: Path, target: Path, identities: list[pyrage.x25519.Identity]) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with source.open("rb") as encrypted, os.fdopen(fd, "wb") as plain:
+        try:
+            pyrage.decrypt_io(encrypted, plain, identities)
+        except pyrage.DecryptError as exc:
+            # pyrage tells a key that does not fit only by this text (a test holds it true).
+            if str(exc) == "No matching keys found":
+                raise BackupError(
+                    "No key in the key file opens this archive: it was encrypted to another "
+                    "public key."
+                ) from exc
+            raise BackupError(f"The encrypted archive is truncated or damaged ({exc}).") from exc
+        except OSError as exc:
+            # age reports data cut short or altered after the header as an OSError without an
+            # errno; one with an errno (a full disk) is not the archive's fault.
+            if exc.errno is not None:
+                raise
+            raise BackupError(f"The encrypted archive is truncated or damaged ({exc}).") from exc
+
+
+def _open_tar(path: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(path, mode="r:")
+    except tarfile.ReadError as exc:
+        raise BackupError(
+            "The file is not a portal backup: it is neither a tar archive nor an age-encrypted one."
+        ) from exc
+
+
+@contextmanager
+def _opened_archive(path: Path, identity: Path | str | None) -> Iterator[tarfile.TarFile]:
+    """The archive as a tar file to read from: a plain one as it is, an encrypted one
+    decrypted into a private temporary folder (restore reads every member twice, to check it
+    and to restore it, so it needs a file it can go back in), removed afterwards."""
+    with path.open("rb") as raw:
+        head = raw.read(max(len(header) for header in AGE_HEADERS))
+    if not head:
+        raise BackupError("The archive is an empty file (0 bytes), so it is not a portal backup.")
+    if not head.startswith(AGE_HEADERS):
+        with _open_tar(path) as tar:
+            yield tar
+        return
+    if identity is None:
+        raise BackupError(
+            "The archive is encrypted: give the file holding its age secret key with "
+            "--identity FILE."
+        )
+    identities = read_identities(identity)
+    with tempfile.TemporaryDirectory(prefix="cdt-restore-") as tmp:
+        plain = Path(tmp) / "archive.tar"
+        _decrypt(path, plain, identities)
+        with _open_tar(plain) as tar:
+            yield tar
 
 
 def database_tables(using: str = "default") -> list[str]:
     return connections[using].introspection.table_names()
 
 
+def _save_file(storage: Storage, name: str, stream: IO[bytes]) -> None:
+    """Save one restored file with FILE_MODE, and the folders it creates with FOLDER_MODE,
+    whatever the umask of whoever runs the restore."""
+    created = []
+    folder = Path(storage.path(name)).parent
+    while not folder.exists():
+        created.append(folder)
+        folder = folder.parent
+    saved = storage.save(name, File(stream, name=name))
+    if saved != name:
+        raise BackupError(f"The storage saved {name} as {saved}.")
+    os.chmod(storage.path(saved), FILE_MODE)
+    for folder in created:
+        os.chmod(folder, FOLDER_MODE)
+
+
 def restore_archive(
-    path: Path | str, *, using: str = "default", storage: Storage | None = None
+    path: Path | str,
+    *,
+    identity: Path | str | None = None,
+    using: str = "default",
+    storage: Storage | None = None,
 ) -> RestoreSummary:
     """Restore an archive into an empty database and the media storage.
 
-    Refused, with nothing changed, when the database has any table, when the archive is of
-    another database engine or damaged, or when a stored file of the same name differs from
-    the archive's. Files already there with the same content are left as they are, so a
-    restore stopped half-way can be run again (after emptying the database)."""
+    `identity`: the file holding the age secret key of an encrypted archive. Refused, with
+    nothing changed, when the database has any table, when the archive is empty, truncated,
+    damaged, not a portal backup, of another format or database engine, encrypted to another
+    key, or when a stored file of the same name differs from the archive's. Files already
+    there with the same content are left as they are, so a restore stopped half-way can be
+    run again (after emptying the database)."""
     storage = storage or default_storage
     connection = connections[using]
     path = Path(path)
     if not path.is_file():
-        raise BackupError(f"No such archive: {path}")
+        raise BackupError(f"No such archive: {path}.")
     tables = database_tables(using)
     if tables:
         raise BackupError(
             f"Refusing to restore: the database {connection.settings_dict['NAME']!r} is not "
-            f"empty ({len(tables)} tables, e.g. {', '.join(tables[:3])}). Restore only into an "
+            f"empty ({len(tables)} tables, e.g. {', '.join(tables[:3])}); restore only into an "
             "empty database: create a new one (see docs/deploy.md, «Restoring») and point "
             "DATABASE_URL at it."
         )
-    with tarfile.open(path, mode="r:") as tar:
-        manifest = read_manifest(tar)
-        vendor = manifest["database"]["vendor"]
-        if vendor != connection.vendor:
-            raise BackupError(
-                f"The archive holds a {vendor} database; this portal uses {connection.vendor}. "
-                "Restore it into the same kind of database."
-            )
-        verify_archive(tar, manifest)
+    with _opened_archive(path, identity) as tar:
+        try:
+            manifest = read_manifest(tar)
+            vendor = manifest["database"]["vendor"]
+            if vendor != connection.vendor:
+                raise BackupError(
+                    f"The archive holds a {vendor} database and this portal uses "
+                    f"{connection.vendor}: restore it into the same kind of database."
+                )
+            verify_archive(tar, manifest)
+        except tarfile.ReadError as exc:
+            # Headers and data are read lazily: a cut anywhere surfaces here, before any write.
+            raise BackupError(f"The archive is truncated or damaged ({exc}).") from exc
         conflicts, present = [], 0
         for entry in manifest["media"]:
             if storage.exists(entry["name"]):
@@ -328,16 +612,12 @@ def restore_archive(
         if conflicts:
             raise BackupError(
                 f"Refusing to restore: {len(conflicts)} stored files differ from the archive's "
-                f"(e.g. {conflicts[0]}). Restore into an empty MEDIA_ROOT."
+                f"(e.g. {conflicts[0]}); restore into an empty MEDIA_ROOT."
             )
         # Files first: restoring them again is harmless, while the database refuses a second go.
         for entry in manifest["media"]:
-            if storage.exists(entry["name"]):
-                continue
-            stream = tar.extractfile(f"media/{entry['name']}")
-            saved = storage.save(entry["name"], File(stream, name=entry["name"]))
-            if saved != entry["name"]:
-                raise BackupError(f"The storage saved {entry['name']} as {saved}")
+            if not storage.exists(entry["name"]):
+                _save_file(storage, entry["name"], tar.extractfile(f"media/{entry['name']}"))
         with tempfile.TemporaryDirectory(prefix="cdt-restore-") as tmp:
             dump = Path(tmp) / "database"
             with tar.extractfile(manifest["database"]["member"]) as src, dump.open("wb") as dst:
@@ -377,11 +657,18 @@ def _load_database(using: str, vendor: str, dump: Path) -> None:
 # --- The nightly job ------------------------------------------------------------------------------
 
 
-def backup_and_prune() -> Path:
-    path = write_archive(settings.BACKUP_DIR)
-    for old in prune(settings.BACKUP_DIR, settings.BACKUP_KEEP):
+def backup_and_prune(
+    directory: Path | str | None = None, keep: int | None = None
+) -> tuple[Path, list[Path]]:
+    """One archive into `directory` (BACKUP_DIR), then keep the newest `keep` (BACKUP_KEEP)
+    there: what `manage.py backup`, the nightly job and the backup job all run. Returns the
+    new archive and the old ones removed."""
+    directory = directory or settings.BACKUP_DIR
+    path = write_archive(directory)
+    removed = prune(directory, settings.BACKUP_KEEP if keep is None else keep)
+    for old in removed:
         logger.info("Old backup removed: %s", old)
-    return path
+    return path, removed
 
 
 def is_backup_time(now: dt.datetime) -> bool:

@@ -1,13 +1,17 @@
-"""Backup → wipe → restore gives back every table row and every stored file, on the database
-the suite runs on (SQLite or PostgreSQL: CI runs both)."""
+"""Backup → wipe → restore gives back every table row (but the sessions') and every stored
+file, with the files' modes set, on the database the suite runs on (SQLite or PostgreSQL: CI
+runs both)."""
 
 import hashlib
 import io
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -15,6 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from cdt_portal import backups
+from cdt_portal.models import ServiceBeat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,21 +75,34 @@ def wipe_database() -> None:
     assert connection.introspection.table_names() == []
 
 
+def signed_in_session() -> SessionStore:
+    """A session row as signing in leaves it."""
+    session = SessionStore()
+    session["_auth_user_id"] = "1"
+    session.create()
+    return session
+
+
 @pytest.fixture
 def portal_with_data():
-    """The demo (people, the approved regulation with its stored order) and a scan."""
+    """The demo (people, the approved regulation with its stored order), a scan, and someone
+    signed in."""
     call_command("loaddemo", stdout=io.StringIO())
     default_storage.save(SCAN, ContentFile(b"%PDF-1.7\n\xd0\xa1\xd0\xba\xd0\xb0\xd0\xbd\n%%EOF"))
+    signed_in_session()
     yield
     # A test that failed between wipe and restore must not leave the next tests without tables.
     if not connection.introspection.table_names():
         call_command("migrate", verbosity=0)
 
 
-def test_backup_wipe_restore_gives_back_every_row_and_file(portal_with_data, tmp_path):
+def test_backup_wipe_restore_gives_back_every_row_but_the_sessions_and_every_file(
+    portal_with_data, tmp_path
+):
     rows_before, extras_before, files_before = table_rows(), schema_extras(), stored_files()
     assert len(files_before) >= 2, "the demo's stored order and the scan"
     assert sum(len(r) for r in rows_before.values()) > 50
+    assert len(rows_before["django_session"]) == 1
 
     out = io.StringIO()
     call_command("backup", dir=str(tmp_path / "backups"), stdout=out)
@@ -92,6 +110,7 @@ def test_backup_wipe_restore_gives_back_every_row_and_file(portal_with_data, tmp
     assert archive.parent == tmp_path / "backups"
     assert archive.name.startswith("cdt-portal-") and archive.suffix == ".tar"
     assert archive.stat().st_mode & 0o777 == 0o600
+    assert archive.parent.stat().st_mode & 0o777 == 0o700, "BACKUP_DIR, made by the backup"
 
     with tarfile.open(archive) as tar:
         manifest = backups.read_manifest(tar)
@@ -108,9 +127,69 @@ def test_backup_wipe_restore_gives_back_every_row_and_file(portal_with_data, tmp
     call_command("restore", str(archive), stdout=out)
     assert f"{len(files_before)} files" in out.getvalue()
 
-    assert table_rows() == rows_before
+    rows_after = table_rows()
+    assert rows_after["django_session"] == [], "people sign in again after a restore"
+    assert rows_after == {**rows_before, "django_session": []}
     assert schema_extras() == extras_before
     assert stored_files() == files_before
+
+
+def test_the_sessions_data_is_not_in_the_archive_at_all(portal_with_data, tmp_path):
+    """Not only absent after a restore: the bytes of the session are nowhere in the archive
+    (SQLite keeps deleted rows in free pages unless told to overwrite them)."""
+    session = signed_in_session()
+    archive = backups.write_archive(tmp_path)
+    with tarfile.open(archive) as tar:
+        manifest = backups.read_manifest(tar)
+        database = tar.extractfile(manifest["database"]["member"]).read()
+    if connection.vendor == "sqlite":
+        assert session.session_key.encode() not in database
+        assert session.encode(session.load()).encode() not in database
+    else:
+        # pg_dump's custom format is compressed: its table of contents tells what it holds.
+        dump = tmp_path / "database.pgdump"
+        dump.write_bytes(database)
+        contents = subprocess.run(
+            ["pg_restore", "--list", str(dump)], check=True, capture_output=True, text=True
+        ).stdout
+        assert "TABLE public django_session" in contents, "the table itself is kept"
+        assert "TABLE DATA public django_session" not in contents
+        assert "TABLE DATA public accounts_user" in contents
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o077], ids=["umask-000", "umask-077"])
+def test_restored_files_are_0640_and_folders_0750_whatever_the_umask(
+    portal_with_data, tmp_path, umask, settings
+):
+    archive = backups.write_archive(tmp_path / "backups")
+    wipe_database()
+    # A MEDIA_ROOT that does not exist yet: restore creates it too.
+    settings.MEDIA_ROOT = str(tmp_path / "restored-media")
+    previous = os.umask(umask)
+    try:
+        call_command("restore", str(archive), stdout=io.StringIO())
+    finally:
+        os.umask(previous)
+
+    root = Path(settings.MEDIA_ROOT)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    folders = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    assert len(files) >= 2 and len(folders) >= 3
+    assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o640"}
+    assert {oct(p.stat().st_mode & 0o777) for p in folders} == {"0o750"}
+
+
+def test_every_backup_stamps_the_health_beat(portal_with_data, tmp_path):
+    out = io.StringIO()
+    call_command("backup", dir=str(tmp_path), stdout=out)
+    archive = Path(out.getvalue().strip())
+
+    stamp = ServiceBeat.objects.get(name="backup")
+    assert stamp.detail == {
+        "archive": archive.name,
+        "size": archive.stat().st_size,
+        "encrypted": False,
+    }
 
 
 def test_restore_into_a_database_with_tables_is_refused_and_changes_nothing(

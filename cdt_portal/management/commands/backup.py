@@ -1,12 +1,10 @@
-"""`manage.py backup [--dir DIR]`: one archive of the database and the media (see
-cdt_portal/backups.py), then keep the newest BACKUP_KEEP in that folder."""
+"""`manage.py backup [--dir DIR] [--keep N]`: one archive of the database and the media (see
+cdt_portal/backups.py; encrypted when BACKUP_AGE_RECIPIENT names keys), then keep the newest
+BACKUP_KEEP in that folder."""
 
-from pathlib import Path
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cdt_portal.backups import BackupError, prune, write_archive
+from cdt_portal.backups import BackupError, backup_and_prune
 
 
 class Command(BaseCommand):
@@ -19,12 +17,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dir=None, keep=None, **options):
-        directory = Path(dir or settings.BACKUP_DIR)
         try:
-            path = write_archive(directory)
+            path, removed = backup_and_prune(dir, keep)
         except BackupError as exc:
             raise CommandError(str(exc)) from exc
-        removed = prune(directory, keep if keep is not None else settings.BACKUP_KEEP)
         self.stdout.write(str(path))
         for old in removed:
             self.stderr.write(f"removed old backup {old}")
