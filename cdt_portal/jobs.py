@@ -212,9 +212,10 @@ def _heartbeat(job_id: int, attempt: int) -> Iterator[None]:
                         pk=job_id, attempt=attempt, status=Job.Status.RUNNING
                     ).update(heartbeat_at=timezone.now())
                 except DatabaseError as exc:
-                    # The database is busy or restarting: the next beat tries again, and the
-                    # silence threshold is several beats long.
+                    # The database is busy or restarting: the next beat tries again on a new
+                    # connection, and the silence threshold is several beats long.
                     logger.warning("Job %s: heartbeat not written: %s", job_id, exc)
+                    connection.close()
         finally:
             connection.close()
 
@@ -258,7 +259,13 @@ def _run_guarded(job_id: int, attempt: int, work: Callable[[], Any]) -> Any:
         job_fail(job_id=job_id, attempt=attempt, reason=exc.message)
         return CONTINUES
     except Exception as exc:
-        job_fail(job_id=job_id, attempt=attempt, reason=_reason(exc))
+        try:
+            job_fail(job_id=job_id, attempt=attempt, reason=_reason(exc))
+        except DatabaseError:
+            # The database went away under the task (restarted mid-job): the job is left
+            # running without a heartbeat, and `jobs_recover` runs it again once it is back.
+            logger.warning("Job %s: its failure could not be recorded", job_id)
+            connection.close()
         raise
 
 

@@ -28,10 +28,18 @@ def media_root(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def jobs_run_when_queued(request, monkeypatch):
     """Jobs in these tests run inline (huey's immediate mode) the moment they are queued,
-    inside the test's own transaction: that proves their logic. That they are queued only
-    after the commit, picked up once and recovered after a kill is proven under the real
-    worker (tests/jobs/). A test marked `enqueue_on_commit` keeps the real `on_commit`."""
-    if request.node.get_closest_marker("enqueue_on_commit") is None:
+    inside the test's own transaction, which never commits: that proves their logic. That
+    they are queued only after the commit, picked up once and recovered after a kill is
+    proven under the real worker (tests/jobs/). Tests whose transactions commit (transactional
+    ones, the browser journeys, or marked `enqueue_on_commit`) keep the real `on_commit`."""
+    marker = request.node.get_closest_marker("django_db")
+    committing = (
+        request.node.get_closest_marker("enqueue_on_commit") is not None
+        or "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction", False))
+    )
+    if not committing:
         monkeypatch.setattr("cdt_portal.jobs._after_commit", lambda callback: callback())
 
 
