@@ -47,6 +47,8 @@ class Check:
     name: str
     ok: bool
     text: str
+    # The same for a person (the superuser's admin page); `text` is for `/healthz`'s readers.
+    russian: str = ""
     # A warning is shown but does not make the portal unhealthy (an old backup does not stop
     # anybody's work; a load balancer must not take the app server out for it).
     warning: bool = False
@@ -57,13 +59,15 @@ class Check:
         return f"{self.name}: {state}" + (f" ({self.text})" if self.text else "")
 
 
-def _age(moment: dt.datetime, now: dt.datetime) -> str:
+def _age(moment: dt.datetime, now: dt.datetime, *, russian: bool = False) -> str:
     seconds = max(0, int((now - moment).total_seconds()))
     if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"
+        number, unit, ru = seconds, "s", "с"
+    elif seconds < 7200:
+        number, unit, ru = seconds // 60, "min", "мин"
+    else:
+        number, unit, ru = seconds // 3600, "h", "ч"
+    return f"{number} {ru} назад" if russian else f"{number} {unit} ago"
 
 
 def check_database() -> Check:
@@ -73,8 +77,8 @@ def check_database() -> Check:
             cursor.fetchone()
     except DatabaseError as exc:
         logger.warning("Health check: the database does not answer: %s", exc)
-        return Check("database", False, "does not answer")
-    return Check("database", True, "")
+        return Check("database", False, "does not answer", "не отвечает")
+    return Check("database", True, "", "отвечает")
 
 
 def check_queue() -> Check:
@@ -82,28 +86,32 @@ def check_queue() -> Check:
         waiting = HUEY.pending_count()
     except Exception as exc:  # Redis down, the queue file unreadable: whatever huey raises
         logger.warning("Health check: the job queue does not answer: %s", exc)
-        return Check("queue", False, "does not answer")
-    return Check("queue", True, f"{waiting} waiting")
+        return Check("queue", False, "does not answer", "не отвечает")
+    return Check("queue", True, f"{waiting} waiting", f"ждут: {waiting}")
 
 
 def check_worker(now: dt.datetime) -> Check:
     if HUEY.immediate:
         # Jobs run inside the request that starts them (tests): no worker is needed.
-        return Check("worker", True, "jobs run at once, immediate mode")
+        return Check("worker", True, "jobs run at once, immediate mode", "работы выполняются сразу")
     stamp = last_beat("worker")
     if stamp is None:
-        return Check("worker", False, "no heartbeat yet")
+        return Check("worker", False, "no heartbeat yet", "ещё не подавал сигнала")
+    age, age_ru = _age(stamp.at, now), _age(stamp.at, now, russian=True)
     if now - stamp.at > WORKER_SILENT_AFTER:
-        return Check("worker", False, f"last heartbeat {_age(stamp.at, now)}")
-    return Check("worker", True, f"heartbeat {_age(stamp.at, now)}")
+        return Check("worker", False, f"last heartbeat {age}", f"последний сигнал {age_ru}")
+    return Check("worker", True, f"heartbeat {age}", f"сигнал {age_ru}")
 
 
 def check_backup(now: dt.datetime) -> Check:
     stamp = last_beat("backup")
     if stamp is None:
-        return Check("backup", True, "none made yet", warning=True)
+        return Check("backup", True, "none made yet", "копий ещё нет", warning=True)
     old = now - stamp.at > BACKUP_OLD_AFTER
-    return Check("backup", True, f"newest {_age(stamp.at, now)}", warning=old)
+    newest = f"последняя {_age(stamp.at, now, russian=True)}"
+    if stamp.detail.get("archive"):
+        newest += f", {stamp.detail['archive']}"
+    return Check("backup", True, f"newest {_age(stamp.at, now)}", newest, warning=old)
 
 
 def report() -> list[Check]:

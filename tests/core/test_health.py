@@ -98,3 +98,17 @@ def test_in_immediate_mode_no_worker_is_needed(client, db):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert lines(response)[2] == "worker: ok (jobs run at once, immediate mode)"
+
+
+def test_the_superusers_admin_shows_each_part_and_warns_of_an_old_backup(
+    client, superuser, with_a_worker
+):
+    stamp("worker", dt.timedelta(seconds=20))
+    stamp("backup", dt.timedelta(hours=40))
+    client.force_login(superuser)
+    page = client.get("/admin/").content.decode()
+    assert "Состояние портала" in page
+    assert "<th scope=\"row\">Фоновый обработчик</th>\n        <td>в порядке</td>" in page
+    assert "<td>сигнал 20 с назад</td>" in page
+    assert "<th scope=\"row\">Резервная копия</th>\n        <td><strong>внимание</strong></td>" in page
+    assert "<td>последняя 40 ч назад</td>" in page

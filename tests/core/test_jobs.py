@@ -289,3 +289,27 @@ def test_the_dashboard_warns_of_a_dead_worker_a_stuck_job_and_failures(admin, ou
     beat("worker")  # a worker that beats is not blamed for work waiting behind other work
     assert [a.text for a in job_alerts(org)] == texts[1:]
     assert job_alerts(outsider.organisation_id) == []
+
+
+def test_the_superuser_sees_every_organisations_jobs_and_retries_failed_ones(
+    client, superuser, admin, outsider
+):
+    mine = start(admin, key="test:admin-retry")
+    theirs = start(outsider, key="test:outsider")
+    Job.objects.filter(pk=mine.pk).update(status="failed", message="сервер не ответил")
+    client.force_login(superuser)
+    listing = client.get("/admin/cdt_portal/job/").content.decode()
+    assert f"/admin/cdt_portal/job/{mine.pk}/change/" in listing
+    assert f"/admin/cdt_portal/job/{theirs.pk}/change/" in listing
+    RUNS.clear()
+    response = client.post(
+        "/admin/cdt_portal/job/",
+        {"action": "retry", "_selected_action": [mine.pk, theirs.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Снова в очереди: 1." in page
+    assert "«Проверка»: Повторить можно только работу, которая не удалась." in page
+    assert RUNS == [(mine.pk, "a")]
+    entry = AuditEntry.objects.get(action="job.retried")
+    assert (entry.actor, entry.organisation_id) == (superuser, admin.organisation_id)

@@ -1,0 +1,95 @@
+"""One log line per event, in one shape (ISO 8601 time with the offset, level, logger, message),
+written once; a queue that is down logs a line a minute, not a traceback a second."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from cdt_portal.logs import FORMAT, IsoFormatter, OncePerMinute
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+    r"[\w.]+ .+$"
+)
+
+
+def record(msg: str, *, exc: Exception | None = None) -> logging.LogRecord:
+    exc_info = (type(exc), exc, None) if exc else None
+    return logging.LogRecord("huey.consumer", logging.ERROR, __file__, 1, msg, None, exc_info)
+
+
+def test_a_line_has_the_iso_time_with_its_offset_the_level_and_the_logger():
+    line = IsoFormatter(FORMAT).format(
+        logging.LogRecord("cdt_portal.jobs", logging.WARNING, __file__, 1, "Job %s", (7,), None)
+    )
+    assert LINE.match(line), line
+    assert line.endswith(" WARNING cdt_portal.jobs Job 7")
+
+
+def test_a_repeating_outage_passes_once_a_minute_in_one_line(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("cdt_portal.logs.time.monotonic", lambda: clock[0])
+    once = OncePerMinute()
+    down = ConnectionError("Error 111 connecting to 127.0.0.1:6379.\nConnection refused.")
+    first = record("Error reading from queue", exc=down)
+    assert once.filter(first) is True
+    assert first.exc_info is None
+    assert first.getMessage() == (
+        "Error reading from queue: ConnectionError: Error 111 connecting to 127.0.0.1:6379. "
+        "Connection refused."
+    )
+    clock[0] += 30
+    assert [once.filter(record("Error reading from queue", exc=down)) for _ in range(5)] == [
+        False
+    ] * 5
+    assert once.filter(record("Something else entirely")) is True
+    clock[0] += 31
+    later = record("Error reading from queue", exc=down)
+    assert once.filter(later) is True
+    assert later.getMessage().endswith("(the same 5 more times since the last line)")
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_worker_without_its_queue_writes_one_line_per_message_not_tracebacks(tmp_path):
+    """The real worker, its Redis unreachable, for a few seconds: huey would log a traceback
+    for every failed read (each line twice, before); here one line, in the shape above."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cdt_portal.settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0",
+        "LOG_LEVEL": "INFO",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "run_huey", "--workers", "1", "--worker-type", "thread"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=6,
+        )
+        output = result.stdout + result.stderr
+    except subprocess.TimeoutExpired as stopped:
+        output = (stopped.stdout or b"").decode() + (stopped.stderr or b"").decode()
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines, "the worker wrote nothing"
+    assert "Traceback" not in output
+    odd = [line for line in lines if not LINE.match(line) and not line.startswith("+ ")]
+    assert odd == [], "lines not in the one shape:\n" + "\n".join(odd)
+    reads = [line for line in lines if "Error reading from queue" in line]
+    assert len(reads) == 1, "\n".join(reads)
+    assert "ConnectionError" in reads[0]
+    assert len(lines) == len(set(lines)), "a line was written twice"
