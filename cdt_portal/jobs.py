@@ -41,7 +41,7 @@ from itertools import chain
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from huey import crontab
@@ -258,15 +258,29 @@ def _run_guarded(job_id: int, attempt: int, work: Callable[[], Any]) -> Any:
         logger.info("Job %s failed: %s", job_id, exc.message)
         job_fail(job_id=job_id, attempt=attempt, reason=exc.message)
         return CONTINUES
-    except Exception as exc:
-        try:
-            job_fail(job_id=job_id, attempt=attempt, reason=_reason(exc))
-        except DatabaseError:
-            # The database went away under the task (restarted mid-job): the job is left
-            # running without a heartbeat, and `jobs_recover` runs it again once it is back.
-            logger.warning("Job %s: its failure could not be recorded", job_id)
-            connection.close()
+    except (InterfaceError, OperationalError) as exc:
+        # The database went away under the task (restarted mid-job): not the job's fault. It
+        # is left running without a heartbeat, and `jobs_recover` runs it again once the
+        # database is back (at most JOB_MAX_ATTEMPTS times, then it fails with the reason).
+        logger.warning("Job %s: the database connection was lost: %s", job_id, exc)
+        connection.close()
         raise
+    except Exception as exc:
+        reason = _reason(exc)
+        _on_a_live_connection(lambda: job_fail(job_id=job_id, attempt=attempt, reason=reason))
+        raise
+
+
+def _on_a_live_connection(write: Callable[[], Any]) -> Any:
+    """A job's last write, done again once on a new connection when the first one was dropped
+    under a long task (PostgreSQL restarted meanwhile): otherwise the finished work would be
+    taken for lost and done twice."""
+    try:
+        return write()
+    except (InterfaceError, OperationalError) as exc:
+        logger.warning("The database connection was lost (%s); writing again", exc)
+        connection.close()
+        return write()
 
 
 def job_task(
@@ -285,7 +299,9 @@ def job_task(
                 return
             result = _run_guarded(job_id, attempt, lambda: fn(job_id, *args))
             if result is not CONTINUES:
-                job_finish(job_id=job_id, attempt=attempt, result_url=result or "")
+                _on_a_live_connection(
+                    lambda: job_finish(job_id=job_id, attempt=attempt, result_url=result or "")
+                )
 
         wrapper = db_task()(run)
         _JOB_TASKS[_task_name(fn)] = TaskInfo(wrapper, retryable, on_failure)
