@@ -64,22 +64,26 @@ BENCH_JOBS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cdt_portal
 bench: install-dev
 	BENCH_JOBS_DATABASE_URL=$(BENCH_JOBS_DATABASE_URL) $(PY) benchmarks/run.py
 
-# Production (docs/deploy.md): gunicorn and the worker with production settings from .env.
+# Production (docs/deploy.md): gunicorn and the worker with production settings, the rest from
+# .env (manage.py and wsgi.py read it).
 serve: install
 	DJANGO_SETTINGS_MODULE=cdt_portal.settings.production GUNICORN_BIND=$(HOST):$(PORT) \
 		$(VENV)/bin/honcho start -f deploy/Procfile.production
 
-# nginx + TLS, gunicorn, the worker, PostgreSQL and Redis on 127.0.0.1, walked end to end.
-deploy-check: install
-	$(PY) scripts/deploy_check.py
+# As root: docs/deploy.md's commands as written on a throwaway copy of this machine (a private
+# namespace), then the portal walked over HTTPS. It builds its own virtualenv there, so it
+# needs only the system's python3, not this checkout's .venv.
+deploy-check:
+	$(PYTHON) scripts/deploy_check.py
 
-# One archive (database + media) into BACKUP_DIR; `make restore ARCHIVE=...` into an empty database.
+# One archive (database + media) into BACKUP_DIR; `make restore ARCHIVE=...` into an empty
+# database. Both act with the settings .env names (manage.py reads it first).
 backup: install
 	$(PY) manage.py backup
 
 restore: install
-	@test -n "$(ARCHIVE)" || { echo "Usage: make restore ARCHIVE=var/backups/cdt-portal-....tar"; exit 2; }
-	$(PY) manage.py restore "$(ARCHIVE)"
+	@test -n "$(ARCHIVE)" || { echo "Usage: make restore ARCHIVE=var/backups/cdt-portal-....tar [IDENTITY=key.txt]"; exit 2; }
+	$(PY) manage.py restore "$(ARCHIVE)"$(if $(IDENTITY), --identity "$(IDENTITY)")
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

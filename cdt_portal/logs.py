@@ -2,11 +2,11 @@
 
     2026-12-06T04:37:12.345+03:00 WARNING cdt_portal.jobs Job 17 requeued: silent for 41 s
 
-ISO 8601 with the offset (the clock of settings.TIME_ZONE, which Django makes the process's
-local time), the level, the logger's name, the message. Every logger propagates to the one
-handler on the root logger, so nothing is written twice (huey's `run_huey` adds a handler of
-its own only when its logger has none, and Django's own `django`/`django.server` handlers are
-replaced). Under systemd the lines go to journald (docs/deploy.md, «Logs»).
+ISO 8601 with the offset (the clock of TIME_ZONE, in every process alike), the level, the
+logger's name, the message; a traceback folded into the same line. Every logger propagates to
+the one handler on the root logger, so nothing is written twice (huey's `run_huey` adds a
+handler of its own only when its logger has none, and Django's own `django`/`django.server`
+handlers are replaced). Under systemd the lines go to journald (docs/deploy.md, «Logs»).
 
 A queue that is down must not fill the disk: huey's worker logs a full traceback every time it
 fails to read the queue (about every second). `OncePerMinute` lets one line a minute through
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
+import zoneinfo
 
 # huey's messages that repeat for as long as Redis (or the queue file) is unreachable.
 REPEATING_OUTAGE_MESSAGES = (
@@ -30,12 +32,38 @@ REPEATING_OUTAGE_MESSAGES = (
 )
 
 
+# The deployment's clock (settings.TIME_ZONE reads the same variable with the same default):
+# every process writes its times in it, whether it has loaded Django's settings or not (the
+# gunicorn master has not).
+DEFAULT_TIME_ZONE = "Europe/Moscow"
+
+
+def log_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(os.environ.get("TIME_ZONE") or DEFAULT_TIME_ZONE)
+
+
 class IsoFormatter(logging.Formatter):
-    """`asctime` as ISO 8601 with milliseconds and the UTC offset."""
+    """`asctime` as ISO 8601 with milliseconds and the offset of the deployment's time zone;
+    an event that spans lines (a traceback, a list) is folded into one, its line breaks
+    written as `\\n`, so that one event is one line in the journal."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = dt.datetime.fromtimestamp(record.created, tz=dt.UTC).astimezone()
+        moment = dt.datetime.fromtimestamp(record.created, tz=log_zone())
         return moment.isoformat(timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\r", "").replace("\n", "\\n")
+
+
+class QuietHealthChecks(logging.Filter):
+    """`/healthz` answers 503 while a part is down and a load balancer asks every few seconds:
+    that is the answer working, not an error of the request, so Django's «Service
+    Unavailable: /healthz» is not logged each time (the part that is down logs its own
+    warning)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        return not (record.name == "django.request" and getattr(request, "path", "") == "/healthz")
 
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -83,12 +111,15 @@ def logging_config(level: str) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"iso": {"()": IsoFormatter, "format": FORMAT}},
-        "filters": {"outage": {"()": OncePerMinute}},
+        "filters": {
+            "outage": {"()": OncePerMinute},
+            "health": {"()": QuietHealthChecks},
+        },
         "handlers": {
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": "iso",
-                "filters": ["outage"],
+                "filters": ["outage", "health"],
             },
             "null": {"class": "logging.NullHandler"},
         },

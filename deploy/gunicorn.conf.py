@@ -4,9 +4,21 @@ Sized for PDF work on a small server: WeasyPrint holds a CPU while it lays out a
 sync workers per two cores; long renders run in the background worker, so 60 s is a ceiling
 for a stuck request, not a budget. Each worker is replaced after ~500 requests so memory that
 WeasyPrint and Pango keep is given back.
+
+gunicorn reads GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_TIMEOUT and GUNICORN_LOG_LEVEL from its
+own environment (the service's `Environment=`), not from `.env`: this file runs before the
+portal's settings are loaded.
 """
 
 import os
+
+# gunicorn puts its working directory (the project) on sys.path before it reads this file.
+from cdt_portal.dotenv import load_dotenv
+from cdt_portal.logs import FORMAT, IsoFormatter
+
+# `.env` now, for the master's own log lines (TIME_ZONE); the workers read it again with the
+# settings (cdt_portal/wsgi.py).
+load_dotenv()
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -16,11 +28,44 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 500
 max_requests_jitter = 50
-# Heartbeat files in memory, not on a possibly slow disk.
+# Heartbeat files in memory, not on a possibly slow disk (the service's private /dev keeps
+# /dev/shm: deploy/systemd/cdt-portal-web.service).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # nginx sets X-Forwarded-Proto; the portal reads the client address itself (TRUSTED_PROXIES).
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
-errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 proc_name = "cdt-portal"
+# No control socket (gunicorn 25.1 and later, for `gunicornc`): `systemctl reload` and `restart`
+# do that work, and its default place, ~/.gunicorn, is read-only in the service's sandbox.
+# (Older gunicorn ignores the setting.)
+control_socket_disable = True
+
+# gunicorn's own lines (start, workers, requests) in the portal's shape, on stdout and stderr
+# (the journal under systemd): ISO 8601 time with its offset, level, logger, message
+# (cdt_portal/logs.py). The request line leaves out the time, which the prefix has; the client
+# address it would show is nginx's (nginx's own access log has the client's).
+accesslog = "-"
+errorlog = "-"
+access_log_format = '"%(r)s" %(s)s %(b)s %(M)sms'
+logconfig_dict = {
+    "formatters": {"iso": {"()": IsoFormatter, "format": FORMAT}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "iso",
+            "stream": "ext://sys.stdout",
+        },
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "iso",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+    # Replaces gunicorn's default root logger (whose handler is not defined here); the portal's
+    # settings give the root logger its handler in each worker (settings.LOGGING).
+    "root": {"handlers": [], "level": "WARNING"},
+}

@@ -11,7 +11,7 @@ import environ
 from whitenoise.compress import Compressor
 from xstatic.pkg import bootstrap as xstatic_bootstrap
 
-from cdt_portal.logs import logging_config
+from cdt_portal.logs import DEFAULT_TIME_ZONE, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -135,7 +135,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
 
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", "Русский")]
-TIME_ZONE = env("TIME_ZONE", default="Europe/Moscow")
+TIME_ZONE = env("TIME_ZONE", default=DEFAULT_TIME_ZONE)
 USE_I18N = True
 USE_TZ = True
 

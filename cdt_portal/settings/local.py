@@ -1,12 +1,11 @@
 """Local use on one machine: `make run`. SQLite and file-based e-mail unless told otherwise."""
 
-from pathlib import Path
-
-import environ
+from cdt_portal.dotenv import load_dotenv
 
 # The person running the portal may keep its settings in .env (see .env.example); variables
-# already in the environment win. Read before base.py reads them.
-environ.Env.read_env(Path(__file__).resolve().parents[2] / ".env")
+# already in the environment win. Read before base.py reads them (manage.py and wsgi.py have
+# read it already; reading it again changes nothing).
+load_dotenv()
 
 
 from .base import *  # noqa: E402, F403

@@ -1,13 +1,13 @@
 """Production: secrets and hosts come from the environment and have no defaults."""
 
-from pathlib import Path
-
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from cdt_portal.dotenv import load_dotenv
+
 # The person running the portal may keep its settings in .env (see .env.example); variables
-# already in the environment win. Read before base.py reads them.
-environ.Env.read_env(Path(__file__).resolve().parents[2] / ".env")
+# already in the environment win. Read before base.py reads them (manage.py and wsgi.py have
+# read it already; reading it again changes nothing).
+load_dotenv()
 
 
 from .base import *  # noqa: E402, F403

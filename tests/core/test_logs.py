@@ -93,3 +93,61 @@ def test_a_worker_without_its_queue_writes_one_line_per_message_not_tracebacks(t
     assert len(reads) == 1, "\n".join(reads)
     assert "ConnectionError" in reads[0]
     assert len(lines) == len(set(lines)), "a line was written twice"
+
+
+def test_a_traceback_stays_in_its_events_line():
+    try:
+        raise ValueError("первая строка\nвторая строка")
+    except ValueError:
+        import sys
+
+        rec = logging.LogRecord(
+            "cdt_portal.jobs", logging.ERROR, __file__, 1, "Job failed", None, sys.exc_info()
+        )
+    line = IsoFormatter(FORMAT).format(rec)
+    assert "\n" not in line
+    assert LINE.match(line)
+    assert "Traceback (most recent call last):\\n" in line
+    assert "ValueError: первая строка\\nвторая строка" in line
+
+
+def test_the_time_is_the_deployments_whatever_the_process_clock(monkeypatch):
+    monkeypatch.setenv("TIME_ZONE", "Asia/Yekaterinburg")
+    line = IsoFormatter(FORMAT).format(
+        logging.LogRecord("gunicorn.error", logging.INFO, __file__, 1, "Booting", None, None)
+    )
+    assert line[23:29] == "+05:00", line
+
+
+def test_a_health_check_answering_503_is_not_logged_as_an_error(client, db):
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from cdt_portal.logs import QuietHealthChecks
+
+    class Keep(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def emit(self, record):
+            self.records.append(record)
+
+    keep = Keep()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(keep)
+    try:
+        with mock.patch(
+            "cdt_portal.health.connection.cursor",
+            side_effect=OperationalError("connection refused"),
+        ):
+            assert client.get("/healthz").status_code == 503
+        assert client.get("/no-such-page/").status_code == 404
+    finally:
+        logger.removeHandler(keep)
+    assert [r.getMessage() for r in keep.records] == [
+        "Service Unavailable: /healthz",
+        "Not Found: /no-such-page/",
+    ]
+    assert [QuietHealthChecks().filter(r) for r in keep.records] == [False, True]
