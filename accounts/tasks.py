@@ -21,6 +21,12 @@ def send_invitations(job_id: int, mailing_id: int) -> str:
     return services.invitation_mailing_run(job_id=job_id, mailing_id=mailing_id)
 
 
+# Not retried from the jobs page: the person asks for a new code on the invitation's page.
+@job_task(retryable=False)
+def send_invitation_code(job_id: int, invitation_id: int) -> str:
+    return services.invitation_code_run(job_id=job_id, invitation_id=invitation_id)
+
+
 @job_task()
 def check_import(job_id: int, batch_id: int) -> str:
     return services.import_check(job_id=job_id, batch_id=batch_id)

@@ -12,11 +12,11 @@ import zoneinfo
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.models import User
+from cdt_portal.files import store_once
 from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import join_pdfs, render_pdf
 
@@ -413,16 +413,6 @@ def store_whole(plan: SheetPlan, whole: bytes | None = None) -> None:
     if whole is not None:
         store_once(plan.whole_path, whole)
     store_once(plan.index_path, plan.content_key.encode())
-
-
-def store_once(path: str, content: bytes) -> None:
-    """Store `content` under `path` unless a file is there already. Two workers that raced to
-    the same name leave one file: the storage renames the loser's copy, which is removed."""
-    if default_storage.exists(path):
-        return
-    saved = default_storage.save(path, ContentFile(content))
-    if saved != path:
-        default_storage.delete(saved)
 
 
 def render_sheet_part(version: DocumentVersion, part: SheetPart, *, blank: bool) -> bytes:

@@ -6,7 +6,6 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Model
@@ -19,6 +18,7 @@ from accounts.models import Organisation, User
 from cdt_portal.audit import changes, log_action, snapshot
 from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
+from cdt_portal.files import store_once
 from cdt_portal.jobs import (
     CONTINUES,
     ThrottledProgress,
@@ -39,7 +39,6 @@ from .documents import (
     render_sheet_part,
     sheet_lookup,
     sheet_plan,
-    store_once,
     store_whole,
     stored_sheet,
 )
@@ -136,7 +135,7 @@ def version_edit(*, version: DocumentVersion, actor: User, **new_values: Any) ->
         refuse_images(new_values["text"])
     with transaction.atomic():
         locked = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document")
             .get(pk=version.pk)
         )
@@ -192,7 +191,7 @@ def version_approve(
         raise PortalError(EDITORIAL_REASON_REQUIRED, field="editorial_reason")
     with transaction.atomic():
         locked = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document__organisation")
             .get(pk=version.pk)
         )
@@ -269,21 +268,21 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
         except Exception as exc:
             raise PortalError(f"Приказ не удалось сформировать: {exc}") from exc
         if default_storage.exists(name):
-            default_storage.delete(name)  # the truncated file of a killed run
-        saved = default_storage.save(name, ContentFile(pdf))
-        if saved != name:  # another worker stored it meanwhile: keep one file
-            default_storage.delete(saved)
+            # Not a whole PDF (stored by an earlier version of this code, which wrote in
+            # place): replaced. `store_once` itself never leaves a partial file.
+            default_storage.delete(name)
+        store_once(name, pdf)  # another worker that stored it meanwhile: one file
     job_progress(job_id, 1)
     with transaction.atomic():
         locked = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document__organisation")
             .get(pk=version_id)
         )
         if locked.status != VersionStatus.APPROVING:
             return result_url
         previous = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document")
             .filter(document=locked.document, status=VersionStatus.APPROVED)
             .first()
@@ -333,7 +332,7 @@ def version_approval_failed(*, version_id: int, actor: User | None, reason: str)
     the director can approve it again. Nothing happens to a version no longer approving."""
     with transaction.atomic():
         locked = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document")
             .get(pk=version_id)
         )
@@ -658,7 +657,7 @@ def version_set_deadline(
         )
     with transaction.atomic():
         locked = (
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(of=("self",))
             .select_related("document")
             .get(pk=version.pk)
         )

@@ -7,7 +7,7 @@ import logging
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task, on_startup
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from . import backups  # noqa: F401  (the nightly backup and the backup job)
 from .health import beat
@@ -39,9 +39,10 @@ def recover_lost_jobs() -> None:
 
 
 @db_periodic_task(crontab())
-@lock_task("cdt-portal-recover-jobs")
 def recover_lost_jobs_every_minute() -> None:
-    """A worker here or on another machine may have died: look every minute."""
+    """A worker here or on another machine may have died: look every minute. No lock: two
+    looks at once queue each lost job once (`jobs_recover` takes each by a conditional
+    UPDATE), and a lock left by a killed worker must not stop the look."""
     recover_lost_jobs.call_local()
 
 

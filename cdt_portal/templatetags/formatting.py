@@ -40,3 +40,10 @@ def phone(value: object) -> str:
 @register.filter
 def portal_name(organisation, word: str = "Портал") -> str:
     return _portal_name(organisation, word=word)
+
+
+@register.filter
+def nowrap_marks(text: str) -> str:
+    """«№ 201-О», «30.11.2023 г.» kept whole at a line's end: a non-breaking space after «№»
+    and before «г.» (a heading on a phone otherwise breaks «№» from its number)."""
+    return str(text).replace("№ ", "№\u00a0").replace(" г.", "\u00a0г.")

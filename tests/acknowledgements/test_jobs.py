@@ -35,6 +35,7 @@ from acknowledgements.services import (
     version_approve,
 )
 from cdt_portal.errors import PortalError
+from cdt_portal.files import store_once
 from cdt_portal.models import AuditEntry, Job
 from tests.factories import PASSWORD, UserFactory
 
@@ -228,7 +229,7 @@ def test_a_part_stored_before_is_not_rendered_again(director, regulation, long_s
     version = regulation
     plan = documents.sheet_plan(version)
     first = plan.parts[0]
-    documents.store_once(first.path, documents.render_sheet_part(version, first, blank=False))
+    store_once(first.path, documents.render_sheet_part(version, first, blank=False))
     real = documents._render_sheet_context
     with mock.patch.object(documents, "_render_sheet_context", wraps=real) as spy:
         job = sheet_prepare(version=version, blank=False, actor=director)

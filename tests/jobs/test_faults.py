@@ -63,6 +63,7 @@ def unopenable_queue_file(tmp: Path) -> SqliteStorage:
 def real_queue():
     """The test's huey writes to a real queue storage given by the test (instead of running
     jobs at once); the original storage and mode come back afterwards."""
+
     def use(storage):
         HUEY.immediate = False  # first: the setter makes a storage of its own
         HUEY.storage = storage
@@ -122,7 +123,7 @@ class TestTwoWorkers:
         assert Job.objects.get(pk=job.pk).status == "done"
 
 
-TICKING = '''
+TICKING = """
 import time
 
 from cdt_portal.jobs import job_progress, job_task
@@ -137,7 +138,7 @@ def ticking_job(job_id, seconds, marker):
         job_progress(job_id, tick, ticks)
         time.sleep(0.2)
     return ""
-'''
+"""
 
 START_TICKING = """
 from cdt_portal.jobs import start_job
