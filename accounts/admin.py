@@ -1,9 +1,12 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from cdt_portal.errors import PortalError
+
 from .models import Department, Guardianship, Organisation, StudyGroup, User, UserRole
-from .services import admin_saved
+from .services import admin_saved, invitations_email_start
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -87,9 +90,36 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
         ),
     )
 
+    actions = ["invite_by_email"]
+
     @admin.display(description=_("Ф.И.О."))
     def full_name(self, obj: User) -> str:
         return obj.full_name
+
+    @admin.action(description=_("Пригласить по e-mail (выбрать пароль)"))
+    def invite_by_email(self, request, queryset) -> None:
+        """How the superuser invites a director (nobody in the institution may): a letter with
+        the link, sent by a job; the director then proves the mailbox with a code."""
+        by_organisation: dict[int, list[User]] = {}
+        for person in queryset.select_related("organisation"):
+            if person.organisation_id is not None:
+                by_organisation.setdefault(person.organisation_id, []).append(person)
+        for people in by_organisation.values():
+            try:
+                invitations_email_start(
+                    organisation=people[0].organisation,
+                    people=people,
+                    actor=request.user,
+                    base_url=settings.PORTAL_URL,
+                )
+            except PortalError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(
+                    request,
+                    f"{people[0].organisation}: приглашения отправляются ({len(people)}).",
+                    messages.SUCCESS,
+                )
 
 
 @admin.register(Guardianship)

@@ -1,4 +1,5 @@
 from django import forms
+from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
@@ -176,3 +177,23 @@ class ParentLinkForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["parent"].queryset = User.objects.active_in(organisation).with_role(Role.PARENT)
         self.fields["parent"].label_from_instance = lambda p: p.full_name
+
+
+class InvitationAcceptForm(SetPasswordForm):
+    """A new password by an invitation link; a director or an administrator also types the
+    code sent to their e-mail (`services.invitation_code_start`)."""
+
+    code = forms.CharField(
+        label=_("Код из письма"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, user, *args, needs_code: bool = False, **kwargs) -> None:
+        super().__init__(user, *args, **kwargs)
+        if needs_code:
+            self.fields["code"].required = True
+            self.fields["code"].help_text = _("Шесть цифр из письма с кодом подтверждения.")
+        else:
+            del self.fields["code"]

@@ -49,6 +49,13 @@ class IssuedInvitation:
     emailed: bool
 
 
+def mask_email(email: str) -> str:
+    """Enough of an address for its owner to recognise it, not enough to learn it from the
+    page: «iv***@example.ru»."""
+    name, _, domain = email.partition("@")
+    return f"{name[:2]}***@{domain}" if domain else "***"
+
+
 def url_parts(url: str) -> list[str]:
     """The link cut after each «/» (and before a «?»): where it may wrap on a slip, so it wraps
     at a slash, not anywhere."""

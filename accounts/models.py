@@ -337,6 +337,11 @@ class Invitation(models.Model):
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
     emailed_to = models.EmailField(_("отправлено на e-mail"), blank=True)
+    # A director or an administrator proves the mailbox before the link opens their account
+    # (a printed slip alone never does): the newest code sent there, as a keyed hash.
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_sent_to = models.EmailField(blank=True)
+    code_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("приглашение")

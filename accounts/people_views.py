@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.forms import SetPasswordForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,8 +17,8 @@ from cdt_portal.inputs import parse_id
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response
 
-from .forms import GroupForm, GroupLinkForm, ParentLinkForm, PersonForm
-from .invitations import invitation_sheet
+from .forms import GroupForm, GroupLinkForm, InvitationAcceptForm, ParentLinkForm, PersonForm
+from .invitations import invitation_sheet, mask_email
 from .models import ImportBatch, Role
 from .permissions import (
     ADMINS,
@@ -30,6 +29,7 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
+from .roles import is_manager
 from .selectors import (
     import_apply_job,
     import_batch_checked,
@@ -41,9 +41,11 @@ from .selectors import (
     mailing_of_job,
     mailing_results,
     people_waiting_for_invitation,
+    people_without_password,
     visible_groups,
 )
 from .services import (
+    CODE_MINUTES,
     IMPORT_MAX_BYTES,
     IMPORT_ROLES,
     group_create,
@@ -55,9 +57,11 @@ from .services import (
     import_cancel,
     import_upload,
     invitation_accept,
+    invitation_code_start,
     invitation_issue,
     invitation_mailing_retry,
     invitations_email_start,
+    invitations_for_print,
     login_unlock,
     person_create,
     person_set_active,
@@ -130,7 +134,7 @@ def person_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
     """With an e-mail: a job sends the letter (the person's page shows how it goes). Without:
     a new link at once, to print."""
@@ -191,13 +195,17 @@ def _say_how_the_letter_goes(request: HttpRequest, job, person, pressed_at) -> N
 SELECT_WITHOUT_PASSWORD = "without_password"
 
 
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def invitations_print(request: HttpRequest) -> HttpResponse:
     """People who have not chosen a password yet: slips to print (at once), or letters by
     e-mail to everyone selected who has an e-mail (a job)."""
-    waiting = people_waiting_for_invitation(request.user.organisation_id)
+    waiting = people_waiting_for_invitation(request.user)
     if request.method == "POST":
-        chosen = waiting.filter(pk__in=[i for i in request.POST.getlist("people") if i.isdigit()])
+        # Whoever is named, in reach or not: the services refuse (and record) the others.
+        ids = [parse_id(value) for value in request.POST.getlist("people")]
+        chosen = people_without_password(request.user.organisation_id).filter(
+            pk__in=[pk for pk in ids if pk is not None]
+        )
         if "email" in request.POST:
             try:
                 job = invitations_email_start(
@@ -213,13 +221,13 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
         if not chosen:
             messages.error(request, "Отметьте, кому напечатать приглашения.")
             return redirect("invitations_print")
-        # Each person's invitation is a change of its own, with its own audit entry.
-        issued = [
-            invitation_issue(
-                user=person, actor=request.user, base_url=_base_url(request), send_email=False
+        try:
+            issued = invitations_for_print(
+                actor=request.user, people=chosen, base_url=_base_url(request)
             )
-            for person in chosen
-        ]
+        except PortalError as exc:
+            messages.error(request, exc.message)
+            return redirect("invitations_print")
         filename, pdf = invitation_sheet(issued)
         return pdf_response(filename, pdf, inline=False)
     # Nobody is ticked at first; «Выбрать всех без пароля» is a link to ?select=without_password
@@ -237,7 +245,7 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def invitation_mailing(request: HttpRequest, pk: int) -> HttpResponse:
     """A mailing's progress, then each person's result."""
     mailing = mailing_for_user(request.user.organisation_id, pk)
@@ -247,7 +255,7 @@ def invitation_mailing(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(ADMINS)
+@roles_required(MANAGERS)
 def invitation_mailing_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     mailing = mailing_for_user(request.user.organisation_id, pk)
     try:
@@ -263,14 +271,6 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
     throttle.check(request, f"invite:{pk}")
     try:
         invitation = invitation_for_link(pk, token)
-        form = SetPasswordForm(invitation.user, request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            user = invitation_accept(
-                invitation=invitation, password=form.cleaned_data["new_password1"]
-            )
-            login(request, user, backend="accounts.backends.UsernameOrEmailBackend")
-            messages.success(request, "Пароль сохранён. Добро пожаловать!")
-            return redirect(settings.LOGIN_REDIRECT_URL)
     except PortalError as exc:
         # A bad link counts as a failed guess when it is sent (a GET writes nothing; the
         # 160-bit token cannot be guessed by opening links anyway).
@@ -282,9 +282,56 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
             {"reason": exc.message, "invitation": invitation_by_pk(pk)},
             status=410,
         )
+    needs_code = is_manager(invitation.user.roles)
+    if request.method == "POST" and "send_code" in request.POST and needs_code:
+        return _send_invitation_code(request, invitation)
+    form = InvitationAcceptForm(invitation.user, request.POST or None, needs_code=needs_code)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_accept(
+                invitation=invitation,
+                password=form.cleaned_data["new_password1"],
+                code=form.cleaned_data.get("code", ""),
+            )
+        except PortalError as exc:
+            throttle.failed(request, f"invite:{pk}")
+            form.add_error(exc.field, exc.message)
+        else:
+            login(request, user, backend="accounts.backends.UsernameOrEmailBackend")
+            messages.success(request, "Пароль сохранён. Добро пожаловать!")
+            return redirect(settings.LOGIN_REDIRECT_URL)
     return render(
-        request, "accounts/invitation_accept.html", {"form": form, "person": invitation.user}
+        request,
+        "accounts/invitation_accept.html",
+        {
+            "form": form,
+            "person": invitation.user,
+            "masked_email": mask_email(invitation.user.email) if invitation.user.email else "",
+        },
+        status=400 if form.is_bound and form.errors else 200,
     )
+
+
+def _send_invitation_code(request: HttpRequest, invitation) -> HttpResponse:
+    """«Отправить код на e-mail»: a few codes per link and address, then the lockout page."""
+    key = f"invite-code:{invitation.pk}"
+    throttle.check(request, key)
+    try:
+        job = invitation_code_start(invitation=invitation)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        throttle.spent(request, key)
+        job.refresh_from_db()
+        if job.status == job.Status.FAILED:
+            messages.error(request, job.message)
+        else:
+            messages.info(
+                request,
+                f"Код отправлен на {mask_email(invitation.user.email)}: он действует "
+                f"{CODE_MINUTES} минут.",
+            )
+    return redirect(request.path)
 
 
 @roles_required(ADMINS)

@@ -2,9 +2,12 @@
 
 The platform superuser (Django admin) sets up an organisation and appoints its director; the
 director appoints and removes platform administrators; administrators manage teachers,
-students and parents. Nobody changes their own roles. The e-mail and phone of a director or an
-administrator are changed only by that person, or by the director for an administrator, and
-only after re-entering the password (the services check it).
+students and parents. Nobody changes their own roles. Who may put a password on someone
+else's account (an invitation, a printed slip, an e-mail a reset link would go to) is who
+stands above every role that person holds (`reach`): an administrator cannot open the
+director's or another administrator's account. The e-mail and phone of a director or an
+administrator are changed only by that person, or by whoever stands above them, and only
+after re-entering the password (the services check it).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ ACCOUNT_NOT_YOURS = (
     "Отключать и включать учётную запись руководителя или администратора может только руководитель."
 )
 CONTACTS_LOCKED = (
-    "E-mail и телефон руководителя или администратора меняет только он сам "
-    "(администратору — также руководитель)."
+    "E-mail и телефон этого человека меняет только он сам или тот, кто назначает все его роли "
+    "(администратору — руководитель)."
 )
 
 
@@ -99,12 +102,51 @@ def is_manager(roles: frozenset[str] | set[str]) -> bool:
     return bool(set(roles) & MANAGER_ROLES)
 
 
-def may_change_contacts(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
-    """Whether the actor may change this person's e-mail and phone (whoever may edit the person
-    may change them for teachers, students and parents)."""
-    if not is_manager(held) or actor.pk == person_pk or actor.is_superuser:
+def reach(actor: User) -> frozenset[str]:
+    """Every role the actor stands above: what they may grant, and what those roles may grant
+    in turn (the director grants administrators, who grant teachers, students and parents:
+    the director stands above all four). The superuser stands above every role."""
+    if actor.is_superuser:
+        return frozenset(Role.values)
+    found: set[str] = set()
+    frontier = set(actor.roles)
+    while frontier:
+        granted = set().union(*(GRANTABLE.get(role, frozenset()) for role in frontier)) - found
+        found |= granted
+        frontier = granted
+    return frozenset(found)
+
+
+ACCOUNT_OUT_OF_REACH = (
+    "{name}: приглашение, ссылку для выбора пароля или новый e-mail может дать только тот, кто "
+    "назначает все его роли ({roles})."
+)
+
+
+def may_open_account_of(actor: User, person: User) -> bool:
+    """Who may put a password on someone else's account (an invitation, a printed slip, a
+    changed e-mail its reset link would go to): only an actor who stands above every role the
+    person holds, in the person's own organisation, or the superuser. Anyone else could take
+    the account over, with all its roles."""
+    if actor.is_superuser:
         return True
-    return actor.has_role(Role.DIRECTOR) and Role.DIRECTOR not in held
+    if actor.pk == person.pk or actor.organisation_id != person.organisation_id:
+        return False
+    return set(person.roles) <= reach(actor)
+
+
+def out_of_reach_message(person: User) -> str:
+    labels = ", ".join(str(label) for value, label in Role.choices if value in person.roles)
+    return ACCOUNT_OUT_OF_REACH.format(name=person.full_name or person.username, roles=labels)
+
+
+def may_change_contacts(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
+    """Whether the actor may change this person's e-mail and phone: the person themself, the
+    superuser, or whoever stands above every role the person holds (an e-mail is where a
+    reset link goes: whoever sets it could take the account)."""
+    if actor.pk == person_pk or actor.is_superuser:
+        return True
+    return set(held) <= reach(actor)
 
 
 def contacts_need_password(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:

@@ -31,6 +31,7 @@ from .models import (
     StudyGroup,
     User,
 )
+from .roles import reach
 
 # How much of a person's history their page shows; the audit page has the rest.
 HISTORY_ON_PERSON_PAGE = 50
@@ -87,12 +88,25 @@ def person_record(person: User) -> PersonRecord:
     )
 
 
-def people_waiting_for_invitation(organisation_id: int) -> QuerySet[User]:
-    """Active people who have not chosen a password yet: they need an invitation."""
+def people_without_password(organisation_id: int) -> QuerySet[User]:
+    """Every active person of the organisation who has not chosen a password yet, whoever may
+    invite them (the services refuse, and record, those out of the actor's reach)."""
+    return User.objects.filter(
+        organisation_id=organisation_id,
+        is_active=True,
+        password__startswith=UNUSABLE_PASSWORD_PREFIX,
+    ).prefetch_related("user_roles")
+
+
+def people_waiting_for_invitation(actor: User) -> QuerySet[User]:
+    """Active people of the actor's organisation who have not chosen a password yet and whom
+    the actor may invite: never anyone holding a role the actor does not stand above
+    (`roles.may_open_account_of`), so neither the list nor a printed slip shows them."""
+    out_of_reach = set(Role.values) - reach(actor)
     return (
-        User.objects.filter(organisation_id=organisation_id, is_active=True)
-        .filter(password__startswith=UNUSABLE_PASSWORD_PREFIX)
-        .prefetch_related("user_roles")
+        people_without_password(actor.organisation_id)
+        .exclude(user_roles__role__in=out_of_reach)
+        .exclude(pk=actor.pk)
         .order_by("last_name", "first_name")
     )
 
@@ -191,9 +205,7 @@ def unsent_deliveries(mailing: InvitationMailing) -> list[InvitationDelivery]:
     """The letters of a mailing that were not sent (refused, the server down) or whose sending
     was not confirmed."""
     return list(
-        mailing.deliveries.filter(status__in=UNSENT)
-        .select_related("person")
-        .order_by("pk")
+        mailing.deliveries.filter(status__in=UNSENT).select_related("person").order_by("pk")
     )
 
 

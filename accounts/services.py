@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import secrets
 import smtplib
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from cdt_portal import throttle
 from cdt_portal.audit import changes, log_action, snapshot
@@ -50,8 +52,11 @@ from .roles import (
     ACCOUNT_NOT_YOURS,
     CONTACTS_LOCKED,
     contacts_need_password,
+    is_manager,
     may_change_contacts,
+    may_open_account_of,
     may_switch_account,
+    out_of_reach_message,
     role_change_refusal,
 )
 from .selectors import throttle_keys, unsent_deliveries
@@ -233,30 +238,33 @@ def _end_sessions(user: User) -> None:
     user.refresh_from_db(fields=["session_version"])
 
 
-class _RolesRefused(Exception):
-    """Leaves the change's transaction (rolling it back) so the refusal is recorded apart."""
+class _Refused(Exception):
+    """Leaves the change's transaction (rolling it back) so the refusal is recorded apart:
+    a refusal that guards an account (roles, contacts) stays in the log."""
 
-    def __init__(self, message: str, data: dict) -> None:
+    def __init__(self, action: str, message: str, data: dict, field: str | None = None) -> None:
         super().__init__(message)
-        self.message, self.data = message, data
+        self.action, self.message, self.data, self.field = action, message, data, field
 
 
 def _check_roles(actor: User, person_pk: int | None, before: set[str], after: set[str]) -> None:
     refusal = role_change_refusal(actor, person_pk, before, after)
     if refusal is not None:
         message, at_stake = refusal
-        raise _RolesRefused(
+        raise _Refused(
+            "person.roles.refused",
             message,
             {"roles": [_role_list(before), _role_list(after)], "refused": at_stake},
+            field="roles",
         )
 
 
-def _refuse_roles(actor: User, obj: models.Model | None, refused: _RolesRefused) -> None:
-    """A refused role change is recorded in a transaction of its own, so the entry stays
-    although the change itself is not made; then the refusal is raised."""
+def _refuse(actor: User, obj: models.Model | None, refused: _Refused) -> None:
+    """A refused change is recorded in a transaction of its own, so the entry stays although
+    the change itself is not made; then the refusal is raised."""
     with transaction.atomic():
-        log_action(actor, obj, "person.roles.refused", refused.data)
-    raise PortalError(refused.message, field="roles") from refused
+        log_action(actor, obj, refused.action, refused.data)
+    raise PortalError(refused.message, field=refused.field) from refused
 
 
 def _check_password(actor: User, password: str) -> None:
@@ -358,9 +366,9 @@ def person_create(
     roles = set(roles)
     try:
         _check_roles(actor, None, set(), roles)
-    except _RolesRefused as refused:
+    except _Refused as refused:
         refused.data["person"] = " ".join(p for p in (last_name, first_name, patronymic) if p)
-        _refuse_roles(actor, None, refused)
+        _refuse(actor, None, refused)
     with transaction.atomic():
         user = User(
             organisation=organisation,
@@ -407,9 +415,10 @@ def person_update(
 ) -> User:
     """A person's details and roles, together: both change, or neither.
 
-    Roles follow `accounts.roles` (a refusal is recorded). A manager's e-mail and phone are
-    changed only by that person or, for an administrator, by the director, with `password`
-    (the actor's own); the person is told at the old and the new address."""
+    Roles follow `accounts.roles` (a refusal is recorded). The e-mail and phone are changed
+    only by the person or by whoever stands above every role they hold (a refusal is
+    recorded), a manager's with `password` (the actor's own); the person is told at the old
+    and the new address."""
     roles = set(roles)
     try:
         with transaction.atomic():
@@ -427,9 +436,9 @@ def person_update(
                     "phone": phone,
                 },
             )
-    except _RolesRefused as refused:
-        _refuse_roles(actor, person, refused)
-        raise  # not reached: _refuse_roles always raises
+    except _Refused as refused:
+        _refuse(actor, person, refused)
+        raise  # not reached: _refuse always raises
 
 
 def _person_update(
@@ -442,7 +451,12 @@ def _person_update(
     changed = _assign(locked, details, PERSON_FIELDS)
     contacts = [field for field in CONTACT_FIELDS if field in changed]
     if contacts and not may_change_contacts(actor, locked.pk, held):
-        raise PortalError(CONTACTS_LOCKED, field=contacts[0])
+        raise _Refused(
+            "person.contacts.refused",
+            CONTACTS_LOCKED,
+            {"fields": contacts, "roles": _role_list(held)},
+            field=contacts[0],
+        )
     if changed:
         _full_clean(locked, exclude=["password"])
     if contacts and contacts_need_password(actor, locked.pk, held):
@@ -473,8 +487,8 @@ def user_set_roles(*, user: User, roles: set[str], actor: User | None = None) ->
             if before != after:
                 _sheets_changed(locked.organisation_id)
                 log_action(actor, locked, "person.roles.changed", {"roles": [before, after]})
-    except _RolesRefused as refused:
-        _refuse_roles(actor, user, refused)
+    except _Refused as refused:
+        _refuse(actor, user, refused)
     user.__dict__.pop("roles", None)
     user.session_version = locked.session_version
 
@@ -521,7 +535,7 @@ def guardianship_unlink(*, student: User, parent_id: int, actor: User) -> None:
     """Remove a parent from a student; a parent who is not linked changes nothing."""
     with transaction.atomic():
         link = (
-            Guardianship.objects.select_for_update()
+            Guardianship.objects.select_for_update(of=("self",))
             .select_related("parent")
             .filter(student=student, parent_id=parent_id)
             .first()
@@ -634,6 +648,22 @@ def group_set_link(
 # --- Invitations --------------------------------------------------------------------------
 
 
+def _require_reach(actor: User, people: Iterable[User]) -> None:
+    """An invitation (or a printed slip) puts a password on the account: refused, and the
+    refusal recorded, for anyone the actor does not stand above (`roles.may_open_account_of`)."""
+    for person in people:
+        if not may_open_account_of(actor, person):
+            _refuse(
+                actor,
+                person,
+                _Refused(
+                    "invitation.refused",
+                    out_of_reach_message(person),
+                    {"roles": _role_list(person.roles)},
+                ),
+            )
+
+
 def _new_invitation(*, user: User, actor: User | None, emailed_to: str) -> Invitation:
     """Record a new invitation (any older link of the person stops working) and its entry,
     inside the caller's transaction."""
@@ -661,6 +691,7 @@ def invitation_issue(
     """
     if not user.is_active:
         raise PortalError(INACTIVE_ACCOUNT)
+    _require_reach(actor, [user])
     emailed_to = user.email if send_email else ""
     with transaction.atomic():
         invitation = _new_invitation(user=user, actor=actor, emailed_to=emailed_to)
@@ -677,6 +708,19 @@ def invitation_issue(
                     f"Письмо не отправлено: {exc}. Распечатайте приглашение."
                 ) from exc
     return IssuedInvitation(invitation, url, bool(emailed_to))
+
+
+def invitations_for_print(
+    *, actor: User, people: Iterable[User], base_url: str
+) -> list[IssuedInvitation]:
+    """New invitations for printed slips: refused as a whole (and the refusal recorded) if
+    anyone chosen is out of the actor's reach; otherwise one invitation, and one entry, each."""
+    people = list(people)
+    _require_reach(actor, people)
+    return [
+        invitation_issue(user=person, actor=actor, base_url=base_url, send_email=False)
+        for person in people
+    ]
 
 
 # --- Invitations by e-mail: a job -----------------------------------------------------------
@@ -714,8 +758,13 @@ def _start_mailing(
     people = [p for p in people if p.is_active and p.email]
     if not people:
         raise PortalError(NOBODY_TO_EMAIL)
+    _require_reach(actor, people)
     people_hash = _mailing_hash(organisation, people, scope)
     with transaction.atomic():
+        # One press at a time per organisation: the look for an open mailing and the count of
+        # earlier ones must see the same rows (two presses between them sent every letter
+        # twice, tests/jobs/test_stress.py).
+        Organisation.objects.select_for_update().only("pk").get(pk=organisation.pk)
         job = _open_mailing_job(people_hash)
         if job is not None:
             return job
@@ -790,7 +839,7 @@ def _claim(delivery_pk: int, mailing: InvitationMailing) -> tuple[InvitationDeli
     previous run left: `sending` means it was in flight when that run stopped."""
     with transaction.atomic():
         delivery = (
-            InvitationDelivery.objects.select_for_update()
+            InvitationDelivery.objects.select_for_update(of=("self",))
             .select_related("person")
             .get(pk=delivery_pk)
         )
@@ -802,6 +851,10 @@ def _claim(delivery_pk: int, mailing: InvitationMailing) -> tuple[InvitationDeli
         person = delivery.person
         if not person.is_active:
             _settle(delivery, mailing, Delivery.FAILED, "учётная запись отключена")
+            return None
+        if not may_open_account_of(mailing.created_by, person):
+            # A role given since the mailing started puts the account out of its sender's reach.
+            _settle(delivery, mailing, Delivery.FAILED, out_of_reach_message(person))
             return None
         invitation = _new_invitation(
             user=person, actor=mailing.created_by, emailed_to=delivery.email
@@ -878,7 +931,11 @@ def _invitation_send(mailing: InvitationMailing, pk: int, mailer: Mailer) -> Non
         mailing_unknown: Delivery.UNCONFIRMED,
     }.get(result.outcome, Delivery.FAILED)
     with transaction.atomic():
-        locked = InvitationDelivery.objects.select_for_update().select_related("person").get(pk=pk)
+        locked = (
+            InvitationDelivery.objects.select_for_update(of=("self",))
+            .select_related("person")
+            .get(pk=pk)
+        )
         if locked.status == Delivery.SENDING:
             if status == Delivery.FAILED and locked.invitation_id:
                 # Certainly not sent: the new link reached nobody, so it is dropped and the
@@ -888,12 +945,102 @@ def _invitation_send(mailing: InvitationMailing, pk: int, mailer: Mailer) -> Non
             _settle(locked, mailing, status, result.error, result.attempts)
 
 
-def invitation_accept(*, invitation: Invitation, password: str) -> User:
-    """The person chooses a password by their link; the link is spent."""
+# --- A manager proves the mailbox before an invitation opens the account ------------------
+
+CODE_MINUTES = 30
+CODE_NEEDS_EMAIL = (
+    "Руководитель и администратор подтверждают приглашение кодом из письма, а у вашей учётной "
+    "записи нет e-mail. Попросите того, кто вас пригласил, указать его и прислать новое "
+    "приглашение."
+)
+CODE_FIRST = "Сначала получите код: нажмите «Отправить код на e-mail»."
+CODE_OLD = "Код устарел: он действует 30 минут. Получите новый."
+CODE_WRONG = "Код не подошёл. Проверьте последнее письмо с кодом или получите новый."
+
+
+def _code_hash(invitation: Invitation, code: str) -> str:
+    value = f"{invitation.pk}:{invitation.user_id}:{code.strip()}"
+    return salted_hmac("cdt_portal.accounts.invitation_code", value, algorithm="sha256").hexdigest()
+
+
+def invitation_code_start(*, invitation: Invitation) -> Job:
+    """A director or an administrator accepting an invitation first gets a code at the e-mail
+    on their account (a printed slip, or a link passed on, alone never opens a manager's
+    account). A job sends it; pressing again within the minute finds the same job, later a
+    new code replaces the old one."""
+    user = invitation.user
+    if not user.email:
+        raise PortalError(CODE_NEEDS_EMAIL)
+    return start_job(
+        task=tasks.send_invitation_code,
+        key=f"invitation-code:{invitation.pk}:{timezone.now():%Y%m%d%H%M}",
+        kind="invitation_code",
+        title=f"Код подтверждения на {user.email}",
+        organisation_id=user.organisation_id,
+        actor=None,
+        args=(invitation.pk,),
+        total=1,
+    )
+
+
+def invitation_code_run(*, job_id: int, invitation_id: int) -> str:
+    """The job: a new code, its hash kept on the invitation (the code itself nowhere), then
+    the letter. A letter the server refuses fails the job with the reason."""
+    code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
-        locked = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
+        locked = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("user__organisation")
+            .get(pk=invitation_id)
+        )
+        if locked.used_at or not locked.user.email:
+            return ""
+        locked.code_hash = _code_hash(locked, code)
+        locked.code_sent_to = locked.user.email
+        locked.code_sent_at = timezone.now()
+        locked.save(update_fields=["code_hash", "code_sent_to", "code_sent_at"])
+        log_action(
+            None,
+            locked.user,
+            "invitation.code_sent",
+            {"invitation": locked.pk, "email": locked.code_sent_to},
+            organisation_id=locked.user.organisation_id,
+        )
+    message = build_templated(
+        "invitation_code",
+        to=[locked.code_sent_to],
+        context={"person": locked.user, "code": code, "minutes": CODE_MINUTES},
+    )
+    with Mailer() as mailer:
+        result = mailer.send(message)
+    if result.outcome != mailing_sent:
+        raise PortalError(f"Письмо с кодом не отправлено: {result.error or 'сервер не ответил'}")
+    job_progress(job_id, 1)
+    return ""
+
+
+def _require_code(invitation: Invitation, code: str) -> None:
+    if not invitation.code_hash or invitation.code_sent_at is None:
+        raise PortalError(CODE_FIRST, field="code")
+    if invitation.code_sent_at < timezone.now() - dt.timedelta(minutes=CODE_MINUTES):
+        raise PortalError(CODE_OLD, field="code")
+    if not constant_time_compare(_code_hash(invitation, code), invitation.code_hash):
+        raise PortalError(CODE_WRONG, field="code")
+
+
+def invitation_accept(*, invitation: Invitation, password: str, code: str = "") -> User:
+    """The person chooses a password by their link; the link is spent. A director or an
+    administrator also gives the code sent to their e-mail (`invitation_code_start`)."""
+    with transaction.atomic():
+        locked = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .get(pk=invitation.pk)
+        )
         if locked.used_at:
             raise PortalError(LINK_USED)
+        if is_manager(locked.user.roles):
+            _require_code(locked, code)
         user = locked.user
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -1074,7 +1221,11 @@ def _imported_person(batch: ImportBatch, row: ImportRow, taken: set[str]) -> Use
 def _apply_locked(batch_id: int, actor: User | None) -> int | None:
     """Add the people of an `applying` batch; called in the job's one transaction. None when
     there is nothing to do (an earlier run applied it, or it was put back)."""
-    locked = ImportBatch.objects.select_for_update().select_related("organisation").get(pk=batch_id)
+    locked = (
+        ImportBatch.objects.select_for_update(of=("self",))
+        .select_related("organisation")
+        .get(pk=batch_id)
+    )
     if locked.status != ImportBatch.Status.APPLYING:
         return None
     # Read again under the lock: what is added is exactly what the preview of this moment shows.

@@ -16,6 +16,7 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
+from .roles import may_open_account_of
 from .selectors import (
     group_students,
     latest_person_delivery,
@@ -70,6 +71,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "record": person_record(person),
             "letter": latest_person_delivery(person),
             "login_failures": login_failures(person),
+            # Only whoever stands above every role the person holds may open their account.
+            "may_invite": person.is_active and may_open_account_of(request.user, person),
         },
     )
 

@@ -11,3 +11,8 @@ class PortalError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class Gone(PortalError):
+    """What the change is about was removed meanwhile (a second click, another person): the
+    request answers 404 with the message (`cdt_portal.middleware.GoneMiddleware`)."""

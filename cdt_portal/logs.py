@@ -134,5 +134,8 @@ def logging_config(level: str) -> dict:
             # WeasyPrint reports every rendering step at INFO.
             "weasyprint": {"level": "WARNING"},
             "fontTools": {"level": "WARNING"},
+            # django-axes narrates every sign-in at INFO; the attempts are in its tables, and
+            # its lockouts (WARNING) still come through.
+            "axes": {"level": "WARNING"},
         },
     }

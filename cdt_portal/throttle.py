@@ -27,7 +27,7 @@ import datetime as dt
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -36,6 +36,8 @@ from django.utils import timezone
 KEY_FLAG = "portal_throttle_key"
 # AccessAttempt.username is 255 characters long.
 MAX_KEY_LENGTH = 255
+# A refusal counted over several counters says itself when it ends.
+UNTIL = "portal_throttle_until"
 
 
 class Throttled(Exception):
@@ -99,9 +101,48 @@ def failures(keys: list[str]) -> int:
     )
 
 
+# What an attacker does beyond guessing one person's password from one address: one wrong
+# password for each of many usernames from one address (spraying), or second-factor codes for
+# one person from many addresses. Counted over the same table, within the cool-off.
+
+
+def _recent(attempts, request: HttpRequest):
+    cool_off = get_cool_off(request)
+    return attempts.filter(attempt_time__gte=timezone.now() - cool_off) if cool_off else attempts
+
+
+def _refuse_over(attempts, request: HttpRequest, limit: int, key: str) -> None:
+    totals = _recent(attempts, request).aggregate(
+        failures=Sum("failures_since_start"), last=Max("attempt_time")
+    )
+    if (totals["failures"] or 0) >= limit:
+        cool_off = get_cool_off(request)
+        until = totals["last"] + cool_off if cool_off and totals["last"] else None
+        raise Throttled({**credentials(key), UNTIL: until})
+
+
+def check_address(request: HttpRequest, limit: int) -> None:
+    """Refuses the sign-in from an address that failed `limit` times across all usernames
+    (the other forms' keys, which carry a prefix, are not sign-in passwords: not counted)."""
+    AxesProxyHandler.update_request(request)
+    attempts = AccessAttempt.objects.filter(ip_address=request.axes_ip_address).exclude(
+        username__contains=":"
+    )
+    _refuse_over(attempts, request, limit, f"address:{request.axes_ip_address}")
+
+
+def check_everywhere(request: HttpRequest, key: str, limit: int) -> None:
+    """Refuses `key` once it failed `limit` times from all addresses together (a person's
+    second-factor codes guessed from many addresses)."""
+    attempts = AccessAttempt.objects.filter(username=credentials(key)["username"])
+    _refuse_over(attempts, request, limit, key)
+
+
 def locked_until(request: HttpRequest, creds: dict | None) -> dt.datetime | None:
     """When the client may try again: the cool-off after its last counted failure (None when
     lockouts never end)."""
+    if creds and UNTIL in creds:
+        return creds[UNTIL]
     cool_off = get_cool_off(request)
     if cool_off is None:
         return None

@@ -1,6 +1,10 @@
 import logging
+from urllib.parse import urlencode
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import resolve_url
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from . import health
@@ -8,6 +12,7 @@ from .access import login_only, public
 from .jobs import may_see_job
 from .models import Job
 from .progress import Progress
+from .redirects import safe_next
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +49,17 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
             "message": job.message,
         }
     )
+
+
+@public
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The Django admin's sign-in is the portal's own: the same password form, throttling and
+    second factor (the superuser sees every organisation's data), then back to the admin."""
+    target = safe_next(request, "admin:index")
+    return HttpResponseRedirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': target})}")
+
+
+@public
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the pages name (a PDF opened in a tab, too)."""
+    return HttpResponseRedirect(static("img/favicon.svg"))

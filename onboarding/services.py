@@ -26,7 +26,7 @@ from acknowledgements.selectors import current_version
 from acknowledgements.services import version_create
 from cdt_portal.audit import changes, history, log_action, snapshot
 from cdt_portal.emails import build_templated
-from cdt_portal.errors import PortalError
+from cdt_portal.errors import Gone, PortalError
 from cdt_portal.jobs import start_job
 from cdt_portal.markup import refuse_images
 from cdt_portal.models import Job
@@ -1017,14 +1017,27 @@ def amendment_act_update(
     *, item: AmendmentItem, actor: User, state: str, amended_on: dt.date | None, note: str = ""
 ) -> AmendmentItem:
     with transaction.atomic():
-        locked = AmendmentItem.objects.select_for_update().get(pk=item.pk, group__isnull=True)
+        locked = _locked_act(item)
         return _amendment_apply(locked, actor, state=state, amended_on=amended_on, note=note)
+
+
+ACT_GONE = "Этого документа уже нет в списке: его убрали."
+
+
+def _locked_act(item: AmendmentItem) -> AmendmentItem:
+    """The act, locked; `Gone` when it was removed since the page was shown."""
+    locked = (
+        AmendmentItem.objects.select_for_update().filter(pk=item.pk, group__isnull=True).first()
+    )
+    if locked is None:
+        raise Gone(ACT_GONE)
+    return locked
 
 
 def amendment_act_remove(*, item: AmendmentItem, actor: User) -> None:
     """A local act named by mistake leaves the list; the audit log keeps what it was."""
     with transaction.atomic():
-        locked = AmendmentItem.objects.select_for_update().get(pk=item.pk, group__isnull=True)
+        locked = _locked_act(item)
         log_action(
             actor,
             locked,

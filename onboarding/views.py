@@ -22,7 +22,7 @@ from accounts.permissions import (
 )
 from acknowledgements.selectors import reading_status
 from cdt_portal.downloads import private_file_response
-from cdt_portal.errors import PortalError
+from cdt_portal.errors import Gone, PortalError
 from cdt_portal.jobs import job_alerts
 from cdt_portal.paging import paginate
 
@@ -529,6 +529,8 @@ def amendments(request: HttpRequest) -> HttpResponse:
 def _amendment_done(request: HttpRequest, call: Callable[[], object], success: str):
     try:
         call()
+    except Gone:
+        raise  # 404 with its message (`cdt_portal.middleware.GoneMiddleware`)
     except PortalError as exc:
         messages.error(request, exc.message)
     else:

@@ -228,7 +228,7 @@ def programs(command: str) -> list[str]:
 RUN_AS_WRITTEN = set(
     """
     cd adduser install chown chmod cp ln rm usermod envsubst nginx make curl
-    .venv/bin/python createuser createdb
+    .venv/bin/python createuser createdb psql
     """.split()
 )
 # The stand-ins, each a function below (its docstring says what it does).
@@ -238,14 +238,14 @@ PACKAGES_STOOD_IN = {"certbot", "sudo"}
 # Programs whose lines name database roles and databases (the names get the run's suffix).
 POSTGRES_PROGRAMS = {"createuser", "createdb", "dropdb", "psql"}
 # The only .env settings whose values the check changes (documented in Substitutions).
-SUBSTITUTED_SETTINGS = ("DATABASE_URL", "REDIS_URL")
+SUBSTITUTED_SETTINGS = ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL")
 # Which steps make each part of the check; tests/deployment/test_deploy_doc.py holds every
 # numbered step of the guide to one of them.
 FIRST_SERVER = range(1, 10)
 BACKUP_STEP, RESTORE_STEP, UPGRADE_STEP = 10, 11, 12
 # On the "new server" of step 11 (the same machine), these steps are done again with new names:
-# step 2's role, step 3's empty folders, step 4's .env.
-NEW_SERVER_AGAIN = {2: ("createuser",), 3: ("install -d",), 4: ("",)}
+# step 2's roles and empty database, step 3's empty folders, step 4's .env.
+NEW_SERVER_AGAIN = {2: ("",), 3: ("install -d",), 4: ("",)}
 # The superuser step 6 creates (what is typed at its prompts: Substitutions.answers).
 SUPERUSER = "superuser"
 
@@ -256,11 +256,13 @@ class Substitutions:
     - every database role and database whose name begins with `cdt_portal` gets the run's
       suffix after that beginning (`cdt_portal` → `cdt_portal_check_<pid>`, a later
       `cdt_portal_app` → `cdt_portal_check_<pid>_app`), in the lines of POSTGRES_PROGRAMS and
-      in DATABASE_URL only: the guide's names would meet CI's own `cdt_portal` database; the
+      in DATABASE_URL and DATABASE_OWNER_URL only: the guide's names would meet CI's own
+      `cdt_portal` database; the
       host drops everything with the run's prefix at the end;
     - REDIS_URL's database number becomes the empty one the check claimed (db 0 may hold
       someone else's queue on a developer's machine); emptied afterwards;
-    - `<repository>` is this checkout, `<password>` the role's password, `<archive>` the path
+    - `<repository>` is this checkout, `<password>` and `<owner password>` the roles' password,
+      `<archive>` the path
       step 10's backup printed, `<python3 -c "…">` what that command prints.
     """
 
@@ -277,6 +279,7 @@ class Substitutions:
     def _placeholders(self, text: str) -> str:
         text = text.replace("<repository>", self.plan["repository"])
         text = text.replace("<password>", self.plan["password"])
+        text = text.replace("<owner password>", self.plan["password"])
         if "<archive>" in text:
             expect(self.archive is not None, "<archive> before step 10 printed one")
             text = text.replace("<archive>", self.archive)
@@ -297,9 +300,10 @@ class Substitutions:
     def env_file(self, text: str) -> str:
         lines = []
         for line in text.splitlines():
-            if line.startswith(SUBSTITUTED_SETTINGS[0] + "="):
+            name = line.partition("=")[0]
+            if name in SUBSTITUTED_SETTINGS[:2]:  # the two database URLs
                 line = self._rename(line)
-            elif line.startswith(SUBSTITUTED_SETTINGS[1] + "="):
+            elif name == SUBSTITUTED_SETTINGS[2]:  # the Redis URL
                 line = re.sub(r"/\d+$", f"/{self.plan['redis_db']}", line)
             lines.append(line)
         return self._placeholders("\n".join(lines) + "\n")
@@ -1158,6 +1162,34 @@ class Browser:
         )
         return location
 
+    def enrol_second_factor(self, who: str) -> None:
+        """Production asks for a second factor; the person has none yet, so every page sends
+        them to connect an authenticator app: done here with the secret the page shows."""
+        status, headers, _ = self.get("/")
+        location = headers.get("Location", "")
+        if location == "/":
+            status, headers, _ = self.get(location)
+            location = headers.get("Location", "")
+        expect(
+            status == 302 and location.startswith("/accounts/two-factor/setup/"),
+            f"{who} was not asked to connect an authenticator (got {status} to {location!r})",
+        )
+        html, token = self.csrf_form("/accounts/two-factor/setup/?next=/")
+        secret = re.search(r'data-secret="([A-Z2-7=]+)"', html)
+        expect(secret is not None, "the enrolment page shows no secret (data-secret)")
+        status, headers, _ = self.request(
+            "POST",
+            "/accounts/two-factor/setup/?next=/",
+            form={"csrfmiddlewaretoken": token, "code": totp(secret.group(1)), "next": "/"},
+        )
+        expect(
+            status == 302 and headers["Location"].startswith("/accounts/two-factor/codes/"),
+            f"{who} connecting the authenticator: expected 302 to the recovery codes, got "
+            f"{status} {headers.get('Location')!r}",
+        )
+        codes = self.page(headers["Location"])
+        expect('id="recovery-codes"' in codes, "the recovery codes page shows no codes")
+
 
 def plain_http(path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=30)
@@ -1458,14 +1490,25 @@ class Inside:
             )
         say(f"public page 200; {len(sheets)} stylesheets with hashed names and a year's max-age")
 
+        # The admin signs in through the portal's own form, then the second factor.
         admin = Browser(cafile)
-        login = admin.page("/admin/login/?next=/admin/")
-        admin_css = re.search(r'href="(/static/admin/css/[^"]+\.[0-9a-f]{12}\.css)"', login)
-        expect(admin_css is not None, "/admin/login/: no hashed stylesheet of django.contrib.admin")
+        status, headers, _ = admin.get("/admin/login/?next=/admin/")
+        expect(
+            (status, headers.get("Location")) == (302, "/accounts/login/?next=%2Fadmin%2F"),
+            f"/admin/login/: expected 302 to the portal's sign-in, got {status} "
+            f"{headers.get('Location')!r}",
+        )
+        admin.sign_in(SUPERUSER, self.plan["superuser_password"])
+        admin.enrol_second_factor("the superuser")
+        index = admin.page("/admin/")
+        expect("Данные всех организаций" in index, "/admin/: not the index")
+        admin_css = re.search(r'href="(/static/admin/css/[^"]+\.[0-9a-f]{12}\.css)"', index)
+        expect(admin_css is not None, "/admin/: no hashed stylesheet of django.contrib.admin")
         expect(admin.get(admin_css.group(1))[0] == 200, f"{admin_css.group(1)}: not served")
-        admin.sign_in(SUPERUSER, self.plan["superuser_password"], "/admin/login/?next=/admin/")
-        expect("Данные всех организаций" in admin.page("/admin/"), "/admin/: not the index")
-        say("/admin/ with its hashed stylesheet; the superuser of step 6 signs in")
+        say(
+            "/admin/ with its hashed stylesheet; the superuser of step 6 signs in through the "
+            "portal's form and connects an authenticator"
+        )
 
         status, headers, _ = browser.get("/regulation/order.pdf")
         expect(
@@ -1519,31 +1562,8 @@ class Inside:
 
     def documents_as_director(self) -> None:
         director = Browser(self.cafile())
-        location = director.sign_in("director")
-        # Production asks managers for a second factor; the demo's director has none yet, so
-        # the portal sends them to connect an authenticator app first.
-        expect(
-            location.startswith("/accounts/two-factor/setup/")
-            or director.get(location)[1]
-            .get("Location", "")
-            .startswith("/accounts/two-factor/setup/"),
-            f"the director was not asked to connect an authenticator (went to {location!r})",
-        )
-        html, token = director.csrf_form("/accounts/two-factor/setup/?next=/")
-        secret = re.search(r'data-secret="([A-Z2-7=]+)"', html)
-        expect(secret is not None, "the enrolment page shows no secret (data-secret)")
-        status, headers, _ = director.request(
-            "POST",
-            "/accounts/two-factor/setup/?next=/",
-            form={"csrfmiddlewaretoken": token, "code": totp(secret.group(1)), "next": "/"},
-        )
-        expect(
-            status == 302 and headers["Location"].startswith("/accounts/two-factor/codes/"),
-            f"connecting the authenticator: expected 302 to the recovery codes, got {status} "
-            f"{headers.get('Location')!r}",
-        )
-        codes = director.page(headers["Location"])
-        expect('id="recovery-codes"' in codes, "the recovery codes page shows no codes")
+        director.sign_in("director")
+        director.enrol_second_factor("director")
         say("the director connected an authenticator (TOTP from the page's secret)")
 
         # The live sheet is made by a background job: its page offers «Сформировать», the POST
@@ -1623,6 +1643,50 @@ class Inside:
         expect(Path(archives[-1]).is_file(), f"no archive at {archives[-1]}")
         say(f"backup: {archives[-1]}")
         return counts
+
+    def audit_log_guard(self) -> None:
+        """Step 2's two roles: the portal's connections are the application's role, which can
+        neither empty the audit log nor switch its triggers off; the owner cannot empty it."""
+        database = self.plan["databases"][0]
+        app, owner = f"{database}_app", f"{database}_owner"
+        users = psql(
+            "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+            database,
+        )
+        expect(
+            users == app,
+            f"the portal should connect as {app} only (DATABASE_URL); connected: {users!r}",
+        )
+
+        def refused(role: str, sql: str, why: str) -> None:
+            result = run(
+                [
+                    "psql",
+                    "-X",
+                    "-q",
+                    "-tA",
+                    f"postgres://{role}@127.0.0.1:5432/{database}",
+                    "-c",
+                    sql,
+                ],
+                check=False,
+                env={**os.environ, "PGPASSWORD": self.plan["password"]},
+            )
+            expect(
+                result.returncode != 0 and why in result.stderr,
+                f"as {role}, `{sql}` must fail with «{why}»; got {result.returncode} "
+                f"{result.stderr.strip()!r}",
+            )
+
+        refused(app, "TRUNCATE cdt_portal_auditentry", "permission denied")
+        refused(app, "ALTER TABLE cdt_portal_auditentry DISABLE TRIGGER USER", "must be owner")
+        refused(app, "DELETE FROM cdt_portal_auditentry", "append-only")
+        refused(owner, "TRUNCATE cdt_portal_auditentry", "append-only")
+        say(
+            f"the portal connects as {app}, which cannot TRUNCATE the audit log, disable its "
+            f"triggers or delete from it; {owner} cannot TRUNCATE it either"
+        )
 
     def new_server(self, counts: dict[str, str]) -> None:
         say(
@@ -1726,6 +1790,7 @@ class Inside:
             self.first_server()
             self.guard_and_demo()
             self.walk()
+            self.audit_log_guard()
             counts = self.backup()
             self.new_server(counts)
             self.upgrade()

@@ -26,5 +26,7 @@ class SigninConfig(AppConfig):
                 "signin.recovery_code.used": "Использован код восстановления",
                 "signin.recovery_codes.renewed": "Коды восстановления заменены",
                 "signin.locked_out": "Вход заблокирован после неудачных попыток",
+                "signin.password_reset": "Пароль выбран по ссылке из письма",
+                "signin.password_changed": "Пароль изменён",
             }
         )

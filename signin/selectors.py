@@ -12,9 +12,11 @@ from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from accounts.models import Invitation, Role, User
+from cdt_portal.inputs import parse_id
 
-# The roles that sign in with a second factor (where the setting asks, or once enrolled).
-SECOND_FACTOR_ROLES = (Role.DIRECTOR, Role.ADMIN)
+# The roles that sign in with a second factor (where the setting asks, or once enrolled): the
+# institution's managers and the department's specialists; the superuser too (below).
+SECOND_FACTOR_ROLES = (Role.DIRECTOR, Role.ADMIN, Role.DEPARTMENT)
 
 
 def person_for_throttle_key(key: str) -> User | None:
@@ -25,7 +27,7 @@ def person_for_throttle_key(key: str) -> User | None:
     if kind == "invite":
         invitation = (
             Invitation.objects.select_related("user__organisation")
-            .filter(pk=int(value) if value.isdigit() else 0)
+            .filter(pk=parse_id(value) or 0)
             .first()
         )
         return invitation.user if invitation else None
@@ -56,7 +58,12 @@ def otp_key(person: User) -> str:
 
 
 def needs_second_factor_role(person: User) -> bool:
-    return person.is_authenticated and person.has_role(*SECOND_FACTOR_ROLES)
+    """Whoever can see or change much: the director, the administrators, a department's
+    specialist (every institution's numbers) and the superuser (every organisation's data in
+    the Django admin)."""
+    return person.is_authenticated and (
+        person.is_superuser or person.has_role(*SECOND_FACTOR_ROLES)
+    )
 
 
 def totp_device(person: User) -> TOTPDevice | None:

@@ -20,8 +20,11 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from cdt_portal import throttle
 from cdt_portal.audit import log_action
 from cdt_portal.errors import PortalError
+
+from .selectors import otp_key
 
 RECOVERY_CODES = 10
 WRONG_CODE = (
@@ -37,7 +40,8 @@ WRONG_FIRST_CODE = (
 def _totp_step(device: TOTPDevice, code: str) -> int | None:
     """The time step `code` belongs to, if it is the device's current code (within its
     tolerance) and newer than the last code accepted; otherwise None."""
-    if not (code.isdigit() and len(code) == device.digits):
+    # ASCII digits only: «²²²²²²» passes str.isdigit() and then breaks int().
+    if not (code.isascii() and code.isdigit() and len(code) == device.digits):
         return None
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time()
@@ -102,7 +106,7 @@ def second_factor_verify(*, person: User, code: str) -> Device:
                 )
                 return device
         token = (
-            StaticToken.objects.select_for_update()
+            StaticToken.objects.select_for_update(of=("self",))
             .select_related("device")
             .filter(device__user=person, device__confirmed=True, token=code)
             .first()
@@ -161,3 +165,19 @@ def lockout_record(
                 "until": until.isoformat() if until else None,
             },
         )
+
+
+def password_reset_recorded(*, person: User) -> None:
+    """A password chosen by the e-mailed reset link: recorded, and every failure counted
+    against the person forgotten (sign-in, second-factor codes, from every address). Someone
+    else's guesses must not keep the person out once they have proved their mailbox; whoever
+    guessed now faces a password they do not know."""
+    with transaction.atomic():
+        cleared = sum(throttle.reset(key) for key in (person.username, otp_key(person)))
+        log_action(person, person, "signin.password_reset", {"attempts_cleared": cleared})
+
+
+def password_change_recorded(*, person: User) -> None:
+    """The person changed their password (the old one typed again)."""
+    with transaction.atomic():
+        log_action(person, person, "signin.password_changed", {})

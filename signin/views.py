@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import django_otp
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import MANAGERS, roles_required
 from cdt_portal import throttle
 from cdt_portal.access import login_only, public
 from cdt_portal.errors import PortalError
+from cdt_portal.redirects import safe_next
 
+from .access import second_factor_people
 from .forms import CodeForm, EnrolForm, LoginForm, PasswordResetForm, RemoveDeviceForm
 from .receivers import HAS_DEVICE
 from .selectors import (
@@ -28,6 +30,8 @@ from .selectors import (
     totp_device,
 )
 from .services import (
+    password_change_recorded,
+    password_reset_recorded,
     recovery_codes_renew,
     second_factor_enrol,
     second_factor_remove,
@@ -44,6 +48,11 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        # Per username and address django-axes counts; per address across usernames, here.
+        throttle.check_address(request, settings.LOGIN_ADDRESS_FAILURE_LIMIT)
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -63,10 +72,27 @@ class PasswordResetView(auth_views.PasswordResetView):
         return response
 
 
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """The new password by the e-mailed link: recorded, and the failures that locked the
+    person out forgotten (`password_reset_recorded`)."""
+
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_reset_recorded(person=form.user)
+        return response
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
     """The old password is a guess like any other: counted with the sign-in's failures."""
 
     success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_change_recorded(person=form.user)
+        return response
 
     def post(self, request, *args, **kwargs):
         throttle.check(request, request.user.get_username())
@@ -79,12 +105,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 def _next_url(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return reverse(settings.LOGIN_REDIRECT_URL)
+    # A local path only: `?next=abc` once went to redirect(), which took it for a view name.
+    return safe_next(request, settings.LOGIN_REDIRECT_URL)
 
 
 def _mark_verified(request: HttpRequest, device) -> None:
@@ -99,10 +121,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     """The code after the password: from the app, or a one-time recovery code."""
     user = request.user
     if user.is_verified() or not has_second_factor(user):
-        return redirect(_next_url(request))
+        return HttpResponseRedirect(_next_url(request))
     form = CodeForm(request.POST or None)
     if request.method == "POST":
         throttle.check(request, otp_key(user))
+        throttle.check_everywhere(request, otp_key(user), settings.OTP_USER_FAILURE_LIMIT)
         if form.is_valid():
             try:
                 device = second_factor_verify(person=user, code=form.cleaned_data["code"])
@@ -112,11 +135,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             else:
                 throttle.succeeded(request, otp_key(user))
                 _mark_verified(request, device)
-                return redirect(_next_url(request))
+                return HttpResponseRedirect(_next_url(request))
     return render(request, "signin/verify.html", {"form": form, "next": _next_url(request)})
 
 
-@roles_required(MANAGERS)
+@second_factor_people
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
     """Connect an authenticator app (QR code or the secret typed by hand, then its first
     code); once connected: new recovery codes, or disconnect."""
@@ -124,7 +147,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     device = totp_device(user)
     if device is not None:
         if not user.is_verified():
-            return redirect(reverse("two_factor_verify") + "?next=" + request.path)
+            return redirect(f"{reverse('two_factor_verify')}?{urlencode({'next': request.path})}")
         return render(
             request,
             "signin/manage.html",
@@ -153,7 +176,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             request.session[HAS_DEVICE] = True
             request.session[NEW_CODES] = codes
             messages.success(request, "Приложение подключено: теперь при входе портал спросит код.")
-            return redirect(reverse("two_factor_codes") + "?next=" + _next_url(request))
+            codes = reverse("two_factor_codes")
+            return redirect(f"{codes}?{urlencode({'next': _next_url(request)})}")
     return render(
         request,
         "signin/enrol.html",
@@ -166,7 +190,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@roles_required(MANAGERS)
+@second_factor_people
 def two_factor_codes(request: HttpRequest) -> HttpResponse:
     """GET: the recovery codes just made, shown this once. POST: ten new ones."""
     if request.method == "POST":
@@ -184,7 +208,7 @@ def two_factor_codes(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@roles_required(MANAGERS)
+@second_factor_people
 def two_factor_remove(request: HttpRequest) -> HttpResponse:
     form = RemoveDeviceForm(request.POST)
     if not form.is_valid():
@@ -211,7 +235,5 @@ password_change_view = login_only(PasswordChangeView.as_view())
 password_change_done_view = login_only(auth_views.PasswordChangeDoneView.as_view())
 password_reset_view = public(PasswordResetView.as_view())
 password_reset_done_view = public(auth_views.PasswordResetDoneView.as_view())
-password_reset_confirm_view = public(
-    auth_views.PasswordResetConfirmView.as_view(success_url=reverse_lazy("password_reset_complete"))
-)
+password_reset_confirm_view = public(PasswordResetConfirmView.as_view())
 password_reset_complete_view = public(auth_views.PasswordResetCompleteView.as_view())

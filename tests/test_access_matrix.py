@@ -195,11 +195,20 @@ def a_department_message(w) -> None:
 
 
 DEPARTMENT_ONLY = rule(FORBIDDEN, anonymous=LOGIN, department=OK)
+SECOND_FACTOR_TO_SETUP = roles(
+    **dict.fromkeys(
+        ("director", "admin", "outsider", "superuser", "department"),
+        to("/accounts/two-factor/setup/"),
+    )
+)
 DEPARTMENT_MESSAGE = lambda w: {"pk": DEPARTMENT_MESSAGE_PK}  # noqa: E731
 
 TABLE: dict[str, Row] = {
     # cdt_portal
     "healthz": page(rule(OK)),
+    "favicon.ico": page(rule(to("/static/img/favicon.svg"))),
+    # The Django admin signs in through the portal's own form (and second factor).
+    "admin/login/": page(rule(to("/accounts/login/?next=%2Fadmin%2F"))),
     # departments: a department's specialist only; an empty message form comes back (400).
     "department/": page(DEPARTMENT_ONLY),
     "department/institutions.xlsx": page(DEPARTMENT_ONLY),
@@ -258,20 +267,36 @@ TABLE: dict[str, Row] = {
         ),
         args=TEACHER,
     ),
+    # Inviting is the managers' (each only those they stand above: tests/trust/).
     "people/<int:pk>/invite/": post_only(
-        roles(admin=to("/people/{w.teacher.pk}/"), outsider=NOT_FOUND), args=TEACHER
+        roles(
+            director=to("/people/{w.teacher.pk}/"),
+            admin=to("/people/{w.teacher.pk}/"),
+            outsider=NOT_FOUND,
+        ),
+        args=TEACHER,
     ),
     # An empty POST: the link form comes back with its errors.
     "people/<int:pk>/parents/": page(ADMINS_OBJECT, args=STUDENT),
     "people/invitations/": Row(
-        get=ADMINS_OWN,
-        post=roles(admin=to("/people/invitations/"), outsider=to("/people/invitations/")),
+        get=MANAGERS_OWN,
+        post=roles(
+            director=to("/people/invitations/"),
+            admin=to("/people/invitations/"),
+            outsider=to("/people/invitations/"),
+        ),
     ),
     # A mailing of invitations by e-mail: its page, and sending again to those it failed
     # (none here, so the refusal comes back to the mailing's page).
-    "people/invitations/mailings/<int:pk>/": page(ADMINS_OBJECT, args=MAILING),
+    "people/invitations/mailings/<int:pk>/": page(
+        roles(director=OK, admin=OK, outsider=NOT_FOUND), args=MAILING
+    ),
     "people/invitations/mailings/<int:pk>/retry/": post_only(
-        roles(admin=to("/people/invitations/mailings/{w.mailing.pk}/"), outsider=NOT_FOUND),
+        roles(
+            director=to("/people/invitations/mailings/{w.mailing.pk}/"),
+            admin=to("/people/invitations/mailings/{w.mailing.pk}/"),
+            outsider=NOT_FOUND,
+        ),
         args=MAILING,
     ),
     "people/import/": page(ADMINS_OWN),
@@ -310,23 +335,14 @@ TABLE: dict[str, Row] = {
     # signin: the second factor. Nobody in the walk has an authenticator app: the code page
     # sends them on; managers get the enrolment page (an empty code: the form again).
     "accounts/two-factor/": page(rule(to("/"), anonymous=LOGIN)),
-    "accounts/two-factor/setup/": page(MANAGERS_OWN),
+    # Whoever signs in with a second factor: the managers, the superuser, the department.
+    "accounts/two-factor/setup/": page(
+        roles(director=OK, admin=OK, outsider=OK, superuser=OK, department=OK)
+    ),
     # No codes were just made (GET) and no app to renew them for (POST): back to the setup.
-    "accounts/two-factor/codes/": page(
-        roles(
-            director=to("/accounts/two-factor/setup/"),
-            admin=to("/accounts/two-factor/setup/"),
-            outsider=to("/accounts/two-factor/setup/"),
-        )
-    ),
+    "accounts/two-factor/codes/": page(SECOND_FACTOR_TO_SETUP),
     # An empty password: refused with a message on the setup page.
-    "accounts/two-factor/remove/": post_only(
-        roles(
-            director=to("/accounts/two-factor/setup/"),
-            admin=to("/accounts/two-factor/setup/"),
-            outsider=to("/accounts/two-factor/setup/"),
-        )
-    ),
+    "accounts/two-factor/remove/": post_only(SECOND_FACTOR_TO_SETUP),
     # The teacher has no failed attempts: «nothing to unlock», back on their page.
     "people/<int:pk>/unlock/": post_only(
         roles(

@@ -71,6 +71,15 @@ def test_pages_carry_a_strict_content_security_policy(client, db):
     assert "unsafe-inline" not in policy
 
 
+@pytest.mark.parametrize("path", ["/admin/login/", "/admin/", "/accounts/login/?next=/admin/"])
+def test_the_admin_has_a_policy_too_inline_styles_alone_allowed(client, superuser, path):
+    client.force_login(superuser)
+    policy = client.get(path)["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "object-src 'none'" in policy
+    inline_styles = "style-src 'self' 'unsafe-inline'" in policy
+    assert inline_styles is path.startswith("/admin/")
+
+
 TEMPLATE_FILES = sorted((ROOT / "templates").rglob("*.html"))
 
 

@@ -74,6 +74,8 @@ MIDDLEWARE = [
     # Answers cdt_portal.throttle.Throttled (confirm, invitation, reset, codes) with the
     # same 429 page django-axes shows on the sign-in form.
     "signin.middleware.ThrottleMiddleware",
+    # A row a service was asked to change was removed meanwhile: 404 with its message.
+    "cdt_portal.middleware.GoneMiddleware",
     # Last, as django-axes asks: it turns a lockout raised anywhere into its answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -110,6 +112,12 @@ DATABASES = {
     "default": tuned(env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# The role that owns the tables: the portal itself connects as a role that may only read and
+# write rows (it can neither truncate nor unprotect the audit log), and `migrate` and `restore`
+# connect as this one (docs/deploy.md, step 2; cdt_portal/databases.py).
+DATABASE_OWNER = (
+    tuned(env.db("DATABASE_OWNER_URL")) if env("DATABASE_OWNER_URL", default="") else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -242,6 +250,10 @@ HUEY = {
         # default backoff lets an idle worker look only every 10 s: a person who pressed
         # «Сформировать» would wait that long before anything started.
         "max_delay": 1.0,
+        # A periodic chore holds a huey lock so that it never runs twice at once; a worker
+        # killed while holding one would keep it for ever (neither Redis before 7.4 nor the
+        # SQLite queue lets a lock expire), so a worker that starts clears them.
+        "flush_locks": True,
     },
 }
 
@@ -289,6 +301,11 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.int("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours, as axes counts
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# One address failing this often across all usernames waits too (password spraying: one
+# guess at each of many usernames); high enough for a school's staff behind one address.
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+# A person's second-factor codes failing this often from all addresses together wait too.
+OTP_USER_FAILURE_LIMIT = env.int("OTP_USER_FAILURE_LIMIT", default=10)
 AXES_CLIENT_IP_CALLABLE = "cdt_portal.net.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False

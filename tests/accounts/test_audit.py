@@ -47,6 +47,8 @@ AUDITED_SERVICES = {
     "group_update": "group.updated",
     "group_set_link": "group.link_changed",
     "invitation_issue": "invitation.issued",
+    # One "invitation.issued" per slip, or one "invitation.refused" for the whole refusal.
+    "invitations_for_print": "invitation.issued",
     "invitation_accept": "invitation.accepted",
     "import_upload": "import.uploaded",
     # Its job adds the people and logs the one entry (at once in tests), as the person who
@@ -62,6 +64,8 @@ AUDITED_SERVICES = {
     "invitation_mailing_run": "invitation.emailed",
     "import_check": "import.checked",
     "import_expire_abandoned": "import.expired",
+    # The code a manager proves the mailbox with: its sending (tests/trust/).
+    "invitation_code_run": "invitation.code_sent",
     # Puts a batch back to pending; a new preview (the file has errors now) is recorded.
     "import_apply_failed": "import.checked",
     # The superuser's changes in the Django admin ("admin.added" for a new object).
@@ -75,7 +79,13 @@ REFUSAL_ACTIONS = (
     "invitation.email_unconfirmed",
 )
 # Public functions there that only compute.
-NOT_WRITING = ("transliterate", "username_base", "free_username")
+NOT_WRITING = (
+    "transliterate",
+    "username_base",
+    "free_username",
+    # Starts the job that writes (`invitation_code_run`).
+    "invitation_code_start",
+)
 
 LINK = "https://sferum.ru/?invite=abc123"
 BASE_URL = "http://testserver/"
@@ -500,11 +510,19 @@ def test_an_administrator_cannot_change_a_managers_contacts(admin, director):
             password=PASSWORD,
         )
     assert (info.value.message, info.value.field) == (
-        "E-mail и телефон руководителя или администратора меняет только он сам "
-        "(администратору — также руководитель).",
+        "E-mail и телефон этого человека меняет только он сам или тот, кто назначает все его "
+        "роли (администратору — руководитель).",
         "email",
     )
-    assert entries_since(since) == []
+    # The refusal guards an account: it stays in the log (its own transaction).
+    assert_entry(
+        only_entry_since(since),
+        actor=admin,
+        action="person.contacts.refused",
+        obj=director,
+        organisation=director.organisation,
+        data={"fields": ["email"], "roles": ["director"]},
+    )
     assert User.objects.get(pk=director.pk).email == "director@cdt.example"
     assert mail.outbox == []
 

@@ -37,7 +37,7 @@ OLD_NAME = re.compile(r"портал\w*\s+«Сферум»", re.IGNORECASE)
 # Which template each test below sends; every template in templates/emails must be here.
 TESTED = {
     "invitation", "account_changed", "password_reset", "reminder", "registration_request",
-    "parent_reminder", "weekly_digest",
+    "parent_reminder", "weekly_digest", "invitation_code",
 }  # fmt: skip
 
 
@@ -108,6 +108,27 @@ def test_the_invitation(admin, newcomer):
     assert f"она действует до {on_ural_clock(expires)} и только один раз" in message.body
     assert on_moscow_clock(expires) not in message.body
     assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+    assert_named_well(message)
+
+
+def test_the_invitation_code(director, newcomer):
+    from accounts.models import Role
+    from accounts.services import invitation_code_start
+
+    newcomer.email = "newcomer@example.ru"
+    newcomer.save()
+    newcomer.user_roles.update(role=Role.ADMIN)
+    invitation = invitation_issue(
+        user=newcomer, actor=director, base_url="http://testserver/", send_email=False
+    ).invitation
+    invitation_code_start(invitation=invitation)
+    [message] = mail.outbox
+    assert message.to == ["newcomer@example.ru"]
+    assert message.subject == f"Код подтверждения для портала {NAME}"
+    code = re.search(r"Ваш код подтверждения для портала .+: (\d{6})\n", message.body).group(1)
+    assert "Код действует 30 минут и только для этого приглашения." in message.body
+    invitation.refresh_from_db()
+    assert invitation.code_sent_to == "newcomer@example.ru" and code not in invitation.code_hash
     assert_named_well(message)
 
 

@@ -97,7 +97,8 @@ def test_every_placeholder_is_filled_and_names_change_only_where_documented():
         for line in filled.splitlines():
             renamed = "cdt_portal_check_1" in line
             postgres = set(check.programs(line)) & check.POSTGRES_PROGRAMS if not step.file else ()
-            assert renamed == bool(postgres or line.startswith("DATABASE_URL=")), line
+            database_url = line.startswith(("DATABASE_URL=", "DATABASE_OWNER_URL="))
+            assert renamed == bool(postgres or database_url), line
             if step.file and line.startswith("REDIS_URL="):
                 assert line.endswith("/7")
 
@@ -120,11 +121,11 @@ def _settings_names() -> set[str]:
 
 def test_the_check_sets_no_setting_the_guide_does_not():
     """No string in the check's code (docstrings aside) assigns a setting (`NAME=`) or is one
-    (a key of an environment), and no keyword argument is named after one; the two settings
+    (a key of an environment), and no keyword argument is named after one; the three settings
     whose values it changes in the .env block are named once, in SUBSTITUTED_SETTINGS."""
     names = _settings_names()
     assert {"DJANGO_SETTINGS_MODULE", "REQUIRE_2FA_FOR_MANAGERS", "DATABASE_URL"} <= names
-    assert set(check.SUBSTITUTED_SETTINGS) == {"DATABASE_URL", "REDIS_URL"}
+    assert set(check.SUBSTITUTED_SETTINGS) == {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
     tree = ast.parse(CHECK.read_text())
     docstrings = {
         id(node.body[0].value)

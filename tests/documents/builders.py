@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 
 from accounts.invitations import invitation_sheet
 from accounts.models import Organisation, Role, User
+from accounts.selectors import people_waiting_for_invitation
 from accounts.services import invitation_issue
 from acknowledgements import documents
 from acknowledgements.models import REGULATION_CODE, DocumentVersion
@@ -105,7 +106,8 @@ def demo_slips(count: int = 6, *, time_zone: str = "") -> tuple[list, bytes]:
         patronymic="Вячеславовна", username="aksenova-konstantinopolskaya.av",
     )  # fmt: skip
     admin = User.objects.get(username="admin")
-    people = User.objects.filter(organisation=organisation).order_by("last_name", "pk")[:count]
+    # Those the administrator may invite (never the director: tests/trust/).
+    people = people_waiting_for_invitation(admin).order_by("last_name", "pk")[:count]
     issued = [
         invitation_issue(user=person, actor=admin, base_url=SLIP_BASE_URL, send_email=False)
         for person in people

@@ -19,6 +19,9 @@ AUDITED_SERVICES = {
     "recovery_codes_renew": "signin.recovery_codes.renewed",
     "second_factor_remove": "signin.second_factor.disabled",
     "lockout_record": "signin.locked_out",
+    # The reset's walk: tests/trust/test_throttle_counts_what_attackers_do.py.
+    "password_reset_recorded": "signin.password_reset",
+    "password_change_recorded": "signin.password_changed",
 }
 NOT_WRITING = ()
 
@@ -123,3 +126,26 @@ def test_lockout_record(teacher):
     assert (entry.action, entry.actor_id, entry.organisation_id) == (
         "signin.locked_out", None, teacher.organisation_id
     )  # fmt: skip
+
+
+def test_a_password_change_is_recorded(client, teacher):
+    from tests.factories import PASSWORD
+
+    client.force_login(teacher)
+    start = mark()
+    response = client.post(
+        "/accounts/password/change/",
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Снег-на-крыше-2026",
+            "new_password2": "Снег-на-крыше-2026",
+        },
+    )
+    assert (response.status_code, response["Location"]) == (302, "/accounts/password/change/done/")
+    [entry] = since(start)
+    assert (entry.action, entry.actor_id, entry.object_id, entry.data) == (
+        "signin.password_changed",
+        teacher.pk,
+        str(teacher.pk),
+        {},
+    )

@@ -55,7 +55,7 @@ def test_enrolment_confirms_with_a_first_code_and_shows_ten_recovery_codes(
     assert wrong.status_code == 200
     assert "Код не подошёл" in wrong.content.decode()
     response = client.post(SETUP, {"code": code_for(key), "next": "/dashboard/"})
-    assert response["Location"] == "/accounts/two-factor/codes/?next=/dashboard/"
+    assert response["Location"] == "/accounts/two-factor/codes/?next=%2Fdashboard%2F"
     codes_page = client.get(response["Location"])
     codes = codes_page.context["codes"]
     assert len(codes) == 10 and len(set(codes)) == 10

@@ -5,6 +5,7 @@ written (docs/backups.md lists every refusal)."""
 from django.core.management.base import BaseCommand, CommandError
 
 from cdt_portal.backups import BackupError, restore_archive
+from cdt_portal.databases import as_owner
 
 
 class Command(BaseCommand):
@@ -22,6 +23,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, archive, identity=None, **options):
+        # The tables are created by whoever will own them (`cdt_portal.databases`).
+        as_owner()
         try:
             summary = restore_archive(archive, identity=identity)
         except BackupError as exc:
