@@ -172,3 +172,12 @@ def ready_request(organisation, admin):
 @pytest.fixture
 def notice(organisation, admin):
     return make_notice(organisation, admin)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.counts import LINES
+
+    if LINES:
+        terminalreporter.section("counts")
+        for line in LINES:
+            terminalreporter.write_line(line)

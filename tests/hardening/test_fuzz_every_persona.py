@@ -1,7 +1,8 @@
 """Zero server errors under fuzzing: every URL pattern of the project, for anonymous and every
 persona, GET and POST, with query parameters and form fields (the `next`-like ones among them)
 set to garbage, overlong, NUL, Unicode and empty values. A sample of values per request (a
-fixed seed, so a failure repeats); any 5xx fails, and the counts by status are printed.
+fixed seed, so a failure repeats); any 5xx fails, and the counts by status are printed at
+the end of the run (tests/counts.py).
 
 A 500 found by the last fuzz (64 of 66): `?next=abc` went to `redirect()`, which took the text
 for a view name; every `next` now goes through `cdt_portal.redirects.safe_next`."""
@@ -16,6 +17,7 @@ from django.test import Client
 
 from accounts.models import User
 from tests import test_access_matrix as matrix
+from tests.counts import report
 from tests.hardening.test_bad_input import FUZZ, GET_PARAMS, answer, each_page
 
 world = matrix.world
@@ -60,5 +62,6 @@ def test_no_answer_is_a_server_error(world, persona):
                 statuses[status] += 1
                 if status >= 500:
                     crashes.append(f"{method} {url} {value[:40]!r}: {status}")
-    print(f"\nfuzz, {persona}: {sum(statuses.values())} requests, by status {dict(statuses)}")
+    counts = dict(sorted(statuses.items()))
+    report(f"fuzz, {persona}: {sum(statuses.values())} requests, by status {counts}")
     assert crashes == [], f"{len(crashes)} server errors:\n" + "\n".join(crashes[:40])

@@ -37,7 +37,7 @@ registration e-mail while the other half have their acknowledgement sheets built
 list changes a sheet while it is being built (a sheet's key names its people). Everyone
 approves a version, reminds and invites in both phases.
 
-The counts are printed at the end (`-s` shows them; a failure shows them too).
+The counts are printed at the end of the run, passed or failed (tests/counts.py).
 PostgreSQL only: the worker needs the test database, which SQLite keeps in memory."""
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ from acknowledgements.services import UNSENT, version_create
 from cdt_portal.models import AuditEntry, Job
 from onboarding.models import RegistrationRequest, RequestStatus
 from tests.acknowledgements.builders import REGULATION_TEXT
+from tests.counts import report
 from tests.factories import OrganisationFactory, UserFactory
 from tests.jobs import stress_support as stress
 from tests.onboarding.builders import make_ready_request
@@ -831,9 +832,12 @@ def test_jobs_end_done_once_under_load_and_kills(
         assert "Traceback" not in log, worker.tail()
     except AssertionError as failure:
         summary["total seconds"] = round(time.monotonic() - began, 1)
+        for line in format_summary(summary).splitlines():
+            report(line)
         raise AssertionError(f"{failure}\n{format_summary(summary)}") from failure
     summary["total seconds"] = round(time.monotonic() - began, 1)
-    print(format_summary(summary))
+    for line in format_summary(summary).splitlines():
+        report(line)
 
 
 def format_summary(summary: dict) -> str:
