@@ -51,8 +51,14 @@ def look_for_lost_jobs() -> None:
     """A worker that starts may be replacing one that was killed. Its jobs beat until a moment
     ago, so they are looked at once their silence can be told from life (the threshold and a
     second), and from then on every minute: an interrupted job runs again well within 90 s of
-    the worker's start. The beat is stamped now too, so `/healthz` sees a new worker at once."""
+    the worker's start. The beat is stamped now too, so `/healthz` sees a new worker at once.
+
+    The locks of the periodic chores are cleared too: a worker killed while a chore held one
+    would keep it for ever (neither Redis before 7.4 nor the SQLite queue lets a lock expire).
+    Here rather than with huey's `flush_locks` option, which fails the worker's start with a
+    traceback when the queue is down (a new one every few seconds under systemd)."""
     try:
+        HUEY.flush_locks()
         beat("worker")
         recover_lost_jobs.schedule(delay=settings.JOB_SILENCE_SECONDS + 1)
     except Exception as exc:

@@ -250,10 +250,6 @@ HUEY = {
         # default backoff lets an idle worker look only every 10 s: a person who pressed
         # «Сформировать» would wait that long before anything started.
         "max_delay": 1.0,
-        # A periodic chore holds a huey lock so that it never runs twice at once; a worker
-        # killed while holding one would keep it for ever (neither Redis before 7.4 nor the
-        # SQLite queue lets a lock expire), so a worker that starts clears them.
-        "flush_locks": True,
     },
 }
 
