@@ -62,27 +62,29 @@ def url_parts(url: str) -> list[str]:
     return [part for part in re.split(r"(?<=/)(?!/)|(?=\?)", url) if part]
 
 
-def invitation_sheet(issued: list[IssuedInvitation]) -> tuple[str, bytes]:
-    """Cut-out slips, one per person: name, sign-in, the link and its QR code. Dates are on the
-    organisation's clock, whoever prints the sheet and wherever."""
-    slips = []
-    for item in issued:
-        user = item.invitation.user
-        organisation = user.organisation
-        zone = zoneinfo.ZoneInfo(organisation.time_zone if organisation else settings.TIME_ZONE)
-        qr = segno.make(item.url, error="m")
-        slips.append(
-            {
-                "full_name": user.full_name,
-                "username": user.username,
-                "url": item.url,
-                "url_parts": url_parts(item.url),
-                "qr": qr.svg_data_uri(scale=4, border=2),
-                "expires": f"{timezone.localtime(item.invitation.expires_at, zone):%d.%m.%Y %H:%M}",
-                "portal": portal_name(organisation, word="портал"),
-                "messenger": organisation.messenger_texts.short if organisation else "",
-            }
-        )
-    return render_pdf(
-        "pdf/invitation_sheet.html", {"slips": slips}, filename="Приглашения в портал.pdf"
-    )
+# The sheet's name when it is opened or saved.
+SLIPS_FILENAME = "Приглашения в портал.pdf"
+
+
+def invitation_slip(item: IssuedInvitation) -> dict:
+    """One cut-out slip as plain data: name, sign-in, the link and its QR code. Dates are on
+    the organisation's clock, whoever prints the sheet and wherever."""
+    user = item.invitation.user
+    organisation = user.organisation
+    zone = zoneinfo.ZoneInfo(organisation.time_zone if organisation else settings.TIME_ZONE)
+    qr = segno.make(item.url, error="m")
+    return {
+        "full_name": user.full_name,
+        "username": user.username,
+        "url": item.url,
+        "url_parts": url_parts(item.url),
+        "qr": qr.svg_data_uri(scale=4, border=2),
+        "expires": f"{timezone.localtime(item.invitation.expires_at, zone):%d.%m.%Y %H:%M}",
+        "portal": portal_name(organisation, word="портал"),
+        "messenger": organisation.messenger_texts.short if organisation else "",
+    }
+
+
+def render_invitation_slips(slips: list[dict]) -> tuple[str, bytes]:
+    """The sheet of slips built by `invitation_slip`, one after another."""
+    return render_pdf("pdf/invitation_sheet.html", {"slips": slips}, filename=SLIPS_FILENAME)

@@ -10,7 +10,7 @@ transition (both, until `Organisation.max_only_from`). Templates read `organisat
 anyone to VK.
 
 `regulation_replacements` is the documented table that turns the regulation's mentions of VK
-into the MAX wording for a new draft (onboarding's `messenger_draft_create`).
+into the MAX wording for a new draft (acknowledgements' `messenger_draft_create`).
 """
 
 from __future__ import annotations

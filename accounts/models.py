@@ -14,6 +14,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
+from cdt_portal.models import Delivery
+
 from .messenger import MessengerTexts, is_max_link, texts_for
 from .validators import validate_russian_mobile
 
@@ -129,7 +131,7 @@ class Organisation(models.Model):
     )
     # Raised (with an F() update) by the accounts services that change what an acknowledgement
     # sheet prints of the organisation or its people: names, positions, roles, activation, the
-    # organisation's details. Part of the stored sheet's name (acknowledgements.documents).
+    # organisation's details. Part of the stored sheet's name (acknowledgements.sheet).
     people_revision = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
@@ -510,47 +512,12 @@ class InvitationMailing(models.Model):
     def __str__(self) -> str:
         return f"Рассылка приглашений от {timezone.localtime(self.created_at):%d.%m.%Y %H:%M}"
 
-
-class InvitationDelivery(models.Model):
-    """One person's letter in a mailing, and what became of it. `sending` is committed before
-    the message is handed to the mail server and `sent` after, so a job that runs again (a
-    retry, a worker that was killed) never sends a letter twice: a row it finds in `sending`
-    was in flight when the worker stopped, and becomes `unconfirmed`."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("ждёт отправки")
-        SENDING = "sending", _("отправляется")
-        SENT = "sent", _("отправлено")
-        FAILED = "failed", _("не отправлено")
-        UNCONFIRMED = "unconfirmed", _("отправка не подтверждена")
-
-    mailing = models.ForeignKey(
-        InvitationMailing, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    person = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    email = models.EmailField()
-    invitation = models.ForeignKey(
-        Invitation, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
-    )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    reason = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        verbose_name = _("письмо-приглашение")
-        verbose_name_plural = _("письма-приглашения")
-        ordering = ["person__last_name", "person__first_name", "pk"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["mailing", "person"], name="invitation_delivery_one_per_person"
-            )
-        ]
-        indexes = [models.Index(fields=["person", "-id"], name="invitation_delivery_person")]
-
-    def __str__(self) -> str:
-        return f"{self.email}: {self.get_status_display()}"
+    @property
+    def batch(self) -> str:
+        """Its letters' batch in the outbox (`cdt_portal.outbox`)."""
+        return f"invitations:{self.pk}"
 
     @property
-    def finished(self) -> bool:
-        return self.status in (self.Status.SENT, self.Status.FAILED, self.Status.UNCONFIRMED)
+    def deliveries(self):
+        """Its letters, one per person, in the outbox."""
+        return Delivery.objects.filter(batch=self.batch)

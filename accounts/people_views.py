@@ -6,19 +6,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from cdt_portal import throttle
 from cdt_portal.access import public
+from cdt_portal.downloads import private_stored_response
 from cdt_portal.errors import PortalError
 from cdt_portal.inputs import parse_id
+from cdt_portal.models import Job
 from cdt_portal.paging import paginate
-from cdt_portal.pdf import pdf_response
 
 from .forms import GroupForm, GroupLinkForm, InvitationAcceptForm, ParentLinkForm, PersonForm
-from .invitations import invitation_sheet, mask_email
+from .invitations import SLIPS_FILENAME, mask_email
 from .models import ImportBatch, Role
 from .permissions import (
     ADMINS,
@@ -61,11 +62,16 @@ from .services import (
     invitation_issue,
     invitation_mailing_retry,
     invitations_email_start,
-    invitations_for_print,
     login_unlock,
     person_create,
     person_set_active,
     person_update,
+)
+from .services.invitations import (
+    SLIPS_KEEP,
+    SLIPS_KIND,
+    invitation_slips_start,
+    stored_invitation_slips,
 )
 
 
@@ -149,9 +155,7 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
                 base_url=_base_url(request),
             )
         else:
-            invitation_issue(
-                user=person, actor=request.user, base_url=_base_url(request), send_email=False
-            )
+            invitation_issue(user=person, actor=request.user, base_url=_base_url(request))
     except PortalError as exc:
         messages.error(request, exc.message)
         return redirect("person_detail", pk=person.pk)
@@ -197,8 +201,8 @@ SELECT_WITHOUT_PASSWORD = "without_password"
 
 @roles_required(MANAGERS)
 def invitations_print(request: HttpRequest) -> HttpResponse:
-    """People who have not chosen a password yet: slips to print (at once), or letters by
-    e-mail to everyone selected who has an e-mail (a job)."""
+    """People who have not chosen a password yet: slips to print, or letters by e-mail to
+    everyone selected who has an e-mail; either is a job, whose page the press leads to."""
     waiting = people_waiting_for_invitation(request.user)
     if request.method == "POST":
         # Whoever is named, in reach or not: the services refuse (and record) the others.
@@ -206,30 +210,24 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
         chosen = people_without_password(request.user.organisation_id).filter(
             pk__in=[pk for pk in ids if pk is not None]
         )
-        if "email" in request.POST:
-            try:
+        try:
+            if "email" in request.POST:
                 job = invitations_email_start(
                     organisation=request.user.organisation,
                     people=[p for p in chosen if p.email],
                     actor=request.user,
                     base_url=_base_url(request),
                 )
-            except PortalError as exc:
-                messages.error(request, exc.message)
-                return redirect("invitations_print")
-            return redirect("invitation_mailing", pk=mailing_of_job(job).pk)
-        if not chosen:
-            messages.error(request, "Отметьте, кому напечатать приглашения.")
-            return redirect("invitations_print")
-        try:
-            issued = invitations_for_print(
-                actor=request.user, people=chosen, base_url=_base_url(request)
-            )
+            else:
+                job = invitation_slips_start(
+                    actor=request.user, people=chosen, base_url=_base_url(request)
+                )
         except PortalError as exc:
             messages.error(request, exc.message)
             return redirect("invitations_print")
-        filename, pdf = invitation_sheet(issued)
-        return pdf_response(filename, pdf, inline=False)
+        if "email" in request.POST:
+            return redirect("invitation_mailing", pk=mailing_of_job(job).pk)
+        return redirect("invitation_slips_pdf", pk=job.pk)
     # Nobody is ticked at first; «Выбрать всех без пароля» is a link to ?select=without_password
     # (static/js/invitations.js ticks the boxes in place when JavaScript runs).
     page = paginate(request, waiting, 200)
@@ -241,7 +239,35 @@ def invitations_print(request: HttpRequest) -> HttpResponse:
             "select_all": request.GET.get("select") == SELECT_WITHOUT_PASSWORD,
             "select_param": SELECT_WITHOUT_PASSWORD,
             "with_email": sum(1 for person in page["page_obj"] if person.email),
+            "keep_minutes": int(SLIPS_KEEP.total_seconds() // 60),
         },
+    )
+
+
+@roles_required(MANAGERS)
+def invitation_slips_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The sheet of slips a print job stored, at once, as the acknowledgement sheet is served.
+    Otherwise a page: the job's progress (static/js/progress.js reloads this address when the
+    job is done, which then serves the sheet), why it failed, or that the sheet was removed.
+    The sheet holds live sign-in links: only whoever pressed «Напечатать» gets it, and only for
+    an hour (SLIPS_KEEP); any other job, or anyone else's, is 404."""
+    job = get_object_or_404(
+        Job,
+        pk=pk,
+        kind=SLIPS_KIND,
+        started_by=request.user,
+        organisation_id=request.user.organisation_id,
+    )
+    stored = stored_invitation_slips(job)
+    if stored is not None:
+        # Sent by nginx in production (`cdt_portal.downloads`), as the order and the sheet are.
+        return private_stored_response(
+            stored, filename=SLIPS_FILENAME, content_type="application/pdf"
+        )
+    return render(
+        request,
+        "accounts/invitation_slips.html",
+        {"job": job, "keep_minutes": int(SLIPS_KEEP.total_seconds() // 60)},
     )
 
 

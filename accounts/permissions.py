@@ -20,7 +20,6 @@ from cdt_portal.access import View
 from .models import ImportBatch, Role, StudyGroup, User
 
 # The rules views use. Each is a set of roles; a person holding any of them passes.
-SIGNED_IN: frozenset[str] = frozenset(Role.values)
 MANAGERS = frozenset({Role.ADMIN, Role.DIRECTOR})
 ADMINS = frozenset({Role.ADMIN})
 TEACHERS = frozenset({Role.TEACHER})

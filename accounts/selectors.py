@@ -13,10 +13,10 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
-from cdt_portal import throttle
+from cdt_portal import outbox, throttle
 from cdt_portal.audit import person_entries
 from cdt_portal.errors import PortalError
-from cdt_portal.models import AuditEntry, Job
+from cdt_portal.models import AuditEntry, Delivery, Job
 from cdt_portal.paging import contains_any_case, search_people
 
 from .invitations import LINK_USED, make_token
@@ -24,7 +24,6 @@ from .models import (
     Guardianship,
     ImportBatch,
     Invitation,
-    InvitationDelivery,
     InvitationMailing,
     Organisation,
     Role,
@@ -40,6 +39,15 @@ HISTORY_ON_PERSON_PAGE = 50
 def public_organisations() -> list[Organisation]:
     """At most two organisations: enough to tell a one-institution deployment from a shared one."""
     return list(Organisation.objects.all()[:2])
+
+
+def privacy_context(organisation: Organisation) -> dict:
+    """The privacy policy's facts (152-ФЗ ст. 18.1), all from the organisation's record."""
+    return {
+        "organisation": organisation,
+        "phone": organisation.phone.as_international if organisation.phone else "",
+        "administrators": list(organisation.platform_administrators),
+    }
 
 
 def taught_groups(teacher: User) -> QuerySet[StudyGroup]:
@@ -71,12 +79,17 @@ class PersonRecord:
     invitation: Invitation | None
     history: list[AuditEntry]  # the latest HISTORY_ON_PERSON_PAGE entries
     more_history: bool  # older entries exist (the audit page shows them)
+    # Every letter the portal sent or tried to send the person, whichever app sent it: the
+    # latest HISTORY_ON_PERSON_PAGE of them.
+    letters: list[Delivery]
+    more_letters: bool
 
 
 def person_record(person: User) -> PersonRecord:
     links = Guardianship.objects.select_related("parent", "student")
     # One more than shown, to know whether there are older entries without counting them all.
     history = list(person_entries(person.organisation_id, person)[: HISTORY_ON_PERSON_PAGE + 1])
+    letters = list(outbox.history(person)[: HISTORY_ON_PERSON_PAGE + 1])
     return PersonRecord(
         parents=[link.parent for link in links.filter(student=person)],
         children=[link.student for link in links.filter(parent=person)],
@@ -85,6 +98,8 @@ def person_record(person: User) -> PersonRecord:
         invitation=person.invitations.first(),
         history=history[:HISTORY_ON_PERSON_PAGE],
         more_history=len(history) > HISTORY_ON_PERSON_PAGE,
+        letters=letters[:HISTORY_ON_PERSON_PAGE],
+        more_letters=len(letters) > HISTORY_ON_PERSON_PAGE,
     )
 
 
@@ -196,39 +211,39 @@ def import_apply_job(batch: ImportBatch) -> Job | None:
 # --- Invitations by e-mail ------------------------------------------------------------------
 
 
-# Offered again: letters not sent, and letters whose sending was not confirmed (a worker killed
-# mid-send): nothing sends those by itself, the administrator decides.
-UNSENT = (InvitationDelivery.Status.FAILED, InvitationDelivery.Status.UNCONFIRMED)
-
-
-def unsent_deliveries(mailing: InvitationMailing) -> list[InvitationDelivery]:
+def unsent_deliveries(mailing: InvitationMailing) -> list[Delivery]:
     """The letters of a mailing that were not sent (refused, the server down) or whose sending
-    was not confirmed."""
-    return list(
-        mailing.deliveries.filter(status__in=UNSENT).select_related("person").order_by("pk")
-    )
+    was not confirmed (a worker killed mid-send): offered again, the administrator decides."""
+    return list(outbox.unsent(mailing.batch))
 
 
 @dataclass(frozen=True)
 class MailingResults:
     mailing: InvitationMailing
     job: Job | None
-    deliveries: list[InvitationDelivery]
+    deliveries: list[Delivery]
     counts: dict[str, int]
     unsent: int
     unconfirmed: int
 
 
 def mailing_results(mailing: InvitationMailing) -> MailingResults:
-    deliveries = list(mailing.deliveries.select_related("person").order_by("pk"))
+    deliveries = list(
+        outbox.letters(mailing.batch).order_by("person__last_name", "person__first_name", "pk")
+    )
     counts = Counter(d.status for d in deliveries)
     return MailingResults(
         mailing=mailing,
         job=Job.objects.filter(key=mailing.key).first(),
         deliveries=deliveries,
-        counts={label: counts.get(value, 0) for value, label in InvitationDelivery.Status.choices},
-        unsent=sum(counts.get(status, 0) for status in UNSENT),
-        unconfirmed=counts.get(InvitationDelivery.Status.UNCONFIRMED, 0),
+        counts={
+            label: counts.get(value, 0)
+            for value, label in Delivery.Status.choices
+            # A mailing names only people with an e-mail, and never withdraws a letter.
+            if value not in (Delivery.Status.NO_EMAIL, Delivery.Status.WITHDRAWN)
+        },
+        unsent=sum(counts.get(status, 0) for status in outbox.UNSENT),
+        unconfirmed=counts.get(Delivery.Status.UNCONFIRMED, 0),
     )
 
 
@@ -247,21 +262,20 @@ def mailing_of_job(job: Job) -> InvitationMailing:
 
 @dataclass(frozen=True)
 class PersonDelivery:
-    delivery: InvitationDelivery
+    delivery: Delivery
+    mailing_id: int
     job: Job | None
 
 
 def latest_person_delivery(person: User) -> PersonDelivery | None:
-    """The person's most recent invitation letter and the job sending it (for their page)."""
-    delivery = (
-        InvitationDelivery.objects.filter(person=person)
-        .select_related("mailing")
-        .order_by("-pk")
-        .first()
-    )
+    """The person's most recent invitation letter, its mailing and the job sending it (for
+    their page)."""
+    delivery = outbox.history(person).filter(kind="invitation").first()
     if delivery is None:
         return None
-    return PersonDelivery(delivery, Job.objects.filter(key=delivery.mailing.key).first())
+    mailing = InvitationMailing.objects.filter(pk=int(delivery.batch.split(":")[1])).first()
+    job = Job.objects.filter(key=mailing.key).first() if mailing else None
+    return PersonDelivery(delivery, mailing.pk if mailing else 0, job)
 
 
 def throttle_keys(person: User) -> list[str]:

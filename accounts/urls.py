@@ -4,6 +4,8 @@ from . import jobs_views, people_views, views
 
 urlpatterns = [
     path("join/<slug:slug>/", views.join, name="join"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("privacy/<slug:slug>/", views.privacy_public, name="privacy_public"),
     path("people/", views.people, name="people"),
     path("people/<int:pk>/", views.person_detail, name="person_detail"),
     path("people/new/", people_views.person_new, name="person_new"),
@@ -13,6 +15,11 @@ urlpatterns = [
     path("people/<int:pk>/unlock/", people_views.login_unlock_view, name="login_unlock"),
     path("people/<int:pk>/parents/", people_views.person_parents, name="person_parents"),
     path("people/invitations/", people_views.invitations_print, name="invitations_print"),
+    path(
+        "people/invitations/slips/<int:pk>.pdf",
+        people_views.invitation_slips_pdf,
+        name="invitation_slips_pdf",
+    ),
     path(
         "people/invitations/mailings/<int:pk>/",
         people_views.invitation_mailing,
@@ -37,6 +44,5 @@ urlpatterns = [
     path("jobs/", jobs_views.jobs, name="jobs"),
     path("jobs/<int:pk>/retry/", jobs_views.job_retry_view, name="job_retry"),
     path("organisation/", views.organisation_settings, name="organisation_settings"),
-    path("accounts/profile/", views.profile, name="profile"),
     path("accounts/keepalive/", views.keepalive, name="keepalive"),
 ]

@@ -1,15 +1,16 @@
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from cdt_portal.access import login_only, public
 from cdt_portal.errors import PortalError
 from cdt_portal.paging import paginate
 
-from .forms import OrganisationForm, ProfileForm
+from .forms import OrganisationForm
 from .models import INSTITUTION_ROLE_CHOICES, Organisation
 from .permissions import (
+    FAMILIES,
     MANAGERS,
     TEACHERS,
     get_group_for_user,
@@ -23,8 +24,9 @@ from .selectors import (
     login_failures,
     people_list,
     person_record,
+    privacy_context,
 )
-from .services import organisation_update, profile_update
+from .services import organisation_update
 
 
 @public
@@ -106,25 +108,24 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/organisation_form.html", {"form": form})
 
 
-@login_only
-def profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                profile_update(user=request.user, **form.cleaned_data)
-            except PortalError as exc:
-                form.add_error(exc.field, exc.message)
-            else:
-                messages.success(request, "Контактные данные сохранены.")
-                return redirect("profile")
-        messages.error(request, "Проверьте поля формы: изменения не сохранены.")
-    return render(request, "accounts/profile.html", {"form": form})
-
-
 @require_GET
 @login_only
 def keepalive(request: HttpRequest) -> HttpResponse:
     """Pinged by the regulation page while someone reads it: the request itself counts as
     activity for `SessionTimeoutMiddleware`, so there is nothing more to do."""
     return HttpResponse(status=204)
+
+
+@require_safe
+@roles_required(FAMILIES | TEACHERS | MANAGERS)
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's organisation's privacy policy."""
+    return render(request, "accounts/privacy.html", privacy_context(request.user.organisation))
+
+
+@public
+@require_safe
+def privacy_public(request: HttpRequest, slug: str) -> HttpResponse:
+    """Any organisation's privacy policy, public, addressed like its join page."""
+    organisation = get_object_or_404(Organisation, slug=slug)
+    return render(request, "accounts/privacy.html", privacy_context(organisation))

@@ -1,29 +1,21 @@
-"""The approved order and the acknowledgement sheet: plain-data contexts, then PDFs."""
+"""What the approved order and the acknowledgement sheet print: plain-data contexts, then PDFs.
+How the sheet is built in parts, stored, found and cleaned up is `sheet.py`."""
 
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
-import logging
-import math
 import re
 import zoneinfo
 from dataclasses import asdict, dataclass
 
-from django.conf import settings
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.models import User
-from cdt_portal.files import store_once
 from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import join_pdfs, render_pdf
 
-from .models import AckMethod, Acknowledgement, DocumentVersion, VersionStatus
+from .models import AckMethod, Acknowledgement, DocumentVersion
 from .selectors import counted_version_ids, readers
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -209,7 +201,14 @@ def sheet_filename(version: DocumentVersion, *, blank: bool) -> str:
     return f"Лист ознакомления — приказ № {version.order_number}{suffix}.pdf"
 
 
-def _chunks(rows: list, size: int) -> list[list]:
+# WeasyPrint lays out about 200 table rows a second here. A long document is rendered in pieces
+# of at most this many rows, each in its own WeasyPrint run, and joined: the order here, the
+# sheet in parts rendered by separate jobs (`sheet.py`), so one new acknowledgement re-renders
+# one part, not the whole sheet.
+SHEET_PART_ROWS = 200
+
+
+def chunks(rows: list, size: int) -> list[list]:
     return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
 
@@ -220,7 +219,7 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
     context = order_context(version)
     context["title_kind"], context["title_rest"] = _title_parts(version.title)
     rows = context.pop("rows")
-    first, *rest = _chunks(rows, SHEET_PART_ROWS)
+    first, *rest = chunks(rows, SHEET_PART_ROWS)
     css = columns_css(context["columns"])
     first_piece = {**context, "rows": first, "unnumbered": True}
     pieces = [render_pdf("pdf/order.html", first_piece, filename="", css=css)[1]]
@@ -232,231 +231,17 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
 
 
 def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
-    """The whole sheet in one WeasyPrint run, nothing stored (benchmarks, previews)."""
+    """The whole sheet in one WeasyPrint run, nothing stored (benchmarks, previews; the portal
+    stores it in parts, `sheet.py`)."""
     context = {**sheet_context(version, blank=blank), "first_part": True}
-    return _render_sheet_context(version, context, blank=blank)
+    return render_sheet_pdf(version, context, blank=blank)
 
 
-def _render_sheet_context(version, context, *, blank) -> tuple[str, bytes]:
+def render_sheet_pdf(version: DocumentVersion, context: dict, *, blank: bool) -> tuple[str, bytes]:
+    """The sheet, or a part of it, from a context of `sheet_context`'s shape."""
     return render_pdf(
         "pdf/sheet.html",
         context,
         filename=sheet_filename(version, blank=blank),
         css=columns_css(context["columns"]),
     )
-
-
-# WeasyPrint lays out about 200 table rows a second here. A sheet is stored in parts of at most
-# this many rows, each rendered by its own job (in parallel on as many workers as there are),
-# so one new acknowledgement re-renders one part, not the whole sheet.
-SHEET_PART_ROWS = 200
-SHEET_FOLDER = "documents/sheets"
-
-
-def _content_key(data: dict) -> str:
-    return hashlib.sha256(
-        json.dumps(data, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class SheetPart:
-    index: int
-    path: str
-    context: dict
-
-
-# Part of every sheet key: raise it when what a sheet prints from the same rows changes (the
-# rows' fields, the context's shape), so that no sheet stored before is served again.
-SHEET_LAYOUT = 1
-
-
-@dataclass(frozen=True)
-class SheetLookup:
-    """Where the stored sheet of a version is found, named by the version's and its
-    organisation's revision counters (`DocumentVersion.sheet_revision`,
-    `Organisation.people_revision`), which the services raise whenever they change what the
-    sheet prints: finding an unchanged sheet builds none of its rows. The key's index file
-    names the whole sheet stored for it (a hash of its content)."""
-
-    version_id: int
-    blank: bool
-    filename: str
-    key: str
-
-    @property
-    def job_key(self) -> str:
-        return f"sheet-v{self.version_id}-{self.key}-{'blank' if self.blank else 'filled'}"
-
-    @property
-    def index_path(self) -> str:
-        return f"{SHEET_FOLDER}/v{self.version_id}-key-{self.key}.txt"
-
-
-@dataclass(frozen=True)
-class SheetPlan(SheetLookup):
-    """What the sheet of a version shows now, cut into parts, with where each part and the
-    whole are stored. Every file name is a hash of the content it holds, so a stale file is
-    never served and an unchanged one never rendered twice."""
-
-    content_key: str = ""
-    whole_path: str = ""
-    parts: tuple[SheetPart, ...] = ()
-
-    def missing_parts(self) -> list[SheetPart]:
-        return [part for part in self.parts if not default_storage.exists(part.path)]
-
-
-def sheet_lookup(
-    version: DocumentVersion, *, blank: bool = False, fresh: bool = False
-) -> SheetLookup:
-    """The key of the sheet as `version` (loaded with its document's organisation) shows it:
-    no query and no row built; `fresh` reads the counters from the database first (one
-    query), for a version loaded a while ago."""
-    if fresh:
-        _fresh_counters(version)
-    revisions = {
-        "layout": SHEET_LAYOUT,
-        "version": version.pk,
-        "sheet_revision": version.sheet_revision,
-        "people_revision": version.document.organisation.people_revision,
-        "blank": blank,
-    }
-    return SheetLookup(
-        version_id=version.pk,
-        blank=blank,
-        filename=sheet_filename(version, blank=blank),
-        key=_content_key(revisions),
-    )
-
-
-def _fresh_counters(version: DocumentVersion) -> None:
-    """The revision counters as the database has them now, onto `version` (one query): a plan
-    reads them before its rows, so a key never names content older than itself."""
-    version.sheet_revision, people_revision = DocumentVersion.objects.values_list(
-        "sheet_revision", "document__organisation__people_revision"
-    ).get(pk=version.pk)
-    version.document.organisation.people_revision = people_revision
-
-
-def _part_rows(count: int) -> int:
-    """Rows per part: at most SHEET_PART_ROWS, and as many parts as keep every worker busy to
-    the end (1,000 rows on 2 workers: 6 parts of 167 rows, 3 each, not 5 of 200, where one
-    worker renders a third part while the other waits)."""
-    workers = max(1, settings.HUEY.get("consumer", {}).get("workers", 1))
-    parts = math.ceil(count / SHEET_PART_ROWS / workers) * workers
-    return max(1, math.ceil(count / parts)) if count else SHEET_PART_ROWS
-
-
-def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
-    """The whole sheet from every row (the jobs, the nightly cleanup): the key is read from the
-    database first, then the rows, so the rows are at least as new as the key."""
-    _fresh_counters(version)
-    lookup = sheet_lookup(version, blank=blank)
-    context = sheet_context(version, blank=blank)
-    rows = context.pop("rows")
-    chunks = _chunks(rows, _part_rows(len(rows)))
-    content_key = _content_key({**context, "rows": rows})
-    parts = []
-    for index, chunk in enumerate(chunks):
-        # A part does not know the page it starts on: the join numbers the pages, so parts
-        # render independently of each other.
-        part_context = {**context, "rows": chunk, "first_part": index == 0, "unnumbered": True}
-        key = _content_key(part_context)
-        parts.append(SheetPart(index, f"{SHEET_FOLDER}/v{version.pk}-p-{key}.pdf", part_context))
-    return SheetPlan(
-        version_id=lookup.version_id,
-        blank=blank,
-        filename=lookup.filename,
-        key=lookup.key,
-        content_key=content_key,
-        whole_path=f"{SHEET_FOLDER}/v{version.pk}-all-{content_key}.pdf",
-        parts=tuple(parts),
-    )
-
-
-def _read(path: str) -> bytes | None:
-    if not default_storage.exists(path):
-        return None
-    with default_storage.open(path, "rb") as stored:
-        return stored.read()
-
-
-def stored_content_key(lookup: SheetLookup) -> str | None:
-    """The content key of the whole sheet stored for `lookup`'s key, or None."""
-    index = _read(lookup.index_path)
-    return index.decode().strip() if index else None
-
-
-def stored_sheet_name(lookup: SheetLookup) -> str | None:
-    """Where the whole sheet is stored for exactly this content, when it is: a plan names its
-    content, a lookup finds it through its key's index."""
-    if isinstance(lookup, SheetPlan):
-        name = lookup.whole_path
-    else:
-        content_key = stored_content_key(lookup)
-        if content_key is None:
-            return None
-        name = f"{SHEET_FOLDER}/v{lookup.version_id}-all-{content_key}.pdf"
-    return name if default_storage.exists(name) else None
-
-
-def stored_sheet(lookup: SheetLookup) -> bytes | None:
-    """The whole sheet stored for exactly this content, or None."""
-    name = stored_sheet_name(lookup)
-    return _read(name) if name else None
-
-
-def store_whole(plan: SheetPlan, whole: bytes | None = None) -> None:
-    """Store the whole sheet (unless it is there) and name it in its key's index. The key was
-    read before the rows, so the index never points to content older than the key."""
-    if whole is not None:
-        store_once(plan.whole_path, whole)
-    store_once(plan.index_path, plan.content_key.encode())
-
-
-def render_sheet_part(version: DocumentVersion, part: SheetPart, *, blank: bool) -> bytes:
-    return _render_sheet_context(version, part.context, blank=blank)[1]
-
-
-def join_sheet(plan: SheetPlan) -> bytes:
-    """The stored parts joined in order and numbered."""
-    parts = []
-    for part in plan.parts:
-        with default_storage.open(part.path, "rb") as stored:
-            parts.append(stored.read())
-    return join_pdfs(parts, number_from=2)
-
-
-def sheet_pdf(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:
-    """The sheet built in this process, part by part (benchmarks, the order job's peers, tests):
-    the same parts and the same stored whole the sheet jobs write."""
-    plan = sheet_plan(version, blank=blank)
-    whole = stored_sheet(plan)
-    if whole is None:
-        for part in plan.missing_parts():
-            store_once(part.path, render_sheet_part(version, part, blank=blank))
-        whole = join_sheet(plan)
-    store_whole(plan, whole)
-    return plan.filename, whole
-
-
-def referenced_sheet_paths() -> set[str]:
-    """Every stored sheet file the current content of a version names (filled and blank), and
-    the index of its current key: what the nightly cleanup keeps (onboarding/maintenance.py)."""
-    paths: set[str] = set()
-    versions = DocumentVersion.objects.filter(
-        status__in=[VersionStatus.APPROVED, VersionStatus.SUPERSEDED]
-    ).select_related("document__organisation")
-    for version in versions:
-        for blank in (False, True):
-            plan = sheet_plan(version, blank=blank)
-            paths.update((plan.whole_path, plan.index_path))
-            stored = stored_content_key(plan)
-            if stored is not None and stored != plan.content_key:
-                # The recount disagrees with the key: a change that bypassed the services (the
-                # Django admin, a shell). The next print builds the sheet again.
-                logger.warning("Sheet key %s of version %s is stale", plan.key, version.pk)
-                default_storage.delete(plan.index_path)
-            paths.update(part.path for part in plan.parts)
-    return paths

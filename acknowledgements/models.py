@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import models
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organisation
+from cdt_portal.errors import PortalError
+from cdt_portal.models import Delivery
 
 REGULATION_CODE = "sferum"
 REGULATION_TITLE = "Положение об использовании ИКОП «Сферум»"
@@ -38,6 +43,61 @@ class VersionStatus(models.TextChoices):
     APPROVING = "approving", _("утверждается…")
     APPROVED = "approved", _("утверждена")
     SUPERSEDED = "superseded", _("заменена новой")
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One action on a version: the states it may be taken from and the state it leads to
+    (None: the version keeps its state). `refusal` is what a person is told in any other
+    state, `refusal_in` what they are told in a state that needs its own sentence."""
+
+    sources: tuple[str, ...]
+    target: str | None
+    refusal: str = ""
+    refusal_in: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+NOT_EDITABLE = "Утверждённую редакцию изменить нельзя: создайте новую редакцию документа."
+NOT_EDITABLE_WHILE_APPROVING = "Редакция утверждается: изменить её нельзя."
+NOT_APPROVABLE = "Эта редакция уже утверждена или заменена: утвердить её нельзя."
+NOT_IN_FORCE = "С этой редакцией знакомиться не нужно: она не утверждена или уже заменена новой."
+NO_SHEET = "У черновика нет листа ознакомления."
+
+IN_FORCE = (VersionStatus.APPROVED,)
+
+# The one place that says which action is allowed in which state of a version, in the style of
+# the registration request's table (onboarding/models.py): the services refuse by it
+# (`DocumentVersion.require`), the views and selectors ask it (`allows`, `allowed_actions`)
+# instead of comparing states. The approval job's own steps are never refused to a person:
+# the job leaves alone a version that moved on meanwhile (`allows`).
+TRANSITIONS: dict[str, Transition] = {
+    # A draft's text and order details (the services set every other field).
+    "edit": Transition(
+        (VersionStatus.DRAFT,),
+        None,
+        NOT_EDITABLE,
+        {VersionStatus.APPROVING: NOT_EDITABLE_WHILE_APPROVING},
+    ),
+    # The director presses «Утвердить»: a job renders and stores the order. Pressed again while
+    # the version is approving, it finds that job (the version is where approving leads).
+    "approve": Transition(
+        (VersionStatus.DRAFT, VersionStatus.APPROVING), VersionStatus.APPROVING, NOT_APPROVABLE
+    ),
+    # The approval job stored the order: the version is in force ...
+    "approval_finish": Transition((VersionStatus.APPROVING,), VersionStatus.APPROVED),
+    # ... and the one in force before it is superseded.
+    "supersede": Transition((VersionStatus.APPROVED,), VersionStatus.SUPERSEDED),
+    # The approval job failed: a draft again, the reason in its history.
+    "approval_fail": Transition((VersionStatus.APPROVING,), VersionStatus.DRAFT),
+    # Reading it: only the version in force is confirmed, recorded on paper, reminded of and
+    # given a due date.
+    "confirm": Transition(IN_FORCE, None, NOT_IN_FORCE),
+    "record_paper": Transition(IN_FORCE, None, NOT_IN_FORCE),
+    "remind": Transition(IN_FORCE, None, NOT_IN_FORCE),
+    "set_deadline": Transition(IN_FORCE, None, NOT_IN_FORCE),
+    # Every version that was ever in force has its sheet.
+    "print_sheet": Transition((VersionStatus.APPROVED, VersionStatus.SUPERSEDED), None, NO_SHEET),
+}
 
 
 def text_sha256(text: str) -> str:
@@ -105,10 +165,10 @@ class DocumentVersion(models.Model):
     # start from (approval, or the day the due date was set). See cdt_portal/reminder_schedule.
     read_by = models.DateField(_("срок ознакомления"), null=True, blank=True)
     reminders_from = models.DateField(_("напоминания с"), null=True, blank=True)
-    # Raised (with an F() update) by every service that changes what this version's sheet
-    # prints of the version itself or of its acknowledgements; with the organisation's
-    # `people_revision` it names the stored sheet (`documents.sheet_lookup`), so an unchanged
-    # sheet is found without building its rows.
+    # Raised by `sheet.sheet_changed` (the one function that raises it, called by every service
+    # that changes what this version's sheet prints of the version itself or of its
+    # acknowledgements); with the organisation's `people_revision` it names the stored sheet
+    # (`sheet.sheet_lookup`), so an unchanged sheet is found without building its rows.
     sheet_revision = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
@@ -131,9 +191,20 @@ class DocumentVersion(models.Model):
     def organisation(self) -> Organisation:
         return self.document.organisation
 
-    @property
-    def is_draft(self) -> bool:
-        return self.status == VersionStatus.DRAFT
+    def allows(self, action: str) -> bool:
+        """The version's state allows `action` (a key of TRANSITIONS)."""
+        return self.status in TRANSITIONS[action].sources
+
+    def allowed_actions(self) -> list[str]:
+        """The actions of `TRANSITIONS` that the version's current state allows."""
+        return [name for name, step in TRANSITIONS.items() if self.status in step.sources]
+
+    def require(self, action: str) -> Transition:
+        """The transition for `action`; refused with its sentence in any other state."""
+        step = TRANSITIONS[action]
+        if self.status in step.sources:
+            return step
+        raise PortalError(step.refusal_in.get(self.status, step.refusal))
 
     @property
     def order_label(self) -> str:
@@ -187,7 +258,8 @@ class Acknowledgement(models.Model):
 class ReminderRun(models.Model):
     """One press of «Напомнить» (or one scheduled round): a job that e-mails each pending
     reader once. `number` counts the runs of a version; a new run starts only after the last
-    one finished, so a double click finds the run already going."""
+    one finished, so a double click finds the run already going. Its letters are the outbox's
+    batch `reminders:<pk>` (`batch`, `deliveries`); this row keeps what the run was."""
 
     version = models.ForeignKey(
         DocumentVersion, on_delete=models.PROTECT, related_name="reminder_runs"
@@ -222,34 +294,16 @@ class ReminderRun(models.Model):
     def job_key(self) -> str:
         return f"reminders-v{self.version_id}-{self.on_date:%Y%m%d}-{self.number}"
 
+    # A run's batch is this and its pk (`batch`); selectors build the same name in SQL.
+    BATCH_PREFIX = "reminders:"
 
-class DeliveryStatus(models.TextChoices):
-    SENDING = "sending", _("отправляется")
-    SENT = "sent", _("отправлено")
-    FAILED = "failed", _("не отправлено")
-    # The worker stopped between handing the message to SMTP and hearing back: it may have
-    # gone out. Never re-sent automatically; the administrator decides.
-    UNCONFIRMED = "unconfirmed", _("отправка не подтверждена")
-    NO_EMAIL = "no_email", _("нет e-mail")
+    @property
+    def batch(self) -> str:
+        """Its letters' batch in the outbox (`cdt_portal.outbox`)."""
+        return f"{self.BATCH_PREFIX}{self.pk}"
 
-
-class ReminderDelivery(models.Model):
-    """One person's reminder in one run, recorded before the next person is e-mailed."""
-
-    run = models.ForeignKey(ReminderRun, on_delete=models.PROTECT, related_name="deliveries")
-    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=20, choices=DeliveryStatus.choices)
-    reason = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("напоминание")
-        verbose_name_plural = _("напоминания")
-        ordering = ["pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["run", "person"], name="reminder_once_per_run_person"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.person} — {self.get_status_display()}"
+    @property
+    def deliveries(self) -> QuerySet[Delivery]:
+        """Its letters, one per person (`no_email` for those to remind in person), in the
+        outbox."""
+        return Delivery.objects.filter(batch=self.batch)

@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import CharField, Count, Prefetch, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from accounts.models import Organisation, Role, User
+from accounts.messenger import names_vk
+from accounts.models import Messenger, Organisation, Role, User
+from cdt_portal import outbox
 from cdt_portal.audit import history
-from cdt_portal.models import AuditEntry, Job
+from cdt_portal.models import AuditEntry, Delivery, Job
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 from cdt_portal.reminder_schedule import reminder_due
@@ -20,19 +23,14 @@ from cdt_portal.reminder_schedule import reminder_due
 from .diff import TextDiff, word_diff
 from .models import (
     REGULATION_CODE,
+    TRANSITIONS,
     Acknowledgement,
-    DeliveryStatus,
     DocumentVersion,
-    ReminderDelivery,
     ReminderRun,
     VersionStatus,
 )
 
 READER_ROLES = (Role.TEACHER, Role.ADMIN)
-
-# Shown when someone opens the edit form of an approved version, and raised by the service
-# that refuses the edit: one sentence, kept here so the two never drift apart.
-NOT_EDITABLE = "Утверждённую редакцию изменить нельзя: создайте новую редакцию документа."
 
 
 def readers(organisation: Organisation) -> QuerySet[User]:
@@ -63,6 +61,42 @@ def current_version(
         )
         .first()
     )
+
+
+def open_regulation_draft(organisation: Organisation) -> DocumentVersion | None:
+    """The newest draft (or a version being approved) of the organisation's regulation."""
+    return (
+        DocumentVersion.objects.filter(
+            document__organisation=organisation,
+            document__code=REGULATION_CODE,
+            status__in=(VersionStatus.DRAFT, VersionStatus.APPROVING),
+        )
+        .order_by("-number")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class MessengerDraft:
+    """What a change of the organisation's messenger asks of the regulation (the dashboard's
+    prompt): a draft of a new version with the messenger's name replaced
+    (`services.messenger_draft_create`)."""
+
+    # The approved regulation still names VK while the messenger is MAX (or the transition),
+    # and no draft of a new version exists yet.
+    needed: bool
+    # The open draft (or a version being approved) of the regulation, when there is one.
+    draft: DocumentVersion | None
+
+
+def messenger_draft(organisation: Organisation) -> MessengerDraft:
+    draft, needed = None, False
+    if organisation.messenger != Messenger.VK:
+        draft = open_regulation_draft(organisation)
+        if draft is None:
+            current = current_version(organisation)
+            needed = current is not None and names_vk(current.text)
+    return MessengerDraft(needed=needed, draft=draft)
 
 
 def counted_version_ids(version: DocumentVersion) -> list[int]:
@@ -105,7 +139,7 @@ def reading_status(
         acknowledgement=ack,
         must_read=version is not None
         and ack is None
-        and version.status == VersionStatus.APPROVED
+        and version.allows("confirm")
         and is_reader(person),
     )
 
@@ -143,13 +177,6 @@ def acknowledgement_progress(
         .count()
     )
     return Progress(confirmed, staff.count())
-
-
-def edit_refusal(version: DocumentVersion) -> str | None:
-    """Why the version may not be edited, or None when it may (only a draft may)."""
-    if version.status == VersionStatus.APPROVING:
-        return "Редакция утверждается: изменить её нельзя."
-    return None if version.is_draft else NOT_EDITABLE
 
 
 def organisation_versions(organisation: Organisation) -> QuerySet[DocumentVersion]:
@@ -249,7 +276,14 @@ def approval_job_key(version: DocumentVersion) -> str:
 
 def approval_job(version: DocumentVersion) -> Job | None:
     """The job that approves (or approved, or failed to approve) the version."""
-    return Job.objects.filter(key=approval_job_key(version)).first()
+    return job_by_key(approval_job_key(version))
+
+
+def approval_failure(version: DocumentVersion, job: Job | None) -> str:
+    """Why the version's last approval failed, while the failure has put it back to draft
+    (the state `approval_fail` leads to); "" otherwise."""
+    put_back = version.status == TRANSITIONS["approval_fail"].target
+    return job.message if job and job.status == Job.Status.FAILED and put_back else ""
 
 
 def last_reminder_run(version: DocumentVersion) -> ReminderRun | None:
@@ -261,24 +295,21 @@ def reminder_run_for_user(version: DocumentVersion, pk: int) -> ReminderRun | No
 
 
 def reminder_job(run: ReminderRun) -> Job | None:
-    return Job.objects.filter(key=run.job_key).first()
+    return job_by_key(run.job_key)
 
 
-def reminder_deliveries(run: ReminderRun, *, query: str = "") -> QuerySet[ReminderDelivery]:
-    """The run's results by name, narrowed by a search over the person (as the lists are)."""
-    deliveries = run.deliveries.select_related("person").order_by(
+def reminder_deliveries(run: ReminderRun, *, query: str = "") -> QuerySet[Delivery]:
+    """The run's letters by name, narrowed by a search over the person (as the lists are)."""
+    letters = outbox.letters(run.batch).order_by(
         "person__last_name", "person__first_name", "person__patronymic", "pk"
     )
-    return search_people(deliveries, query, prefix="person__")
+    return search_people(letters, query, prefix="person__")
 
 
 def reminder_counts(run: ReminderRun) -> dict[str, int]:
-    """How many people of the run have each result, by status value (counted by the database:
-    one row per status, whatever the run's size)."""
-    counts = dict.fromkeys(DeliveryStatus.values, 0)
-    for row in run.deliveries.order_by().values("status").annotate(n=Count("pk")):
-        counts[row["status"]] = row["n"]
-    return counts
+    """How many letters of the run are in each state, by status value, every state present
+    (counted by the database: one row per status, whatever the run's size)."""
+    return dict(outbox.counts(run.batch))
 
 
 def job_by_key(key: str) -> Job | None:
@@ -346,18 +377,31 @@ def changes_since_read(person: User, version: DocumentVersion) -> ChangesSinceRe
 # --- scheduled reminders -----------------------------------------------------------------------
 
 
+# Letters that reminded nobody, so the schedule does not count them: refused by the server, or
+# recorded by a run that has not sent them yet.
+NOT_REMINDED = (Delivery.Status.FAILED, Delivery.Status.PENDING)
+
+
 def reminder_history(
     version: DocumentVersion, *, exclude_run: ReminderRun | None = None
 ) -> dict[int, tuple[int, dt.date]]:
     """Per person: how many reminders of this version they got (or were listed for, without an
-    e-mail) and the day of the last one. A letter that failed reminded nobody: not counted."""
-    deliveries = ReminderDelivery.objects.filter(run__version=version).exclude(
-        status=DeliveryStatus.FAILED
-    )
+    e-mail) and the day of the last one (the day of its run)."""
+    runs = ReminderRun.objects.filter(version=version)
     if exclude_run is not None:
-        deliveries = deliveries.exclude(run=exclude_run)
+        runs = runs.exclude(pk=exclude_run.pk)
+    runs = runs.annotate(
+        batch_name=Concat(Value(ReminderRun.BATCH_PREFIX), Cast("pk", CharField()))
+    )
+    day_of = dict(runs.values_list("batch_name", "on_date"))
+    # The runs' batch names (`ReminderRun.batch`) as a subquery: no list of parameters that
+    # grows with the runs.
+    letters = Delivery.objects.filter(
+        kind=Delivery.Kind.REMINDER, batch__in=runs.values("batch_name")
+    ).exclude(status__in=NOT_REMINDED)
     history_of: dict[int, tuple[int, dt.date]] = {}
-    for person_id, on_date in deliveries.values_list("person_id", "run__on_date"):
+    for person_id, batch in letters.values_list("person_id", "batch"):
+        on_date = day_of[batch]
         count, last = history_of.get(person_id, (0, on_date))
         history_of[person_id] = (count + 1, max(last, on_date))
     return history_of
@@ -369,7 +413,7 @@ def scheduled_targets(
     """The pending readers whose scheduled reminder is due on `on_date`
     (`cdt_portal.reminder_schedule.reminder_due`). A version without a start day (approved
     before the schedule existed, and no due date set since) has none."""
-    if version.reminders_from is None or version.status != VersionStatus.APPROVED:
+    if version.reminders_from is None or not version.allows("remind"):
         return []
     sent = reminder_history(version, exclude_run=exclude_run)
     due = []

@@ -17,7 +17,7 @@ from cdt_portal.net import client_ip
 from cdt_portal.numbers import counted_once
 from cdt_portal.paging import paginate
 
-from .documents import order_filename, sheet_lookup, stored_sheet_name
+from .documents import order_filename
 from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
 from .models import REGULATION_CODE, DocumentVersion, VersionStatus
 from .selectors import (
@@ -25,11 +25,11 @@ from .selectors import (
     ReadingStatus,
     acknowledgement_progress,
     acknowledgement_rows,
+    approval_failure,
     approval_job,
     changes_since_read,
     current_version,
     document_versions,
-    edit_refusal,
     is_overdue,
     job_by_key,
     last_reminder_run,
@@ -51,14 +51,15 @@ from .selectors import (
 from .services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
+    messenger_draft_create,
     reminders_retry_failed,
     reminders_start,
-    sheet_prepare,
     version_approve,
     version_create,
     version_edit,
     version_set_deadline,
 )
+from .sheet import sheet_lookup, sheet_prepare, stored_sheet_name
 
 STAFF = frozenset(STAFF_ROLES)
 DIRECTORS = frozenset({Role.DIRECTOR})
@@ -71,6 +72,15 @@ def get_version_for_user(request: HttpRequest, pk: int) -> DocumentVersion:
         pk=pk,
         document__organisation_id=request.user.organisation_id,
     )
+
+
+def _require_or_refuse(version: DocumentVersion, action: str, refuse=PermissionDenied) -> None:
+    """The services' own rule for `action` (the versions' transition table), answered as a page
+    answers it: 403, or `refuse` (Http404 where the thing asked for does not exist yet)."""
+    try:
+        version.require(action)
+    except PortalError as exc:
+        raise refuse(exc.message) from exc
 
 
 def get_current_version_or_404(request: HttpRequest) -> DocumentVersion:
@@ -107,8 +117,7 @@ def regulation(request: HttpRequest) -> HttpResponse:
 @roles_required(STAFF)
 def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
-    if version.status != VersionStatus.APPROVED:
-        raise PermissionDenied("Эта редакция не утверждена или заменена новой.")
+    _require_or_refuse(version, "confirm")
     form = ConfirmForm(request.POST)
     # The password again is a guess like the sign-in's: counted on the same throttle.
     throttle.check(request, request.user.get_username())
@@ -151,8 +160,7 @@ def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     or a button that starts it. Starting is a POST to the same address, which comes back here:
     nothing is written on GET."""
     version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request)
-    if version.status in (VersionStatus.DRAFT, VersionStatus.APPROVING):
-        raise Http404("У черновика нет листа ознакомления")
+    _require_or_refuse(version, "print_sheet", refuse=Http404)
     blank = request.GET.get("blank") == "1"
     if request.method == "POST":
         try:
@@ -347,9 +355,9 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
             # Every manager follows the approval (`register_job_viewer`); the page reloads when
             # it ends and shows the approved version or the reason it failed.
             "approval_job": job,
-            "approval_failed": job.message
-            if job and job.status == job.Status.FAILED and version.is_draft
-            else "",
+            "approval_failed": approval_failure(version, job),
+            # The buttons the version's state allows (`models.TRANSITIONS`).
+            "actions": version.allowed_actions(),
             "text_html": render_markdown(version.text),
             "history": version_history(version),
             "deadline_form": DeadlineForm(initial={"read_by": version.read_by}),
@@ -425,12 +433,33 @@ def version_new(request: HttpRequest) -> HttpResponse:
     return render(request, "acknowledgements/version_form.html", {"form": form, "version": None})
 
 
+@require_POST
+@roles_required(MANAGERS)
+def messenger_draft_view(request: HttpRequest, back: str) -> HttpResponse:
+    """«Подготовить проект новой редакции»: the regulation's draft with the messenger's name
+    replaced (or the draft that already exists). A refusal goes back to `back`, the page the
+    button is on: the dashboard, a page of a higher layer, so its URLconf gives the address
+    (`onboarding/urls.py`) and this app names none above it."""
+    try:
+        draft = messenger_draft_create(organisation=request.user.organisation, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(
+        request,
+        f"Проект редакции {draft.number} готов: проверьте текст, укажите номер и дату приказа "
+        "и передайте руководителю на утверждение.",
+    )
+    return redirect("version_detail", pk=draft.pk)
+
+
 @roles_required(MANAGERS)
 def version_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
-    refusal = edit_refusal(version)
-    if refusal:
-        messages.error(request, refusal)
+    try:
+        version.require("edit")
+    except PortalError as exc:
+        messages.error(request, exc.message)
         return redirect("version_detail", pk=version.pk)
     form = VersionForm(request.POST or None, instance=version)
     if request.method == "POST" and form.is_valid():

@@ -5,6 +5,7 @@ An archive is a tar file, `cdt-portal-YYYYMMDD-HHMMSS.tar`, readable with `tar t
     database.pgdump | database.sqlite3   the database (pg_dump custom format, or a SQLite copy),
                                           without the sessions' rows
     media/<name>                          every file of the default storage (MEDIA_ROOT)
+                                          except those under BACKUP_MEDIA_LEFT_OUT
     manifest.json                         format, time, database vendor, the applied migrations,
                                           and the size and SHA-256 of every member above
 
@@ -200,7 +201,10 @@ def _dump_database(using: str, target: Path) -> str:
 
 
 def _storage_files(storage: Storage, folder: str = "") -> Iterator[str]:
-    """Every file of the storage, sorted, as names relative to its root."""
+    """Every file of the storage, sorted, as names relative to its root, except the folders
+    of BACKUP_MEDIA_LEFT_OUT (files kept for an hour that hold live sign-in links)."""
+    if folder in settings.BACKUP_MEDIA_LEFT_OUT:
+        return
     try:
         folders, files = storage.listdir(folder)
     except FileNotFoundError:

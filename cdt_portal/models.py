@@ -151,3 +151,82 @@ class ServiceBeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.at:%d.%m.%Y %H:%M:%S}"
+
+
+class Delivery(models.Model):
+    """One letter to one person (or address): the portal's one outbox and the one history of
+    what was sent to whom. Every letter is a row here before it goes (`cdt_portal.outbox`):
+    `sending` is committed before the message is handed to the mail server and the outcome
+    after, so a worker killed in between leaves `unconfirmed` (it may have gone out), which
+    nothing sends again by itself; the person who sent it decides."""
+
+    class Kind(models.TextChoices):
+        # Every kind of letter the portal sends, named here so that a person's history of
+        # letters (`outbox.history`) reads the same whichever app sent them.
+        INVITATION = "invitation", _("приглашение")
+        INVITATION_CODE = "invitation_code", _("код подтверждения приглашения")
+        REMINDER = "reminder", _("напоминание ознакомиться с документом")
+        PARENT_REMINDER = "parent_reminder", _("напоминание родителю")
+        REGISTRATION = "registration", _("заявка на регистрацию в «Сферуме»")
+        DIGEST = "digest", _("еженедельная сводка")
+        DEPARTMENT_MESSAGE = "department_message", _("сообщение управления образования")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("ждёт отправки")
+        SENDING = "sending", _("отправляется")
+        SENT = "sent", _("отправлено")
+        FAILED = "failed", _("не отправлено")
+        # The worker stopped between handing the letter over and hearing back.
+        UNCONFIRMED = "unconfirmed", _("отправка не подтверждена")
+        # Nobody to write to: recorded so the page says whom to tell in person.
+        NO_EMAIL = "no_email", _("нет e-mail")
+        # Not needed any more when its turn came (the person did meanwhile what it asks).
+        WITHDRAWN = "withdrawn", _("не понадобилось")
+
+    organisation = models.ForeignKey(
+        settings.PORTAL_ORGANISATION_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    email = models.EmailField(blank=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    # The batch a letter belongs to ("invitations:12": a mailing, "reminders:7": a reminder
+    # run, …): a batch records each person once.
+    batch = models.CharField(max_length=120)
+    # What the letter's own app keeps with it (an invitation's id, a reminder's day).
+    data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("письмо")
+        verbose_name_plural = _("письма")
+        ordering = ["pk"]
+        constraints = [
+            # One letter per person in a batch: a batch sent again sends nobody twice.
+            models.UniqueConstraint(
+                fields=["batch", "person"],
+                condition=models.Q(person__isnull=False),
+                name="delivery_once_per_batch_person",
+            ),
+            models.UniqueConstraint(
+                fields=["batch", "email"],
+                condition=models.Q(person__isnull=True),
+                name="delivery_once_per_batch_address",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["batch", "status"], name="delivery_batch_status"),
+            models.Index(fields=["person", "-id"], name="delivery_person_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email or self.person}: {self.get_status_display()}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (self.Status.PENDING, self.Status.SENDING)

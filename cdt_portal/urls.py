@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("portal.urls")),
     path("", include("accounts.urls")),
     path("", include("signin.urls")),
+    path("", include("families.urls")),
     path("", include("onboarding.urls")),
     path("", include("acknowledgements.urls")),
     path("", include("departments.urls")),

@@ -13,5 +13,14 @@ class DepartmentsConfig(AppConfig):
             {
                 "department.message.sent": "Управление образования отправило сообщение",
                 "department.message.read": "Сообщение управления образования прочитано",
+                "department.message.emailed": (
+                    "Сообщение управления образования отправлено на e-mail"
+                ),
+                "department.message.email_failed": (
+                    "Сообщение управления образования не отправлено на e-mail"
+                ),
+                "department.message.email_unconfirmed": (
+                    "Отправка сообщения управления образования на e-mail не подтверждена"
+                ),
             }
         )

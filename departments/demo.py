@@ -27,12 +27,14 @@ from acknowledgements.models import (
     VersionStatus,
     text_sha256,
 )
-from onboarding.models import (
+from families.models import (
     ConsentAction,
     ConsentRecord,
     ConsentText,
     NoticeAcknowledgement,
     ParentNotice,
+)
+from onboarding.models import (
     RegistrationRequest,
     RequestStatus,
     SentVia,

@@ -32,6 +32,11 @@ class DepartmentMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.department}: {self.subject}"
 
+    @property
+    def batch(self) -> str:
+        """Its copies by e-mail in the outbox (`cdt_portal.Delivery`)."""
+        return f"department-message:{self.pk}"
+
 
 class MessageReceipt(models.Model):
     """An administrator of an institution has read the message (one row per reader)."""

@@ -10,7 +10,7 @@ come from `onboarding.selectors.rollout_summary`, and a test holds the two equal
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -21,20 +21,21 @@ from django.utils import timezone
 from accounts.models import Department, Organisation, Role, StudyGroup, User, UserRole
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
 from acknowledgements.selectors import READER_ROLES
+from cdt_portal import outbox
+from cdt_portal.models import Delivery
 from cdt_portal.numbers import counted_each, newest_entry
 from cdt_portal.paging import contains_any_case
 from cdt_portal.progress import Progress
-from onboarding.models import (
+from families.models import (
     ConsentRecord,
     NoticeAcknowledgement,
     ParentDeadline,
     ParentNotice,
     ParentTask,
-    RegistrationRequest,
-    RequestStatus,
-    SferumStatus,
-    TeacherSferumStatus,
 )
+from families.selectors import NoticeCounts
+from onboarding.models import RegistrationRequest, RequestStatus, SferumStatus, TeacherSferumStatus
+from onboarding.selectors import RolloutSummary, dashboard_numbers
 
 from .models import DepartmentMessage, MessageReceipt
 
@@ -50,6 +51,28 @@ def institution_for(department: Department, slug: str) -> Organisation:
         return Organisation.objects.get(department=department, slug=slug)
     except Organisation.DoesNotExist as exc:
         raise Http404("Нет такой организации") from exc
+
+
+@dataclass(frozen=True)
+class InstitutionPage:
+    """An institution's page as its department sees it: the dashboard's numbers, and of its
+    people only the platform administrators (names and contacts)."""
+
+    organisation: Organisation
+    summary: RolloutSummary
+    notices: NoticeCounts
+    administrators: list[User]
+
+
+def institution_page(department: Department, slug: str) -> InstitutionPage:
+    organisation = institution_for(department, slug)
+    numbers = dashboard_numbers(organisation)
+    return InstitutionPage(
+        organisation=organisation,
+        summary=numbers.summary,
+        notices=numbers.notices,
+        administrators=list(numbers.summary.administrators),
+    )
 
 
 @dataclass
@@ -282,15 +305,6 @@ def department_totals(rows: list[InstitutionRow]) -> dict[str, Progress]:
     }
 
 
-def administrators(organisation: Organisation) -> list[User]:
-    """The institution's platform administrators: the department's contacts there."""
-    return list(
-        organisation.platform_administrators.only(
-            "pk", "last_name", "first_name", "patronymic", "email", "phone", "position"
-        )
-    )
-
-
 # Messages -------------------------------------------------------------------------------------
 
 
@@ -327,10 +341,18 @@ class ReadLine:
     organisation: Organisation
     # (administrator's name, when read), in the order they read it; empty: nobody has.
     readers: list[tuple[str, dt.datetime]]
+    # The copies by e-mail to its administrators: (state label, how many), in `Status` order.
+    letters: list[tuple[str, int]]
 
 
 def message_readers(message: DepartmentMessage) -> list[ReadLine]:
-    """Per institution the message went to: which of its administrators read it, and when."""
+    """Per institution the message went to: which of its administrators read it, and when,
+    and what became of the copies by e-mail."""
+    letters: dict[int, Counter] = defaultdict(Counter)
+    for organisation_id, status in outbox.letters(message.batch).values_list(
+        "organisation_id", "status"
+    ):
+        letters[organisation_id][status] += 1
     receipts = defaultdict(list)
     for receipt in message.receipts.select_related("reader").only(
         "organisation_id",
@@ -341,7 +363,15 @@ def message_readers(message: DepartmentMessage) -> list[ReadLine]:
     ):
         receipts[receipt.organisation_id].append((receipt.reader.full_name, receipt.read_at))
     return [
-        ReadLine(organisation, receipts.get(organisation.pk, []))
+        ReadLine(
+            organisation,
+            receipts.get(organisation.pk, []),
+            [
+                (Delivery.Status(status).label, letters[organisation.pk][status])
+                for status in Delivery.Status.values
+                if letters[organisation.pk][status]
+            ],
+        )
         for organisation in message.institutions.order_by("short_name").only(
             "pk", "slug", "short_name"
         )

@@ -1,22 +1,35 @@
-"""The department's writes: sending a message to its institutions' administrators, and an
-administrator marking it read. One transaction and one audit entry each; a refusal is a
-`PortalError` and changes nothing."""
+"""The department's writes: sending a message to its institutions' administrators (shown on
+their dashboard, and a copy by e-mail through the outbox), and an administrator marking it
+read. One transaction and one audit entry each; a refusal is a `PortalError` and changes
+nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Organisation, Role, User
+from cdt_portal import outbox
 from cdt_portal.audit import log_action
+from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
+from cdt_portal.jobs import ThrottledProgress, job_task, start_job
+from cdt_portal.models import Delivery
+from cdt_portal.outbox import Recipient
 
 from .models import DepartmentMessage, MessageReceipt
 
 MESSAGE_SENT = "department.message.sent"
 MESSAGE_READ = "department.message.read"
+# One entry a copy by e-mail, as it ends.
+LETTER_ACTIONS = {
+    Delivery.Status.SENT: "department.message.emailed",
+    Delivery.Status.FAILED: "department.message.email_failed",
+    Delivery.Status.UNCONFIRMED: "department.message.email_unconfirmed",
+}
 
 NOT_DEPARTMENT = "Отправлять сообщения может только специалист управления образования."
 NO_INSTITUTIONS = "В управлении образования нет ни одной организации: сообщение некому отправить."
@@ -61,13 +74,80 @@ def message_send(*, actor: User, subject: str, text: str) -> DepartmentMessage:
             text=text,
         )
         message.institutions.set([pk for pk, _name in institutions])
+        administrators = (
+            User.objects.filter(organisation__in=[pk for pk, _name in institutions], is_active=True)
+            .with_role(Role.ADMIN)
+            .order_by("organisation_id", "pk")
+        )
+        letters = outbox.record(
+            batch=message.batch,
+            kind=Delivery.Kind.DEPARTMENT_MESSAGE,
+            organisation_id=None,
+            recipients=[
+                Recipient(person, person.email, organisation_id=person.organisation_id)
+                for person in administrators
+            ],
+        )
         log_action(
             actor,
             message,
             MESSAGE_SENT,
             {"subject": subject, "institutions": [name for _pk, name in institutions]},
         )
+        start_job(
+            task=send_department_message,
+            key=f"department-message:{message.pk}",
+            kind="department_message",
+            title=f"Сообщение «{subject}» на e-mail администраторов",
+            organisation_id=None,
+            actor=actor,
+            args=(message.pk,),
+            total=letters,
+        )
     return message
+
+
+def message_letters_run(*, job_id: int, message_id: int) -> str:
+    """The job: the message's copies by e-mail, each claimed before the mail server gets it
+    and settled after (`cdt_portal.outbox`), so a run again sends nobody a second copy."""
+    message = DepartmentMessage.objects.select_related("department", "author").get(pk=message_id)
+    total = outbox.letters(message.batch).count()
+    progress = ThrottledProgress(job_id, total)
+    done = total - outbox.letters(message.batch).filter(status=Delivery.Status.PENDING).count()
+
+    def build(letter: Delivery):
+        return build_templated(
+            "department_message",
+            to=[letter.email],
+            context={
+                "person": letter.person,
+                "message": message,
+                "base_url": settings.PORTAL_URL,
+            },
+        )
+
+    def settled(letter: Delivery) -> None:
+        log_action(
+            message.author,
+            letter.person,
+            LETTER_ACTIONS[letter.status],
+            {"message": message.pk, "email": letter.email, "reason": letter.reason},
+            organisation_id=letter.organisation_id,
+        )
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        progress(done)
+
+    outbox.send(batch=message.batch, build=build, on_settled=settled, progress=advance)
+    progress(total, final=True)
+    return ""
+
+
+@job_task()
+def send_department_message(job_id: int, message_id: int) -> str:
+    return message_letters_run(job_id=job_id, message_id=message_id)
 
 
 def message_read(*, reader: User, message: DepartmentMessage) -> MessageReceipt:

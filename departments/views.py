@@ -11,7 +11,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import ADMINS, DEPARTMENT, roles_required
 from cdt_portal.errors import PortalError
-from onboarding.selectors import dashboard_numbers
 
 from . import selectors, services
 from .exports import institutions_xlsx
@@ -70,18 +69,16 @@ def export_xlsx(request: HttpRequest) -> HttpResponse:
 @roles_required(DEPARTMENT)
 def institution(request: HttpRequest, slug: str) -> HttpResponse:
     department = selectors.department_of(request.user)
-    organisation = selectors.institution_for(department, slug)
-    numbers = dashboard_numbers(organisation)
+    page = selectors.institution_page(department, slug)
     return render(
         request,
         "departments/institution.html",
         {
             "department": department,
-            "organisation": organisation,
-            "summary": numbers.summary,
-            "notices": numbers.notices,
-            # The administrators' names and contacts: the only people a department sees.
-            "administrators": numbers.summary.administrators,
+            "organisation": page.organisation,
+            "summary": page.summary,
+            "notices": page.notices,
+            "administrators": page.administrators,
         },
     )
 

@@ -1,5 +1,6 @@
 """The audit actions the rollout writes, and what the audit page calls them (registered in
-`OnboardingConfig.ready`). Services write them; selectors read a history by them."""
+`OnboardingConfig.ready`). Services write them; selectors read a history by them. The
+families' actions (notices, consents, choices, deadlines) are `families.actions`."""
 
 from __future__ import annotations
 
@@ -14,15 +15,9 @@ def request_action(status: str) -> str:
 REQUEST_DETAILS_CHANGED = "request.details.changed"
 SCAN_REFUSED = "request.scan.refused"
 SFERUM_STATUS_CHANGED = "sferum_status.changed"
-NOTICE_PUBLISHED = "notice.published"
-NOTICE_CONFIRMED = "notice.confirmed"
-CONSENT_GIVEN = "consent.given"
-CONSENT_WITHDRAWN = "consent.withdrawn"
 SEND_QUEUED = "request.send.queued"
 SEND_ATTEMPT = "request.send.attempt"
 SEND_REFUSED = "request.send.refused"
-# Entries about the sending job, not about the request's state: a send job's key leaves them out.
-SEND_JOB_ACTIONS = (SEND_QUEUED, SEND_ATTEMPT, SEND_REFUSED)
 
 LABELS: dict[str, str] = {
     request_action(RequestStatus.DRAFT): "Заявка на регистрацию начата",
@@ -38,33 +33,10 @@ LABELS: dict[str, str] = {
     REQUEST_DETAILS_CHANGED: "Изменены данные администратора в заявке",
     SCAN_REFUSED: "Скан подписанного письма не принят",
     SFERUM_STATUS_CHANGED: "Изменён статус педагога в «Сферуме»",
-    NOTICE_PUBLISHED: "Опубликовано уведомление родителей",
-    NOTICE_CONFIRMED: "Родитель ознакомлен с уведомлением",
-    CONSENT_GIVEN: "Дано согласие на обработку персональных данных",
-    CONSENT_WITHDRAWN: "Отозвано согласие на обработку персональных данных",
     SEND_QUEUED: "Отправка заявки поставлена в очередь",
     SEND_ATTEMPT: "Заявка передаётся почтовому серверу",
     SEND_REFUSED: "Почтовый сервер не принял заявку",
 }
-
-# Issue 12, the family side.
-STUDENT_NOTICE_PUBLISHED = "student_notice.published"
-STUDENT_NOTICE_CONFIRMED = "student_notice.confirmed"
-FAMILY_DECLINED = "family.declined"
-FAMILY_RETURNED = "family.returned"
-CONSENT_PAPER_GIVEN = "consent.paper.given"
-CONSENT_PAPER_WITHDRAWN = "consent.paper.withdrawn"
-
-LABELS.update(
-    {
-        STUDENT_NOTICE_PUBLISHED: "Опубликовано уведомление обучающихся",
-        STUDENT_NOTICE_CONFIRMED: "Обучающийся ознакомлен с уведомлением",
-        FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
-        FAMILY_RETURNED: "Семья снова использует «Сферум»",
-        CONSENT_PAPER_GIVEN: "Записано бумажное согласие на обработку персональных данных",
-        CONSENT_PAPER_WITHDRAWN: "Записан бумажный отзыв согласия на обработку персональных данных",
-    }
-)
 
 # Issue 12, §5.1: the checklist of local acts and programmes to amend.
 AMENDMENT_UPDATED = "amendment.updated"
@@ -79,17 +51,20 @@ LABELS.update(
     }
 )
 
-# Issue 12, deadlines for parents and the weekly digest.
-PARENT_DEADLINE_SET = "parent_deadline.set"
-PARENT_REMINDED = "parent.reminded"
+# Issue 12, the weekly digest: one entry a letter, as its letter ends (`Delivery.Status`).
 DIGEST_SENT = "digest.sent"
 DIGEST_FAILED = "digest.failed"
+DIGEST_UNCONFIRMED = "digest.unconfirmed"
+DIGEST_ACTIONS = {
+    "sent": DIGEST_SENT,
+    "failed": DIGEST_FAILED,
+    "unconfirmed": DIGEST_UNCONFIRMED,
+}
 
 LABELS.update(
     {
-        PARENT_DEADLINE_SET: "Установлен срок для родителей",
-        PARENT_REMINDED: "Напоминание родителю",
         DIGEST_SENT: "Отправлена еженедельная сводка",
         DIGEST_FAILED: "Еженедельная сводка не отправлена",
+        DIGEST_UNCONFIRMED: "Отправка еженедельной сводки не подтверждена",
     }
 )

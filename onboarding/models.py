@@ -1,10 +1,13 @@
+"""The Sferum rollout's own records: the registration request and its transition table, the
+teachers' Sferum status, the §5.1 checklist and the weekly digest's record. The families' side
+(notices, consents, family choices, parents' deadlines) is `families.models`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -142,13 +145,12 @@ class RegistrationRequest(models.Model):
     def __str__(self) -> str:
         return f"{self.organisation}: {self.get_status_display()}"
 
-    @property
-    def is_open(self) -> bool:
-        return self.status not in FINAL_STATUSES
-
     def allowed_actions(self) -> list[str]:
         """The actions of `TRANSITIONS` that the request's current state allows."""
-        return [name for name, step in TRANSITIONS.items() if self.status in step.sources]
+        return [name for name in TRANSITIONS if self.allows(name)]
+
+    def allows(self, action: str) -> bool:
+        return self.status in TRANSITIONS[action].sources
 
     def require(self, action: str) -> Transition:
         """The transition for `action`; refused, naming the states that allow it, when the
@@ -197,222 +199,6 @@ class TeacherSferumStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person}: {self.get_status_display()}"
-
-
-class PublishedNotice(models.Model):
-    """A notice published to a group of people; the newest edition is in force and each
-    edition is confirmed anew."""
-
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField(_("текст уведомления"))
-    published_at = models.DateTimeField(_("опубликовано"), auto_now_add=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-
-    class Meta:
-        abstract = True
-        ordering = ["-published_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.organisation}: {self.published_at:%d.%m.%Y}"
-
-
-class ParentNotice(PublishedNotice):
-    """The notice informing parents how the institution uses Sferum (section 5)."""
-
-    class Meta(PublishedNotice.Meta):
-        verbose_name = _("уведомление родителей")
-        verbose_name_plural = _("уведомления родителей")
-
-
-class NoticeAcknowledgement(models.Model):
-    notice = models.ForeignKey(
-        ParentNotice, on_delete=models.PROTECT, related_name="acknowledgements"
-    )
-    parent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notice_acknowledgements"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["notice", "parent"], name="notice_ack_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.parent}: {self.at:%d.%m.%Y}"
-
-
-class ConsentText(models.Model):
-    """A version of the consent to personal-data processing (152-ФЗ, a separate document)."""
-
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    text = models.TextField(_("текст согласия"))
-    text_sha256 = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.organisation}: {self.created_at:%d.%m.%Y}"
-
-
-class ConsentAction(models.TextChoices):
-    GIVEN = "given", _("дано")
-    WITHDRAWN = "withdrawn", _("отозвано")
-
-
-class ConsentRecord(models.Model):
-    """One act of giving or withdrawing consent; never changed, the newest one is in force."""
-
-    parent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_given"
-    )
-    student = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents"
-    )
-    action = models.CharField(max_length=10, choices=ConsentAction.choices)
-    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="records")
-    at = models.DateTimeField(auto_now_add=True)
-    ip_address = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.parent} → {self.student}: {self.get_action_display()}"
-
-
-# Issue 12, the family side: the consent's filled details, the students' own notice, and the
-# families who choose not to use Sferum.
-
-
-class IdentityDocument(models.TextChoices):
-    PASSPORT = "passport", _("паспорт гражданина Российской Федерации")
-    FOREIGN_PASSPORT = "foreign_passport", _("паспорт иностранного гражданина")
-    OTHER = "other", _("иной документ, удостоверяющий личность")
-
-
-class AuthorityDocument(models.TextChoices):
-    BIRTH_CERTIFICATE = "birth_certificate", _("свидетельство о рождении")
-    GUARDIANSHIP = "guardianship", _("акт органа опеки и попечительства")
-    OTHER = "other", _("иной документ, подтверждающий полномочия")
-
-
-class ConsentMethod(models.TextChoices):
-    ONLINE = "online", _("в портале")
-    PAPER = "paper", _("на бумаге")
-
-
-class ConsentDetails(models.Model):
-    """What a consent record says beyond «given»/«withdrawn» (152-ФЗ ст. 9 ч. 4): the parent,
-    their identity document, the child, the document proving the parent's authority; and how
-    the act was made (online, or on paper recorded by an administrator with the paper's date).
-    A withdrawal keeps only the way and the date. Personal data: shown to the parent and the
-    organisation's managers only."""
-
-    record = models.OneToOneField(
-        ConsentRecord, on_delete=models.PROTECT, related_name="details", primary_key=True
-    )
-    method = models.CharField(
-        _("как оформлено"), max_length=10, choices=ConsentMethod.choices, default="online"
-    )
-    signed_on = models.DateField(_("дата документа"))
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
-    )
-    parent_full_name = models.CharField(_("Ф.И.О. родителя"), max_length=300, blank=True)
-    parent_address = models.CharField(_("адрес родителя"), max_length=500, blank=True)
-    id_document = models.CharField(
-        _("документ, удостоверяющий личность"),
-        max_length=20,
-        choices=IdentityDocument.choices,
-        blank=True,
-    )
-    id_series = models.CharField(_("серия"), max_length=20, blank=True)
-    id_number = models.CharField(_("номер"), max_length=30, blank=True)
-    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
-    child_full_name = models.CharField(_("Ф.И.О. ребёнка"), max_length=300, blank=True)
-    child_birth_date = models.DateField(_("дата рождения ребёнка"), null=True, blank=True)
-    child_address = models.CharField(_("адрес ребёнка"), max_length=500, blank=True)
-    authority_document = models.CharField(
-        _("документ, подтверждающий полномочия"),
-        max_length=20,
-        choices=AuthorityDocument.choices,
-        blank=True,
-    )
-    authority_series = models.CharField(_("серия"), max_length=20, blank=True)
-    authority_number = models.CharField(_("номер"), max_length=30, blank=True)
-    authority_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    authority_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
-
-    class Meta:
-        verbose_name = _("сведения согласия")
-        verbose_name_plural = _("сведения согласий")
-
-    def __str__(self) -> str:
-        return f"{self.record}: {self.signed_on:%d.%m.%Y}"
-
-
-class StudentNotice(PublishedNotice):
-    """The students' own short notice (section 5.2: students and parents are informed)."""
-
-    class Meta(PublishedNotice.Meta):
-        verbose_name = _("уведомление обучающихся")
-        verbose_name_plural = _("уведомления обучающихся")
-
-
-class StudentNoticeAcknowledgement(models.Model):
-    notice = models.ForeignKey(
-        StudentNotice, on_delete=models.PROTECT, related_name="acknowledgements"
-    )
-    student = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["notice", "student"], name="student_notice_ack_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.student}: {self.at:%d.%m.%Y}"
-
-
-class FamilyChannel(models.TextChoices):
-    PHONE = "phone", _("по телефону")
-    EMAIL = "email", _("по электронной почте")
-    PAPER = "paper", _("на бумаге (через ребёнка или лично)")
-
-
-class FamilyChoice(models.Model):
-    """A parent's choice for one child: «не используем Сферум/MAX» and the other channel the
-    family prefers. `declined` false: they changed their mind (the row and its history stay)."""
-
-    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    student = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="family_choices"
-    )
-    declined = models.BooleanField(_("не используем «Сферум»"), default=True)
-    channel = models.CharField(
-        _("другой способ связи"), max_length=10, choices=FamilyChannel.choices, blank=True
-    )
-    contact = models.CharField(_("телефон или e-mail для связи"), max_length=300, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("выбор семьи")
-        verbose_name_plural = _("выбор семей")
-        constraints = [
-            models.UniqueConstraint(fields=["parent", "student"], name="family_choice_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.parent} → {self.student}: {self.get_channel_display()}"
 
 
 # Issue 12, §5.1 of the regulation: the local acts and the additional programmes the
@@ -468,82 +254,3 @@ class AmendmentItem(models.Model):
         if self.group_id:
             return f"Дополнительная программа «{self.group.name}»"
         return self.title
-
-
-# Issue 12, deadlines for parents and the weekly digest --------------------------------------
-
-
-class ParentTask(models.TextChoices):
-    NOTICE = "notice", _("уведомление")
-    CONSENT = "consent", _("согласие")
-
-
-class ParentDeadline(models.Model):
-    """The date by which parents should confirm the notice in force, or give the consent for
-    each child. Setting it starts the reminder schedule again from that day."""
-
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(_("что сделать"), max_length=10, choices=ParentTask.choices)
-    due_date = models.DateField(_("срок"))
-    reminders_from = models.DateField(_("напоминания с"))
-
-    class Meta:
-        verbose_name = _("срок для родителей")
-        verbose_name_plural = _("сроки для родителей")
-        constraints = [
-            models.UniqueConstraint(fields=["organisation", "kind"], name="parent_deadline_once"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()}: до {self.due_date:%d.%m.%Y}"
-
-
-class ReminderStatus(models.TextChoices):
-    SENT = "sent", _("отправлено")
-    FAILED = "failed", _("не отправлено")
-    NO_EMAIL = "no_email", _("нет e-mail: напомнить лично")
-
-
-class ParentReminder(models.Model):
-    """One reminder to one parent (sent, failed, or due but without an e-mail address)."""
-
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    parent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=10, choices=ParentTask.choices)
-    at = models.DateTimeField(default=timezone.now)
-    on_date = models.DateField()
-    status = models.CharField(max_length=10, choices=ReminderStatus.choices)
-    reason = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-at", "-pk"]
-        constraints = [
-            # Never twice a day: a second run the same day cannot add a row.
-            models.UniqueConstraint(
-                fields=["parent", "kind", "on_date"], name="parent_reminder_once_a_day"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.parent}: {self.get_kind_display()}, {self.on_date:%d.%m.%Y}"
-
-
-class DigestSent(models.Model):
-    """The weekly digest of one organisation for one week: recorded before it is sent, so a
-    second run of the same week sends nothing."""
-
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    week_start = models.DateField()
-    at = models.DateTimeField(default=timezone.now)
-    recipients = models.PositiveIntegerField(default=0)
-    reason = models.TextField(blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organisation", "week_start"], name="digest_once_a_week"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organisation}: неделя с {self.week_start:%d.%m.%Y}"

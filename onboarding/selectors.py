@@ -1,5 +1,6 @@
 """What pages read about the rollout: the request and its timeline, teachers' statuses, the
-family page, notices and consents, and the dashboard's summary. Nothing here writes."""
+§5.1 checklist, the dashboard's summary and the weekly digest. The families' numbers the
+dashboard shows come from `families.selectors`. Nothing here writes."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ import re
 from dataclasses import dataclass
 from email.utils import formataddr
 
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.db.models import Count, Q, QuerySet
 
-from accounts.messenger import names_vk
-from accounts.models import Guardianship, Messenger, Organisation, Role, StudyGroup, User
-from acknowledgements.models import REGULATION_CODE, DocumentVersion, VersionStatus, text_sha256
+from accounts.models import Organisation, Role, StudyGroup, User
+from acknowledgements.models import DocumentVersion
 from acknowledgements.selectors import (
     AckFilter,
     acknowledgement_progress,
@@ -28,6 +26,14 @@ from cdt_portal.models import AuditEntry, Job
 from cdt_portal.numbers import counted_once
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
+from families.models import ParentTask
+from families.selectors import (
+    FamilyCounts,
+    NoticeCounts,
+    family_counts,
+    notice_counts,
+    overdue_parents,
+)
 
 from .actions import REQUEST_DETAILS_CHANGED, SFERUM_STATUS_CHANGED
 from .documents import build_registration_email
@@ -35,20 +41,9 @@ from .models import (
     TRANSITIONS,
     AmendmentItem,
     AmendmentState,
-    ConsentDetails,
-    ConsentRecord,
-    ConsentText,
-    FamilyChoice,
-    NoticeAcknowledgement,
-    ParentDeadline,
-    ParentNotice,
-    ParentReminder,
-    ParentTask,
     RegistrationRequest,
     RequestStatus,
     SferumStatus,
-    StudentNotice,
-    StudentNoticeAcknowledgement,
     TeacherSferumStatus,
 )
 
@@ -311,181 +306,6 @@ def teacher_list(organisation: Organisation, *, query: str = "", status: str = "
     return teachers
 
 
-# Families: the notice and the consents ------------------------------------------------------
-
-
-def current_notice(organisation: Organisation) -> ParentNotice | None:
-    return ParentNotice.objects.filter(organisation=organisation).first()
-
-
-def default_notice_text(organisation: Organisation) -> str:
-    return render_to_string("onboarding/notice_default.md", {"organisation": organisation})
-
-
-def default_consent_text(organisation: Organisation) -> str:
-    return render_to_string("onboarding/consent_default.md", {"organisation": organisation})
-
-
-def current_consent_text(organisation: Organisation) -> ConsentText:
-    """The consent text in force. Before anyone consented it is the portal's template, shown
-    unsaved: the consent service stores it with the first consent."""
-    body = default_consent_text(organisation)
-    # A changed template (the complete consent of issue 12) is a new edition: stored with the
-    # first consent under it, while the records under the old one keep theirs.
-    text = ConsentText.objects.filter(
-        organisation=organisation, text_sha256=text_sha256(body)
-    ).first()
-    if text is None:
-        text = ConsentText(organisation=organisation, text=body, text_sha256=text_sha256(body))
-    return text
-
-
-def consent_state(student: User) -> ConsentRecord | None:
-    """The consent in force for the student: their newest record."""
-    return ConsentRecord.objects.filter(student=student).order_by("-at", "-pk").first()
-
-
-@dataclass(frozen=True)
-class FamilyOverview:
-    notice: ParentNotice | None
-    notice_ack: NoticeAcknowledgement | None
-    children: QuerySet[User]
-    own_groups: QuerySet[StudyGroup] | list
-
-
-def family_overview(user: User) -> FamilyOverview:
-    """A student's own groups; a parent's notice, and each child's groups and consent history
-    (the newest consent record is the one in force), each list in one query."""
-    is_parent = user.has_role(Role.PARENT)
-    groups_with_teachers = Prefetch(
-        "study_groups", queryset=StudyGroup.objects.prefetch_related("teachers")
-    )
-    consent_history = Prefetch(
-        "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
-    )
-    children = (
-        User.objects.filter(parent_links__parent=user, organisation_id=user.organisation_id)
-        .prefetch_related(groups_with_teachers, consent_history, _own_choices(user))
-        .order_by("last_name", "first_name")
-        if is_parent
-        else User.objects.none()
-    )
-    own_groups = (
-        user.study_groups.prefetch_related("teachers") if user.has_role(Role.STUDENT) else []
-    )
-    notice = current_notice(user.organisation) if is_parent else None
-    notice_ack = (
-        NoticeAcknowledgement.objects.filter(notice=notice, parent=user).first() if notice else None
-    )
-    return FamilyOverview(notice, notice_ack, children, own_groups)
-
-
-@dataclass(frozen=True)
-class GroupParents:
-    group: StudyGroup
-    parents: list[tuple[User, bool]]  # (parent, has confirmed the notice)
-    confirmed: int
-
-
-@dataclass(frozen=True)
-class NoticeOverview:
-    notice: ParentNotice | None
-    draft: str  # what the publishing form starts from
-    groups: list[GroupParents]
-
-
-def notice_overview(organisation: Organisation) -> NoticeOverview:
-    """The notice in force and, group by group, which active parents confirmed it."""
-    notice = current_notice(organisation)
-    confirmed = (
-        set(NoticeAcknowledgement.objects.filter(notice=notice).values_list("parent_id", flat=True))
-        if notice
-        else set()
-    )
-    links = Prefetch(
-        "students__parent_links", queryset=Guardianship.objects.select_related("parent")
-    )
-    rows = []
-    for group in StudyGroup.objects.filter(organisation=organisation).prefetch_related(links):
-        parents = {
-            link.parent.pk: link.parent
-            for student in group.students.all()
-            for link in student.parent_links.all()
-            if link.parent.is_active
-        }
-        people = sorted(parents.values(), key=lambda p: p.full_name)
-        rows.append(
-            GroupParents(
-                group=group,
-                parents=[(p, p.pk in confirmed) for p in people],
-                confirmed=sum(p.pk in confirmed for p in people),
-            )
-        )
-    return NoticeOverview(
-        notice=notice,
-        draft=notice.text if notice else default_notice_text(organisation),
-        groups=rows,
-    )
-
-
-@dataclass(frozen=True)
-class ConsentListing:
-    students: QuerySet[User]
-    groups: QuerySet[StudyGroup]
-
-
-def consent_listing(
-    organisation: Organisation, *, query: str = "", group_id: int | None = None
-) -> ConsentListing:
-    """Students with their consent history (oldest first), found by name and group."""
-    records = Prefetch(
-        "consents",
-        queryset=ConsentRecord.objects.select_related("parent", "details").order_by("at", "pk"),
-        to_attr="consent_history",
-    )
-    students = search_people(
-        User.objects.filter(organisation=organisation)
-        .with_role(Role.STUDENT)
-        .prefetch_related(records, "study_groups")
-        .order_by("last_name", "first_name"),
-        query,
-    )
-    if group_id is not None:
-        students = students.filter(study_groups__pk=group_id)
-    return ConsentListing(students, StudyGroup.objects.filter(organisation=organisation))
-
-
-@dataclass(frozen=True)
-class FamilyCounts:
-    notice: ParentNotice | None
-    informed: Progress  # active parents who confirmed the notice in force
-    consents: Progress  # active students whose consent in force is «дано»
-
-
-def family_counts(organisation: Organisation) -> FamilyCounts:
-    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
-    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
-    notice = current_notice(organisation)
-    latest = (
-        ConsentRecord.objects.filter(student=OuterRef("pk"))
-        .order_by("-at", "-pk")
-        .values("action")[:1]
-    )
-    informed = (
-        NoticeAcknowledgement.objects.filter(notice=notice, parent__in=parents).count()
-        if notice
-        else 0
-    )
-    return FamilyCounts(
-        notice=notice,
-        informed=Progress(informed, parents.count()),
-        consents=Progress(
-            students.annotate(state=Subquery(latest)).filter(state="given").count(),
-            students.count(),
-        ),
-    )
-
-
 # The dashboard -----------------------------------------------------------------------------
 
 
@@ -576,6 +396,31 @@ def rollout_summary(organisation: Organisation) -> RolloutSummary:
     )
 
 
+@dataclass(frozen=True)
+class DashboardNumbers:
+    """Every number of the dashboard that counts the organisation's people."""
+
+    summary: RolloutSummary
+    staff_statuses: list[StaffStatusRow]
+    amendments: Progress
+    notices: NoticeCounts
+
+
+def dashboard_numbers(organisation: Organisation) -> DashboardNumbers:
+    """The dashboard's numbers, counted once per change of the organisation
+    (`cdt_portal.numbers.counted_once`): at 50,000 people counting them is the page's cost."""
+    return counted_once(
+        organisation.pk,
+        "dashboard",
+        lambda: DashboardNumbers(
+            summary=rollout_summary(organisation),
+            staff_statuses=staff_status_counts(organisation),
+            amendments=amendment_summary(organisation),
+            notices=notice_counts(organisation),
+        ),
+    )
+
+
 # --- Background work ------------------------------------------------------------------------
 
 
@@ -592,203 +437,6 @@ def send_job(registration: RegistrationRequest) -> Job | None:
     return job
 
 
-# Issue 12, the family side: the students' notice, families who decline, the full consent,
-# the privacy page -------------------------------------------------------------------------
-
-
-def current_student_notice(organisation: Organisation):
-
-    return StudentNotice.objects.filter(organisation=organisation).first()
-
-
-def default_student_notice_text(organisation: Organisation) -> str:
-    return render_to_string("onboarding/student_notice_default.md", {"organisation": organisation})
-
-
-def student_notice_ack(student: User):
-    """The student's confirmation of the students' notice in force, or None."""
-
-    notice = current_student_notice(student.organisation)
-    if notice is None:
-        return None
-    return StudentNoticeAcknowledgement.objects.filter(notice=notice, student=student).first()
-
-
-def _declined_choices(organisation: Organisation):
-
-    return FamilyChoice.objects.filter(
-        declined=True, student__organisation=organisation, parent__organisation=organisation
-    )
-
-
-def declined_family_ids(organisation: Organisation) -> frozenset[int]:
-    """The people of families who said «не используем „Сферум“»: each declining parent and the
-    child they declined for. Reminder code leaves them out, so nobody is pressed."""
-    ids: set[int] = set()
-    for parent_id, student_id in _declined_choices(organisation).values_list(
-        "parent_id", "student_id"
-    ):
-        ids.update((parent_id, student_id))
-    return frozenset(ids)
-
-
-@dataclass(frozen=True)
-class NoticeCounts:
-    parent_notice: ParentNotice | None
-    student_notice: object  # StudentNotice | None
-    parents: Progress  # active parents who confirmed the parents' notice in force
-    students: Progress  # active students who confirmed the students' notice in force
-    declined: int  # active students whose family chose another channel
-    parents_overdue: int = 0  # parents past the notice's due date without confirming it
-    consents_overdue: int = 0  # parents past the consent's due date with a child without one
-
-
-def notice_counts(organisation: Organisation, *, today: dt.date | None = None) -> NoticeCounts:
-    """The dashboard's notice numbers (partial `onboarding/_dashboard_notices.html`, context
-    variable `notice_counts`): both notices, and the families who decline Sferum."""
-
-    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
-    students = User.objects.active_in(organisation).with_role(Role.STUDENT)
-    parent_notice = current_notice(organisation)
-    student_notice = current_student_notice(organisation)
-    parents_done = (
-        NoticeAcknowledgement.objects.filter(notice=parent_notice, parent__in=parents).count()
-        if parent_notice
-        else 0
-    )
-    students_done = (
-        StudentNoticeAcknowledgement.objects.filter(
-            notice=student_notice, student__in=students
-        ).count()
-        if student_notice
-        else 0
-    )
-    declined = students.filter(family_choices__declined=True).distinct().count()
-    return NoticeCounts(
-        parent_notice=parent_notice,
-        student_notice=student_notice,
-        parents=Progress(parents_done, parents.count()),
-        students=Progress(students_done, students.count()),
-        declined=declined,
-        parents_overdue=overdue_parents(organisation, ParentTask.NOTICE, today=today).count(),
-        consents_overdue=overdue_parents(organisation, ParentTask.CONSENT, today=today).count(),
-    )
-
-
-def family_choices(parent: User) -> dict:
-    """The parent's choice per child: {student id: FamilyChoice}."""
-
-    return {c.student_id: c for c in FamilyChoice.objects.filter(parent=parent)}
-
-
-@dataclass(frozen=True)
-class GroupFamily:
-    student: User
-    consent: ConsentRecord | None  # the record in force
-    declined: list  # FamilyChoice rows with declined=True (one per declining parent)
-    notice_read: bool  # the student confirmed the students' notice in force
-
-
-def group_families(group: StudyGroup) -> list[GroupFamily]:
-    """For the group's teacher: each student's consent state (not its personal data), the
-    family's choice of channel, and whether the student read their notice. Fixed queries."""
-
-    records = Prefetch(
-        "consents", queryset=ConsentRecord.objects.order_by("at", "pk"), to_attr="consent_history"
-    )
-    declined = Prefetch(
-        "family_choices",
-        queryset=FamilyChoice.objects.filter(declined=True).select_related("parent"),
-        to_attr="declined_choices",
-    )
-    students = group.students.filter(is_active=True).prefetch_related(records, declined)
-    notice = current_student_notice(group.organisation)
-    read = (
-        set(
-            StudentNoticeAcknowledgement.objects.filter(notice=notice).values_list(
-                "student_id", flat=True
-            )
-        )
-        if notice
-        else set()
-    )
-    return [
-        GroupFamily(
-            student=s,
-            consent=s.consent_history[-1] if s.consent_history else None,
-            declined=s.declined_choices,
-            notice_read=s.pk in read,
-        )
-        for s in students.order_by("last_name", "first_name")
-    ]
-
-
-def consent_details_of(record: ConsentRecord):
-
-    return ConsentDetails.objects.filter(record=record).first()
-
-
-def last_given_consent(student: User, parent: User | None = None) -> ConsentRecord | None:
-    """The newest «дано» record for the student (by this parent, when given), with details."""
-    records = ConsentRecord.objects.filter(student=student, action="given").select_related(
-        "details", "parent"
-    )
-    if parent is not None:
-        records = records.filter(parent=parent)
-    return records.order_by("-at", "-pk").first()
-
-
-def consent_record_for_manager(organisation: Organisation, pk: int) -> ConsentRecord:
-    """A consent record of the organisation; any other is 404 (raised by the caller's
-    get_object_or_404 semantics: DoesNotExist)."""
-    return ConsentRecord.objects.select_related("details", "parent", "student").get(
-        pk=pk, student__organisation=organisation
-    )
-
-
-def consent_document_context(organisation: Organisation, details=None, student=None) -> dict:
-    """What the consent document (HTML and PDF) shows: the organisation as operator, the terms
-    (a recorded consent's own edition, else the edition in force), and the filled details or
-    blanks."""
-    from cdt_portal.markup import render_markdown
-
-    record_id = getattr(details, "record_id", None)
-    text = (
-        ConsentText.objects.get(records__pk=record_id)
-        if record_id
-        else current_consent_text(organisation)
-    )
-    return {
-        "operator": {
-            "full_name": organisation.full_name,
-            "short_name": organisation.short_name,
-            "address": organisation.address,
-            "phone": organisation.phone.as_international if organisation.phone else "",
-            "email": organisation.email,
-        },
-        "terms_html": str(render_markdown(text.text)),
-        "text": text,
-        "details": details,
-        "child_name": (
-            details.child_full_name if details else (student.full_name if student else "")
-        ),
-    }
-
-
-def privacy_context(organisation: Organisation) -> dict:
-    """The privacy policy's facts (152-ФЗ ст. 18.1), all from the organisation's record."""
-    administrators = list(organisation.platform_administrators)
-    return {
-        "organisation": organisation,
-        "phone": organisation.phone.as_international if organisation.phone else "",
-        "administrators": administrators,
-    }
-
-
-def organisation_by_slug(slug: str) -> Organisation:
-    return Organisation.objects.get(slug=slug)
-
-
 # Issue 12, §4.7: the director and administrators use the учебный профиль too -------------
 
 
@@ -803,13 +451,12 @@ class StaffStatusRow:
 
 
 def _staff_row(label: str, people: QuerySet) -> StaffStatusRow:
-    people = people.select_related("sferum_status").order_by("last_name", "first_name")
-    listed = list(people)
-    verified = [p for p in listed if _sferum_status_of(p) == SferumStatus.VERIFIED]
+    listed = list(people.select_related("sferum_status").order_by("last_name", "first_name"))
+    not_verified = [p for p in listed if _sferum_status_of(p) != SferumStatus.VERIFIED]
     return StaffStatusRow(
         label=label,
-        verified=Progress(len(verified), len(listed)),
-        not_verified=[p for p in listed if _sferum_status_of(p) != SferumStatus.VERIFIED],
+        verified=Progress(len(listed) - len(not_verified), len(listed)),
+        not_verified=not_verified,
     )
 
 
@@ -893,209 +540,16 @@ def amendment_summary(organisation: Organisation) -> Progress:
     return Progress(amended, groups + acts)
 
 
-# The move to MAX: the paperwork a change of the messenger starts ----------------------------
+# The weekly digest ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MessengerPaperwork:
-    """What a change of the organisation's messenger still asks for (the dashboard's prompts,
-    `templates/onboarding/_messenger_paperwork.html`)."""
-
-    # The parents' notice in force was published before the messenger changed (or none is).
-    notice_needed: bool
-    # The approved regulation still names VK while the messenger is MAX (or the transition),
-    # and no draft of a new version exists yet.
-    draft_needed: bool
-    # The open draft (or a version being approved) of the regulation, when there is one.
-    draft: DocumentVersion | None
-
-    @property
-    def pending(self) -> bool:
-        return self.notice_needed or self.draft_needed
-
-
-def open_regulation_draft(organisation: Organisation) -> DocumentVersion | None:
-    """The newest draft (or a version being approved) of the organisation's regulation."""
-    return (
-        DocumentVersion.objects.filter(
-            document__organisation=organisation,
-            document__code=REGULATION_CODE,
-            status__in=(VersionStatus.DRAFT, VersionStatus.APPROVING),
-        )
-        .order_by("-number")
-        .first()
-    )
-
-
-@dataclass(frozen=True)
-class DashboardNumbers:
-    """Every number of the dashboard that counts the organisation's people."""
-
-    summary: RolloutSummary
-    staff_statuses: list[StaffStatusRow]
-    amendments: Progress
-    notices: NoticeCounts
-
-
-def dashboard_numbers(organisation: Organisation) -> DashboardNumbers:
-    """The dashboard's numbers, counted once per change of the organisation
-    (`cdt_portal.numbers.counted_once`): at 50,000 people counting them is the page's cost."""
-    return counted_once(
-        organisation.pk,
-        "dashboard",
-        lambda: DashboardNumbers(
-            summary=rollout_summary(organisation),
-            staff_statuses=staff_status_counts(organisation),
-            amendments=amendment_summary(organisation),
-            notices=notice_counts(organisation),
-        ),
-    )
-
-
-def messenger_paperwork(organisation: Organisation) -> MessengerPaperwork:
-    changed_at = organisation.messenger_changed_at
-    notice = current_notice(organisation) if changed_at else None
-    notice_needed = changed_at is not None and (notice is None or notice.published_at < changed_at)
-    draft, draft_needed = None, False
-    if organisation.messenger != Messenger.VK:
-        draft = open_regulation_draft(organisation)
-        if draft is None:
-            current = current_version(organisation)
-            draft_needed = current is not None and names_vk(current.text)
-    return MessengerPaperwork(notice_needed=notice_needed, draft_needed=draft_needed, draft=draft)
-
-
-def _own_choices(parent: User) -> Prefetch:
-    """Each child's `own_choice`: a list with the parent's FamilyChoice, if any (family home)."""
-
-    return Prefetch(
-        "family_choices", queryset=FamilyChoice.objects.filter(parent=parent), to_attr="own_choice"
-    )
-
-
-@dataclass(frozen=True)
-class StudentNoticeState:
-    notice: object  # StudentNotice | None
-    ack: object  # StudentNoticeAcknowledgement | None
-
-
-def student_notice_state(user: User) -> StudentNoticeState:
-    """For a student's home: the students' notice in force and their confirmation."""
-    if not user.has_role(Role.STUDENT):
-        return StudentNoticeState(None, None)
-    return StudentNoticeState(current_student_notice(user.organisation), student_notice_ack(user))
-
-
-# Issue 12, deadlines for parents and the weekly digest ---------------------------------------
-
-
-def parent_deadline(organisation: Organisation, kind: str) -> ParentDeadline | None:
-    return ParentDeadline.objects.filter(organisation=organisation, kind=kind).first()
-
-
-def _latest_consent_action():
-    return (
-        ConsentRecord.objects.filter(student=OuterRef("student"))
-        .order_by("-at", "-pk")
-        .values("action")[:1]
-    )
-
-
-def pending_parents(organisation: Organisation, kind: str) -> QuerySet[User]:
-    """Active parents who have not done `kind` yet: not confirmed the notice in force, or with
-    an active child whose consent in force is not «дано». Families who decline Sferum
-    (`declined_family_ids`) are left out: nobody presses them. Two queries, whatever the size."""
-    parents = User.objects.active_in(organisation).with_role(Role.PARENT)
-    if kind == ParentTask.NOTICE:
-        notice = current_notice(organisation)
-        if notice is None:
-            return parents.none()
-        parents = parents.exclude(
-            Exists(NoticeAcknowledgement.objects.filter(notice=notice, parent=OuterRef("pk")))
-        )
-    else:
-        missing = (
-            Guardianship.objects.filter(
-                parent=OuterRef("pk"), student__is_active=True, student__organisation=organisation
-            )
-            .annotate(state=Subquery(_latest_consent_action()))
-            .filter(Q(state__isnull=True) | ~Q(state="given"))
-        )
-        parents = parents.filter(Exists(missing))
-    return parents.exclude(pk__in=declined_family_ids(organisation)).order_by(
-        "last_name", "first_name"
-    )
-
-
-def overdue_parents(
-    organisation: Organisation, kind: str, *, today: dt.date | None = None
-) -> QuerySet[User]:
-    """Pending parents once the due date set by the administrator has passed."""
-    deadline = parent_deadline(organisation, kind)
-    today = today or timezone.localdate()
-    if deadline is None or today <= deadline.due_date:
-        return User.objects.none()
-    return pending_parents(organisation, kind)
-
-
-def overdue_consent_student_ids(
-    organisation: Organisation, *, today: dt.date | None = None
-) -> frozenset[int]:
-    """Active students without a consent in force past the consent's due date (for the
-    «просрочено» badge and filter of the consents list), families who decline left out."""
-    deadline = parent_deadline(organisation, ParentTask.CONSENT)
-    today = today or timezone.localdate()
-    if deadline is None or today <= deadline.due_date:
-        return frozenset()
-    latest = (
-        ConsentRecord.objects.filter(student=OuterRef("pk"))
-        .order_by("-at", "-pk")
-        .values("action")[:1]
-    )
-    ids = (
-        User.objects.active_in(organisation)
-        .with_role(Role.STUDENT)
-        .annotate(state=Subquery(latest))
-        .filter(Q(state__isnull=True) | ~Q(state="given"))
-        .exclude(pk__in=declined_family_ids(organisation))
-        .values_list("pk", flat=True)
-    )
-    return frozenset(ids)
-
-
-def parents_to_remind_in_person(organisation: Organisation, kind: str) -> QuerySet[User]:
-    """Pending parents without an e-mail address: the administrator reminds them in person."""
-    return pending_parents(organisation, kind).filter(email="")
-
-
-def parent_reminder_history(deadline: ParentDeadline) -> dict[int, tuple[int, dt.date]]:
-    """Each parent's reminders under `deadline` so far: (how many, the day of the last)."""
-    rows = (
-        ParentReminder.objects.filter(
-            organisation_id=deadline.organisation_id,
-            kind=deadline.kind,
-            on_date__gte=deadline.reminders_from,
-        )
-        .values("parent_id")
-        .annotate(n=Count("pk"), last=Max("on_date"))
-    )
-    return {row["parent_id"]: (row["n"], row["last"]) for row in rows}
-
-
-def recent_parent_reminders(organisation: Organisation, kind: str, limit: int = 20):
-    return ParentReminder.objects.filter(organisation=organisation, kind=kind).select_related(
-        "parent"
-    )[:limit]
-
-
-def digest_recipients(organisation: Organisation) -> list[str]:
+def digest_readers(organisation: Organisation) -> list[User]:
     """The director and the administrators who have an e-mail address."""
     return list(
         User.objects.active_in(organisation)
         .with_role(Role.DIRECTOR, Role.ADMIN)
         .exclude(email="")
         .order_by("pk")
-        .values_list("email", flat=True)
     )
 
 

@@ -62,7 +62,6 @@ class CheckedScan:
 
 
 def _check_pdf(content: bytes) -> None:
-
     end = content.rfind(PDF_END)
     if end < 0 or content[end + len(PDF_END) :].strip():
         raise _refuse(DAMAGED.format(kind="PDF"))
@@ -80,7 +79,6 @@ def _check_pdf(content: bytes) -> None:
 
 
 def _check_image(content: bytes, fmt: str, end: bytes) -> None:
-
     if not content.endswith(end) or PDF_MAGIC in content:
         raise _refuse(DAMAGED.format(kind=fmt))
     try:

@@ -1,10 +1,19 @@
 from django.urls import path
 
-from . import parent_views, views
+from acknowledgements.views import messenger_draft_view
+
+from . import views
 
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("dashboard/messenger-draft/", views.messenger_draft_view, name="messenger_draft"),
+    # The dashboard's button for the regulation's draft (acknowledgements' view): a refusal
+    # comes back to the dashboard, which acknowledgements, a lower layer, does not name.
+    path(
+        "dashboard/messenger-draft/",
+        messenger_draft_view,
+        {"back": "dashboard"},
+        name="messenger_draft",
+    ),
     path("onboarding/request/", views.request_detail, name="registration_request"),
     path("onboarding/request/start/", views.request_start_view, name="request_start"),
     path("onboarding/request/details/", views.request_details_view, name="request_details"),
@@ -21,14 +30,6 @@ urlpatterns = [
     path("onboarding/my-status/", views.my_sferum_status, name="my_sferum_status"),
     path("onboarding/teachers/", views.teacher_statuses, name="teacher_statuses"),
     path("onboarding/teachers/<int:pk>/verify/", views.teacher_verify, name="teacher_verify"),
-    path("my/notice/confirm/", parent_views.notice_confirm_view, name="notice_confirm"),
-    path("my/children/<int:pk>/consent/", parent_views.consent_view, name="consent"),
-    path("consent/", parent_views.consent_text, name="consent_text"),
-    path("notices/", parent_views.notices, name="notices"),
-    path("notices/publish/", parent_views.notice_publish_view, name="notice_publish"),
-    path("consents/", parent_views.consents, name="consents"),
-    path("notices/deadline/", parent_views.notice_deadline_view, name="notice_deadline"),
-    path("consents/deadline/", parent_views.consent_deadline_view, name="consent_deadline"),
 ]
 
 # Issue 12, §5.1: the checklist of local acts and programmes to amend.
@@ -50,39 +51,4 @@ urlpatterns += [
         views.amendment_act_remove_view,
         name="amendment_act_remove",
     ),
-]
-
-# Issue 12, the family side.
-urlpatterns += [
-    path(
-        "my/student-notice/confirm/",
-        parent_views.student_notice_confirm_view,
-        name="student_notice_confirm",
-    ),
-    path(
-        "notices/students/publish/",
-        parent_views.student_notice_publish_view,
-        name="student_notice_publish",
-    ),
-    path("my/children/<int:pk>/channel/", parent_views.family_choice_view, name="family_choice"),
-    path(
-        "my/children/<int:pk>/consent/give/",
-        parent_views.consent_give_view,
-        name="consent_give",
-    ),
-    path(
-        "my/children/<int:pk>/consent/withdraw/",
-        parent_views.consent_withdraw_view,
-        name="consent_withdraw",
-    ),
-    path("my/children/<int:pk>/consent.pdf", parent_views.consent_pdf_view, name="consent_pdf"),
-    path("consents/<int:pk>/paper/", parent_views.consent_paper_view, name="consent_paper"),
-    path(
-        "consents/records/<int:pk>.pdf", parent_views.consent_record_pdf, name="consent_record_pdf"
-    ),
-    path(
-        "onboarding/groups/<int:pk>/families/", parent_views.group_families, name="group_families"
-    ),
-    path("privacy/", parent_views.privacy, name="privacy"),
-    path("privacy/<slug:slug>/", parent_views.privacy_public, name="privacy_public"),
 ]

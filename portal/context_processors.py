@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.http import HttpRequest
+from django.shortcuts import resolve_url
 
 from accounts.selectors import public_organisations
 from departments.selectors import unread_messages
@@ -17,7 +19,13 @@ def portal(request: HttpRequest) -> dict:
     return {
         "current_organisation": organisation,
         "nav_items": nav_for(user),
-        # Lazy: queried only where a template shows it (the dashboard), and only for an
-        # institution's administrator.
+        # The frame's addresses, for the pages of lower layers that point to them (the sign-in
+        # page is signin's, the home page the top's): given from above, as Django's own
+        # LOGIN_URL is, so no lower template names a higher layer's URL
+        # (tests/test_url_layers.py).
+        "login_url": resolve_url(settings.LOGIN_URL),
+        "home_url": resolve_url(settings.LOGIN_REDIRECT_URL),
+        # Lazy: queried only where the frame shows them (on a page that sets
+        # `show_department_messages`: the dashboard), and only for an institution's administrator.
         "department_messages": unread_messages(user) if user.is_authenticated else (),
     }

@@ -5,7 +5,6 @@ from . import audit_views, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("teacher/", views.teacher_home, name="teacher_home"),
-    path("my/", views.family_home, name="family_home"),
     path("audit/", audit_views.audit_log, name="audit_log"),
     path("audit.csv", audit_views.audit_csv, name="audit_csv"),
 ]

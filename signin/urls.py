@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("accounts/login/", views.login_view, name="login"),
+    path("accounts/profile/", views.profile, name="profile"),
     path("accounts/logout/", views.logout_view, name="logout"),
     path("accounts/password/change/", views.password_change_view, name="password_change"),
     path(

@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
+from accounts.forms import ProfileForm
+from accounts.services import profile_update
 from cdt_portal import throttle
 from cdt_portal.access import login_only, public
 from cdt_portal.errors import PortalError
@@ -57,9 +59,9 @@ class LoginView(auth_views.LoginView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PasswordResetForm
-    email_template_name = "emails/password_reset.txt"
-    html_email_template_name = "emails/password_reset.html"
-    subject_template_name = "emails/password_reset_subject.txt"
+    email_template_name = "signin/emails/password_reset.txt"
+    html_email_template_name = "signin/emails/password_reset.html"
+    subject_template_name = "signin/emails/password_reset_subject.txt"
     success_url = reverse_lazy("password_reset_done")
 
     def form_valid(self, form):
@@ -237,3 +239,22 @@ password_reset_view = public(PasswordResetView.as_view())
 password_reset_done_view = public(auth_views.PasswordResetDoneView.as_view())
 password_reset_confirm_view = public(PasswordResetConfirmView.as_view())
 password_reset_complete_view = public(auth_views.PasswordResetCompleteView.as_view())
+
+
+@login_only
+def profile(request: HttpRequest) -> HttpResponse:
+    """A person's own contacts (what they change is checked and recorded by
+    `accounts.services.profile_update`), beside the links to the password and the second
+    factor, which are this app's."""
+    form = ProfileForm(request.POST or None, instance=request.user)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                profile_update(user=request.user, **form.cleaned_data)
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(request, "Контактные данные сохранены.")
+                return redirect("profile")
+        messages.error(request, "Проверьте поля формы: изменения не сохранены.")
+    return render(request, "signin/profile.html", {"form": form})

@@ -9,7 +9,8 @@ from django.core.cache import cache
 from accounts.models import Role
 from tests.acknowledgements.builders import make_version
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
-from tests.onboarding.builders import make_notice, make_ready_request
+from tests.families.builders import make_notice
+from tests.onboarding.builders import make_ready_request
 
 
 @pytest.fixture(autouse=True)

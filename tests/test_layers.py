@@ -1,5 +1,5 @@
-"""The layers run one way: cdt_portal → accounts → signin → acknowledgements → onboarding →
-departments → portal.
+"""The layers run one way: cdt_portal → accounts → signin → acknowledgements → families →
+onboarding → departments → portal.
 
 Two guards, each proving it can fail:
 - import-linter's contract in pyproject.toml (what `make lint` runs), tried on a copy of the
@@ -25,6 +25,7 @@ LAYERS = [
     "accounts",
     "signin",
     "acknowledgements",
+    "families",
     "onboarding",
     "departments",
     "portal",

@@ -10,6 +10,7 @@ import re
 import zoneinfo
 from email.header import decode_header, make_header
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -20,24 +21,25 @@ from django.utils import timezone
 from accounts.services import invitation_issue, profile_update
 from acknowledgements.services import reminders_start
 from cdt_portal.emails import GENERIC_PORTAL_NAME, build_templated, portal_name, sender
+from families.services import notice_publish, parent_deadline_set, parent_reminders_send
 from onboarding.documents import build_registration_email
-from onboarding.services import (
-    notice_publish,
-    parent_deadline_set,
-    parent_reminders_send,
-    weekly_digest_send,
-)
+from onboarding.services import weekly_digest_send
 from tests.factories import UserFactory
 
-EMAILS = Path(settings.BASE_DIR) / "templates" / "emails"
+# Each app's letters: the core's folder, and signin's own (its password reset is sent by
+# Django's view, outside the outbox).
+EMAILS = [
+    Path(settings.BASE_DIR) / "templates" / "emails",
+    Path(settings.BASE_DIR) / "templates" / "signin" / "emails",
+]
 NAME = "МКУ ДО «ЦДТ» по внедрению «Сферума»"
 ZONE = "Asia/Yekaterinburg"  # two hours ahead of the settings' Europe/Moscow
 # «портал «Сферум»», «портале «Сферум»», «Портал «Сферум»»: the old name, taken for Sferum's.
 OLD_NAME = re.compile(r"портал\w*\s+«Сферум»", re.IGNORECASE)
-# Which template each test below sends; every template in templates/emails must be here.
+# Which template each test below sends; every template in those folders must be here.
 TESTED = {
     "invitation", "account_changed", "password_reset", "reminder", "registration_request",
-    "parent_reminder", "weekly_digest", "invitation_code",
+    "parent_reminder", "weekly_digest", "invitation_code", "department_message",
 }  # fmt: skip
 
 
@@ -82,9 +84,13 @@ def assert_named_well(message) -> None:
 
 
 def test_every_email_template_is_tested_here():
-    names = {p.name.removesuffix("_subject.txt") for p in EMAILS.glob("*_subject.txt")}
+    names = {
+        p.name.removesuffix("_subject.txt")
+        for folder in EMAILS
+        for p in folder.glob("*_subject.txt")
+    }
     assert names == TESTED
-    for path in EMAILS.iterdir():
+    for path in (p for folder in EMAILS for p in folder.iterdir()):
         assert not OLD_NAME.search(path.read_text(encoding="utf-8")), path.name
 
 
@@ -98,7 +104,14 @@ def test_the_portal_name():
 
 
 def test_the_invitation(admin, newcomer):
-    issued = invitation_issue(user=newcomer, actor=admin, base_url="http://testserver/")
+    from accounts.models import Invitation
+    from accounts.services import invitations_email_start
+
+    invitations_email_start(
+        organisation=newcomer.organisation, people=[newcomer], actor=admin,
+        base_url="http://testserver/",
+    )  # fmt: skip
+    issued = SimpleNamespace(invitation=Invitation.objects.get(user=newcomer))
     [message] = mail.outbox
     assert message.subject == f"Приглашение в портал {NAME}"
     assert subject_header(message) == message.subject
@@ -119,7 +132,7 @@ def test_the_invitation_code(director, newcomer):
     newcomer.save()
     newcomer.user_roles.update(role=Role.ADMIN)
     invitation = invitation_issue(
-        user=newcomer, actor=director, base_url="http://testserver/", send_email=False
+        user=newcomer, actor=director, base_url="http://testserver/"
     ).invitation
     invitation_code_start(invitation=invitation)
     [message] = mail.outbox
@@ -134,9 +147,7 @@ def test_the_invitation_code(director, newcomer):
 
 def test_a_worker_writes_the_organisations_clock_whatever_zone_is_active(admin, newcomer):
     """The mailing job runs outside any request: no organisation's zone is active there."""
-    issued = invitation_issue(
-        user=newcomer, actor=admin, base_url="http://testserver/", send_email=False
-    )
+    issued = invitation_issue(user=newcomer, actor=admin, base_url="http://testserver/")
     for active in ("UTC", "Europe/Moscow", "Asia/Vladivostok"):
         with timezone.override(zoneinfo.ZoneInfo(active)):
             message = build_templated(
@@ -262,5 +273,21 @@ def test_the_weekly_digest(director):
     assert message.subject.startswith("Еженедельная сводка о внедрении «Сферума» на ")
     assert message.subject.endswith(f" — Портал {NAME}")
     assert f"Еженедельная сводка портала {NAME}" in message.body
+    assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+    assert_named_well(message)
+
+
+def test_the_department_message(admin, department_officer):
+    from departments.services import message_send
+
+    admin.email = "admin@example.ru"
+    admin.save()
+    message_send(actor=department_officer, subject="Срок", text="Завершите до 15.12.")
+    [message] = mail.outbox
+    assert message.to == ["admin@example.ru"]
+    assert message.subject == f"Управление образования: Срок — Портал {NAME}"
+    assert "Управление образования: сообщение администраторам «Сферума»" in message.body
+    assert "Завершите до 15.12." in message.body
+    assert f"на главной странице портала {NAME}: http" in message.body
     assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
     assert_named_well(message)

@@ -27,9 +27,7 @@ def waiting_person(organisation):
 
 def test_an_expired_link_tells_when_on_the_organisations_clock(client, organisation, admin):
     person = waiting_person(organisation)
-    issued = invitation_issue(
-        user=person, actor=admin, base_url="http://testserver/", send_email=False
-    )
+    issued = invitation_issue(user=person, actor=admin, base_url="http://testserver/")
     expired = dt.datetime(2026, 1, 31, 20, 15, tzinfo=dt.UTC)  # 06:15 on 1 February there
     Invitation.objects.filter(pk=issued.invitation.pk).update(expires_at=expired)
     response = client.get(issued.url.removeprefix("http://testserver"))
@@ -39,9 +37,7 @@ def test_an_expired_link_tells_when_on_the_organisations_clock(client, organisat
 
 def test_the_persons_page_tells_the_links_expiry_with_its_time(client, organisation, admin):
     person = waiting_person(organisation)
-    issued = invitation_issue(
-        user=person, actor=admin, base_url="http://testserver/", send_email=False
-    )
+    issued = invitation_issue(user=person, actor=admin, base_url="http://testserver/")
     client.force_login(admin)
     page = client.get(reverse("person_detail", kwargs={"pk": person.pk})).content.decode()
     until = issued.invitation.expires_at.astimezone(zoneinfo.ZoneInfo(ZONE))

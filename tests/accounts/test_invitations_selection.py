@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Invitation
+from cdt_portal.models import Job
 from tests.factories import UserFactory
 
 URL = "/people/invitations/"
@@ -99,8 +100,14 @@ def test_nobody_ticked_prints_nothing_and_says_so(client, admin, waiting):
 def test_the_ticked_people_get_slips(client, admin, waiting):
     client.force_login(admin)
     response = client.post(URL, {"people": [waiting[0].pk, waiting[1].pk]})
-    assert response.status_code == 200
-    assert response["Content-Type"] == "application/pdf"
+    # The slips are a job (run at once here): the press leads to the sheet's address, which
+    # serves it (tests/accounts/test_invitation_slips_job.py).
+    job = Job.objects.get(kind="invitation_slips")
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"/people/invitations/slips/{job.pk}.pdf",
+    )
+    assert client.get(response["Location"])["Content-Type"] == "application/pdf"
     assert set(Invitation.objects.values_list("user_id", flat=True)) == {
         waiting[0].pk,
         waiting[1].pk,

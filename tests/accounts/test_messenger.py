@@ -18,12 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.forms import GroupLinkForm, OrganisationForm
-from accounts.invitations import invitation_sheet
+from accounts.invitations import invitation_slip, render_invitation_slips
 from accounts.messenger import chat_links, replace_vk_names, texts_for
 from accounts.models import Messenger
 from accounts.services import invitation_issue, organisation_update
 from cdt_portal.errors import PortalError
-from onboarding.selectors import default_notice_text
+from families.selectors import default_notice_text
 from tests.helpers import pdf_text
 
 EMAILS = Path(settings.BASE_DIR) / "templates" / "emails"
@@ -84,10 +84,8 @@ def texts_people_read(client, organisation, *, teacher, student, admin) -> dict[
     }
     for template in sorted(EMAILS.glob("*.*")):
         out[f"e-mail {template.name}"] = render_to_string(f"emails/{template.name}", context)
-    issued = invitation_issue(
-        user=student, actor=admin, base_url="https://portal.example.ru/", send_email=False
-    )
-    out["invitation slips"] = pdf_text(invitation_sheet([issued])[1])
+    issued = invitation_issue(user=student, actor=admin, base_url="https://portal.example.ru/")
+    out["invitation slips"] = pdf_text(render_invitation_slips([invitation_slip(issued)])[1])
     return {k: v.decode() if isinstance(v, bytes) else v for k, v in out.items()}
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import re
+import smtplib
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
@@ -31,19 +34,32 @@ from acknowledgements.models import (
 from acknowledgements.services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
+    messenger_draft_create,
+    reminders_due,
+    reminders_retry_failed,
     reminders_start,
     version_approve,
     version_create,
     version_edit,
+    version_set_deadline,
+    versions,
 )
 from cdt_portal.audit import action_label
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
-from tests.acknowledgements.builders import REGULATION_TEXT, make_version
+from tests import audit_observer
+from tests.acknowledgements.builders import (
+    REGULATION_TEXT,
+    approve_seed_regulation,
+    make_version,
+    move_to_max,
+)
 from tests.factories import PASSWORD
 
-# Every public function of acknowledgements/services.py that writes, with the action of the
-# entry it leaves on the object it changes (tests/test_audit_coverage.py keeps this complete).
+# Every public function of the services (the package acknowledgements/services/ and the sheet,
+# acknowledgements/sheet.py) that writes, with the action of the entry it leaves on the object
+# it changes; the last test here checks both lists against the calls above it
+# (tests/audit_observer.py).
 AUDITED_SERVICES = {
     "version_create": "version.created",
     "version_edit": "version.edited",
@@ -62,15 +78,36 @@ AUDITED_SERVICES = {
     "version_set_deadline": "version.deadline_set",
     # The approval job failed: the draft is back, with the reason (test_jobs.py).
     "version_approval_failed": "version.approval_failed",
+    # The regulation's draft for the move to MAX, made by version_create
+    # (test_messenger_draft.py).
+    "messenger_draft_create": "version.created",
 }
-# The sheet's jobs store rendered files and keep their Job row up to date: no change anyone
-# made, so nothing for the audit log (tests/acknowledgements/test_sheet_jobs.py).
-NOT_WRITING = (
-    "sheet_prepare",
-    "sheet_build",
-    "sheet_part_store",
-    "sheet_join",
-)
+# The sheet: its jobs store rendered files and keep their Job row up to date, and its cleanup
+# removes files nothing serves; no change anyone made, so nothing for the audit log
+# (tests/acknowledgements/test_jobs.py, test_sheet_key.py, test_sheet_cleanup.py).
+NOT_AUDITED = {
+    "sheet_changed": "raises the version's sheet revision in the caller's transaction, "
+    "whose own entry records the change",
+    "sheet_lookup": "reads the stored sheet's key",
+    "stored_content_key": "reads a stored file",
+    "stored_sheet_name": "reads a stored file",
+    "stored_sheet": "reads a stored file",
+    "sheet_prepare": "starts the sheet's job, which stores files",
+    "sheet_build": "plans the sheet and queues its parts",
+    "sheet_plan": "reads every row the sheet prints",
+    "sheet_part_store": "stores a rendered part",
+    "render_part": "renders a PDF",
+    "sheet_join": "stores the joined sheet and finishes its job",
+    "remove_unreferenced_sheet_files": "removes stored files nothing serves again",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def observed():
+    """Every audit entry this module's calls write, traced to the services that wrote it."""
+    record, stop = audit_observer.observe("acknowledgements")
+    yield record
+    stop()
 
 
 def last_pk() -> int:
@@ -270,6 +307,78 @@ def test_reminders_are_logged_with_their_counts(organisation, admin, teacher, re
         organisation=organisation,
         data={"run": 1, "sent": 1, "without_email": 1, "failed": 0, "unconfirmed": 0},
     )  # fmt: skip
+
+
+def test_a_failed_approval_puts_the_draft_back_and_logs_why(organisation, director, draft_version):
+    since = last_pk()
+    with mock.patch.object(versions, "render_order", side_effect=OSError("нет шрифтов")):
+        version_approve(version=draft_version, actor=director)  # the job runs at once, and fails
+    started, failed = entries_since(since)
+    assert started.action == "version.approval_started"
+    assert_entry(
+        failed, actor=director, action="version.approval_failed", obj=draft_version,
+        organisation=organisation,
+        data={"reason": "Приказ не удалось сформировать: нет шрифтов"},
+    )  # fmt: skip
+
+
+def test_a_due_date_is_logged_with_its_old_and_new_value(organisation, admin, regulation):
+    read_by = timezone.localdate() + dt.timedelta(days=7)
+    since = last_pk()
+    version_set_deadline(version=regulation, actor=admin, read_by=read_by)
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.deadline_set", obj=regulation,
+        organisation=organisation, data={"read_by": [None, read_by.isoformat()]},
+    )  # fmt: skip
+
+
+def test_the_messenger_draft_is_one_entry_of_the_new_version(organisation, admin, director):
+    approve_seed_regulation(organisation, director)  # it names VK Мессенджер
+    move_to_max(organisation, admin)
+    since = last_pk()
+    draft = messenger_draft_create(organisation=organisation, actor=admin)
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.created", obj=draft, organisation=organisation,
+        data={"number": 2},
+    )  # fmt: skip
+
+
+def test_a_retry_of_the_unsent_reminders_is_a_run_logged_with_its_counts(
+    organisation, admin, teacher, regulation, monkeypatch
+):
+    admin.email = "admin@example.ru"
+    admin.save()
+
+    def refused(self, messages):
+        raise smtplib.SMTPRecipientsRefused({"admin@example.ru": (550, b"no such user")})
+
+    with monkeypatch.context() as smtp:
+        smtp.setattr(EmailBackend, "send_messages", refused)
+        first = reminders_start(version=regulation, actor=admin, base_url="http://testserver/")
+    first.refresh_from_db()  # finished by its job
+    since = last_pk()
+    reminders_retry_failed(run=first, actor=admin, base_url="http://testserver/")
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="version.reminded", obj=regulation,
+        organisation=organisation,
+        data={"run": 2, "sent": 1, "without_email": 0, "failed": 0, "unconfirmed": 0},
+    )  # fmt: skip
+
+
+def test_the_daily_reminders_are_logged_by_nobody(organisation, admin, teacher, regulation):
+    admin.email = "admin@example.ru"
+    admin.save()
+    since = last_pk()
+    assert len(reminders_due(base_url="http://portal.example/")) == 1
+    (entry,) = entries_since(since)
+    assert (entry.action, entry.actor, entry.organisation_id) == (
+        "version.reminded", None, organisation.pk,
+    )  # fmt: skip
+    assert entry.object_id == str(regulation.pk)
+    assert entry.data == {"run": 1, "sent": 1, "without_email": 1, "failed": 0, "unconfirmed": 0}
 
 
 def test_every_action_written_here_has_a_russian_label():
@@ -528,3 +637,10 @@ def test_the_migration_copies_each_version_event_into_the_log(
     client.force_login(director)
     page = client.get(reverse("version_detail", kwargs={"pk": regulation.pk})).content.decode()
     assert "Приказ от 30.11.2023 г. № 201-О</span>" in page
+
+
+def test_every_service_wrote_what_it_declares(observed, db):
+    """Last in this module, after every call above (tests/audit_observer.py). It asks for `db`
+    as they do: pytest-django runs the tests without a database after all the others, which
+    would be after this module's `observed` has ended."""
+    audit_observer.assert_declarations_hold(observed, AUDITED_SERVICES, NOT_AUDITED)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from acknowledgements import tasks
-from acknowledgements.models import DeliveryStatus, ReminderDelivery, ReminderRun
+from acknowledgements.models import ReminderRun
 from acknowledgements.selectors import is_overdue, scheduled_targets, version_history
 from acknowledgements.services import (
     acknowledgement_confirm,
@@ -25,7 +25,7 @@ from acknowledgements.services import (
     version_set_deadline,
 )
 from cdt_portal.errors import PortalError
-from cdt_portal.models import AuditEntry
+from cdt_portal.models import AuditEntry, Delivery
 from cdt_portal.reminder_schedule import latest_milestone, reminder_due
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import changed_outside_services
@@ -240,10 +240,11 @@ def test_reminders_go_out_on_exactly_the_right_days(admin, teacher, regulation, 
     assert [(r.on_date, r.scheduled, r.started_by) for r in runs] == [
         (today + dt.timedelta(days=n), True, None) for n in (0, 7, 10, 17, 24)
     ]
+    batches = [run.batch for run in runs]
     for person in (admin, teacher):
-        deliveries = ReminderDelivery.objects.filter(person=person, run__version=regulation)
-        assert deliveries.count() == 5
-        assert set(deliveries.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+        letters = Delivery.objects.filter(person=person, batch__in=batches, kind="reminder")
+        assert letters.count() == 5
+        assert set(letters.values_list("status", flat=True)) == {Delivery.Status.SENT}
     entries = AuditEntry.objects.filter(
         action="version.reminded", object_id=str(regulation.pk)
     ).order_by("pk")
@@ -288,7 +289,7 @@ def test_a_failed_letter_does_not_count_and_is_tried_the_next_day(
     with monkeypatch.context() as patch:
         patch.setattr(EmailBackend, "send_messages", refused)
         (run,) = reminders_due(base_url="http://portal.example/", on_date=today)
-    assert set(run.deliveries.values_list("status", flat=True)) == {DeliveryStatus.FAILED}
+    assert set(run.deliveries.values_list("status", flat=True)) == {Delivery.Status.FAILED}
     tomorrow = today + dt.timedelta(days=1)
     assert {p.pk for p in scheduled_targets(regulation, on_date=tomorrow)} == {admin.pk, teacher.pk}
     assert run_days(tomorrow, 1) == {tomorrow: ["admin@example.ru", "teacher@example.ru"]}
@@ -302,8 +303,9 @@ def test_people_without_email_are_recorded_for_the_administrator_once(
     today = timezone.localdate()
     version_set_deadline(version=regulation, actor=admin, read_by=today + dt.timedelta(days=10))
     run_days(today, 3)
-    rows = ReminderDelivery.objects.filter(person=no_email)
-    assert list(rows.values_list("run__on_date", "status")) == [(today, DeliveryStatus.NO_EMAIL)]
+    run = ReminderRun.objects.get(on_date=today)
+    letters = Delivery.objects.filter(person=no_email).values_list("batch", "kind", "status")
+    assert list(letters) == [(run.batch, "reminder", "no_email")]
     client.force_login(admin)
     page = client.get(reverse("acknowledgement_remind")).content.decode()
     assert "напомните им лично" in page and no_email.full_name in page

@@ -14,14 +14,8 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.urls import reverse
 from django.utils import timezone
 
-from acknowledgements import documents, services
-from acknowledgements.models import (
-    DeliveryStatus,
-    DocumentVersion,
-    ReminderDelivery,
-    ReminderRun,
-    VersionStatus,
-)
+from acknowledgements import documents, sheet
+from acknowledgements.models import DocumentVersion, ReminderRun, VersionStatus
 from acknowledgements.selectors import approval_job, current_version
 from acknowledgements.services import (
     acknowledgement_confirm,
@@ -29,14 +23,15 @@ from acknowledgements.services import (
     reminders_retry_failed,
     reminders_run,
     reminders_start,
-    sheet_join,
-    sheet_prepare,
     version_approval_run,
     version_approve,
+    versions,
 )
+from acknowledgements.sheet import sheet_join, sheet_prepare
 from cdt_portal.errors import PortalError
 from cdt_portal.files import store_once
 from cdt_portal.models import AuditEntry, Job
+from tests.acknowledgements.builders import reminder_letters
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -77,7 +72,7 @@ def test_running_the_approval_job_again_stores_and_logs_nothing_more(director, d
     version_approve(version=draft_version, actor=director)
     job = approval_job(draft_version)
     entries, files = AuditEntry.objects.count(), order_files()
-    with mock.patch.object(services, "render_order") as render:
+    with mock.patch.object(versions, "render_order") as render:
         version_approval_run(job_id=job.pk, version_id=draft_version.pk, actor_id=director.pk)
     render.assert_not_called()
     assert (AuditEntry.objects.count(), order_files()) == (entries, files)
@@ -96,7 +91,7 @@ def test_a_killed_worker_s_complete_order_file_is_adopted_not_stored_again(
     default_storage.save(name, ContentFile(pdf))
     _approving(draft_version)
     job = Job.objects.create(key="approve-again", kind="version.approve", title="t")
-    with mock.patch.object(services, "render_order") as render:
+    with mock.patch.object(versions, "render_order") as render:
         url = version_approval_run(job_id=job.pk, version_id=draft_version.pk, actor_id=director.pk)
     render.assert_not_called()
     assert url == ""
@@ -120,7 +115,7 @@ def test_an_order_that_cannot_be_rendered_puts_the_draft_back_with_the_reason(
     client, director, regulation, draft_version
 ):
     client.force_login(director)
-    with mock.patch.object(services, "render_order", side_effect=OSError("нет шрифтов")):
+    with mock.patch.object(versions, "render_order", side_effect=OSError("нет шрифтов")):
         client.post(reverse("version_approve", kwargs={"pk": draft_version.pk}))
     draft_version.refresh_from_db()
     regulation.refresh_from_db()
@@ -227,11 +222,10 @@ def test_the_post_builds_every_part_then_joins_them_once(client, director, long_
 
 def test_a_part_stored_before_is_not_rendered_again(director, regulation, long_sheet):
     version = regulation
-    plan = documents.sheet_plan(version)
+    plan = sheet.sheet_plan(version)
     first = plan.parts[0]
-    store_once(first.path, documents.render_sheet_part(version, first, blank=False))
-    real = documents._render_sheet_context
-    with mock.patch.object(documents, "_render_sheet_context", wraps=real) as spy:
+    store_once(first.path, sheet.render_part(version, first, blank=False))
+    with mock.patch.object(sheet, "render_part", wraps=sheet.render_part) as spy:
         job = sheet_prepare(version=version, blank=False, actor=director)
     assert spy.call_count == 2  # parts 2 and 3
     job.refresh_from_db()
@@ -241,7 +235,7 @@ def test_a_part_stored_before_is_not_rendered_again(director, regulation, long_s
 
 def test_a_part_that_fails_fails_the_job_with_its_reason(client, director, regulation):
     client.force_login(director)
-    with mock.patch.object(documents, "_render_sheet_context", side_effect=OSError("диск полон")):
+    with mock.patch.object(sheet, "render_part", side_effect=OSError("диск полон")):
         client.post(reverse("regulation_sheet_pdf"))
     job = Job.objects.get(kind="sheet")
     assert job.status == "failed"
@@ -287,7 +281,7 @@ def test_running_a_run_again_sends_nobody_twice(admin, teacher, regulation, read
         version=regulation, number=1, on_date=timezone.localdate(), started_by=admin,
         base_url="http://testserver/",
     )  # fmt: skip
-    ReminderDelivery.objects.create(run=run, person=admin, status=DeliveryStatus.SENT)
+    reminder_letters(run, [admin], "sent")
     job = Job.objects.create(key=run.job_key, kind="reminders", title="t")
     reminders_run(job_id=job.pk, run_id=run.pk)
     assert [m.to for m in mail.outbox] == [["teacher@example.ru"]]
@@ -304,12 +298,12 @@ def test_a_send_cut_short_by_a_killed_worker_becomes_unconfirmed_and_is_not_rese
         version=regulation, number=1, on_date=timezone.localdate(), started_by=admin,
         base_url="http://testserver/",
     )  # fmt: skip
-    ReminderDelivery.objects.create(run=run, person=teacher, status=DeliveryStatus.SENDING)
+    reminder_letters(run, [teacher], "sending")
     job = Job.objects.create(key=run.job_key, kind="reminders", title="t")
     reminders_run(job_id=job.pk, run_id=run.pk)
     assert [m.to for m in mail.outbox] == [["admin@example.ru"]]
-    delivery = ReminderDelivery.objects.get(run=run, person=teacher)
-    assert delivery.status == DeliveryStatus.UNCONFIRMED
+    delivery = run.deliveries.get(person=teacher)
+    assert delivery.status == "unconfirmed"
     entry = AuditEntry.objects.get(action="version.reminded")
     assert entry.data == {"run": 1, "sent": 1, "without_email": 0, "failed": 0, "unconfirmed": 1}
 
@@ -395,7 +389,7 @@ def test_lost_jobs_are_queued_again_once_and_finish_without_repeating_work(
         client.force_login(admin)
         client.post(reverse("acknowledgement_remind"))
         run = ReminderRun.objects.get()
-        ReminderDelivery.objects.create(run=run, person=admin, status=DeliveryStatus.SENT)
+        reminder_letters(run, [admin], "sent", attempts=1)
         HUEY.flush()  # the worker took both messages, then died
     finally:
         HUEY.immediate = True

@@ -13,10 +13,11 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from huey.contrib.djhuey import HUEY
 
-from acknowledgements import documents
+from acknowledgements import documents, sheet
 from acknowledgements.models import DocumentVersion, VersionStatus
 from acknowledgements.selectors import approval_job
-from acknowledgements.services import sheet_prepare, version_approve
+from acknowledgements.services import version_approve
+from acknowledgements.sheet import sheet_prepare
 from cdt_portal.models import AuditEntry, Job
 from tests.factories import UserFactory
 
@@ -111,5 +112,5 @@ def test_sheet_parts_run_on_both_workers_and_are_joined_once(
     files = default_storage.listdir("documents/sheets")[1]
     assert len([f for f in files if "-p-" in f]) == 4
     assert len([f for f in files if "-all-" in f]) == 1
-    plan = documents.sheet_plan(version)
-    assert documents.stored_sheet(plan) is not None
+    plan = sheet.sheet_plan(version)
+    assert sheet.stored_sheet(plan) is not None

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, UserRole
-from acknowledgements.models import AckMethod, Acknowledgement, ReminderDelivery
+from acknowledgements.models import AckMethod, Acknowledgement, ReminderRun
 from acknowledgements.services import acknowledgement_confirm
 from cdt_portal.audit import history
 from tests.factories import PASSWORD, UserFactory
@@ -119,7 +119,7 @@ def test_a_failed_reminder_is_reported_by_name_and_the_others_still_go(
     assert f"<td>{admin.full_name}</td>\n              <td>не отправлено: {reason}</td>" in text
     assert "Напоминания отправлены: 1." in text
     # A 4xx answer is temporary: tried again MAIL_SEND_RETRIES (3) times, then failed.
-    assert ReminderDelivery.objects.get(person=admin).attempts == 4
+    assert ReminderRun.objects.get().deliveries.get(person=admin).attempts == 4
 
 
 def test_paper_signature_is_recorded_with_its_date_and_who_recorded_it(

@@ -15,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role, User
-from acknowledgements import documents
+from acknowledgements import documents, sheet
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion
 from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
@@ -38,8 +38,8 @@ def seed_text() -> str:
 
 def seed_names() -> list[str]:
     """The 14 people on the seed's «Лист ознакомления», in the seed's order."""
-    sheet = seed_text().split("Лист ознакомления", 1)[1]
-    names = [m.group(1).strip() for m in re.finditer(r"^\d+\.\t([^\t\n]+)", sheet, re.M)]
+    seed_sheet = seed_text().split("Лист ознакомления", 1)[1]
+    names = [m.group(1).strip() for m in re.finditer(r"^\d+\.\t([^\t\n]+)", seed_sheet, re.M)]
     assert len(names) == 14, names
     return names
 
@@ -282,9 +282,7 @@ def test_the_sheet_is_rendered_again_only_when_it_changed(
     today = moscow_today()
     client.force_login(director)
     confirm(teacher)
-    with mock.patch.object(
-        documents, "_render_sheet_context", wraps=documents._render_sheet_context
-    ) as spy:
+    with mock.patch.object(sheet, "render_part", wraps=sheet.render_part) as spy:
         first = get_pdf(client, "/regulation/sheet.pdf").content
         second = get_pdf(client, "/regulation/sheet.pdf").content
         assert spy.call_count == 1

@@ -9,13 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User, UserRole
-from acknowledgements.models import (
-    AckMethod,
-    Acknowledgement,
-    DeliveryStatus,
-    ReminderDelivery,
-    ReminderRun,
-)
+from acknowledgements.models import AckMethod, Acknowledgement, ReminderRun
+from tests.acknowledgements.builders import reminder_letters
 
 
 def add_pending(organisation, count: int, *, start: int = 0) -> list[User]:
@@ -166,9 +161,7 @@ def test_the_reminder_results_are_paged_and_searched_too(client, admin, organisa
         base_url="http://testserver/",
         finished_at=timezone.now(),
     )
-    ReminderDelivery.objects.bulk_create(
-        [ReminderDelivery(run=run, person=p, status=DeliveryStatus.SENT) for p in pending_120]
-    )
+    reminder_letters(run, pending_120, "sent")
     client.force_login(admin)
     url = reverse("acknowledgement_remind")
     page = client.get(url, {"rpage": 3}).content.decode()
@@ -211,9 +204,7 @@ def test_the_reminder_page_costs_the_same_queries_at_every_size(
         base_url="http://testserver/",
         finished_at=timezone.now(),
     )
-    ReminderDelivery.objects.bulk_create(
-        [ReminderDelivery(run=run, person=p, status=DeliveryStatus.SENT) for p in people]
-    )
+    reminder_letters(run, people, "sent")
     client.force_login(admin)
     url = reverse("acknowledgement_remind")
     client.get(url)

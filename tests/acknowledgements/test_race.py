@@ -152,10 +152,12 @@ def test_two_simultaneous_approvals_of_one_draft_approve_it_once(setting):
     draft = make_version(previous.document.organisation, director, approve=False, number_text="7-О")
     outcomes = run_together(approve_job(draft.pk, director.pk), approve_job(draft.pk, director.pk))
 
-    results = [result for result, exc in outcomes if exc is None]
-    errors = [exc for _, exc in outcomes if exc is not None]
-    assert len(results) == 1 and len(errors) == 1, repr(outcomes)
-    assert isinstance(errors[0], PortalError), repr(errors[0])
+    # The later press finds the approval under way and its job, as a double click does (no
+    # error), or, when the job was quicker, the version approved (refused with a message).
+    for _, exc in outcomes:
+        assert exc is None or isinstance(exc, PortalError), repr(exc)
+    assert any(exc is None for _, exc in outcomes)
+    assert history(draft).filter(action="version.approval_started").count() == 1
     approved = DocumentVersion.objects.filter(
         document=previous.document, status=VersionStatus.APPROVED
     )

@@ -1,7 +1,8 @@
 """How a reminder run sends (issue 11): one SMTP connection for the whole run, a connection
 the server dropped between two people reopened without sending anyone twice, the people
 without an e-mail recorded together, and the job's progress written now and then, not after
-each person. The guarantees of tests/acknowledgements/test_jobs.py hold as before."""
+each person. The guarantees of tests/acknowledgements/test_jobs.py hold as before. The letters
+are the outbox's (`cdt_portal.outbox`, the run's batch)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from acknowledgements import services
-from acknowledgements.models import DeliveryStatus, ReminderDelivery, ReminderRun
-from acknowledgements.services import reminders_start
-from cdt_portal import jobs
-from cdt_portal.models import AuditEntry, Job
+from acknowledgements.models import ReminderRun
+from acknowledgements.services import reminders, reminders_start
+from cdt_portal import jobs, outbox
+from cdt_portal.models import AuditEntry, Delivery, Job
 from tests.accounts.smtp_server import smtp_server
-from tests.factories import UserFactory
+from tests.acknowledgements.builders import reminder_letters
+from tests.factories import PASSWORD, UserFactory
 
 
 def staff(organisation, count: int, *, email: bool, start: int = 0) -> list:
@@ -84,7 +85,7 @@ def test_a_connection_dropped_between_two_people_is_reopened_and_each_sent_once(
 ):
     with_email = staff(organisation, 5, email=True)
     built = itertools.count(1)
-    real_build = services.build_templated
+    real_build = reminders.build_templated
 
     with smtp_server() as server:
 
@@ -93,7 +94,7 @@ def test_a_connection_dropped_between_two_people_is_reopened_and_each_sent_once(
                 server.drop_all(how)  # the connection idled out before the third letter
             return real_build(*args, **kwargs)
 
-        monkeypatch.setattr(services, "build_templated", build)
+        monkeypatch.setattr(reminders, "build_templated", build)
         run = reminders_start(version=regulation, actor=admin, base_url="http://testserver/")
     assert server.connections == 2
     assert server.received() == {p.email: 1 for p in with_email}
@@ -133,11 +134,11 @@ def test_people_without_email_are_recorded_in_queries_that_do_not_grow_with_thei
     staff(organisation, 3, email=False)
     small, small_job = new_run(regulation, admin)
     with CaptureQueriesContext(connection) as few:
-        services.reminders_run(job_id=small_job.pk, run_id=small.pk)
+        reminders.reminders_run(job_id=small_job.pk, run_id=small.pk)
     staff(organisation, 60, email=False, start=100)
     large, large_job = new_run(regulation, admin)
     with CaptureQueriesContext(connection) as many:
-        services.reminders_run(job_id=large_job.pk, run_id=large.pk)
+        reminders.reminders_run(job_id=large_job.pk, run_id=large.pk)
     assert (small.deliveries.count(), large.deliveries.count()) == (5, 65)
     assert set(large.deliveries.values_list("status", flat=True)) == {"no_email"}
     assert len(many) == len(few) <= 16
@@ -151,14 +152,16 @@ def test_each_person_with_email_costs_the_same_few_queries(
     staff(organisation, 2, email=True)
     two, two_job = new_run(regulation, admin)
     with CaptureQueriesContext(connection) as before:
-        services.reminders_run(job_id=two_job.pk, run_id=two.pk)
+        reminders.reminders_run(job_id=two_job.pk, run_id=two.pk)
     staff(organisation, 6, email=True, start=100)
     eight, eight_job = new_run(regulation, admin)
     with CaptureQueriesContext(connection) as after:
-        services.reminders_run(job_id=eight_job.pk, run_id=eight.pk)
+        reminders.reminders_run(job_id=eight_job.pk, run_id=eight.pk)
     assert len(mail.outbox) == 2 + 8
-    # `sending` committed (a savepoint here, a transaction on a worker), then the outcome.
-    assert len(after) - len(before) == 6 * 4
+    # The outbox's claim and settlement, each its own transaction (a savepoint here) that
+    # locks the letter's row and writes it: `sending` committed, then the outcome (8); and at
+    # the claim, whether the person confirmed meanwhile (1).
+    assert len(after) - len(before) == 6 * 9
 
 
 def test_progress_is_written_every_so_many_people_and_at_the_end(
@@ -173,7 +176,7 @@ def test_progress_is_written_every_so_many_people_and_at_the_end(
         jobs, "job_progress", lambda job_id, *a: writes.append(a) or real(job_id, *a)
     )
     run, job = new_run(regulation, admin)
-    services.reminders_run(job_id=job.pk, run_id=run.pk)
+    reminders.reminders_run(job_id=job.pk, run_id=run.pk)
     # 5 without e-mail (the admin and the teacher too) recorded at once, then 30 letters.
     assert writes == [(0, 35), (10,), (20,), (30,), (35,)]
     assert Job.objects.filter(pk=job.pk).values_list("done", "total").get() == (35, 35)
@@ -192,7 +195,7 @@ def test_progress_is_written_every_half_second(
         jobs, "job_progress", lambda job_id, *a: writes.append(a) or real(job_id, *a)
     )
     run, job = new_run(regulation, admin)
-    services.reminders_run(job_id=job.pk, run_id=run.pk)
+    reminders.reminders_run(job_id=job.pk, run_id=run.pk)
     # Each check reads the clock once, 0.3 s apart: every second check is 0.6 s after a write.
     assert writes == [(0, 10), (3,), (5,), (7,), (9,), (10,)]
 
@@ -204,14 +207,11 @@ def test_a_run_started_again_after_the_people_without_email_were_recorded(
     without = staff(organisation, 3, email=False)
     sent, in_flight, rest = staff(organisation, 3, email=True, start=100)
     run, job = new_run(regulation, admin)
-    ReminderDelivery.objects.bulk_create(
-        [ReminderDelivery(run=run, person=p, status="no_email") for p in without]
-        + [
-            ReminderDelivery(run=run, person=sent, status="sent", attempts=1),
-            ReminderDelivery(run=run, person=in_flight, status="sending"),
-        ]
-    )
-    services.reminders_run(job_id=job.pk, run_id=run.pk)
+    reminder_letters(run, without, "no_email")
+    reminder_letters(run, [sent], "sent", attempts=1)
+    reminder_letters(run, [in_flight], "sending")
+    reminder_letters(run, [rest], "pending")
+    reminders.reminders_run(job_id=job.pk, run_id=run.pk)
     assert [m.to for m in mail.outbox] == [[rest.email]]
     assert results(run) == {
         **{p.last_name: ("no_email", 0) for p in [admin, teacher, *without]},
@@ -219,7 +219,7 @@ def test_a_run_started_again_after_the_people_without_email_were_recorded(
         in_flight.last_name: ("unconfirmed", 0),
         rest.last_name: ("sent", 1),
     }
-    assert run.deliveries.get(person=in_flight).reason == services.INTERRUPTED_SEND
+    assert run.deliveries.get(person=in_flight).reason == outbox.INTERRUPTED
     assert Job.objects.filter(pk=job.pk).values_list("done", "total").get() == (8, 8)
     entry = AuditEntry.objects.get(action="version.reminded")
     assert entry.data == {"run": 1, "sent": 2, "without_email": 5, "failed": 0, "unconfirmed": 1}
@@ -228,19 +228,39 @@ def test_a_run_started_again_after_the_people_without_email_were_recorded(
 def test_a_person_another_worker_took_meanwhile_is_not_sent_twice(
     admin, teacher, organisation, regulation, monkeypatch
 ):
-    """Two workers on one run (a slow one thought dead, and its resumption): the person the
-    other one claimed after this one looked is left to it, and shown as unconfirmed until
-    it records the outcome, exactly as before."""
+    """Two workers on one run (a slow one thought dead, and its resumption): the letter the
+    other one claimed after this one recorded the run is not sent by this one, and shown as
+    unconfirmed: that worker's outcome no longer counts, the administrator decides."""
     mine, theirs = staff(organisation, 2, email=True)
-    real = services._record_without_email
+    real = outbox.send
 
-    def and_the_other_worker_claims(run, people):
-        real(run, people)
-        ReminderDelivery.objects.create(run=run, person=theirs, status="sending")
+    def after_the_other_worker_claims(*, batch, **hooks):
+        outbox.letters(batch).filter(person=theirs).update(status=Delivery.Status.SENDING)
+        real(batch=batch, **hooks)
 
-    monkeypatch.setattr(services, "_record_without_email", and_the_other_worker_claims)
+    monkeypatch.setattr(outbox, "send", after_the_other_worker_claims)
     run, job = new_run(regulation, admin)
-    services.reminders_run(job_id=job.pk, run_id=run.pk)
+    reminders.reminders_run(job_id=job.pk, run_id=run.pk)
     assert [m.to for m in mail.outbox] == [[mine.email]]
-    assert results(run)[theirs.last_name] == (DeliveryStatus.UNCONFIRMED, 0)
-    assert results(run)[mine.last_name] == (DeliveryStatus.SENT, 1)
+    assert results(run)[theirs.last_name] == (Delivery.Status.UNCONFIRMED, 0)
+    assert results(run)[mine.last_name] == (Delivery.Status.SENT, 1)
+
+
+def test_a_person_who_confirms_after_being_recorded_is_not_reminded(
+    admin, teacher, organisation, regulation
+):
+    """The run was recorded, then the worker stopped; meanwhile one person confirmed. The run
+    going on withdraws that letter as its turn comes and sends the other."""
+    from acknowledgements.services import acknowledgement_confirm
+
+    confirmed, waiting = staff(organisation, 2, email=True)
+    run, job = new_run(regulation, admin)
+    reminder_letters(run, [confirmed, waiting], "pending")
+    acknowledgement_confirm(
+        version=regulation, person=confirmed, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    reminders.reminders_run(job_id=job.pk, run_id=run.pk)
+    assert [m.to for m in mail.outbox] == [[waiting.email]]
+    letter = run.deliveries.get(person=confirmed)
+    assert (letter.status, letter.reason) == ("withdrawn", reminders.ALREADY_READ)
+    assert results(run)[waiting.last_name] == ("sent", 1)

@@ -10,15 +10,15 @@ from django.urls import reverse
 
 from accounts import services as accounts_services
 from accounts.models import Organisation, Role, User
-from acknowledgements import documents
+from acknowledgements import sheet
 from acknowledgements.models import DocumentVersion
 from acknowledgements.services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
-    sheet_prepare,
     version_edit,
     version_set_deadline,
 )
+from acknowledgements.sheet import sheet_prepare
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import pdf_reader
 
@@ -27,14 +27,14 @@ def fresh(version: DocumentVersion) -> DocumentVersion:
     return DocumentVersion.objects.select_related("document__organisation").get(pk=version.pk)
 
 
-def lookup(version: DocumentVersion) -> documents.SheetLookup:
-    return documents.sheet_lookup(fresh(version))
+def lookup(version: DocumentVersion) -> sheet.SheetLookup:
+    return sheet.sheet_lookup(fresh(version))
 
 
 def recount_matches(version: DocumentVersion) -> bool:
     """The recount check: the content built from every row is what the key's index names."""
-    stored = documents.stored_content_key(lookup(version))
-    return stored is not None and stored == documents.sheet_plan(fresh(version)).content_key
+    stored = sheet.stored_content_key(lookup(version))
+    return stored is not None and stored == sheet.sheet_plan(fresh(version)).content_key
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def stored(regulation, director, admin):
     )
     sheet_prepare(version=fresh(regulation), blank=False, actor=director)
     found = lookup(regulation)
-    assert documents.stored_sheet(found) is not None
+    assert sheet.stored_sheet(found) is not None
     return found
 
 
@@ -143,7 +143,7 @@ class Ctx:
 def test_every_change_the_sheet_prints_gives_a_new_key(
     change, stored, regulation, organisation, director, admin, teacher, student
 ):
-    before_content = documents.stored_content_key(stored)
+    before_content = sheet.stored_content_key(stored)
     ctx = Ctx(
         version=regulation, organisation=organisation, director=director, admin=admin,
         teacher=teacher, student=student,
@@ -153,12 +153,12 @@ def test_every_change_the_sheet_prints_gives_a_new_key(
     assert after.key != stored.key
     assert after.job_key != stored.job_key
     # The old sheet is not served for the new key; the content really changed.
-    assert documents.stored_sheet(after) is None
-    assert documents.sheet_plan(fresh(regulation)).content_key != before_content
+    assert sheet.stored_sheet(after) is None
+    assert sheet.sheet_plan(fresh(regulation)).content_key != before_content
     # Built again, the new key names the content its rows build.
     job = sheet_prepare(version=fresh(regulation), blank=False, actor=director)
     assert job.status == "done"
-    assert documents.stored_sheet(lookup(regulation)) is not None
+    assert sheet.stored_sheet(lookup(regulation)) is not None
     assert recount_matches(regulation)
 
 
@@ -180,10 +180,10 @@ def test_changes_the_sheet_does_not_print_keep_the_key(
 
 
 def test_a_version_edit_raises_its_sheet_revision(draft_version, director):
-    before = documents.sheet_lookup(fresh(draft_version)).key
+    before = sheet.sheet_lookup(fresh(draft_version)).key
     version_edit(version=draft_version, actor=director, title="Положение о «Сферуме»")
     assert fresh(draft_version).sheet_revision == draft_version.sheet_revision + 1
-    assert documents.sheet_lookup(fresh(draft_version)).key != before
+    assert sheet.sheet_lookup(fresh(draft_version)).key != before
 
 
 def test_approval_raises_the_sheet_revision(draft_version, director):
@@ -195,16 +195,16 @@ def test_approval_raises_the_sheet_revision(draft_version, director):
 
 
 def test_the_blank_and_the_filled_sheet_have_their_own_keys(stored, regulation):
-    blank = documents.sheet_lookup(fresh(regulation), blank=True)
+    blank = sheet.sheet_lookup(fresh(regulation), blank=True)
     assert blank.key != stored.key
-    assert documents.stored_sheet(blank) is None
+    assert sheet.stored_sheet(blank) is None
 
 
 def test_unchanged_key_names_the_content_every_row_builds(stored, regulation, client, director):
     """The recount check: with the key unchanged, the content built from every row is the
     content stored, and the PDF served is that stored whole."""
     assert recount_matches(regulation)
-    plan = documents.sheet_plan(fresh(regulation))
+    plan = sheet.sheet_plan(fresh(regulation))
     assert plan.key == stored.key
     with default_storage.open(plan.whole_path, "rb") as whole:
         expected = whole.read()
@@ -236,9 +236,9 @@ def test_the_nightly_recount_drops_a_key_a_bypassing_change_made_stale(stored, r
     User.objects.filter(pk=teacher.pk).update(last_name="Мимосервисова")
     assert lookup(regulation).key == stored.key
     assert not recount_matches(regulation)
-    documents.referenced_sheet_paths()
-    assert documents.stored_content_key(stored) is None
-    assert documents.stored_sheet(lookup(regulation)) is None
+    sheet.remove_unreferenced_sheet_files()
+    assert sheet.stored_content_key(stored) is None
+    assert sheet.stored_sheet(lookup(regulation)) is None
 
 
 def test_services_raise_the_counter_with_one_update(organisation, director, teacher):
@@ -274,9 +274,9 @@ def test_a_sheet_whose_files_are_gone_is_built_again(stored, regulation, directo
     job done and leaving the page waiting for good."""
     from cdt_portal.models import Job
 
-    for name in default_storage.listdir(documents.SHEET_FOLDER)[1]:
-        default_storage.delete(f"{documents.SHEET_FOLDER}/{name}")
-    assert documents.stored_sheet(lookup(regulation)) is None
+    for name in default_storage.listdir(sheet.SHEET_FOLDER)[1]:
+        default_storage.delete(f"{sheet.SHEET_FOLDER}/{name}")
+    assert sheet.stored_sheet(lookup(regulation)) is None
     assert Job.objects.get(key=stored.job_key).status == Job.Status.DONE
     client.force_login(director)
     url = reverse("regulation_sheet_pdf")
@@ -285,4 +285,4 @@ def test_a_sheet_whose_files_are_gone_is_built_again(stored, regulation, directo
     response = client.get(url)
     assert (response.status_code, response["Content-Type"]) == (200, "application/pdf")
     assert Job.objects.filter(key=stored.job_key).count() == 1
-    assert documents.stored_sheet(lookup(regulation)) is not None
+    assert sheet.stored_sheet(lookup(regulation)) is not None

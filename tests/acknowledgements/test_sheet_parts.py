@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from acknowledgements import documents
+from acknowledgements import documents, sheet
 from acknowledgements.services import acknowledgement_confirm
 from tests.acknowledgements.builders import fetch_sheet
 from tests.factories import PASSWORD, UserFactory
@@ -58,8 +58,7 @@ def test_pages_are_numbered_on_across_parts_from_page_two(client, director, long
 def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regulation):
     client.force_login(director)
     fetch_sheet(client, reverse("regulation_sheet_pdf"))  # every part rendered and stored
-    real = documents._render_sheet_context
-    with mock.patch.object(documents, "_render_sheet_context", wraps=real) as spy:
+    with mock.patch.object(sheet, "render_part", wraps=sheet.render_part) as spy:
         fetch_sheet(client, reverse("regulation_sheet_pdf"))
         assert spy.call_count == 0
         person = long_sheet[17]

@@ -12,7 +12,7 @@ from django.urls import reverse
 from acknowledgements.forms import TEXT_HELP_ID, VersionForm
 from acknowledgements.services import version_approve, version_create
 from cdt_portal.markup import render_markdown
-from onboarding.services import notice_publish
+from families.services import notice_publish
 
 LINK = '<a href="{href}" rel="noopener">{text}</a>'
 

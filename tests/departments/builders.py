@@ -16,17 +16,15 @@ from acknowledgements.models import (
     VersionStatus,
     text_sha256,
 )
-from onboarding.models import (
+from families.models import (
     ConsentAction,
     ConsentRecord,
     ConsentText,
     NoticeAcknowledgement,
     ParentDeadline,
     ParentNotice,
-    RegistrationRequest,
-    SferumStatus,
-    TeacherSferumStatus,
 )
+from onboarding.models import RegistrationRequest, SferumStatus, TeacherSferumStatus
 
 
 def _people(organisation, prefix: str, count: int, role: str, **fields) -> list[User]:

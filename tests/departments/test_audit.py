@@ -8,12 +8,23 @@ from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from departments import services
 from departments.models import DepartmentMessage, MessageReceipt
+from tests import audit_observer
 
 AUDITED_SERVICES = {
     "message_send": "department.message.sent",
     "message_read": "department.message.read",
+    # The copies by e-mail, one entry a letter as it ends.
+    "message_letters_run": "department.message.emailed",
 }
-NOT_WRITING = ()
+NOT_AUDITED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def observed():
+    """Every audit entry this module's calls write, traced to the services that wrote it."""
+    record, stop = audit_observer.observe("departments")
+    yield record
+    stop()
 
 
 def mark() -> int:
@@ -105,3 +116,21 @@ def test_read_refused_for_a_teacher(department_officer, organisation, teacher):
         services.message_read(reader=teacher, message=message)
     assert since(start) == []
     assert MessageReceipt.objects.count() == 0
+
+
+def test_each_copy_by_e_mail_writes_one_entry(department_officer, organisation, admin):
+    admin.email = "admin@example.ru"
+    admin.save(update_fields=["email"])
+    start = mark()
+    message = services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    sent, emailed = since(start)  # the job ran at once, as a fast worker would
+    assert sent.action == "department.message.sent"
+    assert (emailed.action, emailed.actor_id, emailed.object_id, emailed.organisation_id) == (
+        "department.message.emailed", department_officer.pk, str(admin.pk), organisation.pk
+    )  # fmt: skip
+    assert emailed.data == {"message": message.pk, "email": "admin@example.ru", "reason": ""}
+
+
+def test_every_service_wrote_what_it_declares(observed, db):
+    """Last in this module, after every call above (tests/audit_observer.py)."""
+    audit_observer.assert_declarations_hold(observed, AUDITED_SERVICES, NOT_AUDITED)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from accounts.invitations import invitation_sheet
+from accounts.invitations import invitation_slip, render_invitation_slips
 from accounts.models import Organisation, Role, User
 from accounts.selectors import people_waiting_for_invitation
 from accounts.services import invitation_issue
-from acknowledgements import documents
+from acknowledgements import documents, sheet
 from acknowledgements.models import REGULATION_CODE, DocumentVersion
 from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 from tests.helpers import DEMO_PASSWORD
 
 # The longest positions of the institution's staff and of the benchmark's generated staff
-# (benchmarks/run.py), capitalised and not, with long names beside them.
+# (benchmarks/run_staff.py), capitalised and not, with long names beside them.
 LONG_POSITIONS = [
     ("Константинопольская", "Александра", "Вячеславовна", "Педагог дополнительного образования"),
     ("Белозерская", "Маргарита", "Константиновна", "педагог дополнительного образования"),
@@ -58,13 +58,22 @@ def confirm_online(version: DocumentVersion, username: str = "teacher") -> User:
     return person
 
 
+def built_sheet(version: DocumentVersion, *, blank: bool = False) -> bytes:
+    """The sheet as the portal builds it: its job (run at once in tests) renders the parts and
+    joins them, then the stored file is read as the page serves it."""
+    sheet.sheet_prepare(version=version, blank=blank, actor=None)
+    stored = sheet.stored_sheet(sheet.sheet_lookup(version, blank=blank, fresh=True))
+    assert stored is not None
+    return stored
+
+
 def demo_sheet(*, blank: bool = False) -> tuple[DocumentVersion, bytes]:
     """The demo's sheet with the longest positions added and one online confirmation (the
-    demo teacher's), rendered as the sheet jobs render it (in parts, joined)."""
+    demo teacher's), built as the portal builds it (in parts, joined)."""
     version = demo_version()
     add_long_positions(version.document.organisation)
     confirm_online(version)
-    return version, documents.sheet_pdf(version, blank=blank)[1]
+    return version, built_sheet(version, blank=blank)
 
 
 LETTERHEAD = {
@@ -109,10 +118,9 @@ def demo_slips(count: int = 6, *, time_zone: str = "") -> tuple[list, bytes]:
     # Those the administrator may invite (never the director: tests/trust/).
     people = people_waiting_for_invitation(admin).order_by("last_name", "pk")[:count]
     issued = [
-        invitation_issue(user=person, actor=admin, base_url=SLIP_BASE_URL, send_email=False)
-        for person in people
+        invitation_issue(user=person, actor=admin, base_url=SLIP_BASE_URL) for person in people
     ]
-    return issued, invitation_sheet(issued)[1]
+    return issued, render_invitation_slips([invitation_slip(item) for item in issued])[1]
 
 
 # --- the order's text, block by block ----------------------------------------------------------

@@ -18,7 +18,13 @@ from pathlib import Path
 from django.conf import settings
 
 from acknowledgements import documents
-from tests.documents.builders import confirm_online, demo_letter, demo_slips, demo_version
+from tests.documents.builders import (
+    built_sheet,
+    confirm_online,
+    demo_letter,
+    demo_slips,
+    demo_version,
+)
 
 
 def page_one_png(data: bytes, target: Path) -> None:
@@ -38,6 +44,6 @@ def test_refresh_the_document_images(db):
     version = demo_version()
     page_one_png(documents.render_order(version)[1], folder / "order-page1.png")
     confirm_online(version)
-    page_one_png(documents.sheet_pdf(version)[1], folder / "sheet-page1.png")
+    page_one_png(built_sheet(version), folder / "sheet-page1.png")
     page_one_png(demo_letter(), folder / "letter-page1.png")
     page_one_png(demo_slips(5)[1], folder / "invitations-page1.png")

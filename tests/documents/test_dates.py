@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from acknowledgements import documents
 from acknowledgements.models import Acknowledgement
-from tests.documents.builders import confirm_online, demo_letter, demo_slips, demo_version
+from tests.documents.builders import (
+    built_sheet,
+    confirm_online,
+    demo_letter,
+    demo_slips,
+    demo_version,
+)
 from tests.helpers import pdf_text
 
 # Far from the settings' Europe/Moscow: seven hours later, so a time on the wrong clock shows.
@@ -31,7 +37,7 @@ def test_the_sheet_prints_the_confirmation_on_the_organisations_clock(db):
     teacher = confirm_online(version)
     ack = Acknowledgement.objects.get(version=version, person=teacher)
     at = timezone.localtime(ack.recorded_at, zoneinfo.ZoneInfo(ZONE))
-    text = pdf_text(documents.sheet_pdf(version)[1])
+    text = pdf_text(built_sheet(version))
     assert f"{teacher.full_name} {at:%d.%m.%Y} подтверждено в портале {at:%d.%m.%Y %H:%M}" in text
     assert not NOT_RUSSIAN.search(text), NOT_RUSSIAN.search(text)
 

@@ -189,6 +189,28 @@ class Tab:
             self.page.set_viewport_size(original)
 
 
+def pdf_shown(tab: Tab, response) -> bytes:
+    """The PDF the tab navigated to. Chromium (headless too) shows a PDF in its own viewer
+    rather than downloading it; the viewer's page is the browser's, not the portal's, so axe is
+    not asked about it, and the PDF's bytes are fetched again with the tab's session (the
+    navigation's own body is the viewer's HTML)."""
+    assert response.ok, response.status
+    assert response.headers["content-type"] == "application/pdf", response.headers
+    fetched = tab.page.request.get(response.url)
+    assert fetched.ok, fetched.status
+    data = fetched.body()
+    assert data.startswith(b"%PDF"), data[:20]
+    tab.page.wait_for_load_state("load")
+    for _ in range(100):  # the load event of the viewer comes a moment after the response
+        if response.url in tab.loads:
+            break
+        tab.page.wait_for_timeout(50)
+    assert response.url in tab.loads, tab.loads
+    tab.checked_loads = len(tab.loads)
+    tab.assert_clean()
+    return data
+
+
 def shrink_png(path: Path) -> None:
     """A page of text and flat colours loses nothing visible in a 256-colour palette, and the
     file shrinks to about a third (Pillow comes with WeasyPrint)."""

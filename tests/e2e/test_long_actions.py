@@ -20,7 +20,7 @@ import pytest
 from tests.acknowledgements.test_jobs_consumer import consumer, queued_jobs
 from tests.helpers import pdf_text
 
-from .conftest import CHROMIUM, CSP_WATCH, DESKTOP, Tab, skip_or_fail
+from .conftest import CHROMIUM, CSP_WATCH, DESKTOP, Tab, pdf_shown, skip_or_fail
 
 if not CHROMIUM.exists():
     skip_or_fail(f"{CHROMIUM} not found")
@@ -40,28 +40,6 @@ TEACHER_NAME = "Иванова Софья Николаевна"
 def expect_message(page, text: str) -> None:
     """The flash message the last action left (Bootstrap alert, role="alert")."""
     expect(page.locator(".messages").get_by_role("alert")).to_contain_text(text)
-
-
-def pdf_shown(tab: Tab, response) -> bytes:
-    """The PDF the tab navigated to. Chromium (headless too) shows a PDF in its own viewer
-    rather than downloading it; the viewer's page is the browser's, not the portal's, so axe is
-    not asked about it, and the PDF's bytes are fetched again with the tab's session (the
-    navigation's own body is the viewer's HTML)."""
-    assert response.ok, response.status
-    assert response.headers["content-type"] == "application/pdf", response.headers
-    fetched = tab.page.request.get(response.url)
-    assert fetched.ok, fetched.status
-    data = fetched.body()
-    assert data.startswith(b"%PDF"), data[:20]
-    tab.page.wait_for_load_state("load")
-    for _ in range(100):  # the load event of the viewer comes a moment after the response
-        if response.url in tab.loads:
-            break
-        tab.page.wait_for_timeout(50)
-    assert response.url in tab.loads, tab.loads
-    tab.checked_loads = len(tab.loads)
-    tab.assert_clean()
-    return data
 
 
 # 2. The acknowledgement sheet ------------------------------------------------------------------

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.families.builders import FILLED_CONSENT
 from tests.helpers import DEMO_PASSWORD, pdf_text
-from tests.onboarding.builders import FILLED_CONSENT
 
 from .conftest import CHROMIUM, DESKTOP, PHONE, skip_or_fail
 
@@ -333,8 +333,8 @@ def test_director_sees_who_confirmed_and_downloads_the_sheet(tab, demo):
 
 def test_parent_finds_the_chat_confirms_the_notice_and_gives_consent(tab, demo):
     from accounts.models import StudyGroup, User
-    from onboarding.selectors import default_notice_text
-    from onboarding.services import notice_publish
+    from families.selectors import default_notice_text
+    from families.services import notice_publish
 
     StudyGroup.objects.filter(organisation=demo, name=GROUP_NAME).update(
         chat_invite_link=INVITE_LINK

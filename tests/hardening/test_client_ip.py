@@ -10,9 +10,9 @@ from django.urls import reverse
 from acknowledgements.models import Acknowledgement
 from cdt_portal.models import AuditEntry
 from cdt_portal.net import client_ip
-from onboarding.models import ConsentRecord
+from families.models import ConsentRecord
 from tests.factories import PASSWORD
-from tests.onboarding.builders import FILLED_CONSENT
+from tests.families.builders import FILLED_CONSENT
 
 PROXY = "10.0.0.5"
 

@@ -19,8 +19,8 @@ from cdt_portal.errors import PortalError
 from cdt_portal.markup import IMAGES_REFUSED, image_sources
 from cdt_portal.models import AuditEntry
 from cdt_portal.pdf import render_pdf, static_path
-from onboarding.models import ParentNotice
-from onboarding.services import notice_publish
+from families.models import ParentNotice
+from families.services import notice_publish
 from tests.hardening.servers import counting_http_server
 
 
@@ -79,11 +79,11 @@ def test_a_file_url_to_a_file_outside_static_is_not_embedded(settings, tmp_path,
         "../var/media/onboarding/scans/x.png",
     ]:
         _, pdf = render_pdf(
-            "pdf/consent.html", _consent_context(f'<img src="{src}">'), filename="x.pdf"
+            "families/pdf/consent.html", _consent_context(f'<img src="{src}">'), filename="x.pdf"
         )
         assert images_in(pdf) == 0, src
     _, pdf = render_pdf(
-        "pdf/consent.html",
+        "families/pdf/consent.html",
         _consent_context(f'<img src="static/{static_png}"><object data="file://{project_file}">'),
         filename="x.pdf",
     )
@@ -99,7 +99,7 @@ def test_the_projects_own_static_files_and_data_uris_are_still_served(static_png
         f'<img src="data:image/png;base64,{pixel}">',  # the invitation slips' QR codes
     ]
     for part in html_parts:
-        _, pdf = render_pdf("pdf/consent.html", _consent_context(part), filename="x.pdf")
+        _, pdf = render_pdf("families/pdf/consent.html", _consent_context(part), filename="x.pdf")
         assert images_in(pdf) == 1, part
 
 

@@ -1,4 +1,4 @@
-"""Registration requests and notices built through the services, as the portal builds them."""
+"""Registration requests built through the services, as the portal builds them."""
 
 import datetime as dt
 import io
@@ -8,7 +8,6 @@ from pypdf import PdfWriter
 
 from cdt_portal.audit import history
 from onboarding.services import (
-    notice_publish,
     request_mark_ready,
     request_prepare_letter,
     request_start,
@@ -79,14 +78,6 @@ def make_ready_request(organisation, actor):
     )
 
 
-def make_notice(organisation, actor):
-    return notice_publish(
-        organisation=organisation,
-        actor=actor,
-        text="Мы используем «Сферум». Подробности — в портале.",
-    )
-
-
 def request_states(registration) -> list[tuple[str, str]]:
     """The request's state changes, (from, to), oldest first, as its audit history tells."""
     return [
@@ -94,24 +85,3 @@ def request_states(registration) -> list[tuple[str, str]]:
         for entry in history(registration)
         if entry.action == f"request.{entry.data.get('to')}"
     ]
-
-
-# A parent's consent form filled in as the law asks (152-ФЗ ст. 9 ч. 4): what the consent
-# pages and tests post.
-FILLED_CONSENT = {
-    "parent_full_name": "Кузнецова Елена Викторовна",
-    "parent_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
-    "id_document": "passport",
-    "id_series": "2812",
-    "id_number": "345678",
-    "id_issued_on": "2015-03-17",
-    "id_issued_by": "УМВД России по Тверской области",
-    "child_full_name": "Кузнецов Максим Андреевич",
-    "child_birth_date": "2014-06-02",
-    "child_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
-    "authority_document": "birth_certificate",
-    "authority_series": "I-ОН",
-    "authority_number": "654321",
-    "authority_issued_on": "2014-06-20",
-    "authority_issued_by": "Отдел ЗАГС администрации г. Твери",
-}

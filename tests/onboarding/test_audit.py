@@ -1,12 +1,12 @@
-"""Every writing service of onboarding/services.py leaves exactly one audit entry, a refusal
-or a repeated click leaves none, and one transition table drives both the services' refusals
-and the request page's buttons."""
+"""Every writing service of onboarding's services leaves exactly one audit entry, a refusal or
+a repeated click leaves none, and one transition table drives both the services' refusals and
+the request page's buttons. The module's calls are watched (`tests/audit_observer.py`): its
+last test checks that each service wrote the action declared for it. (The families' services:
+tests/families/test_audit.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import inspect
 from types import SimpleNamespace
 
 import pytest
@@ -20,10 +20,6 @@ from cdt_portal.models import AuditEntry
 from onboarding import services
 from onboarding.models import (
     TRANSITIONS,
-    ConsentRecord,
-    ConsentText,
-    NoticeAcknowledgement,
-    ParentNotice,
     RegistrationRequest,
     RequestStatus,
     SferumStatus,
@@ -32,16 +28,16 @@ from onboarding.models import (
 )
 from onboarding.selectors import registration_eml
 from onboarding.uploads import CheckedScan
+from tests import audit_observer
 from tests.onboarding.builders import PNG_SCAN, give_letterhead
 
-# Each public function of onboarding/services.py that writes, and the audit action it writes.
+# Each public function of onboarding's services (the package onboarding/services/) that
+# writes, and the audit action it writes.
 AUDITED_SERVICES = {
     "request_start": "request.draft",
     "request_update_details": "request.details.changed",
     "request_prepare_letter": "request.awaiting_signature",
     "request_mark_ready": "request.ready",
-    "request_send": "request.sent",  # or "request.unconfirmed" when the server went silent
-    "request_resend": "request.sent",
     "request_confirm_delivered": "request.sent",
     "request_scan_refused": "request.scan.refused",
     "request_confirm_sent": "request.sent",
@@ -49,48 +45,39 @@ AUDITED_SERVICES = {
     "request_register": "request.registered",
     "request_cancel": "request.cancelled",
     "teacher_status_advance": "sferum_status.changed",
-    "notice_publish": "notice.published",
-    "notice_confirm": "notice.confirmed",
-    "consent_record": "consent.given",  # or "consent.withdrawn", as its `action` says
-    # The sending job: queued, then its attempt (then request_send's own entry).
+    # The sending job: queued, then its attempt, then "request.sent" ("request.unconfirmed"
+    # when the server went silent, "request.send.refused" when it refused).
     "request_send_start": "request.send.queued",
     "request_send_run": "request.send.attempt",
-    # The regulation draft for the move to MAX, made by acknowledgements' version_create.
-    "messenger_draft_create": "version.created",
-    # Issue 12, §5.1: the checklist of local acts and programmes (test_amendments.py).
+    # Issue 12, §5.1: the checklist of local acts and programmes.
     "amendment_programme_update": "amendment.updated",
     "amendment_act_add": "amendment.act.added",
     "amendment_act_update": "amendment.updated",
     "amendment_act_remove": "amendment.act.removed",
-    # Issue 12, the family side (walked in test_student_notice.py, test_family_decline.py and
-    # test_consent_complete.py).
-    "student_notice_publish": "student_notice.published",
-    "student_notice_confirm": "student_notice.confirmed",
-    "family_choice_set": "family.declined",  # or "family.returned" when they change their mind
-    "consent_give": "consent.given",
-    "consent_withdraw": "consent.withdrawn",
-    "consent_record_paper": "consent.paper.given",  # or "consent.paper.withdrawn"
-    # Issue 12, deadlines for parents and the weekly digest (walked in test_parent_deadlines.py
-    # and test_weekly_digest.py).
-    "parent_deadline_set": "parent_deadline.set",
-    "parent_reminders_send": "parent.reminded",  # one entry per reminder recorded
-    "weekly_digest_send": "digest.sent",  # then "digest.failed" if the server refused it
+    # Issue 12, the weekly digest.
+    "weekly_digest_send": "digest.sent",  # "digest.failed" if the server refused a letter
 }
-# The public functions of onboarding/services.py that write nothing (reads live in selectors).
-NOT_WRITING: tuple[str, ...] = ("scheduled_reminders_due",)
+# Public functions that write no audit entry of their own, and why.
+NOT_AUDITED = {
+    "weekly_digest_start": "queues the week's job; its letters are recorded as they go",
+    "week_of": "a date, nothing written",
+    "digest_batch": "a name, nothing written",
+}
+
+# The sending job's own entries, written before the request's.
+SEND_JOB_ENTRIES = ("request.send.queued", "request.send.attempt")
+
 
 S = RequestStatus
 TODAY = timezone.localdate
 
 
-def test_the_lists_name_every_public_function_of_the_services_module():
-    public = {
-        name
-        for name, obj in inspect.getmembers(services, inspect.isfunction)
-        if obj.__module__ == services.__name__ and not name.startswith("_")
-    }
-    assert public == set(AUDITED_SERVICES) | set(NOT_WRITING)
-    assert not set(AUDITED_SERVICES) & set(NOT_WRITING)
+@pytest.fixture(scope="module", autouse=True)
+def observed():
+    """Every audit entry this module's calls write, traced to the services that wrote it."""
+    record, stop = audit_observer.observe("onboarding")
+    yield record
+    stop()
 
 
 class Audit:
@@ -106,6 +93,17 @@ class Audit:
         entries = self.new()
         assert len(entries) == 1, [e.action for e in entries]
         return entries[0]
+
+
+def send(registration: RegistrationRequest, admin: User, action: str = "send"):
+    """«Отправить»: the job, run at once in tests, then the request as it is after it."""
+    services.request_send_start(request=registration, actor=admin, action=action)
+    registration.refresh_from_db()
+    return registration
+
+
+def request_entries(audit: Audit) -> list[AuditEntry]:
+    return [entry for entry in audit.new() if entry.action not in SEND_JOB_ENTRIES]
 
 
 def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
@@ -181,10 +179,11 @@ def test_the_request_services_write_one_entry_each(organisation, admin):
 
     audit = Audit()
     message_id = registration.message_id
-    registration = services.request_send(request=registration, actor=admin)
+    registration = send(registration, admin)
     assert registration.message_id == message_id
+    [entry] = request_entries(audit)
     assert_request_entry(
-        audit.only(),
+        entry,
         registration,
         admin,
         S.READY,
@@ -260,60 +259,110 @@ def test_each_sferum_step_writes_one_entry_about_the_teacher(teacher, admin, org
         )
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def test_publishing_and_confirming_the_notice_write_one_entry_each(admin, parent, organisation):
+def test_a_refused_scan_writes_one_entry(ready_request, admin, organisation):
     audit = Audit()
-    notice = services.notice_publish(organisation=organisation, actor=admin, text=" Текст. ")
+    services.request_scan_refused(
+        request=ready_request, actor=admin, filename="scan.exe", size=12, reason="Не PDF."
+    )
     assert_entry(
         audit.only(),
         actor=admin,
-        action="notice.published",
-        obj=notice,
+        action="request.scan.refused",
+        obj=ready_request,
         organisation=organisation,
-        data={"text_sha256": sha256("Текст.")},
+        data={"filename": "scan.exe", "size": 12, "reason": "Не PDF."},
+    )
+
+
+def test_the_sending_job_writes_its_queueing_its_attempt_and_the_send(
+    ready_request, admin, organisation
+):
+    audit = Audit()
+    job = services.request_send_start(request=ready_request, actor=admin, action="send")
+    queued, attempt, sent = audit.new()  # the job runs at once here (tests/conftest.py)
+    assert_entry(
+        queued,
+        actor=admin,
+        action="request.send.queued",
+        obj=ready_request,
+        organisation=organisation,
+        data={"action": "send", "key": job.key},
+    )
+    assert_entry(
+        attempt,
+        actor=admin,
+        action="request.send.attempt",
+        obj=ready_request,
+        organisation=organisation,
+        data={"job": job.pk, "action": "send"},
+    )
+    assert (sent.action, sent.object_id) == ("request.sent", str(ready_request.pk))
+
+
+def test_the_checklist_services_write_one_entry_each(admin, organisation, group):
+    audit = Audit()
+    item = services.amendment_programme_update(
+        group=group, actor=admin, state="amended", amended_on=TODAY()
+    )
+    assert_entry(
+        audit.only(),
+        actor=admin,
+        action="amendment.updated",
+        obj=item,
+        organisation=organisation,
+        data={"state": ["todo", "amended"], "amended_on": [None, str(TODAY())]},
     )
 
     audit = Audit()
-    services.notice_confirm(notice=notice, parent=parent)
+    act = services.amendment_act_add(organisation=organisation, actor=admin, title="Положение")
     assert_entry(
         audit.only(),
-        actor=parent,
-        action="notice.confirmed",
-        obj=notice,
+        actor=admin,
+        action="amendment.act.added",
+        obj=act,
         organisation=organisation,
-        data={},
+        data={"title": "Положение"},
+    )
+
+    audit = Audit()
+    services.amendment_act_update(item=act, actor=admin, state="todo", amended_on=None, note="н")
+    assert_entry(
+        audit.only(),
+        actor=admin,
+        action="amendment.updated",
+        obj=act,
+        organisation=organisation,
+        data={"note": ["", "н"]},
+    )
+
+    audit = Audit()
+    services.amendment_act_remove(item=act, actor=admin)
+    assert_entry(
+        audit.only(),
+        actor=admin,
+        action="amendment.act.removed",
+        obj=act,
+        organisation=organisation,
+        data={"title": "Положение", "state": "todo", "amended_on": None, "note": "н"},
     )
 
 
-def test_giving_and_withdrawing_consent_write_one_entry_each(parent, student, organisation):
-    for action in ("given", "withdrawn"):
-        audit = Audit()
-        record = services.consent_record(
-            parent=parent, student=student, action=action, ip_address="10.0.0.7"
-        )
-        text = ConsentText.objects.get()  # stored with the first consent, then kept
-        assert_entry(
-            audit.only(),
-            actor=parent,
-            action=f"consent.{action}",
-            obj=record,
-            organisation=organisation,
-            data={"student": student.pk, "text_sha256": text.text_sha256},
-        )
-        assert text.text_sha256 == sha256(text.text)
-        assert record.ip_address == "10.0.0.7"
-
-
-def test_an_entry_made_through_a_page_keeps_the_client_address(client, parent, student):
-    services.consent_record(parent=parent, student=student, action="given", ip_address=None)
-    client.force_login(parent)
-    # Giving needs the filled form (issue 12); the withdrawal page records in one POST.
-    client.post(reverse("consent_withdraw", kwargs={"pk": student.pk}), REMOTE_ADDR="10.1.2.3")
-    assert AuditEntry.objects.get(action="consent.withdrawn").ip_address == "10.1.2.3"
-    assert ConsentRecord.objects.get(action="withdrawn").ip_address == "10.1.2.3"
+def test_the_weekly_digest_writes_one_entry_a_letter(director, organisation):
+    director.email = "director@example.ru"
+    director.save()
+    monday = TODAY() + dt.timedelta(days=7 - TODAY().weekday())
+    audit = Audit()
+    [letter] = services.weekly_digest_send(today=monday, base_url="http://testserver/")
+    entry = audit.only()
+    assert (entry.action, entry.actor_id, entry.object_id, entry.organisation_id) == (
+        "digest.sent", None, str(director.pk), organisation.pk
+    )  # fmt: skip
+    assert entry.data == {
+        "week_start": monday.isoformat(),
+        "email": "director@example.ru",
+        "reason": "",
+    }
+    assert (letter.person_id, letter.status) == (director.pk, "sent")
 
 
 # --- a repeated click and a refusal write nothing ------------------------------------------
@@ -331,21 +380,12 @@ def rows() -> dict:
     return {
         "requests": list(RegistrationRequest.objects.values_list("pk", "status", "message_id")),
         "statuses": list(TeacherSferumStatus.objects.values_list("person_id", "status")),
-        "notices": ParentNotice.objects.count(),
-        "confirmations": NoticeAcknowledgement.objects.count(),
-        "consents": ConsentRecord.objects.count(),
-        "consent_texts": ConsentText.objects.count(),
     }
 
 
-def test_a_second_click_that_changes_nothing_writes_nothing(
-    ready_request, admin, parent, student, organisation
-):
+def test_a_second_click_that_changes_nothing_writes_nothing(ready_request, admin):
     registration = in_state(ready_request, S.AWAITING_SIGNATURE)
     letter = registration.letter_pdf.name
-    notice = services.notice_publish(organisation=organisation, actor=admin, text="Текст.")
-    services.notice_confirm(notice=notice, parent=parent)
-    services.consent_record(parent=parent, student=student, action="given", ip_address=None)
     before = rows()
 
     audit = Audit()
@@ -356,9 +396,6 @@ def test_a_second_click_that_changes_nothing_writes_nothing(
         position=registration.admin_position,
         phone="8 912 345 67 89",  # the same number, written another way
     )
-    services.notice_publish(organisation=organisation, actor=admin, text=" Текст. ")
-    services.notice_confirm(notice=notice, parent=parent)
-    services.consent_record(parent=parent, student=student, action="given", ip_address=None)
     assert audit.new() == []
     assert rows() == before
     registration.refresh_from_db()
@@ -393,7 +430,7 @@ def _sent_before_it_was_ready(w):
 
 def _send_without_a_mail_server(w):
     w.settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    return lambda: services.request_send(request=w.ready, actor=w.admin)
+    return lambda: services.request_send_start(request=w.ready, actor=w.admin, action="send")
 
 
 def _return_without_a_reason(w):
@@ -439,26 +476,6 @@ def _unknown_sferum_step(w):
     return lambda: services.teacher_status_advance(person=w.teacher, to="hacked", actor=w.teacher)
 
 
-def _empty_notice(w):
-    return lambda: services.notice_publish(organisation=w.organisation, actor=w.admin, text=" ")
-
-
-def _notice_confirmed_by_a_teacher(w):
-    return lambda: services.notice_confirm(notice=w.notice, parent=w.teacher)
-
-
-def _unknown_consent_action(w):
-    return lambda: services.consent_record(
-        parent=w.parent, student=w.student, action="forever", ip_address=None
-    )
-
-
-def _consent_for_another_familys_child(w):
-    return lambda: services.consent_record(
-        parent=w.teacher, student=w.student, action="given", ip_address=None
-    )
-
-
 REFUSALS = [
     _second_open_request,
     _letter_without_a_phone,
@@ -471,20 +488,14 @@ REFUSALS = [
     _sferum_step_for_someone_else,
     _teacher_verifying_themselves,
     _unknown_sferum_step,
-    _empty_notice,
-    _notice_confirmed_by_a_teacher,
-    _unknown_consent_action,
-    _consent_for_another_familys_child,
 ]
 
 
 @pytest.mark.parametrize("case", REFUSALS, ids=lambda case: case.__name__.strip("_"))
-def test_a_refusal_writes_nothing(
-    case, settings, organisation, admin, teacher, parent, student, ready_request, notice
-):
+def test_a_refusal_writes_nothing(case, settings, organisation, admin, teacher, ready_request):
     world = SimpleNamespace(
         settings=settings, organisation=organisation, admin=admin, teacher=teacher,
-        parent=parent, student=student, ready=ready_request, notice=notice,
+        ready=ready_request,
     )  # fmt: skip
     call = case(world)
     before = rows()
@@ -513,8 +524,8 @@ def action_calls(registration: RegistrationRequest, admin: User) -> dict:
             scan=CheckedScan(PNG_SCAN, "image/png", "png"),
             questionnaire_filled_on=TODAY(),
         ),
-        "send": lambda: services.request_send(request=registration, actor=admin),
-        "resend": lambda: services.request_resend(request=registration, actor=admin),
+        "send": lambda: send(registration, admin),
+        "resend": lambda: send(registration, admin, "resend"),
         "confirm_delivered": lambda: services.request_confirm_delivered(
             request=registration, actor=admin
         ),
@@ -545,7 +556,7 @@ def test_the_table_decides_what_each_service_allows(action, state, ready_request
         registration.refresh_from_db()
         assert registration.status == (step.target or state)
         if step.target is not None:
-            assert audit.only().action == f"request.{step.target}"
+            assert [e.action for e in request_entries(audit)] == [f"request.{step.target}"]
     else:
         with pytest.raises(PortalError) as refused:
             action_calls(registration, admin)[action]()
@@ -626,3 +637,10 @@ def test_downloading_the_eml_writes_nothing(client, ready_request, admin):
     assert f"Message-ID: {message_id}".encode() in second
     assert audit.new() == []
     assert rows() == before
+
+
+def test_every_service_wrote_what_it_declares(observed, db):
+    """Last in this module, after every call above (tests/audit_observer.py). It asks for `db`
+    as they do: pytest-django runs the tests without a database after all the others, which
+    would be after this module's `observed` has ended."""
+    audit_observer.assert_declarations_hold(observed, AUDITED_SERVICES, NOT_AUDITED)

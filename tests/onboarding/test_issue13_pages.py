@@ -1,7 +1,7 @@
 """Issue 13, the registration request's pages: the .eml opens as a draft from the
-organisation, the letter waits for the letterhead's contacts, dates start at today, the notice's
-text is labelled in plain Russian with a formatting help, the .eml names the organisation, and
-every date and time is the organisation's, in Russian format."""
+organisation, the letter waits for the letterhead's contacts, dates start at today, the
+formatting help is plain, the .eml names the organisation, and every date and time is the
+organisation's, in Russian format. (The notices' page: tests/families/test_issue13_pages.py.)"""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from onboarding.forms import DateForm, RegisteredForm, ScanForm, SentForm
 from onboarding.models import RegistrationRequest, RequestStatus
 from onboarding.selectors import missing_letterhead_fields
 from onboarding.services import request_confirm_sent, request_register
-from tests.onboarding.builders import LETTERHEAD, give_letterhead, make_notice
+from tests.onboarding.builders import LETTERHEAD, give_letterhead
 
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 REQUEST_PAGE = "/onboarding/request/"
@@ -296,19 +296,7 @@ def test_the_request_page_offers_the_organisations_today(
     assert "2026-03-10" not in text
 
 
-# --- 5. The notice's text: plain Russian label and a formatting help -----------------------
-
-
-def test_the_notice_text_is_labelled_in_russian_with_a_formatting_help(client, admin):
-    client.force_login(admin)
-    text = client.get(reverse("notices")).content.decode()
-    assert "Markdown" not in text
-    assert '<label class="form-label" for="notice-text">Текст уведомления</label>' in text
-    assert 'aria-describedby="notice-text-help"' in text
-    assert 'id="notice-text-help"' in text
-    assert "каждый пункт с новой строки, в начале «- »" in text
-    assert "две звёздочки с обеих сторон" in text
-    assert "[сайт «Сферума»](https://sferum.ru)" in text
+# --- 5. The formatting help the notices share with the regulation -------------------------
 
 
 def test_the_shared_formatting_help_is_plain_and_unstyled():
@@ -349,16 +337,6 @@ def test_the_request_page_shows_times_in_the_organisations_zone(
         assert local(entry.at, FAR_EAST) in text
         assert local(entry.at, "Europe/Moscow") not in text
     assert f"Отправлена {local(ready_request.sent_at, FAR_EAST, '%d.%m.%Y')}" in text
-
-
-def test_the_notice_shows_its_time_in_the_organisations_zone(client, admin, organisation):
-    organisation.time_zone = FAR_EAST
-    organisation.save()
-    notice = make_notice(organisation, admin)
-    client.force_login(admin)
-    text = client.get(reverse("notices")).content.decode()
-    assert f"Опубликовано {local(notice.published_at, FAR_EAST)}" in text
-    assert local(notice.published_at, "Europe/Moscow") not in text
 
 
 # Every date or time an onboarding template prints: a variable whose name ends in `_at`,

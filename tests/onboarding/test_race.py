@@ -2,8 +2,9 @@
 
 Each race runs two threads, each with its own database connection; a barrier releases them
 together right at the service call. The rules that must hold: one e-mail to Sferum and one
-«sent» event per request, one open request per organisation, and every refusal is a
-PortalError (what the views turn into a message), never a database error.
+«sent» event per request (the second press finds the first press's job, or, once that job
+has sent, is refused), one open request per organisation, and every refusal is a PortalError
+(what the views turn into a message), never a database error.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from onboarding.documents import REGISTRATION_SUBJECT
 from onboarding.models import RegistrationRequest, RequestStatus, SentVia
-from onboarding.services import request_cancel, request_send, request_start
+from onboarding.services import request_cancel, request_send_start, request_start
 from tests.factories import OrganisationFactory, UserFactory
 from tests.onboarding.builders import make_ready_request
 from tests.races import POSTGRES_RACES, run_together
@@ -33,7 +34,7 @@ def send_job(request_pk: int, actor_pk: int):
         registration = RegistrationRequest.objects.select_related("organisation").get(pk=request_pk)
         actor = User.objects.get(pk=actor_pk)
         ready()
-        return request_send(request=registration, actor=actor)
+        return request_send_start(request=registration, actor=actor, action="send")
 
     return job
 
@@ -66,13 +67,15 @@ def two_administrators(number: int) -> tuple[Organisation, User, User]:
     return organisation, first, second
 
 
-def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: int) -> None:
-    results = [result for result, exc in outcomes if exc is None]
+def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: int):
+    """The one job that sent, after checking the second press got that job or a refusal."""
+    jobs = {result.pk: result for result, exc in outcomes if exc is None}
     errors = [exc for _, exc in outcomes if exc is not None]
-    assert len(results) == 1 and len(errors) == 1, repr(outcomes)
-    assert isinstance(errors[0], PortalError), repr(errors[0])
-    assert "отправить заявку" in errors[0].message
-    assert "«Отправлена»" in errors[0].message
+    assert len(jobs) == 1 and len(errors) <= 1, repr(outcomes)
+    for error in errors:
+        assert isinstance(error, PortalError), repr(error)
+        assert "отправить заявку" in error.message
+        assert "«Отправлена»" in error.message
 
     new_mail = mail.outbox[sent_before:]
     assert len(new_mail) == 1, [m.subject for m in new_mail]
@@ -89,10 +92,11 @@ def assert_sent_once(registration: RegistrationRequest, outcomes, sent_before: i
     assert [name for name, _, _ in message.attachments] == [
         "Письмо о назначении администратора (подписано).png"
     ]
+    (job,) = jobs.values()
+    return job
 
 
 def test_two_administrators_sending_at_once_send_one_email():
-    refused = 0
     for number in range(RACES):
         organisation, first, second = two_administrators(number)
         registration = make_ready_request(organisation, first)
@@ -103,15 +107,10 @@ def test_two_administrators_sending_at_once_send_one_email():
             send_job(registration.pk, first.pk), send_job(registration.pk, second.pk)
         )
 
-        assert_sent_once(registration, outcomes, sent_before)
-        (winner,) = [
-            actor for actor, (_, exc) in zip((first, second), outcomes, strict=True) if exc is None
-        ]
+        job = assert_sent_once(registration, outcomes, sent_before)
         entry = history(registration).get(action="request.sent")
-        assert entry.actor_id == winner.pk
+        assert entry.actor_id == job.started_by_id  # whoever pressed first
         assert entry.data["from"] == RequestStatus.READY
-        refused += sum(isinstance(exc, PortalError) for _, exc in outcomes)
-    assert refused == RACES
     assert len(mail.outbox) == RACES
     assert AuditEntry.objects.filter(action="request.sent").count() == RACES
 

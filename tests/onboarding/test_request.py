@@ -19,13 +19,7 @@ from cdt_portal.models import AuditEntry
 from onboarding.documents import REGISTRATION_SUBJECT
 from onboarding.models import RegistrationRequest, RequestStatus
 from onboarding.services import request_cancel
-from tests.onboarding.builders import (
-    JPEG_SCAN,
-    PDF_SCAN,
-    PNG_SCAN,
-    give_letterhead,
-    request_states,
-)
+from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN, give_letterhead, request_states
 
 TODAY = lambda: timezone.localdate()  # noqa: E731
 

@@ -1,5 +1,5 @@
 """Issue 12, the weekly digest: the rollout in numbers, what is overdue and what changed in the
-week, mailed to the director and the administrators once per organisation and week."""
+week, mailed to the director and to each administrator once a week, through the outbox."""
 
 from __future__ import annotations
 
@@ -10,12 +10,23 @@ from django.core import mail
 from django.utils import timezone
 
 from acknowledgements.models import DocumentVersion
-from cdt_portal.models import AuditEntry
+from cdt_portal.models import AuditEntry, Delivery, Job
+from families.models import ParentDeadline
+from families.services import parent_deadline_set
 from onboarding import tasks
-from onboarding.models import DigestSent, ParentDeadline
-from onboarding.services import parent_deadline_set, weekly_digest_send
+from onboarding.services import weekly_digest_send
 
 TODAY = timezone.localdate
+
+
+def week_start() -> dt.date:
+    return TODAY() - dt.timedelta(days=TODAY().weekday())
+
+
+def director_of(organisation):
+    from accounts.models import Role, User
+
+    return User.objects.active_in(organisation).with_role(Role.DIRECTOR).get()
 
 
 @pytest.fixture
@@ -36,12 +47,20 @@ def test_the_digest_tells_the_numbers_the_overdue_and_the_changes(
     ParentDeadline.objects.update(due_date=TODAY() - dt.timedelta(days=1))
     # The digest of next week's Monday covers the seven days before it, today among them.
     monday = TODAY() + dt.timedelta(days=7 - TODAY().weekday())
-    [digest] = weekly_digest_send(today=monday, base_url="http://testserver/")
-    assert (digest.week_start, digest.recipients, digest.reason) == (monday, 2, "")
+    letters = weekly_digest_send(today=monday, base_url="http://testserver/")
+    assert [
+        (letter.person_id, letter.email, letter.status, letter.batch) for letter in letters
+    ] == [
+        (person.pk, person.email, "sent", f"digest:{organisation.pk}:{monday:%Y-%m-%d}")
+        for person in sorted([admin, director_of(organisation)], key=lambda p: p.pk)
+    ]
 
-    [message] = mail.outbox
-    assert sorted(message.to) == ["admin@example.ru", "director@example.ru"]
-    body = message.body
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "admin@example.ru",
+        "director@example.ru",
+    ]
+    assert mail.outbox[0].body == mail.outbox[1].body  # one digest, a letter each
+    body = mail.outbox[0].body
     since = monday - dt.timedelta(days=7)
     assert f"Неделя: {since:%d.%m.%Y} — {monday - dt.timedelta(days=1):%d.%m.%Y}" in body
     assert "- Сотрудники ознакомлены с Положением: 0 из 2" in body
@@ -52,36 +71,37 @@ def test_the_digest_tells_the_numbers_the_overdue_and_the_changes(
     assert f"- {parent.full_name}" in body
     assert "- Установлен срок для родителей: 1" in body
     assert "- Опубликовано уведомление родителей: 1" in body
-    entry = AuditEntry.objects.get(action="digest.sent")
-    assert entry.actor_id is None and entry.object_id == str(digest.pk)
-    assert entry.data == {"week_start": monday.isoformat(), "recipients": 2}
+    entries = AuditEntry.objects.filter(action="digest.sent").order_by("pk")
+    assert [(e.actor_id, e.object_id) for e in entries] == [
+        (None, str(letter.person_id)) for letter in letters
+    ]
 
 
 def test_a_second_run_the_same_week_sends_nothing(readers_with_mail, organisation):
     monday = TODAY() - dt.timedelta(days=TODAY().weekday())
-    assert len(weekly_digest_send(today=monday)) == 1
+    assert len(weekly_digest_send(today=monday)) == 2
     assert weekly_digest_send(today=monday + dt.timedelta(days=3)) == []
-    assert len(mail.outbox) == 1
-    assert DigestSent.objects.filter(organisation=organisation).count() == 1
-    assert AuditEntry.objects.filter(action="digest.sent").count() == 1
+    assert len(mail.outbox) == 2
+    assert Delivery.objects.filter(kind="digest", organisation=organisation).count() == 2
+    assert AuditEntry.objects.filter(action="digest.sent").count() == 2
     assert "Ничего не просрочено." in mail.outbox[0].body
     # The next week is a new digest.
-    assert len(weekly_digest_send(today=monday + dt.timedelta(days=7))) == 1
+    assert len(weekly_digest_send(today=monday + dt.timedelta(days=7))) == 2
 
 
 def test_an_organisation_without_readers_gets_nothing(organisation, director):
     assert weekly_digest_send(today=TODAY()) == []
-    assert mail.outbox == [] and not DigestSent.objects.exists()
+    assert mail.outbox == [] and not Delivery.objects.exists()
 
 
 def test_a_refused_digest_is_recorded_with_its_reason(readers_with_mail, monkeypatch):
-    from accounts.mailing import Delivery, Mailer
+    from cdt_portal.mailer import Mailer, Outcome
 
-    monkeypatch.setattr(Mailer, "send", lambda self, message: Delivery("refused", "550 нет"))
-    [digest] = weekly_digest_send(today=TODAY())
-    assert DigestSent.objects.get(pk=digest.pk).reason == "550 нет"
-    assert AuditEntry.objects.filter(action="digest.failed").count() == 1
-    assert weekly_digest_send(today=TODAY()) == []
+    monkeypatch.setattr(Mailer, "send", lambda self, message: Outcome("refused", "550 нет"))
+    letters = weekly_digest_send(today=TODAY())
+    assert [(letter.status, letter.reason) for letter in letters] == [("failed", "550 нет")] * 2
+    assert AuditEntry.objects.filter(action="digest.failed").count() == 2
+    assert weekly_digest_send(today=TODAY()) == []  # not sent again by itself
 
 
 def test_the_task_runs_on_monday_at_eight_on_the_portals_clock(readers_with_mail, settings):
@@ -92,4 +112,32 @@ def test_the_task_runs_on_monday_at_eight_on_the_portals_clock(readers_with_mail
     assert not schedule(dt.datetime(2026, 11, 30, 8, 0))
     assert not schedule(dt.datetime(2026, 12, 1, 5, 0))
     tasks.weekly_digest.call_local()
-    assert len(mail.outbox) == 1
+    tasks.weekly_digest.call_local()  # fired twice: one job for the week
+    [job] = Job.objects.filter(kind="weekly_digest")
+    assert (job.status, job.key) == (Job.Status.DONE, f"weekly-digest:{week_start():%Y-%m-%d}")
+    assert len(mail.outbox) == 2
+
+
+def test_a_digest_letter_in_flight_when_the_worker_stopped_is_not_sent_again(
+    readers_with_mail, director, admin
+):
+    """A run that finds a letter still `sending` (its worker stopped after handing it over)
+    marks it unconfirmed and sends the others; nobody gets it twice."""
+    from cdt_portal import outbox
+    from onboarding.services.periodic import digest_batch
+
+    batch = digest_batch(director.organisation, week_start())
+    outbox.record(
+        batch=batch,
+        kind=Delivery.Kind.DIGEST,
+        organisation_id=director.organisation_id,
+        recipients=[outbox.Recipient(director, director.email)],
+    )
+    Delivery.objects.filter(batch=batch).update(status=Delivery.Status.SENDING)
+    letters = weekly_digest_send(today=TODAY())
+    assert [(letter.person_id, letter.status) for letter in letters] == [
+        (director.pk, "unconfirmed"),
+        (admin.pk, "sent"),
+    ]
+    assert [message.to for message in mail.outbox] == [["admin@example.ru"]]
+    assert AuditEntry.objects.filter(action="digest.unconfirmed").count() == 1

@@ -21,9 +21,7 @@ from django.utils import timezone
 from accounts.models import Guardianship, Role, StudyGroup, User, UserRole
 from acknowledgements.models import AckMethod, Acknowledgement, DocumentVersion
 from cdt_portal.models import AuditEntry
-from onboarding.models import (
-    AmendmentItem,
-    AmendmentState,
+from families.models import (
     ConsentAction,
     ConsentDetails,
     ConsentMethod,
@@ -33,15 +31,14 @@ from onboarding.models import (
     NoticeAcknowledgement,
     ParentDeadline,
     ParentTask,
-    SferumStatus,
     StudentNoticeAcknowledgement,
-    TeacherSferumStatus,
 )
-from onboarding.selectors import current_student_notice
-from onboarding.services import consent_give, student_notice_publish
+from families.selectors import current_student_notice
+from families.services import consent_give, student_notice_publish
+from onboarding.models import AmendmentItem, AmendmentState, SferumStatus, TeacherSferumStatus
 from tests.factories import GuardianshipFactory, UserFactory
+from tests.families.builders import FILLED_CONSENT
 from tests.helpers import changed_outside_services
-from tests.onboarding.builders import FILLED_CONSENT
 
 SMALL, LARGE = 5, 30  # teachers added to the personas; groups, students and parents follow
 PAPER_DATE = dt.date(2026, 11, 2)

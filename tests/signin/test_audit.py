@@ -9,6 +9,7 @@ from cdt_portal.audit import ACTION_LABELS
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from signin import services
+from tests import audit_observer
 from tests.factories import PASSWORD
 
 from .helpers import code_for, enrol
@@ -23,7 +24,16 @@ AUDITED_SERVICES = {
     "password_reset_recorded": "signin.password_reset",
     "password_change_recorded": "signin.password_changed",
 }
-NOT_WRITING = ()
+NOT_AUDITED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def observed():
+    """Every audit entry this module's calls write, traced to the services that wrote it."""
+    record, stop = audit_observer.observe("signin")
+    yield record
+    stop()
+
 
 KEY = "3132333435363738393031323334353637383930"
 
@@ -149,3 +159,21 @@ def test_a_password_change_is_recorded(client, teacher):
         str(teacher.pk),
         {},
     )
+
+
+def test_a_password_reset_is_recorded_and_forgives_the_counted_failures(rf, teacher):
+    from cdt_portal import throttle
+
+    throttle.failed(rf.post("/accounts/login/"), teacher.username)
+    start = mark()
+    services.password_reset_recorded(person=teacher)
+    [entry] = since(start)
+    assert (entry.action, entry.actor_id, entry.object_id) == (
+        "signin.password_reset", teacher.pk, str(teacher.pk)
+    )  # fmt: skip
+    assert entry.data == {"attempts_cleared": 1}
+
+
+def test_every_service_wrote_what_it_declares(observed, db):
+    """Last in this module, after every call above (tests/audit_observer.py)."""
+    audit_observer.assert_declarations_hold(observed, AUDITED_SERVICES, NOT_AUDITED)

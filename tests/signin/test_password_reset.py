@@ -38,9 +38,9 @@ def test_known_and_unknown_addresses_do_the_same_work(client, teacher):
     assert known["Location"] == unknown["Location"] == reverse("password_reset_done")
     assert known_templates == unknown_templates
     assert {
-        "emails/password_reset_subject.txt",
-        "emails/password_reset.txt",
-        "emails/password_reset.html",
+        "signin/emails/password_reset_subject.txt",
+        "signin/emails/password_reset.txt",
+        "signin/emails/password_reset.html",
     } <= set(known_templates)
     assert known_queries == unknown_queries
     # Only the known address gets a message, from the portal by its name.

@@ -187,9 +187,7 @@ def test_the_invitation_page_is_throttled(client, teacher, admin):
 
     teacher.set_unusable_password()
     teacher.save()
-    issued = invitation_issue(
-        user=teacher, actor=admin, base_url="http://testserver/", send_email=False
-    )
+    issued = invitation_issue(user=teacher, actor=admin, base_url="http://testserver/")
     invitation = Invitation.objects.get(user=teacher)
     url = reverse("invitation_accept", args=[invitation.pk, "0" * 40])
     new = {"new_password1": "Sferum-2026-novyi", "new_password2": "Sferum-2026-novyi"}

@@ -1,0 +1,113 @@
+"""Study groups (объединения): their teachers, students and chat links."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from cdt_portal.audit import log_action
+
+from ..models import (
+    Organisation,
+    StudyGroup,
+    User,
+)
+from .common import _assign, _full_clean, _locked
+
+# --- Groups -------------------------------------------------------------------------------
+
+
+def _ids(people: Iterable[User]) -> list[int]:
+    return sorted(person.pk for person in people)
+
+
+GROUP_LINK_FIELDS = ("chat_invite_link", "max_invite_link")
+
+
+def group_create(
+    *,
+    organisation: Organisation,
+    actor: User,
+    name: str,
+    teachers: Iterable[User] = (),
+    students: Iterable[User] = (),
+    chat_invite_link: str = "",
+    max_invite_link: str = "",
+) -> StudyGroup:
+    teachers, students = list(teachers), list(students)
+    with transaction.atomic():
+        group = StudyGroup(
+            organisation=organisation,
+            name=name,
+            chat_invite_link=chat_invite_link,
+            max_invite_link=max_invite_link,
+        )
+        _full_clean(group)
+        group.save()
+        group.teachers.set(teachers)
+        group.students.set(students)
+        log_action(
+            actor,
+            group,
+            "group.created",
+            {
+                "name": name,
+                "teachers": _ids(teachers),
+                "students": _ids(students),
+                "chat_invite_link": chat_invite_link,
+                **({"max_invite_link": max_invite_link} if max_invite_link else {}),
+            },
+        )
+    return group
+
+
+def group_update(
+    *,
+    group: StudyGroup,
+    actor: User,
+    name: str,
+    teachers: Iterable[User],
+    students: Iterable[User],
+    chat_invite_link: str = "",
+    max_invite_link: str | None = None,
+) -> StudyGroup:
+    """Everything about a group (the administrator). `max_invite_link=None` leaves the MAX
+    link as it is."""
+    teachers, students = list(teachers), list(students)
+    values = {"name": name, "chat_invite_link": chat_invite_link}
+    if max_invite_link is not None:
+        values["max_invite_link"] = max_invite_link
+    with transaction.atomic():
+        locked = _locked(group)
+        changed = _assign(locked, values, ("name", *GROUP_LINK_FIELDS))
+        if changed:
+            _full_clean(locked)
+            locked.save(update_fields=list(changed))
+        for field, people in (("teachers", teachers), ("students", students)):
+            members = getattr(locked, field)
+            before = _ids(members.all())
+            if before != _ids(people):
+                members.set(people)
+                changed[field] = [before, _ids(people)]
+        if changed:
+            log_action(actor, locked, "group.updated", changed)
+    return locked
+
+
+def group_set_link(
+    *, group: StudyGroup, actor: User, chat_invite_link: str, max_invite_link: str | None = None
+) -> StudyGroup:
+    """A teacher keeps their own group's chat invite links (the Sferum one and, for the move
+    to MAX, the MAX one; `None` leaves the MAX link as it is)."""
+    values = {"chat_invite_link": chat_invite_link}
+    if max_invite_link is not None:
+        values["max_invite_link"] = max_invite_link
+    with transaction.atomic():
+        locked = _locked(group)
+        changed = _assign(locked, values, GROUP_LINK_FIELDS)
+        if changed:
+            _full_clean(locked)
+            locked.save(update_fields=list(changed))
+            log_action(actor, locked, "group.link_changed", changed)
+    return locked

@@ -1,0 +1,126 @@
+"""Acknowledgements of the version in force: confirmed online by the person (with their
+password again), or recorded by the administrator from the signed paper sheet. One row per
+(version, person), never edited; each changes what the sheet prints (`sheet.sheet_changed`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from cdt_portal.audit import log_action
+from cdt_portal.errors import PortalError
+
+from ..models import AckMethod, Acknowledgement, DocumentVersion
+from ..selectors import counted_version_ids, is_reader
+from ..sheet import sheet_changed
+
+
+def acknowledgement_confirm(
+    *,
+    version: DocumentVersion,
+    person: User,
+    password: str,
+    ip_address: str | None,
+    user_agent: str,
+) -> tuple[Acknowledgement, bool]:
+    """The person confirms online that they have read the version. Asks for the password
+    again, so that the confirmation is theirs. Confirming twice changes nothing."""
+    if not person.check_password(password):
+        raise PortalError("Неверный пароль. Ознакомление не записано.", field="password")
+    if not is_reader(person) or person.organisation_id != version.document.organisation_id:
+        raise PortalError("Вас нет в списке сотрудников, которые знакомятся с документом.")
+    now = timezone.now()
+    org_tz = version.document.organisation.time_zone
+    with transaction.atomic():
+        locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
+        locked.require("confirm")
+        existing = (
+            Acknowledgement.objects.filter(version__in=counted_version_ids(locked), person=person)
+            .order_by("-version__number")
+            .first()
+        )
+        if existing is not None:
+            return existing, False
+        try:
+            with transaction.atomic():
+                ack = Acknowledgement.objects.create(
+                    version=locked,
+                    person=person,
+                    method=AckMethod.ONLINE,
+                    acknowledged_on=timezone.localtime(now, zoneinfo.ZoneInfo(org_tz)).date(),
+                    recorded_by=person,
+                    ip_address=ip_address or None,
+                    user_agent=user_agent[:500],
+                    text_sha256=locked.text_sha256,
+                )
+        except IntegrityError:
+            # A second click that raced this one (SQLite has no row locks) got there first.
+            return Acknowledgement.objects.get(version=locked, person=person), False
+        sheet_changed(locked.pk)
+        log_action(
+            person,
+            ack,
+            "acknowledgement.confirmed",
+            {"person": person.pk, "version": locked.pk, "text_sha256": ack.text_sha256},
+            organisation_id=locked.document.organisation_id,
+        )
+    return ack, True
+
+
+def acknowledgement_record_paper(
+    *,
+    version: DocumentVersion,
+    person: User,
+    paper_date: dt.date,
+    recorded_by: User,
+) -> Acknowledgement:
+    """The administrator records a signature made on the printed sheet."""
+    if person.organisation_id != version.document.organisation_id:
+        raise PortalError("Этот человек не работает в вашей организации.", field="person")
+    if not is_reader(person):
+        raise PortalError(
+            "Этого человека нет в списке сотрудников, знакомящихся с документом.", field="person"
+        )
+    if paper_date > timezone.localdate():
+        raise PortalError(
+            "Дата на бумажном листе не может быть позже сегодняшней.", field="paper_date"
+        )
+    if paper_date < version.order_date:
+        raise PortalError(
+            f"Дата на бумажном листе не может быть раньше даты приказа "
+            f"({version.order_date:%d.%m.%Y}).",
+            field="paper_date",
+        )
+    already = f"{person.full_name} уже ознакомлен(а) с этой редакцией."
+    with transaction.atomic():
+        locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
+        locked.require("record_paper")
+        if Acknowledgement.objects.filter(
+            version__in=counted_version_ids(locked), person=person
+        ).exists():
+            raise PortalError(already, field="person")
+        try:
+            with transaction.atomic():
+                ack = Acknowledgement.objects.create(
+                    version=locked,
+                    person=person,
+                    method=AckMethod.PAPER,
+                    acknowledged_on=paper_date,
+                    recorded_by=recorded_by,
+                    text_sha256=locked.text_sha256,
+                )
+        except IntegrityError as exc:
+            raise PortalError(already, field="person") from exc
+        sheet_changed(locked.pk)
+        log_action(
+            recorded_by,
+            ack,
+            "acknowledgement.paper_recorded",
+            {"person": person.pk, "paper_date": paper_date, "recorded_by": recorded_by.pk},
+            organisation_id=version.document.organisation_id,
+        )
+    return ack

@@ -1,0 +1,32 @@
+"""The audit actions the families' side writes, and what the audit page calls them (registered
+in `FamiliesConfig.ready`). The names are stored in the audit log: they stay as they are."""
+
+from __future__ import annotations
+
+NOTICE_PUBLISHED = "notice.published"
+NOTICE_CONFIRMED = "notice.confirmed"
+STUDENT_NOTICE_PUBLISHED = "student_notice.published"
+STUDENT_NOTICE_CONFIRMED = "student_notice.confirmed"
+CONSENT_GIVEN = "consent.given"
+CONSENT_WITHDRAWN = "consent.withdrawn"
+CONSENT_PAPER_GIVEN = "consent.paper.given"
+CONSENT_PAPER_WITHDRAWN = "consent.paper.withdrawn"
+FAMILY_DECLINED = "family.declined"
+FAMILY_RETURNED = "family.returned"
+PARENT_DEADLINE_SET = "parent_deadline.set"
+PARENT_REMINDED = "parent.reminded"
+
+LABELS: dict[str, str] = {
+    NOTICE_PUBLISHED: "Опубликовано уведомление родителей",
+    NOTICE_CONFIRMED: "Родитель ознакомлен с уведомлением",
+    STUDENT_NOTICE_PUBLISHED: "Опубликовано уведомление обучающихся",
+    STUDENT_NOTICE_CONFIRMED: "Обучающийся ознакомлен с уведомлением",
+    CONSENT_GIVEN: "Дано согласие на обработку персональных данных",
+    CONSENT_WITHDRAWN: "Отозвано согласие на обработку персональных данных",
+    CONSENT_PAPER_GIVEN: "Записано бумажное согласие на обработку персональных данных",
+    CONSENT_PAPER_WITHDRAWN: "Записан бумажный отзыв согласия на обработку персональных данных",
+    FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
+    FAMILY_RETURNED: "Семья снова использует «Сферум»",
+    PARENT_DEADLINE_SET: "Установлен срок для родителей",
+    PARENT_REMINDED: "Напоминание родителю",
+}

@@ -1,0 +1,472 @@
+"""The families' pages: parents confirm the notice, give or withdraw consent and may choose
+another channel; students confirm their notice; the administrator publishes the notices, sets
+the parents' deadlines, records paper consents and follows all of it; a teacher sees their
+group's families; anyone reads the privacy policy.
+
+A family's page itself (`family_home`) belongs to `portal`, a layer above: the parents' and
+the students' actions still return there by its URL name, an upward link kept as it was when
+these views lived in `onboarding`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST, require_safe
+
+from accounts.models import Role
+from accounts.permissions import (
+    ADMINS,
+    FAMILIES,
+    MANAGERS,
+    TEACHERS,
+    get_child_for_parent,
+    get_group_for_user,
+    get_person_for_user,
+    roles_required,
+)
+from cdt_portal.errors import PortalError
+from cdt_portal.inputs import parse_id
+from cdt_portal.markup import render_markdown
+from cdt_portal.net import client_ip
+from cdt_portal.paging import paginate
+from cdt_portal.pdf import pdf_response, render_pdf
+
+from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm
+from .models import ConsentDetails, ConsentRecord, ParentTask
+from .selectors import (
+    consent_document_context,
+    consent_listing,
+    consent_record_for_manager,
+    consent_state,
+    current_notice,
+    current_student_notice,
+    default_student_notice_text,
+    family_choices,
+    family_overview,
+    last_given_consent,
+    notice_overview,
+    overdue_consent_student_ids,
+    overdue_parents,
+    parent_deadline,
+    parents_to_remind_in_person,
+    recent_parent_reminders,
+    student_notice_state,
+)
+from .selectors import group_families as group_families_of
+from .services import (
+    CONSENT_DETAIL_FIELDS,
+    consent_give,
+    consent_record_paper,
+    consent_withdraw,
+    family_choice_set,
+    notice_confirm,
+    notice_publish,
+    parent_deadline_set,
+    student_notice_confirm,
+    student_notice_publish,
+)
+
+PARENTS = frozenset({Role.PARENT})
+
+
+@require_POST
+@roles_required(PARENTS)
+def notice_confirm_view(request: HttpRequest) -> HttpResponse:
+    notice = current_notice(request.user.organisation)
+    if notice is None:
+        raise Http404("Уведомления нет")
+    notice_confirm(notice=notice, parent=request.user)
+    messages.success(request, "Спасибо! Отмечено, что вы ознакомлены с уведомлением.")
+    return redirect("family_home")
+
+
+@require_POST
+@roles_required(PARENTS)
+def consent_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The old one-click address: giving needs the filled form (152-ФЗ ст. 9 ч. 4) and
+    withdrawing its confirmation page, so both are sent there and nothing is written here."""
+    child = get_child_for_parent(request, pk)
+    action = request.POST.get("action", "")
+    if action == "given":
+        return redirect("consent_give", pk=child.pk)
+    if action == "withdrawn":
+        return redirect("consent_withdraw", pk=child.pk)
+    messages.error(request, "Неизвестное действие.")
+    return redirect("family_home")
+
+
+@roles_required(FAMILIES)
+def family_home(request: HttpRequest) -> HttpResponse:
+    """A parent's or a student's home: the organisation's notice, each child's consent and
+    channel, and the groups' chats."""
+    user = request.user
+    family = family_overview(user)
+    student_notice = student_notice_state(user)
+    return render(
+        request,
+        "families/home.html",
+        {
+            "notice": family.notice,
+            "notice_html": render_markdown(family.notice.text) if family.notice else "",
+            "notice_ack": family.notice_ack,
+            "student_notice": student_notice.notice,
+            "student_notice_html": (
+                render_markdown(student_notice.notice.text) if student_notice.notice else ""
+            ),
+            "student_notice_ack": student_notice.ack,
+            "organisation": user.organisation,
+            "children": family.children,
+            "own_groups": family.own_groups,
+            "administrators": user.organisation.platform_administrators,
+        },
+    )
+
+
+@roles_required(MANAGERS | PARENTS)
+def consent_text(request: HttpRequest) -> HttpResponse:
+    context = consent_document_context(request.user.organisation)
+    if request.GET.get("format") == "pdf":
+        filename, pdf = render_pdf(
+            "families/pdf/consent.html",
+            context,
+            filename="Согласие на обработку персональных данных.pdf",
+            css=CONSENT_CSS,
+        )
+        return pdf_response(filename, pdf)
+    return render(request, "families/consent_text.html", context)
+
+
+@require_safe
+@roles_required(MANAGERS)
+def notices(request: HttpRequest) -> HttpResponse:
+    """The notice in force and who confirmed it; publishing is `notice_publish_view`."""
+    overview = notice_overview(request.user.organisation)
+    student_notice = current_student_notice(request.user.organisation)
+    return render(
+        request,
+        "families/notices.html",
+        {
+            "notice": overview.notice,
+            "notice_html": render_markdown(overview.notice.text) if overview.notice else "",
+            "draft": overview.draft,
+            "groups": overview.groups,
+            "student_notice": student_notice,
+            "student_notice_html": render_markdown(student_notice.text) if student_notice else "",
+            "student_draft": (
+                student_notice.text
+                if student_notice
+                else default_student_notice_text(request.user.organisation)
+            ),
+            **_deadline_context(request.user.organisation, ParentTask.NOTICE, request.user),
+        },
+    )
+
+
+@require_POST
+@roles_required(ADMINS)
+def notice_publish_view(request: HttpRequest) -> HttpResponse:
+    return _publish(
+        request, notice_publish, "Уведомление опубликовано: родители увидят его на своей странице."
+    )
+
+
+def _publish(request: HttpRequest, publish, success: str) -> HttpResponse:
+    """Publish the posted text with `publish` (a notice service) and say what happened."""
+    try:
+        publish(
+            organisation=request.user.organisation,
+            actor=request.user,
+            text=request.POST.get("text", ""),
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("notices")
+
+
+@roles_required(MANAGERS)
+def consents(request: HttpRequest) -> HttpResponse:
+    organisation = request.user.organisation
+    query = request.GET.get("q", "").strip()
+    group_id = request.GET.get("group", "")
+    only_overdue = request.GET.get("overdue") == "1"
+    listing = consent_listing(organisation, query=query, group_id=parse_id(group_id))
+    overdue_ids = overdue_consent_student_ids(organisation)
+    students = listing.students.filter(pk__in=overdue_ids) if only_overdue else listing.students
+    return render(
+        request,
+        "families/consents.html",
+        {
+            **paginate(request, students, organisation_id=request.user.organisation_id),
+            "groups": listing.groups,
+            "group_id": group_id,
+            "query": query,
+            "only_overdue": only_overdue,
+            "overdue_ids": overdue_ids,
+            **_deadline_context(organisation, ParentTask.CONSENT, request.user),
+        },
+    )
+
+
+def _deadline_context(organisation, kind: str, user) -> dict:
+    return {
+        "deadline": parent_deadline(organisation, kind),
+        "deadline_kind": kind,
+        "overdue_parents": overdue_parents(organisation, kind),
+        "remind_in_person": parents_to_remind_in_person(organisation, kind),
+        "recent_reminders": recent_parent_reminders(organisation, kind),
+        "today": timezone.localdate(),
+        "is_admin": user.has_role(Role.ADMIN),
+    }
+
+
+def _deadline_post(request: HttpRequest, kind: str, back: str) -> HttpResponse:
+    raw = request.POST.get("due_date", "").strip()
+    try:
+        due_date = dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        messages.error(request, "Укажите дату срока.")
+        return redirect(back)
+    try:
+        parent_deadline_set(
+            organisation=request.user.organisation, actor=request.user, kind=kind, due_date=due_date
+        )
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Срок установлен: {due_date:%d.%m.%Y}." if due_date else "Срок снят.",
+        )
+    return redirect(back)
+
+
+@require_POST
+@roles_required(ADMINS)
+def notice_deadline_view(request: HttpRequest) -> HttpResponse:
+    return _deadline_post(request, ParentTask.NOTICE, "notices")
+
+
+@require_POST
+@roles_required(ADMINS)
+def consent_deadline_view(request: HttpRequest) -> HttpResponse:
+    return _deadline_post(request, ParentTask.CONSENT, "consents")
+
+
+# Issue 12, the family side: the students' notice, families who decline, the full consent, the
+# privacy page --------------------------------------------------------------------------------
+
+STUDENTS = frozenset({Role.STUDENT})
+# Names filled into the consent are never hyphenated: the printed document reads them whole.
+CONSENT_CSS = ".fill-in { hyphens: manual; }"
+
+
+@require_POST
+@roles_required(STUDENTS)
+def student_notice_confirm_view(request: HttpRequest) -> HttpResponse:
+    notice = current_student_notice(request.user.organisation)
+    if notice is None:
+        raise Http404("Уведомления нет")
+    student_notice_confirm(notice=notice, student=request.user)
+    messages.success(request, "Спасибо! Отмечено, что ты прочитал(а) памятку.")
+    return redirect("family_home")
+
+
+@require_POST
+@roles_required(ADMINS)
+def student_notice_publish_view(request: HttpRequest) -> HttpResponse:
+    return _publish(
+        request,
+        student_notice_publish,
+        "Уведомление для обучающихся опубликовано: они увидят его на своей странице.",
+    )
+
+
+@roles_required(PARENTS)
+def family_choice_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """«Не используем „Сферум“» for a child and another channel; or back to Sferum."""
+    child = get_child_for_parent(request, pk)
+    choice = family_choices(request.user).get(child.pk)
+    initial = {"channel": choice.channel, "contact": choice.contact} if choice else {}
+    form = FamilyChoiceForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        declined = request.POST.get("declined") != "0"
+        if not declined or form.is_valid():
+            data = form.cleaned_data if declined else {}
+            try:
+                family_choice_set(
+                    parent=request.user,
+                    student=child,
+                    declined=declined,
+                    channel=data.get("channel", ""),
+                    contact=data.get("contact", ""),
+                )
+            except PortalError as exc:
+                form.add_error(exc.field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"{child.full_name}: "
+                    + (
+                        "записано, что вы не используете «Сферум». Педагог будет связываться "
+                        "выбранным способом."
+                        if declined
+                        else "записано, что вы снова используете «Сферум»."
+                    ),
+                )
+                return redirect("family_home")
+    return render(
+        request, "families/family_choice.html", {"child": child, "choice": choice, "form": form}
+    )
+
+
+@roles_required(PARENTS)
+def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The consent form; a valid form shows the filled consent and what follows, and only its
+    confirmation (`confirm=1`) records it."""
+    child = get_child_for_parent(request, pk)
+    last = last_given_consent(child, request.user)
+    initial = (
+        {f: getattr(last.details, f) for f in CONSENT_DETAIL_FIELDS}
+        if last is not None and hasattr(last, "details")
+        else {"parent_full_name": request.user.full_name, "child_full_name": child.full_name}
+    )
+    form = ConsentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("confirm") == "1":
+            try:
+                record = consent_give(
+                    parent=request.user,
+                    student=child,
+                    details=form.cleaned_data,
+                    ip_address=client_ip(request),
+                )
+            except PortalError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request,
+                    f"{child.full_name}: согласие дано {timezone.localtime(record.at):%d.%m.%Y}.",
+                )
+                return redirect("family_home")
+        else:
+            preview = ConsentDetails(signed_on=timezone.localdate(), **form.cleaned_data)
+            return render(
+                request,
+                "families/consent_confirm.html",
+                {
+                    "child": child,
+                    "form": form,
+                    **consent_document_context(request.user.organisation, preview),
+                },
+            )
+    return render(request, "families/consent_form.html", {"child": child, "form": form})
+
+
+@roles_required(PARENTS)
+def consent_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    child = get_child_for_parent(request, pk)
+    if request.method == "POST":
+        try:
+            record = consent_withdraw(
+                parent=request.user, student=child, ip_address=client_ip(request)
+            )
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"{child.full_name}: согласие отозвано {timezone.localtime(record.at):%d.%m.%Y}.",
+            )
+        return redirect("family_home")
+    return render(
+        request,
+        "families/consent_withdraw.html",
+        {"child": child, "consent": consent_state(child)},
+    )
+
+
+@require_safe
+@roles_required(PARENTS)
+def consent_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The parent's consent for this child: filled from their last consent, else a form for ink
+    with the child's name."""
+    child = get_child_for_parent(request, pk)
+    last = last_given_consent(child, request.user)
+    details = getattr(last, "details", None) if last else None
+    filename, pdf = render_pdf(
+        "families/pdf/consent.html",
+        consent_document_context(request.user.organisation, details, child),
+        filename=f"Согласие на обработку персональных данных — {child.full_name}.pdf",
+        css=CONSENT_CSS,
+    )
+    return pdf_response(filename, pdf)
+
+
+@require_safe
+@roles_required(MANAGERS)
+def consent_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """A recorded consent, filled, for the organisation's managers; another's is 404."""
+    try:
+        record = consent_record_for_manager(request.user.organisation, pk)
+    except ConsentRecord.DoesNotExist as exc:
+        raise Http404("Нет такого согласия") from exc
+    details = getattr(record, "details", None)
+    if details is None or record.action != "given":
+        raise Http404("У этой записи нет заполненного согласия")
+    filename, pdf = render_pdf(
+        "families/pdf/consent.html",
+        consent_document_context(request.user.organisation, details),
+        filename=f"Согласие на обработку персональных данных — {record.student.full_name}.pdf",
+        css=CONSENT_CSS,
+    )
+    return pdf_response(filename, pdf)
+
+
+@roles_required(ADMINS)
+def consent_paper_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The administrator records a consent or a withdrawal signed on paper, with its date."""
+    student = get_person_for_user(request, pk)
+    parents = [link.parent for link in student.parent_links.select_related("parent")]
+    if not student.has_role(Role.STUDENT) or not parents:
+        raise Http404("Нет такого обучающегося с родителями")
+    form = PaperConsentForm(request.POST or None, parents=parents)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        parent = next(p for p in parents if p.pk == data["parent"])
+        try:
+            consent_record_paper(
+                actor=request.user,
+                parent=parent,
+                student=student,
+                action=data["action"],
+                signed_on=data["signed_on"],
+                details=data,
+            )
+        except PortalError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"{student.full_name}: бумажный документ записан.")
+            return redirect("consents")
+    return render(
+        request,
+        "families/consent_paper.html",
+        {"student": student, "form": form, "consent": consent_state(student)},
+    )
+
+
+@require_safe
+@roles_required(TEACHERS | MANAGERS)
+def group_families(request: HttpRequest, pk: int) -> HttpResponse:
+    """For the group's teacher: consent state, families' channels, the students' notice."""
+    group = get_group_for_user(request, pk)
+    return render(
+        request,
+        "families/group_families.html",
+        {"group": group, "families": group_families_of(group)},
+    )

@@ -1,0 +1,106 @@
+"""Which service wrote which audit entry, seen in the real calls of an app's audit tests.
+
+Each app's `tests/<app>/test_audit.py` declares its services: AUDITED_SERVICES (the action
+each one writes) and NOT_AUDITED (those that write no entry of their own, each with why). Its
+tests call the services for real; while they run, every audit entry saved is traced to the
+public service functions on the call stack (`observe`). The module's last test
+(`assert_declarations_hold`) then fails if a declared service never wrote its action in any
+call, or if a service declared as writing none wrote one itself (the innermost service on the
+stack: a service that starts a job run at once is not blamed for the job's entries).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import pkgutil
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from django.db.models.signals import post_save
+
+# Where an app's services live: its `services` module or package, and its sheet module.
+SERVICE_MODULE_NAMES = ("services", "sheet")
+
+
+def service_modules(app: str) -> list[ModuleType]:
+    found = []
+    for name in SERVICE_MODULE_NAMES:
+        if importlib.util.find_spec(f"{app}.{name}") is None:
+            continue
+        module = importlib.import_module(f"{app}.{name}")
+        found.append(module)
+        if hasattr(module, "__path__"):  # a package: its modules by topic
+            for info in pkgutil.iter_modules(module.__path__):
+                found.append(importlib.import_module(f"{module.__name__}.{info.name}"))
+    return found
+
+
+def public_services(app: str) -> dict[str, str]:
+    """Public function name → its module, for every function defined in the app's services."""
+    functions = {}
+    for module in service_modules(app):
+        for name, obj in vars(module).items():
+            if inspect.isfunction(obj) and obj.__module__ == module.__name__ and name[0] != "_":
+                functions[name] = module.__name__
+    return functions
+
+
+@dataclass
+class Observed:
+    app: str
+    # every public service of the app on the stack when an entry was saved, and the innermost
+    on_stack: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    innermost: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    def record(self, action: str) -> None:
+        modules = {module.__name__ for module in service_modules(self.app)}
+        first = True
+        frame = sys._getframe(2)
+        while frame is not None:
+            if frame.f_globals.get("__name__") in modules and frame.f_code.co_name[0] != "_":
+                name = frame.f_code.co_name
+                self.on_stack[name][action] += 1
+                if first:
+                    self.innermost[name][action] += 1
+                    first = False
+            frame = frame.f_back
+
+
+def observe(app: str):
+    """Start tracing the audit entries of `app`'s services; returns the record and a function
+    that stops it."""
+    from cdt_portal.models import AuditEntry
+
+    observed = Observed(app)
+
+    def saved(sender, instance, created, **kwargs):
+        if created:
+            observed.record(instance.action)
+
+    uid = f"audit-observer-{app}"
+    post_save.connect(saved, sender=AuditEntry, weak=False, dispatch_uid=uid)
+    return observed, lambda: post_save.disconnect(sender=AuditEntry, dispatch_uid=uid)
+
+
+def assert_declarations_hold(observed: Observed, audited: dict[str, str], not_audited) -> None:
+    declared = set(audited) | set(not_audited)
+    functions = set(public_services(observed.app))
+    assert not set(audited) & set(not_audited), "declared both ways"
+    assert functions == declared, (
+        f"{observed.app}: services not declared {sorted(functions - declared)}, "
+        f"declared but gone {sorted(declared - functions)}"
+    )
+    never = {
+        name: action
+        for name, action in audited.items()
+        if observed.on_stack.get(name, Counter())[action] == 0
+    }
+    assert not never, f"{observed.app}: no call in these tests wrote the declared entry: {never}"
+    wrote = {
+        name: dict(observed.innermost[name]) for name in not_audited if observed.innermost.get(name)
+    }
+    assert not wrote, f"{observed.app}: declared as writing no entry, but wrote: {wrote}"

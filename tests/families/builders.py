@@ -1,0 +1,48 @@
+"""Notices and consents built as the portal builds them."""
+
+from families.services import notice_publish
+
+
+def make_notice(organisation, actor):
+    return notice_publish(
+        organisation=organisation,
+        actor=actor,
+        text="Мы используем «Сферум». Подробности — в портале.",
+    )
+
+
+# A parent's consent form filled in as the law asks (152-ФЗ ст. 9 ч. 4): what the consent
+# pages and tests post.
+FILLED_CONSENT = {
+    "parent_full_name": "Кузнецова Елена Викторовна",
+    "parent_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
+    "id_document": "passport",
+    "id_series": "2812",
+    "id_number": "345678",
+    "id_issued_on": "2015-03-17",
+    "id_issued_by": "УМВД России по Тверской области",
+    "child_full_name": "Кузнецов Максим Андреевич",
+    "child_birth_date": "2014-06-02",
+    "child_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
+    "authority_document": "birth_certificate",
+    "authority_series": "I-ОН",
+    "authority_number": "654321",
+    "authority_issued_on": "2014-06-20",
+    "authority_issued_by": "Отдел ЗАГС администрации г. Твери",
+}
+
+
+def give_consent(parent, student, *, ip_address=None):
+    """The parent gives consent online, every element of the form filled in (the form's
+    strings as the services receive them after the form: dates as dates)."""
+    import datetime as dt
+
+    from families.services import consent_give
+
+    details = {
+        **FILLED_CONSENT,
+        "id_issued_on": dt.date(2015, 3, 17),
+        "child_birth_date": dt.date(2014, 6, 2),
+        "authority_issued_on": dt.date(2014, 6, 20),
+    }
+    return consent_give(parent=parent, student=student, details=details, ip_address=ip_address)
