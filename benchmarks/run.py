@@ -17,9 +17,6 @@ import datetime as dt
 import gc
 import json
 import os
-import platform
-import random
-import resource
 import shutil
 import statistics
 import sys
@@ -33,6 +30,10 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
+# run_staff.py and run_report.py sit beside this file and are imported by name: the folder is
+# on the path when it runs as a script or the jobs section imports it, added here otherwise.
+if str(BASE_DIR / "benchmarks") not in sys.path:
+    sys.path.append(str(BASE_DIR / "benchmarks"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdt_portal.settings.test")
 
 import django  # noqa: E402
@@ -40,7 +41,6 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -51,14 +51,13 @@ from django.test.utils import (  # noqa: E402
     teardown_test_environment,
 )
 from django.urls import include, path  # noqa: E402
+from run_report import BASELINE_MIN_SAMPLES, flag_growth, machine, peak_rss_mb, say, table  # noqa: E402
+from run_staff import Portal  # noqa: E402
 
 DEFAULT_SIZES = (14, 1000, 10000)
 DEFAULT_REPEAT = 5
 # From this many staff on, each PDF render is timed once: a 10,000-row sheet takes a while.
 LARGE_PDF_FROM = 1000
-BASELINE_MIN_SAMPLES = 20
-# A measurement whose time grows this much from the smallest size to the largest is flagged.
-GROWTH_FLAG = 3.0
 
 BARE_URL = "/__bench__/bare/"
 BARE_PAGE = "bare Django view"
@@ -78,177 +77,6 @@ bench_urls.urlpatterns = [
     path("", include("cdt_portal.urls")),
 ]
 sys.modules["benchmarks_urls"] = bench_urls
-
-
-# --- staff: Russian-looking names with variety --------------------------------------------
-
-SURNAMES = (
-    "Иванов Петров Смирнов Кузнецов Попов Васильев Соколов Михайлов Новиков Фёдоров Морозов "
-    "Волков Алексеев Лебедев Семёнов Егоров Павлов Козлов Степанов Николаев Орлов Андреев "
-    "Макаров Никитин Захаров Зайцев Соловьёв Борисов Яковлев Григорьев Романов Воробьёв "
-    "Сергеев Фролов Александров Дмитриев Королёв Гусев Киселёв Ильин Максимов Поляков Сорокин "
-    "Виноградов Ковалёв Белов Медведев Антонов Тарасов Жуков Баранов Филиппов Комаров Давыдов "
-    "Беляев Герасимов Богданов Осипов Сидоров Матвеев Титов Марков Миронов Крылов Куликов "
-    "Карпов Власов Мельников Денисов Гаврилов Тихонов Казаков Афанасьев Данилов Савельев "
-    "Тимофеев Фомин Чернов Абрамов Мартынов Ефимов Федотов Щербаков Назаров Калинин Исаев "
-    "Чернышёв Быков Маслов Родионов Коновалов Лазарев Воронин Климов Филатов Пономарёв "
-    "Голубев Кудрявцев Прохоров Наумов Потапов Журавлёв Овчинников Трофимов Леонов Соболев "
-    "Ермаков Колесников Гончаров Емельянов Никифоров Грачёв Котов Гришин Ефремов Архипов "
-    "Громов Кириллов Малышев Панов Моисеев Румянцев Акимов Кондратьев Бирюков Горбунов "
-    "Анисимов Ерёмин Тихомиров Галкин Лукьянов Михеев Скворцов Юдин Белоусов Нестеров "
-    "Симонов Прокофьев Харитонов Князев Цветков Митрофанов Воронов Аксёнов Мальцев Логинов "
-    "Горшков Савин Краснов Майоров Демидов Елисеев Рыбаков Сафонов Плотников Дёмин Хохлов "
-    "Жданов Покровский Вознесенский Успенский Троицкий Белозерский Шевченко Черных Седых"
-).split()
-MALE_NAMES = (
-    "Александр Алексей Андрей Антон Артём Борис Вадим Валентин Валерий Василий Виктор "
-    "Виталий Владимир Владислав Геннадий Георгий Григорий Даниил Денис Дмитрий Евгений Егор "
-    "Иван Игорь Илья Кирилл Константин Леонид Максим Михаил Никита Николай Олег Павел Пётр "
-    "Роман Руслан Сергей Станислав Степан Тимур Фёдор Юрий Ярослав"
-).split()
-FEMALE_NAMES = (
-    "Александра Алина Алла Анастасия Анна Антонина Валентина Валерия Вера Виктория Галина "
-    "Дарья Евгения Екатерина Елена Елизавета Жанна Зинаида Зоя Инна Ирина Карина Кристина "
-    "Ксения Лариса Лидия Любовь Людмила Маргарита Марина Мария Надежда Наталья Нина Оксана "
-    "Ольга Полина Светлана Софья Тамара Татьяна Ульяна Юлия Яна"
-).split()
-PATRONYMICS = [
-    pair.split("/")
-    for pair in (
-        "Александрович/Александровна Алексеевич/Алексеевна Андреевич/Андреевна "
-        "Борисович/Борисовна Васильевич/Васильевна Викторович/Викторовна "
-        "Владимирович/Владимировна Геннадьевич/Геннадьевна Григорьевич/Григорьевна "
-        "Дмитриевич/Дмитриевна Евгеньевич/Евгеньевна Иванович/Ивановна Игоревич/Игоревна "
-        "Ильич/Ильинична Константинович/Константиновна Михайлович/Михайловна "
-        "Николаевич/Николаевна Олегович/Олеговна Павлович/Павловна Петрович/Петровна "
-        "Сергеевич/Сергеевна Степанович/Степановна Фёдорович/Фёдоровна Юрьевич/Юрьевна "
-        "Анатольевич/Анатольевна Валерьевич/Валерьевна Романович/Романовна Львович/Львовна "
-        "Кузьмич/Кузьминична Ярославович/Ярославовна"
-    ).split()
-]
-POSITIONS = [
-    "педагог дополнительного образования",
-    "педагог дополнительного образования",
-    "педагог дополнительного образования",
-    "педагог-организатор",
-    "методист",
-    "концертмейстер",
-    "тренер-преподаватель",
-    "педагог-психолог",
-    "",
-]
-
-
-def female_surname(surname: str) -> str:
-    if surname.endswith("ий"):
-        return surname[:-2] + "ая"
-    if surname.endswith(("ов", "ев", "ёв", "ин")):
-        return surname + "а"
-    return surname  # Шевченко, Черных: the same for both
-
-
-def fake_person(rng: random.Random) -> tuple[str, str, str, str]:
-    """(last_name, first_name, patronymic, position); most teachers are women."""
-    surname = rng.choice(SURNAMES)
-    male_patronymic, female_patronymic = rng.choice(PATRONYMICS)
-    if rng.random() < 0.8:
-        last, first, middle = female_surname(surname), rng.choice(FEMALE_NAMES), female_patronymic
-    else:
-        last, first, middle = surname, rng.choice(MALE_NAMES), male_patronymic
-    return last, first, middle, rng.choice(POSITIONS)
-
-
-class Portal:
-    """The demo organisation, grown to a number of staff (people on the acknowledgement sheet)."""
-
-    def __init__(self) -> None:
-        from accounts.models import User
-        from portal.demo import load_demo
-
-        self.rng = random.Random(201)
-        self.organisation = load_demo()
-        self.admin = User.objects.get(username="admin")
-        self.director = User.objects.get(username="director")
-        self.teacher = User.objects.get(username="teacher")
-        self.added = 0
-        # About half of the seed's 14 staff have read the regulation; the sign-ins have not,
-        # so their own pages look the same at every size.
-        others = [p for p in self.readers() if p.pk not in {self.admin.pk, self.teacher.pk}]
-        self.acknowledge(others[::2])
-
-    def version(self):
-        from acknowledgements.models import REGULATION_CODE
-        from acknowledgements.selectors import current_version
-
-        return current_version(self.organisation, REGULATION_CODE)
-
-    def readers(self):
-        from acknowledgements.selectors import readers
-
-        return readers(self.organisation)
-
-    def staff_count(self) -> int:
-        return self.readers().count()
-
-    def acknowledge(self, people) -> None:
-        from acknowledgements.models import AckMethod, Acknowledgement
-
-        version = self.version()
-        first = version.order_date
-        span = max((dt.date.today() - first).days, 0)
-        Acknowledgement.objects.bulk_create(
-            [
-                Acknowledgement(
-                    version=version,
-                    person=person,
-                    method=AckMethod.ONLINE,
-                    acknowledged_on=first + dt.timedelta(days=self.rng.randint(0, span)),
-                    recorded_by=person,
-                    ip_address=None,
-                    user_agent="",
-                    text_sha256=version.text_sha256,
-                )
-                for person in people
-            ],
-            batch_size=500,
-        )
-
-    def grow_to(self, size: int) -> None:
-        """Add teachers (unusable passwords, role rows) until the sheet has `size` people;
-        every second new one has confirmed online."""
-        from accounts.models import Role, User, UserRole
-
-        missing = size - self.staff_count()
-        if missing <= 0:
-            return
-        users = []
-        for _ in range(missing):
-            self.added += 1
-            last, first, middle, position = fake_person(self.rng)
-            users.append(
-                User(
-                    username=f"bench-{self.added:06d}",
-                    organisation=self.organisation,
-                    last_name=last,
-                    first_name=first,
-                    patronymic=middle,
-                    position=position,
-                    password=make_password(None),
-                    is_active=True,
-                )
-            )
-        User.objects.bulk_create(users, batch_size=500)
-        # Not every database returns primary keys from a bulk insert: read them back.
-        names = [u.username for u in users]
-        created = []
-        for start in range(0, len(names), 500):
-            created += list(
-                User.objects.filter(username__in=names[start : start + 500]).order_by("username")
-            )
-        UserRole.objects.bulk_create(
-            [UserRole(user=u, role=Role.TEACHER) for u in created], batch_size=500
-        )
-        self.acknowledge(created[::2])
 
 
 # --- timing -------------------------------------------------------------------------------
@@ -504,129 +332,6 @@ def measure_size(run: Run, portal: Portal, size: int, large_pdf_from: int) -> di
         "peak_rss_mb": round(peak_rss_mb()),
         "rows": rows,
     }
-
-
-# --- report -------------------------------------------------------------------------------
-
-
-def peak_rss_mb() -> float:
-    """The process's peak memory so far (Linux reports KB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def machine() -> dict:
-    import weasyprint
-
-    info = {
-        "cpus": len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "django": django.get_version(),
-        "weasyprint": weasyprint.__version__,
-        "db_vendor": connection.vendor,
-        "settings": os.environ["DJANGO_SETTINGS_MODULE"],
-    }
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("select sqlite_version()")
-            info["db_version"] = f"SQLite {cursor.fetchone()[0]}"
-            info["db_name"] = str(connection.settings_dict["NAME"])
-        elif connection.vendor == "postgresql":
-            cursor.execute("show server_version")
-            info["db_version"] = f"PostgreSQL {cursor.fetchone()[0]}"
-            info["db_name"] = str(connection.settings_dict["NAME"])
-    return info
-
-
-def fmt(value, spec: str, empty: str = "—") -> str:
-    return empty if value is None else format(value, spec)
-
-
-def flag_growth(sizes: list[dict]) -> list[str]:
-    """Rows whose queries or time grow with staff (informational: nothing fails)."""
-    if len(sizes) < 2:
-        return []
-    first, last = sizes[0], sizes[-1]
-    flags = []
-    for row in first["rows"]:
-        other = next((r for r in last["rows"] if r["name"] == row["name"]), None)
-        if other is None or row["ms"] is None or other["ms"] is None:
-            continue
-        for size in sizes[1:]:
-            later = next(r for r in size["rows"] if r["name"] == row["name"])
-            if later["queries"] is not None and later["queries"] > row["queries"]:
-                flags.append(
-                    f"QUERIES GROW: {row['name']}: {row['queries']} at {first['staff']} staff, "
-                    f"{later['queries']} at {size['staff']}"
-                )
-                break
-        growth = other["ms"] / row["ms"] if row["ms"] else 0
-        if growth >= GROWTH_FLAG and not row["kind"].startswith("baseline"):
-            flags.append(
-                f"TIME GROWS ×{growth:.1f}: {row['name']} ({row['kind']}): "
-                f"{row['ms']:.1f} ms at {first['staff']} staff, "
-                f"{other['ms']:.1f} ms at {last['staff']}"
-            )
-    return flags
-
-
-def table(report: dict) -> str:
-    m = report["machine"]
-    lines = [
-        "CDT portal benchmark — " + report["started"],
-        f"machine: {m['cpus']} CPU(s), Python {m['python']}, Django {m['django']}, "
-        f"WeasyPrint {m['weasyprint']}, {m.get('db_version', m['db_vendor'])} "
-        f"({m.get('db_name', '')}), {m['platform']}",
-        f"settings: {m['settings']}. ms: median of {report['repeat']} timed runs (baselines: "
-        f"at least {BASELINE_MIN_SAMPLES}) after one untimed warm-up that counts the queries; "
-        f"at {report['large_pdf_from']}+ staff each PDF render is timed once, without a "
-        "warm-up (n = 1).",
-        "ratio: pages ÷ bare Django view, PDFs ÷ blank WeasyPrint page, both measured at the "
-        "same size in this run. ×first: time ÷ the same row at the smallest size. "
-        "queries, sql ms: on one call (↑ = more than at the smallest size).",
-    ]
-    firsts = {r["name"]: r for r in report["sizes"][0]["rows"]} if report["sizes"] else {}
-    header = (
-        f"{'measurement':<46} {'ms':>10} {'ratio':>8} {'×first':>7} {'n':>3} "
-        f"{'queries':>7} {'sql ms':>8} {'KB':>8}"
-    )
-    for size in report["sizes"]:
-        lines += [
-            "",
-            f"== {size['staff']} staff (setup {size['setup_s']:.2f} s, "
-            f"measured in {size['measure_s']:.1f} s, peak memory so far "
-            f"{size['peak_rss_mb']} MB) ==",
-            header,
-            "-" * len(header),
-        ]
-        for row in size["rows"]:
-            first = firsts.get(row["name"])
-            growth = (
-                row["ms"] / first["ms"] if row["ms"] is not None and first and first["ms"] else None
-            )
-            queries = row["queries"]
-            if first and queries is not None and first["queries"] is not None:
-                queries = f"{queries}{' ↑' if queries > first['queries'] else ''}"
-            lines.append(
-                f"{row['name'][:46]:<46} {fmt(row['ms'], '10.1f'):>10} "
-                f"{fmt(row.get('ratio'), '8.1f'):>8} {fmt(growth, '7.1f'):>7} "
-                f"{row['samples']:>3} {fmt(queries, ''):>7} {fmt(row['sql_ms'], '8.1f'):>8} "
-                f"{fmt(row.get('bytes') and row['bytes'] / 1024, '8.1f'):>8}"
-                + (f"  ERROR {row['error']}" if row.get("error") else "")
-            )
-    lines += ["", "growth (informational; nothing fails):"]
-    lines += [f"  {flag}" for flag in report["flags"]] or ["  nothing grows"]
-    if report["errors"]:
-        lines += ["", "errors:"] + [f"  {e}" for e in report["errors"]]
-    lines += ["", f"total: {report['total_s']:.1f} s"]
-    return "\n".join(lines)
 
 
 # --- main ---------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "deploy.md"
 CHECK = ROOT / "scripts" / "deploy_check.py"
+# The check's code: CHECK and its modules.
+CHECK_CODE = [CHECK, *sorted((ROOT / "scripts" / "deploycheck").glob("*.py"))]
 
 
 def _load_check():
@@ -126,9 +128,10 @@ def test_the_check_sets_no_setting_the_guide_does_not():
     names = _settings_names()
     assert {"DJANGO_SETTINGS_MODULE", "REQUIRE_2FA_FOR_MANAGERS", "DATABASE_URL"} <= names
     assert set(check.SUBSTITUTED_SETTINGS) == {"DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL"}
-    tree = ast.parse(CHECK.read_text())
+    trees = {path.relative_to(ROOT).as_posix(): ast.parse(path.read_text()) for path in CHECK_CODE}
     docstrings = {
         id(node.body[0].value)
+        for tree in trees.values()
         for node in ast.walk(tree)
         if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
         and node.body
@@ -137,20 +140,25 @@ def test_the_check_sets_no_setting_the_guide_does_not():
     }
     substituted = next(
         node.value
+        for tree in trees.values()
         for node in tree.body
-        if isinstance(node, ast.Assign) and node.targets[0].id == "SUBSTITUTED_SETTINGS"
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == "SUBSTITUTED_SETTINGS"
     )
     allowed = {id(element) for element in substituted.elts}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword):
-            assert node.arg not in names, f"line {node.lineno}: {node.arg}= as a keyword"
-        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
-            continue
-        if id(node) in docstrings or id(node) in allowed:
-            continue
-        for name in names:
-            assert node.value != name, f"line {node.lineno}: the setting {name} as a string"
-            assert f"{name}=" not in node.value, f"line {node.lineno}: assigns {name}"
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword):
+                assert node.arg not in names, f"{path}:{node.lineno}: {node.arg}= as a keyword"
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) in docstrings or id(node) in allowed:
+                continue
+            for name in names:
+                where = f"{path}:{node.lineno}"
+                assert node.value != name, f"{where}: the setting {name} as a string"
+                assert f"{name}=" not in node.value, f"{where}: assigns {name}"
 
 
 def test_the_commands_run_with_a_login_environment_only():
