@@ -47,10 +47,17 @@ format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install-dev lint
-	DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py check --fail-level WARNING
-	DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest $(PYTEST_ARGS)
+# pytest runs in parallel, one process per core (pytest-xdist; TEST_WORKERS=0 for one), each
+# test file wholly in one process (--dist loadfile: a file's audit-coverage check sees all its
+# tests). The time the whole command took is printed last, whether it passed or not.
+TEST_WORKERS ?= auto
+test: install-dev
+	@start=$$(date +%s); status=0; \
+	{ $(MAKE) --no-print-directory lint \
+	  && DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py check --fail-level WARNING \
+	  && DJANGO_SETTINGS_MODULE=cdt_portal.settings.test $(PY) manage.py makemigrations --check --dry-run \
+	  && $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS); } || status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
 
 e2e: install-dev
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)

@@ -70,8 +70,10 @@ def start(actor, key="test:1", task=record_run, args=("a",)):
 
 
 @pytest.fixture
-def queue_held():
-    """Tasks stay on the (in-memory) queue instead of running at once."""
+def queue_held(transactional_db):
+    """Tasks stay on the (in-memory) queue instead of running at once. A test that executes a
+    message runs it as the worker does, which closes the thread's database connections
+    (djhuey's `close_db`), so its rows must be committed: a transactional test."""
     HUEY.immediate = False
     HUEY.flush()
     yield HUEY

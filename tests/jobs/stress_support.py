@@ -1,10 +1,12 @@
-"""The machinery of tests/jobs/test_stress.py: a mail server that counts letters, the real
+"""The machinery of tests/jobs/test_stress.py (and of the killed-worker tests,
+tests/jobs/killed_worker.py): a mail server that counts letters (and one that holds a letter
+unanswered while the worker is killed), the real
 worker (`manage.py run_huey`, two worker processes) on the test's own Redis queue and the test
 database, the swap that makes this process's views queue onto that same Redis queue, and
 concurrent signed-in clients.
 
-Nothing here knows the scenario; the test builds the data, says what the clients press and
-checks what became of it."""
+Nothing here knows the scenario: tests/jobs/stress_scenario.py builds the data and says what the
+clients press, tests/jobs/stress_checks.py checks what became of it."""
 
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def classify(recipients: list[str], raw: bytes) -> list[Letter]:
 
 
 class MailServer(socketserver.ThreadingTCPServer):
-    """Just enough SMTP for Django's backend (and `accounts.mailing.Mailer`'s NOOP). A letter
+    """Just enough SMTP for Django's backend (and `cdt_portal.mailer.Mailer`'s NOOP). A letter
     is counted when its data has fully arrived, before the server answers; the answer comes
     `accept_delay` seconds later, so a worker killed meanwhile leaves a letter that was
     received but never confirmed (the portal must then say «не подтверждено»)."""
@@ -96,6 +98,31 @@ class MailServer(socketserver.ThreadingTCPServer):
     def __exit__(self, *exc_info) -> None:
         self.shutdown()
         self.server_close()
+
+
+class HoldingMailServer(MailServer):
+    """The mail server, which also holds letter `hold_at` (counted as each letter's data
+    arrives) unanswered until `release` is set: the worker is killed while it waits for that
+    answer, whatever the machine's load (a kill timed by polling could land between two
+    letters). `by_recipient` counts every letter received per address, the held one too."""
+
+    def __init__(self, accept_delay: float, hold_at: int) -> None:
+        super().__init__(accept_delay)
+        self.hold_at = hold_at
+        self.received_total = 0
+        self.by_recipient: Counter[str] = Counter()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def record(self, recipients: list[str], raw: bytes) -> None:
+        super().record(recipients, raw)
+        with self.lock:
+            self.received_total += 1
+            self.by_recipient.update(recipients)
+            count = self.received_total
+        if count == self.hold_at:
+            self.holding.set()
+            self.release.wait(60)
 
 
 class _MailHandler(socketserver.StreamRequestHandler):

@@ -5,29 +5,28 @@ the queue or the mail server is down. Periodic housekeeping and the dashboard's 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import socket
 
 import pytest
 from django.core import mail
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from accounts import services as account_services
-from accounts.models import ImportBatch, Invitation, InvitationDelivery, InvitationMailing, Role
-from accounts.tasks import send_invitations
+from accounts.models import ImportBatch, Invitation, InvitationMailing, Role
+from accounts.services.invitations import send_invitations
+from cdt_portal import outbox
 from cdt_portal.jobs import QUEUE_DOWN, jobs_recover
-from cdt_portal.models import AuditEntry, Job
-from onboarding import maintenance
+from cdt_portal.mailer import Mailer, Outcome
+from cdt_portal.models import AuditEntry, Delivery, Job
 from onboarding import services as onboarding_services
 from onboarding.models import RequestStatus
+from onboarding.services import request as request_module
 from tests.factories import UserFactory
 
-S = InvitationDelivery.Status
+S = Delivery.Status
 
 
 def waiting(organisation, n: int, *, email: bool = True):
@@ -106,8 +105,9 @@ def test_the_bulk_action_emails_everyone_selected_with_an_email_and_shows_each_r
     ]
     # Each letter carries the link of the invitation recorded for it.
     for delivery in mailing.deliveries.all():
-        assert delivery.invitation.emailed_to == delivery.email
-        assert f"/invite/{delivery.invitation.pk}/" in next(
+        invitation = Invitation.objects.get(pk=delivery.data["invitation"])
+        assert invitation.emailed_to == delivery.email
+        assert f"/invite/{invitation.pk}/" in next(
             m.body for m in mail.outbox if m.to == [delivery.email]
         )
     assert not Invitation.objects.filter(user=without).exists()
@@ -127,7 +127,7 @@ def test_pressing_twice_finds_the_same_job_and_sends_once(client, admin, organis
     assert first["Location"] == second["Location"]
     assert InvitationMailing.objects.count() == 1 and Job.objects.count() == 1
     assert len(queue_only) == 1
-    assert InvitationDelivery.objects.filter(status=S.PENDING).count() == 2
+    assert Delivery.objects.filter(kind="invitation", status=S.PENDING).count() == 2
 
 
 def test_smtp_down_each_person_shows_not_sent_with_the_reason_and_can_be_retried(
@@ -180,7 +180,7 @@ def test_a_temporary_refusal_is_retried_inside_the_job(admin, organisation, monk
     account_services.invitations_email_start(
         organisation=organisation, people=[person], actor=admin, base_url="http://testserver/"
     )
-    delivery = InvitationDelivery.objects.get()
+    delivery = Delivery.objects.filter(kind="invitation").get()
     assert (delivery.status, delivery.attempts, len(mail.outbox)) == (S.SENT, 2, 1)
 
 
@@ -212,8 +212,8 @@ def test_running_the_job_again_sends_nothing_twice_and_settles_the_one_in_flight
     mailing = InvitationMailing.objects.get()
     first, second, third = mailing.deliveries.order_by("pk")
     # As a killed worker leaves it: one sent, one handed to the server, one waiting.
-    InvitationDelivery.objects.filter(pk=first.pk).update(status=S.SENT)
-    InvitationDelivery.objects.filter(pk=second.pk).update(status=S.SENDING)
+    Delivery.objects.filter(kind="invitation", pk=first.pk).update(status=S.SENT)
+    Delivery.objects.filter(kind="invitation", pk=second.pk).update(status=S.SENDING)
     account_services.invitation_mailing_run(job_id=job.pk, mailing_id=mailing.pk)
     account_services.invitation_mailing_run(job_id=job.pk, mailing_id=mailing.pk)
     assert [m.to for m in mail.outbox] == [[third.email]]
@@ -254,7 +254,9 @@ def test_queue_down_inviting_says_so_sends_nothing_and_can_be_retried(
     assert QUEUE_DOWN in response.content.decode()
     job = Job.objects.get()
     assert (job.status, job.message) == ("failed", QUEUE_DOWN)
-    assert list(InvitationDelivery.objects.values_list("status", flat=True)) == [S.PENDING]
+    assert list(Delivery.objects.filter(kind="invitation").values_list("status", flat=True)) == [
+        S.PENDING
+    ]
     assert mail.outbox == []
     # The queue is back: «Повторить» on the jobs page sends the letter, once.
     queue_down()
@@ -306,7 +308,7 @@ def test_queue_down_sending_the_request_says_so_and_sends_nothing(
 @pytest.fixture
 def can_send(settings, monkeypatch):
     """The portal has a mail server (EMAIL_URL) and the letter goes through locmem."""
-    monkeypatch.setattr("onboarding.services.portal_can_send", lambda: True)
+    monkeypatch.setattr("onboarding.services.request.portal_can_send", lambda: True)
 
 
 def test_sending_the_request_is_a_job_and_a_double_press_finds_it(
@@ -331,7 +333,7 @@ def test_sending_the_request_is_a_job_and_a_double_press_finds_it(
 def test_an_unknown_outcome_is_committed_as_unconfirmed_not_retried(
     client, admin, ready_request, can_send, monkeypatch
 ):
-    monkeypatch.setattr("onboarding.services._deliver", lambda message: ("unknown", "timed out"))
+    monkeypatch.setattr(Mailer, "send", lambda self, message: Outcome("unknown", "timed out"))
     client.force_login(admin)
     client.post(reverse("request_send"))
     ready_request.refresh_from_db()
@@ -344,7 +346,7 @@ def test_a_refusal_fails_the_job_with_the_reason_and_the_request_stays_ready(
     client, admin, ready_request, can_send, monkeypatch
 ):
     monkeypatch.setattr(
-        "onboarding.services._deliver", lambda message: ("refused", "550 mailbox unavailable")
+        Mailer, "send", lambda self, message: Outcome("refused", "550 mailbox unavailable")
     )
     client.force_login(admin)
     response = client.post(reverse("request_send"), follow=True)
@@ -360,14 +362,19 @@ def test_a_send_interrupted_mid_way_becomes_unconfirmed_without_sending_again(
     admin, ready_request, can_send, queue_only
 ):
     job = onboarding_services.request_send_start(request=ready_request, actor=admin, action="send")
-    # The worker recorded its attempt and died while the server had the letter.
-    from cdt_portal.audit import log_action
-
-    log_action(admin, ready_request, "request.send.attempt", {"job": job.pk, "action": "send"})
+    # The worker claimed the letter and died while the server had it.
+    batch = f"registration:{ready_request.pk}:{job.pk}"
+    Delivery.objects.create(
+        batch=batch, kind="registration", email="info@sferum.ru", status="sending"
+    )
     onboarding_services.request_send_run(job_id=job.pk, request_id=ready_request.pk, action="send")
     ready_request.refresh_from_db()
     assert ready_request.status == RequestStatus.UNCONFIRMED
     assert mail.outbox == []
+    letter = Delivery.objects.get(batch=batch)
+    assert (letter.status, letter.reason) == ("unconfirmed", outbox.INTERRUPTED)
+    entry = AuditEntry.objects.filter(action="request.unconfirmed").get()
+    assert entry.data["comment"].startswith(request_module.SEND_INTERRUPTED)
 
 
 # --- Staff import: parsed by a job ---------------------------------------------------------
@@ -414,20 +421,6 @@ def test_lists_left_pending_for_a_day_are_cancelled_and_dropped_by_the_system(ad
     assert ImportBatch.objects.get(pk=fresh.pk).status == ImportBatch.Status.PENDING
     entry = AuditEntry.objects.get(action="import.expired")
     assert (entry.actor_id, entry.object_id) == (None, str(old.pk))
-
-
-def test_old_sheet_files_are_removed_and_new_ones_kept(db, settings):
-    old = default_storage.save("documents/sheets/old-part.pdf", ContentFile(b"%PDF old"))
-    new = default_storage.save("documents/sheets/new-part.pdf", ContentFile(b"%PDF new"))
-    ten_days_ago = (timezone.now() - dt.timedelta(days=10)).timestamp()
-    os.utime(default_storage.path(old), (ten_days_ago, ten_days_ago))
-    assert maintenance.remove_unreferenced_sheet_files() == [old]
-    assert maintenance.remove_unreferenced_sheet_files() == []
-    assert default_storage.exists(new) and not default_storage.exists(old)
-
-
-def test_scheduled_reminders_hook_has_nothing_due_yet():
-    assert onboarding_services.scheduled_reminders_due() == []
 
 
 # --- The dashboard's warnings (their rules: tests/core/test_jobs.py) -------------------------

@@ -22,8 +22,8 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from cdt_portal.jobs import QUEUE_DOWN, job_retry, job_task, start_job
 from cdt_portal.models import Job
+from tests.jobs.killed_worker import kill, manage, start_worker, wait
 from tests.jobs.test_heartbeat import database, env, job_row, requeues  # noqa: F401
-from tests.jobs.test_worker_killed import _kill, _manage, _start_worker, _wait
 from tests.races import POSTGRES_RACES, run_together
 
 RUNS: list[int] = []
@@ -164,11 +164,11 @@ def test_a_database_restart_mid_job_ends_with_the_job_done_after_one_more_run(
     )
     marker = tmp_path / "runs.txt"
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    worker = start_worker(env, log)
     try:
-        out = _manage(env, "shell", "-c", START_TICKING.format(marker=marker))
+        out = manage(env, "shell", "-c", START_TICKING.format(marker=marker))
         job_id = int(out.split("JOB")[1].split()[0])
-        _wait(lambda: marker.exists(), 30, "the job to start", log)
+        wait(lambda: marker.exists(), 30, "the job to start", log)
         time.sleep(1)
         # What a restart of PostgreSQL does to the worker: every connection dropped.
         dropped = database.rows(
@@ -176,9 +176,9 @@ def test_a_database_restart_mid_job_ends_with_the_job_done_after_one_more_run(
             f"WHERE datname = '{database.name}' AND pid <> pg_backend_pid()"
         )
         assert dropped, "the worker had no connection to drop"
-        _wait(lambda: job_row(database, job_id)[0] == "done", 60, "the job to end", log)
+        wait(lambda: job_row(database, job_id)[0] == "done", 60, "the job to end", log)
     finally:
-        _kill(worker)
+        kill(worker)
     assert marker.read_text().splitlines() == [str(job_id)] * 2
     assert job_row(database, job_id) == ("done", 2)
     assert requeues(database, job_id) == 1

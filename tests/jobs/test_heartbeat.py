@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobs.test_worker_killed import Database, _kill, _manage, _start_worker, _wait
+from tests.jobs.killed_worker import Database, kill, manage, start_worker, wait
 
 SILENCE = 3
 
@@ -61,10 +61,8 @@ for delay in {delays}:
 
 
 @pytest.fixture
-def database(tmp_path, transactional_db):
-    db = Database(tmp_path)
-    yield db
-    db.drop()
+def database(worker_database):
+    return worker_database
 
 
 @pytest.fixture
@@ -88,7 +86,7 @@ def env(tmp_path, database) -> dict:
 
 def start(env: dict, key: str, seconds: float, marker: Path) -> int:
     script = START.format(key=key, seconds=seconds, marker=marker)
-    return int(_manage(env, "shell", "-c", script).split("JOB")[1].split()[0])
+    return int(manage(env, "shell", "-c", script).split("JOB")[1].split()[0])
 
 
 def job_row(database: Database, job_id: int) -> tuple:
@@ -106,16 +104,16 @@ def requeues(database: Database, job_id: int) -> int:
 def test_a_job_five_times_longer_than_the_silence_runs_once(tmp_path, env, database):
     marker = tmp_path / "runs.txt"
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    worker = start_worker(env, log)
     try:
         job_id = start(env, "long", 5 * SILENCE, marker)
-        _wait(lambda: marker.exists(), 30, "the long job to start", log)
+        wait(lambda: marker.exists(), 30, "the long job to start", log)
         # The look for lost jobs, on the other worker process, while the job runs (besides the
         # one every new worker makes after the silence).
-        _manage(env, "shell", "-c", LOOK.format(delays=[SILENCE + 2, 2 * SILENCE, 4 * SILENCE]))
-        _wait(lambda: job_row(database, job_id)[0] == "done", 60, "the long job to end", log)
+        manage(env, "shell", "-c", LOOK.format(delays=[SILENCE + 2, 2 * SILENCE, 4 * SILENCE]))
+        wait(lambda: job_row(database, job_id)[0] == "done", 60, "the long job to end", log)
     finally:
-        _kill(worker)
+        kill(worker)
     assert "recover_lost_jobs" in log.read_text()  # the looks did run
     assert marker.read_text().splitlines() == [str(job_id)]
     assert job_row(database, job_id) == ("done", 1)
@@ -127,19 +125,19 @@ def test_a_job_whose_worker_was_killed_runs_again_soon_after_a_new_worker_starts
 ):
     marker = tmp_path / "runs.txt"
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    worker = start_worker(env, log)
     try:
         job_id = start(env, "killed", 3, marker)
-        _wait(lambda: marker.exists(), 30, "the job to start", log)
-        _kill(worker)  # SIGKILL of the whole worker, mid-job
+        wait(lambda: marker.exists(), 30, "the job to start", log)
+        kill(worker)  # SIGKILL of the whole worker, mid-job
         assert job_row(database, job_id) == ("running", 1)
         restarted = time.monotonic()
-        worker = _start_worker(env, log)
-        _wait(lambda: len(marker.read_text().splitlines()) == 2, 60, "the job to run again", log)
+        worker = start_worker(env, log)
+        wait(lambda: len(marker.read_text().splitlines()) == 2, 60, "the job to run again", log)
         back_after = time.monotonic() - restarted
-        _wait(lambda: job_row(database, job_id)[0] == "done", 30, "the job to end", log)
+        wait(lambda: job_row(database, job_id)[0] == "done", 30, "the job to end", log)
     finally:
-        _kill(worker)
+        kill(worker)
     # The new worker looks once the silence can be told from life (its threshold and a
     # second), plus its own start-up.
     assert back_after < SILENCE + 1 + 10, f"running again only {back_after:.1f} s after the start"

@@ -1,20 +1,18 @@
 """The worker is killed (SIGKILL) in the middle of a reminder run that sends every letter over
 one kept SMTP connection, then started again: the run finishes, every person with an e-mail
 gets exactly one letter, the one in flight at the kill is «отправка не подтверждена» and
-never sent again, and the people without an e-mail are recorded once.
+never sent again, and the people without an e-mail are recorded once (the run's letters are
+the outbox's rows, `cdt_portal_delivery`, recorded before the first is sent).
 
-The same real setting as tests/jobs/test_worker_killed.py (whose server, database copy and
-worker helpers this uses): a huey consumer subprocess, its own database, a slow SMTP server
-that holds the 6th letter unanswered when the worker is killed."""
+The same real setting as tests/jobs/test_worker_killed.py (tests/jobs/killed_worker.py): a
+huey consumer subprocess, its own database, a slow SMTP server that holds the 6th letter
+unanswered when the worker is killed."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
-import pytest
-
-from tests.jobs import test_worker_killed as killed
+from tests.jobs import killed_worker as killed
 
 WITH_EMAIL = 30
 WITHOUT_EMAIL = 4 + 1  # and the administrator, a reader too
@@ -54,72 +52,46 @@ print("JOB", Job.objects.get(key=run.job_key).pk)
 """
 
 
-@pytest.fixture
-def smtp():
-    server = killed.SlowSMTP()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.hold.set()
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def database(tmp_path, transactional_db):
-    db = killed.Database(tmp_path)
-    yield db
-    db.drop()
-
-
-def test_a_killed_worker_sends_each_reminder_once(tmp_path, smtp, database):
-    (tmp_path / "kill_settings.py").write_text(killed.SETTINGS_MODULE)
-    env = {
-        **killed.os.environ,
-        "PYTHONPATH": f"{tmp_path}{killed.os.pathsep}{killed.ROOT}",
-        "DJANGO_SETTINGS_MODULE": "kill_settings",
-        "DATABASE_URL": database.url,
-        "JOBS_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.server_address[1]}",
-        "EMAIL_TIMEOUT": "1",
-        "JOB_SILENCE_SECONDS": "3",
-        "REDIS_URL": "",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-    }
+def test_a_killed_worker_sends_each_reminder_once(tmp_path, held_mail, worker_database):
+    smtp, database = held_mail, worker_database
+    env = killed.worker_env(tmp_path, database, smtp)
     log = tmp_path / "worker.log"
-    job_id = int(killed._manage(env, "shell", "-c", SETUP).split("JOB")[1].split()[0])
+    job_id = killed.set_up(env, SETUP)
 
     def states() -> dict[str, int]:
         return dict(
             database.rows(
-                "SELECT status, COUNT(*) FROM acknowledgements_reminderdelivery GROUP BY status"
+                "SELECT status, COUNT(*) FROM cdt_portal_delivery WHERE kind = 'reminder' "
+                "GROUP BY status"
             )
         )
 
     def job() -> list[tuple]:
         return database.rows(f"SELECT status, done, total FROM cdt_portal_job WHERE id = {job_id}")
 
-    worker = killed._start_worker(env, log)
+    worker = killed.start_worker(env, log)
     try:
-        killed._wait(smtp.holding.is_set, 30, "the worker to reach the letter to die on", log)
-        killed._kill(worker)  # SIGKILL while the server holds letter KILL_AT, unanswered
-        smtp.hold.set()
+        killed.wait(smtp.holding.is_set, 30, "the worker to reach the letter to die on", log)
+        killed.kill(worker)  # SIGKILL while the server holds letter KILL_AT, unanswered
+        smtp.release.set()
         assert states() == {
             "no_email": WITHOUT_EMAIL,
             "sent": killed.KILL_AT - 1,
             "sending": 1,
+            "pending": WITH_EMAIL - killed.KILL_AT,
         }
         assert job()[0][0] == "running"
 
-        worker = killed._start_worker(env, log)
-        killed._wait(lambda: job()[0][0] == "done", 30, "the resumed job to finish", log)
+        worker = killed.start_worker(env, log)
+        killed.wait(lambda: job()[0][0] == "done", 30, "the resumed job to finish", log)
     finally:
-        killed._kill(worker)
+        killed.kill(worker)
 
     emails = [f"p{i:02d}@example.ru" for i in range(WITH_EMAIL)]
-    assert smtp.received == Counter(dict.fromkeys(emails, 1))  # each person exactly once
+    assert smtp.by_recipient == Counter(dict.fromkeys(emails, 1))  # each person exactly once
     rows = database.rows(
-        "SELECT u.username, d.status, d.attempts FROM acknowledgements_reminderdelivery d "
-        "JOIN accounts_user u ON u.id = d.person_id"
+        "SELECT u.username, d.status, d.attempts FROM cdt_portal_delivery d "
+        "JOIN accounts_user u ON u.id = d.person_id WHERE d.kind = 'reminder'"
     )
     results = {name: (status, attempts) for name, status, attempts in rows}
     in_flight = f"p{killed.KILL_AT - 1:02d}"
