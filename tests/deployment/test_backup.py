@@ -65,8 +65,12 @@ def stored_files() -> dict[str, str]:
 def wipe_database() -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # As a new database has it (PostgreSQL 15+): owned by the database's owner, usable
+            # by every role. A bare CREATE SCHEMA would leave other roles without USAGE, and
+            # later tests on this database (the two roles of the deploy guide) would fail.
             cursor.execute("DROP SCHEMA public CASCADE")
-            cursor.execute("CREATE SCHEMA public")
+            cursor.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+            cursor.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
         else:
             cursor.execute("PRAGMA foreign_keys = OFF")
             for table in connection.introspection.table_names():

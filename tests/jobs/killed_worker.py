@@ -56,6 +56,13 @@ class Database:
         )
         connection.close()  # a template database must have no other session
         with psycopg.connect(dbname="postgres", autocommit=True, **self.conninfo) as c:
+            # Threads of earlier tests in this process (a live server's, a consumer's) may
+            # still hold a connection to the test database; a template must have none.
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [default["NAME"]],
+            )
             c.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{default["NAME"]}"')
         auth = self.conninfo["user"] + (
             f":{self.conninfo['password']}" if self.conninfo["password"] else ""
