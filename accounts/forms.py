@@ -3,7 +3,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from .models import Organisation, Role, StudyGroup, User
+from .models import Messenger, Organisation, Role, StudyGroup, User
 from .roles import contacts_need_password, editable_roles, may_change_contacts
 from .services import ORGANISATION_FIELDS
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
@@ -65,6 +65,14 @@ class OrganisationForm(forms.ModelForm):
     registration_link = Organisation._meta.get_field("registration_link").formfield(
         assume_scheme="https"
     )
+
+    @property
+    def transition_date_shown(self) -> bool:
+        """The day MAX alone begins matters only during the transition: in the VK or the MAX
+        state the page hides it (an old transition's date stays stored, unchanged, and shows
+        again if the transition is chosen; `static/js/organisation_form.js` follows the choice
+        in place)."""
+        return self["messenger"].value() == Messenger.TRANSITION
 
 
 class PersonForm(forms.ModelForm):

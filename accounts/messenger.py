@@ -192,10 +192,45 @@ def chat_links(group, texts: MessengerTexts) -> list[ChatLink]:
 
 # --- The regulation's wording ----------------------------------------------------------------
 
-# Old wording → MAX wording, longest first so that a case form is replaced before its stem.
-# «VK Мессенджер» is declined as «мессенджер MAX» (the noun carries the case ending, MAX does
-# not decline); the social network's mentions become MAX's. The director reviews the draft
-# before approving it by a new order: sentences about the social network may need rewording.
+# Sentences that swapping names would make false, rewritten whole first. The seed (§2) says
+# that using Sferum «не влечет за собой регистрацию в социальной сети ВКонтакте» and that an
+# existing social-network account is not disclosed («не могут переходить на страницы
+# ВКонтакте друг друга»). Under MAX the first would become false (the mobile app needs a MAX
+# account: §4.19 of the same regulation) and the second would speak of pages MAX does not
+# have, so both become what is true in MAX: a MAX account on the mobile number given to
+# Sferum, no social network needed, and students' «безопасный режим» by default.
+MAX_REGISTRATION_SENTENCE = (
+    "Для использования ИКОП Сферум в мобильном приложении нужна регистрация в мессенджере MAX "
+    "по номеру мобильного телефона — тому же, который пользователь указал в ИКОП Сферум; "
+    "регистрация в социальной сети для этого не нужна."
+)
+MAX_PRIVACY_SENTENCE = (
+    "Для обучающихся в мессенджере MAX по умолчанию включён «безопасный режим»: найти "
+    "обучающегося и написать ему могут только его контакты."
+)
+REGULATION_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"[^.!?\n]*\bне\s+(?:влеч[её]т(?:\s+за\s+собой)?\s+регистраци\w*|требует\s+"
+            r"регистраци\w*)\s+в\s+социальн\w*\s+сет\w*\s+[«\"]?ВКонтакте[»\"]?\.",
+            re.IGNORECASE,
+        ),
+        MAX_REGISTRATION_SENTENCE,
+    ),
+    (
+        re.compile(
+            r"(?<![^\s])[^.!?\n]*\bаккаунт\w*\s+в\s+(?:соцсет|социальн)[^.!?\n(]*"
+            r"(?:\([^)\n]*\))?\.",
+            re.IGNORECASE,
+        ),
+        MAX_PRIVACY_SENTENCE,
+    ),
+)
+
+# Then the names, old wording → MAX wording, longest first so that a case form is replaced
+# before its stem. «VK Мессенджер» is declined as «мессенджер MAX» (the noun carries the case
+# ending, MAX does not decline); the social network's remaining mentions become MAX's. The
+# director reviews the draft before approving it by a new order.
 REGULATION_REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("VK Мессенджером", "мессенджером MAX"),
     ("VK Мессенджеру", "мессенджеру MAX"),
@@ -216,7 +251,13 @@ def names_vk(text: str) -> bool:
 
 
 def replace_vk_names(text: str) -> str:
-    """`text` with every entry of `REGULATION_REPLACEMENTS` replaced (one pass, longest
-    match first)."""
+    """`text` for MAX: the sentences of `REGULATION_SENTENCES` rewritten whole, then every entry
+    of `REGULATION_REPLACEMENTS` replaced (one pass, longest match first)."""
+    for pattern, sentence in REGULATION_SENTENCES:
+        text = pattern.sub(lambda m, s=sentence: _keep_leading_space(m.group(0), s), text)
     table = dict(REGULATION_REPLACEMENTS)
     return _OLD_NAMES.sub(lambda m: table[m.group(0)], text)
+
+
+def _keep_leading_space(old: str, new: str) -> str:
+    return old[: len(old) - len(old.lstrip())] + new

@@ -16,6 +16,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from cdt_portal.models import Delivery
 
+from .gender import gender_of, gender_suffix
 from .messenger import MessengerTexts, is_max_link, texts_for
 from .validators import validate_russian_mobile
 
@@ -108,7 +109,9 @@ class Organisation(models.Model):
         _("мессенджер учебного профиля «Сферум»"),
         max_length=10,
         choices=Messenger.choices,
-        default=Messenger.VK,
+        # Sferum's учебный профиль lives in MAX from 25.08.2025: a new organisation starts
+        # there (a deployment still on VK chooses so in the settings page).
+        default=Messenger.MAX,
     )
     max_only_from = models.DateField(
         _("с какого дня только MAX"),
@@ -164,7 +167,8 @@ class Organisation(models.Model):
 
     @property
     def messenger_name_in(self) -> str:
-        """The messenger's name after «доступен»: «в VK Мессенджере», «в мессенджере MAX»."""
+        """The messenger's name with its preposition, after «доступен» or «работает»: «в VK
+        Мессенджере», «в MAX» (`MessengerTexts.where`); a template writes no «в» before it."""
         return self.messenger_texts.where
 
     @property
@@ -284,6 +288,17 @@ class User(AbstractUser):
         """Initials before the surname, as under a signature: С.Н. Иванова."""
         initials = "".join(_initial(p) for p in (self.first_name, self.patronymic) if p)
         return f"{initials} {self.last_name}".strip()
+
+    @property
+    def gender(self) -> str | None:
+        """`accounts.gender.MALE`, `FEMALE`, or None where the patronymic does not tell."""
+        return gender_of(self.patronymic)
+
+    @property
+    def gender_suffix(self) -> str:
+        """What a masculine past form takes for this person: «», «а», or «(а)» where the gender
+        is not known. In templates: ``ознакомлен{{ person.gender_suffix }}``."""
+        return gender_suffix(self.gender)
 
     def get_full_name(self) -> str:
         return self.full_name

@@ -90,7 +90,9 @@ def person_new(request: HttpRequest) -> HttpResponse:
         except PortalError as exc:
             form.add_error(exc.field, exc.message)
         else:
-            messages.success(request, f"Добавлен(а): {person.full_name}. Пригласите в портал.")
+            messages.success(
+                request, f"Добавлен{person.gender_suffix}: {person.full_name}. Пригласите в портал."
+            )
             return redirect("person_detail", pk=person.pk)
     return render(request, "accounts/person_form.html", {"form": form, "person": None})
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cdt_portal.markup import render_markdown
-from cdt_portal.pdf import join_pdfs, render_pdf
+from cdt_portal.pdf import ARCHIVAL, join_pdfs, render_pdf
 
 from .models import AckMethod, Acknowledgement, DocumentVersion
 from .selectors import counted_version_ids, readers
@@ -129,6 +129,20 @@ def _common(version: DocumentVersion) -> dict:
             "number": version.number,
         },
         "sheet_title": sheet_title(version),
+        # The file's own description (<title> and <meta>, which WeasyPrint writes to the XMP
+        # metadata and the document information): plain spaces, no line-breaking marks.
+        "meta": {
+            "author": organisation.full_name,
+            "description": (
+                f"Приказ {organisation.short_name} № {version.order_number}"
+                f" от {version.order_date:%d.%m.%Y}"
+            ),
+            "keywords": [
+                f"приказ № {version.order_number}",
+                f"{version.order_date:%d.%m.%Y}",
+                f"редакция {version.number}",
+            ],
+        },
     }
 
 
@@ -175,16 +189,20 @@ def columns_css(columns: dict[str, str]) -> str:
 
 def sheet_context(version: DocumentVersion, *, blank: bool = False) -> dict:
     rows = [asdict(r) for r in sheet_rows(version, blank=blank)]
-    return {**_common(version), "rows": rows, "columns": sheet_columns(rows)}
+    context = {**_common(version), "rows": rows, "columns": sheet_columns(rows)}
+    context["meta"]["title"] = context["sheet_title"].replace(NBSP, " ")
+    return context
 
 
 def order_context(version: DocumentVersion) -> dict:
     """The approved order: the stamp, the title block, the text, and the sheet for ink."""
-    return {
+    context = {
         **sheet_context(version, blank=True),
         "first_part": True,
         "text_html": breakable_links(str(render_markdown(version.text))),
     }
+    context["meta"]["title"] = version.title
+    return context
 
 
 def _title_parts(title: str) -> tuple[str, str]:
@@ -201,31 +219,53 @@ def sheet_filename(version: DocumentVersion, *, blank: bool) -> str:
     return f"Лист ознакомления — приказ № {version.order_number}{suffix}.pdf"
 
 
-# WeasyPrint lays out about 200 table rows a second here. A long document is rendered in pieces
-# of at most this many rows, each in its own WeasyPrint run, and joined: the order here, the
-# sheet in parts rendered by separate jobs (`sheet.py`), so one new acknowledgement re-renders
-# one part, not the whole sheet.
-SHEET_PART_ROWS = 200
+# WeasyPrint lays out about 200 table rows a second here. A long document is rendered in parts,
+# each in its own WeasyPrint run, and joined: the order here, the sheet in parts rendered by
+# separate jobs (`sheet.py`), so one new acknowledgement re-renders one part, not the whole
+# sheet. Where the parts are cut depends on the rows only, never on the server (its number of
+# workers), so the same rows give the same pages anywhere; a part starts a new page, so it is
+# a whole number of pages: SHEET_PAGE_ROWS one-line rows fill a page under the repeated header
+# (measured, `tests/acknowledgements/test_sheet_pages.py`), and the first page holds
+# SHEET_TITLE_ROWS fewer under the sheet's title. A sheet of one-line rows is cut where its
+# pages end anyway; taller rows (a position on two lines, an online note) leave the last page
+# of a part shorter, the same on every server. A sheet of one part (up to 207 rows) is one
+# WeasyPrint run, numbered by WeasyPrint itself.
+SHEET_PAGE_ROWS = 21
+SHEET_TITLE_ROWS = 3
+SHEET_PART_ROWS = 10 * SHEET_PAGE_ROWS
 
 
 def chunks(rows: list, size: int) -> list[list]:
     return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
 
+def sheet_chunks(rows: list) -> list[list]:
+    """The sheet's rows cut into parts of SHEET_PART_ROWS, the first part SHEET_TITLE_ROWS
+    shorter (the title takes their place on its first page)."""
+    first = max(1, SHEET_PART_ROWS - SHEET_TITLE_ROWS)
+    return [rows[:first], *chunks(rows[first:], SHEET_PART_ROWS)] if len(rows) > first else [rows]
+
+
 def render_order(version: DocumentVersion) -> tuple[str, bytes]:
-    """The order with the blank sheet for ink, rendered SHEET_PART_ROWS rows at a time and
-    joined: one WeasyPrint run over 10,000 rows held a worker at 1.1 GB, a part holds about
-    100 MB and gives it back before the next."""
+    """The order with the blank sheet for ink, as PDF/A-3b. Its sheet is rendered in
+    `sheet_chunks` and joined: one WeasyPrint run over 10,000 rows held a worker at 1.1 GB, a
+    part holds about 100 MB and gives it back before the next. An order of one part is one
+    WeasyPrint run."""
     context = order_context(version)
     context["title_kind"], context["title_rest"] = _title_parts(version.title)
     rows = context.pop("rows")
-    first, *rest = chunks(rows, SHEET_PART_ROWS)
+    first, *rest = sheet_chunks(rows)
     css = columns_css(context["columns"])
-    first_piece = {**context, "rows": first, "unnumbered": True}
-    pieces = [render_pdf("pdf/order.html", first_piece, filename="", css=css)[1]]
+    first_piece = {**context, "rows": first, "unnumbered": bool(rest)}
+    whole = render_pdf("pdf/order.html", first_piece, filename="", css=css, pdf_variant=ARCHIVAL)
+    if not rest:
+        return order_filename(version), whole[1]
+    pieces = [whole[1]]
     for chunk in rest:
         part = {**context, "rows": chunk, "first_part": False, "unnumbered": True}
-        pieces.append(render_pdf("pdf/sheet.html", part, filename="", css=css)[1])
+        pieces.append(
+            render_pdf("pdf/sheet.html", part, filename="", css=css, pdf_variant=ARCHIVAL)[1]
+        )
         gc.collect()  # WeasyPrint's boxes hold reference cycles: free them before the next part
     return order_filename(version), join_pdfs(pieces, number_from=2)
 
@@ -238,10 +278,11 @@ def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str,
 
 
 def render_sheet_pdf(version: DocumentVersion, context: dict, *, blank: bool) -> tuple[str, bytes]:
-    """The sheet, or a part of it, from a context of `sheet_context`'s shape."""
+    """The sheet, or a part of it, from a context of `sheet_context`'s shape, as PDF/A-3b."""
     return render_pdf(
         "pdf/sheet.html",
         context,
         filename=sheet_filename(version, blank=blank),
         css=columns_css(context["columns"]),
+        pdf_variant=ARCHIVAL,
     )

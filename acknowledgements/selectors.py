@@ -20,7 +20,7 @@ from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 from cdt_portal.reminder_schedule import reminder_due
 
-from .diff import TextDiff, word_diff
+from .diff import ParagraphDiff, paragraph_diff
 from .models import (
     REGULATION_CODE,
     TRANSITIONS,
@@ -181,7 +181,7 @@ def acknowledgement_progress(
 
 def organisation_versions(organisation: Organisation) -> QuerySet[DocumentVersion]:
     return DocumentVersion.objects.filter(document__organisation=organisation).select_related(
-        "document"
+        "document", "corrects"
     )
 
 
@@ -341,19 +341,17 @@ def document_versions(version: DocumentVersion) -> QuerySet[DocumentVersion]:
     return DocumentVersion.objects.filter(document_id=version.document_id).order_by("-number")
 
 
-def version_changes(old: DocumentVersion, new: DocumentVersion) -> TextDiff:
-    """The word-level differences of the two versions' texts (the title too, as a first
-    line, when it changed)."""
-    if old.title != new.title:
-        return word_diff(f"{old.title}\n\n{old.text}", f"{new.title}\n\n{new.text}")
-    return word_diff(old.text, new.text)
+def version_changes(old: DocumentVersion, new: DocumentVersion) -> ParagraphDiff:
+    """The paragraphs of the two versions' texts that differ, rendered, with their words
+    struck and inserted (`diff.paragraph_diff`), and the title's words when it changed."""
+    return paragraph_diff(old.text, new.text, old_title=old.title, new_title=new.title)
 
 
 @dataclass(frozen=True)
 class ChangesSinceRead:
     acknowledgement: Acknowledgement
     version: DocumentVersion  # the one the person confirmed
-    diff: TextDiff
+    diff: ParagraphDiff
 
 
 def changes_since_read(person: User, version: DocumentVersion) -> ChangesSinceRead | None:

@@ -30,11 +30,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import F
 from django.urls import reverse
@@ -64,7 +62,7 @@ SHEET_FOLDER = "documents/sheets"
 
 # Part of every sheet key: raise it when what a sheet prints from the same rows changes (the
 # rows' fields, the context's shape), so that no sheet stored before is served again.
-SHEET_LAYOUT = 1
+SHEET_LAYOUT = 2  # 2: parts by rows, not workers; PDF/A-3b, numbers in the embedded serif
 
 
 # --- 1. The key --------------------------------------------------------------------------------
@@ -251,13 +249,21 @@ def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
     lookup = sheet_lookup(version, blank=blank)
     context = documents.sheet_context(version, blank=blank)
     rows = context.pop("rows")
-    chunks = documents.chunks(rows, _part_rows(len(rows)))
+    # Cut by the rows alone (`documents.sheet_chunks`): the same rows give the same parts, and
+    # so the same pages, whatever the server's number of workers.
+    chunks = documents.sheet_chunks(rows)
     content_key = _content_key({**context, "rows": rows})
     parts = []
     for index, chunk in enumerate(chunks):
-        # A part does not know the page it starts on: the join numbers the pages, so parts
-        # render independently of each other.
-        part_context = {**context, "rows": chunk, "first_part": index == 0, "unnumbered": True}
+        # A part of several does not know the page it starts on: the join numbers the pages, so
+        # parts render independently of each other. A sheet of one part is numbered by
+        # WeasyPrint and stored as it is.
+        part_context = {
+            **context,
+            "rows": chunk,
+            "first_part": index == 0,
+            "unnumbered": len(chunks) > 1,
+        }
         key = _content_key(part_context)
         parts.append(SheetPart(index, f"{SHEET_FOLDER}/v{version.pk}-p-{key}.pdf", part_context))
     return SheetPlan(
@@ -269,16 +275,6 @@ def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
         whole_path=_whole_path(version.pk, content_key),
         parts=tuple(parts),
     )
-
-
-def _part_rows(count: int) -> int:
-    """Rows per part: at most `documents.SHEET_PART_ROWS`, and as many parts as keep every
-    worker busy to the end (1,000 rows on 2 workers: 6 parts of 167 rows, 3 each, not 5 of
-    200, where one worker renders a third part while the other waits). Page breaks depend on
-    the rows only: the join numbers the pages, whatever the parts."""
-    workers = max(1, settings.HUEY.get("consumer", {}).get("workers", 1))
-    parts = math.ceil(count / documents.SHEET_PART_ROWS / workers) * workers
-    return max(1, math.ceil(count / parts)) if count else documents.SHEET_PART_ROWS
 
 
 # --- 4. A part ----------------------------------------------------------------------------------
@@ -306,7 +302,7 @@ def sheet_part_store(
 
 
 def render_part(version: DocumentVersion, part: SheetPart, *, blank: bool) -> bytes:
-    """One part as a PDF, from the rows it carries (its pages unnumbered: the join numbers them)."""
+    """One part as a PDF, from the rows it carries (one of several is unnumbered: see the join)."""
     return documents.render_sheet_pdf(version, part.context, blank=blank)[1]
 
 
@@ -347,12 +343,13 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
 
 
 def _joined(plan: SheetPlan) -> bytes:
-    """The stored parts joined in order, their pages numbered from the second."""
+    """The stored parts joined in order, their pages numbered from the second; a sheet of one
+    part is that part (numbered by WeasyPrint)."""
     parts = []
     for part in plan.parts:
         with default_storage.open(part.path, "rb") as stored:
             parts.append(stored.read())
-    return join_pdfs(parts, number_from=2)
+    return parts[0] if len(parts) == 1 else join_pdfs(parts, number_from=2)
 
 
 def _store_whole(plan: SheetPlan, whole: bytes | None) -> None:

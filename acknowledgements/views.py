@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -251,7 +252,7 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
                 person.full_name,
                 person.position,
                 f"{ack.acknowledged_on:%d.%m.%Y}" if ack else "",
-                ack.get_method_display() if ack else "не ознакомлен(а)",
+                ack.get_method_display() if ack else f"не ознакомлен{person.gender_suffix}",
                 ack.recorded_by.full_name if ack else "",
             ]
             for number, (person, ack) in enumerate(
@@ -325,7 +326,7 @@ def record_paper(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Записано: {person.full_name} ознакомлен(а) "
+                f"Записано: {person.full_name} ознакомлен{person.gender_suffix} "
                 f"{form.cleaned_data['paper_date']:%d.%m.%Y} (по бумажному листу).",
             )
             return redirect("acknowledgement_list")
@@ -410,6 +411,9 @@ def version_changes_view(request: HttpRequest, pk: int) -> HttpResponse:
             "base": base,
             "diff": version_changes(base, version) if base else None,
             "versions": document_versions(version).exclude(pk=version.pk),
+            # The page shows only the changed paragraphs; the whole text is the version's page.
+            "whole_url": reverse("version_detail", kwargs={"pk": version.pk}) + "#version-text",
+            "whole_label": f"Весь текст редакции {version.number}",
         },
     )
 

@@ -3,8 +3,10 @@ institutions at other stages of the rollout, and the `department` sign-in.
 
 The seed institution only gains its link to the department; none of its own data changes. The
 two demo institutions are filled once, when they are created, so loading twice leaves exactly
-what loading once did. Their people are named plainly and their institutions as demo, so
-nobody takes them for real ones; none of them can sign in.
+what loading once did. They start in the MAX state, with an invented but complete address,
+phone and e-mail marked «учебный пример» (the registration letter and the privacy policy need
+them). Their people are named plainly and their institutions as demo, so nobody takes them for
+real ones; none of them can sign in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.demo import demo_person
-from accounts.models import Department, Guardianship, Organisation, Role, StudyGroup, User
+from accounts.models import (
+    Department,
+    Guardianship,
+    Messenger,
+    Organisation,
+    Role,
+    StudyGroup,
+    User,
+)
 from acknowledgements.models import (
     REGULATION_CODE,
     REGULATION_TITLE,
@@ -43,6 +53,8 @@ from onboarding.models import (
 )
 
 DEPARTMENT_SLUG = "demo-uo"
+# Ends every invented address, so nobody takes a demo institution's contacts for real ones.
+EXAMPLE_MARK = "(учебный пример)"
 DEPARTMENT_USERNAME = "department"
 
 TEACHER_NAMES = [
@@ -78,6 +90,10 @@ class Stage:
     request: str | None
     informed: int | None  # parents who confirmed the notice; None: no notice published
     consents: int
+    # Invented contacts (the address ends with EXAMPLE_MARK; the e-mail's domain is .example).
+    address: str = ""
+    phone: str = ""
+    email: str = ""
 
 
 STAGES = [
@@ -94,6 +110,9 @@ STAGES = [
         request=RequestStatus.SENT,
         informed=2,
         consents=1,
+        address=f"000001, г. Демоград, ул. Школьная, д. 1 {EXAMPLE_MARK}",
+        phone="+74950000001",
+        email="school@demo-school-1.example",
     ),
     Stage(
         slug="demo-kindergarten-2",
@@ -108,6 +127,9 @@ STAGES = [
         request=RequestStatus.DRAFT,
         informed=None,
         consents=0,
+        address=f"000002, г. Демоград, ул. Садовая, д. 2 {EXAMPLE_MARK}",
+        phone="+74950000002",
+        email="sad@demo-kindergarten-2.example",
     ),
 ]
 
@@ -258,6 +280,10 @@ def load_demo_department(seed_organisation: Organisation) -> Department:
                 "short_name": stage.short_name,
                 "head_name": stage.head_name,
                 "department": department,
+                "messenger": Messenger.MAX,
+                "address": stage.address,
+                "phone": stage.phone,
+                "email": stage.email,
             },
         )
         if created:

@@ -10,6 +10,7 @@ from .selectors import InstitutionRow
 
 HEADER = [
     "Организация",
+    "Мессенджер",
     "Заявка на регистрацию",
     "Дата",
     "Ознакомлены с Положением",
@@ -34,6 +35,7 @@ def institutions_xlsx(rows: list[InstitutionRow]) -> bytes:
         data.append(
             [
                 neutralise(row.organisation.short_name),
+                row.messenger_label,
                 row.registration_label,
                 row.registration_date.strftime("%d.%m.%Y") if row.registration_date else "",
                 row.staff.done,

@@ -18,7 +18,15 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
-from accounts.models import Department, Organisation, Role, StudyGroup, User, UserRole
+from accounts.models import (
+    Department,
+    Messenger,
+    Organisation,
+    Role,
+    StudyGroup,
+    User,
+    UserRole,
+)
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
 from acknowledgements.selectors import READER_ROLES
 from cdt_portal import outbox
@@ -95,10 +103,44 @@ class InstitutionRow:
     def overdue(self) -> bool:
         return bool(self.staff_overdue or self.parents_overdue)
 
+    @property
+    def messenger_label(self) -> str:
+        """The institution's messenger: «VK», «переход до DD.MM.YYYY» or «MAX»."""
+        return messenger_label(self.organisation)
+
+
+def messenger_label(organisation: Organisation) -> str:
+    """«VK», «переход до 01.12.2025» (the transition and its `max_only_from`) or «MAX»."""
+    if organisation.messenger == Messenger.VK:
+        return "VK"
+    if organisation.messenger == Messenger.TRANSITION:
+        date = organisation.max_only_from
+        return f"переход до {date:%d.%m.%Y}" if date else "переход"
+    return "MAX"
+
+
+# The messenger filter's choices (GET `messenger`), in the order the column sorts them: from
+# VK, through the transition (the nearest end first), to MAX.
+MESSENGER_FILTERS = {
+    Messenger.VK: "VK",
+    Messenger.TRANSITION: "переход на MAX",
+    Messenger.MAX: "MAX",
+}
+MESSENGER_ORDER = {state: n for n, state in enumerate(MESSENGER_FILTERS)}
+
+
+def _messenger_key(row: InstitutionRow) -> tuple[int, dt.date]:
+    organisation = row.organisation
+    return (
+        MESSENGER_ORDER.get(organisation.messenger, len(MESSENGER_ORDER)),
+        organisation.max_only_from or dt.date.max,
+    )
+
 
 # The columns a department may sort by, and how (ties: the institution's name).
 SORT_KEYS = {
     "name": lambda row: row.organisation.short_name.lower(),
+    "messenger": _messenger_key,
     "registration": lambda row: REGISTRATION_ORDER.get(row.registration_status, -1),
     "staff": lambda row: row.staff.percent,
     "teachers": lambda row: row.teachers.percent,
@@ -157,19 +199,25 @@ def _counted_versions(versions: list[dict]) -> dict[int, tuple[dict, list[int]]]
 
 
 def institution_rows(
-    department: Department, *, query: str = "", sort: str = "name"
+    department: Department, *, query: str = "", sort: str = "name", messenger: str = ""
 ) -> list[InstitutionRow]:
-    """Every institution under the department with its numbers, found by name and sorted by a
-    column of `SORT_KEYS` (a leading «-» reverses it). Each institution's numbers are kept
-    until it changes (`cdt_portal.numbers.counted_each`): one query when none has changed,
-    eleven when any has, whatever the size."""
+    """Every institution under the department with its numbers, found by name, only those in
+    the messenger state `messenger` when it is one of `MESSENGER_FILTERS` (any other value
+    filters nothing), and sorted by a column of `SORT_KEYS` (a leading «-» reverses it). Each
+    institution's numbers are kept until it changes (`cdt_portal.numbers.counted_each`): one
+    query when none has changed, eleven when any has, whatever the size. The messenger comes
+    with the institution itself, in the same query."""
     organisations = Organisation.objects.filter(department=department)
+    if messenger in MESSENGER_FILTERS:
+        organisations = organisations.filter(messenger=messenger)
     for word in query.split():
         organisations = organisations.filter(
             contains_any_case("short_name", word) | contains_any_case("full_name", word)
         )
     organisations = list(
-        organisations.annotate(head=newest_entry()).only("pk", "slug", "short_name", "full_name")
+        organisations.annotate(head=newest_entry()).only(
+            "pk", "slug", "short_name", "full_name", "messenger", "max_only_from"
+        )
     )
     counted = counted_each(
         {o.pk: o.head for o in organisations}, "institution-row", _institution_numbers

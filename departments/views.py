@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import ADMINS, DEPARTMENT, roles_required
@@ -19,19 +19,29 @@ from .forms import MessageForm
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _list_params(request: HttpRequest) -> tuple[str, str]:
+def _list_params(request: HttpRequest) -> tuple[str, str, str]:
+    """The search, the sort and the messenger filter; an unknown sort or messenger state is
+    ignored (the table by name, every state), as a search that finds nothing is not an error."""
     query = request.GET.get("q", "").strip()[:100]
     sort = request.GET.get("sort", "name")
     if sort.lstrip("-") not in selectors.SORT_KEYS:
         sort = "name"
-    return query, sort
+    messenger = request.GET.get("messenger", "")
+    if messenger not in selectors.MESSENGER_FILTERS:
+        messenger = ""
+    return query, sort, messenger
+
+
+def _kept(query: str, messenger: str) -> str:
+    """The search and the filter as a query string, kept by the sort links and the export."""
+    return urlencode({k: v for k, v in (("q", query), ("messenger", messenger)) if v})
 
 
 @roles_required(DEPARTMENT)
 def overview(request: HttpRequest) -> HttpResponse:
     department = selectors.department_of(request.user)
-    query, sort = _list_params(request)
-    rows = selectors.institution_rows(department, query=query, sort=sort)
+    query, sort, messenger = _list_params(request)
+    rows = selectors.institution_rows(department, query=query, sort=sort, messenger=messenger)
     return render(
         request,
         "departments/overview.html",
@@ -41,8 +51,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             "totals": selectors.department_totals(rows),
             "query": query,
             "sort": sort,
+            "messenger": messenger,
+            "messenger_label": selectors.MESSENGER_FILTERS.get(messenger, ""),
+            "messenger_filters": list(selectors.MESSENGER_FILTERS.items()),
+            "kept": _kept(query, messenger),
             "columns": [
                 ("name", "Организация"),
+                ("messenger", "Мессенджер"),
                 ("registration", "Заявка"),
                 ("staff", "Положение"),
                 ("teachers", "«Учитель»"),
@@ -58,8 +73,8 @@ def overview(request: HttpRequest) -> HttpResponse:
 @roles_required(DEPARTMENT)
 def export_xlsx(request: HttpRequest) -> HttpResponse:
     department = selectors.department_of(request.user)
-    query, sort = _list_params(request)
-    rows = selectors.institution_rows(department, query=query, sort=sort)
+    query, sort, messenger = _list_params(request)
+    rows = selectors.institution_rows(department, query=query, sort=sort, messenger=messenger)
     response = HttpResponse(institutions_xlsx(rows), content_type=XLSX)
     filename = f"sferum-{department.slug}-{timezone.localdate():%Y-%m-%d}.xlsx"
     response["Content-Disposition"] = content_disposition_header(True, filename)

@@ -56,13 +56,33 @@ class ConsentForm(forms.Form):
     )
     authority_issued_by = forms.CharField(label=_("Кем выдан"), max_length=500)
 
+    # A series is required for the documents that have one (the passport, the birth
+    # certificate: the first choices, so the defaults), and the field says so as every required
+    # field does (crispy forms' asterisk); another document may have none («—» is stored).
+    SERIES_REQUIRED = {
+        "id_series": ("id_document", IdentityDocument.PASSPORT, _("Обязательна для паспорта РФ.")),
+        "authority_series": (
+            "authority_document",
+            AuthorityDocument.BIRTH_CERTIFICATE,
+            _("Обязательна для свидетельства о рождении."),
+        ),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for series, (document, with_series, note) in self.SERIES_REQUIRED.items():
+            chosen = self[document].value() or self.fields[document].choices[0][0]
+            self.fields[series].required = chosen == with_series
+            self.fields[series].help_text = note
+
     def clean(self):
         data = super().clean()
         if data.get("id_document") == IdentityDocument.PASSPORT:
             series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
-            if not re.fullmatch(r"\d{4}", series):
+            # Left empty, the series has the field's own «Обязательное поле.».
+            if "id_series" in data and not re.fullmatch(r"\d{4}", series):
                 self.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
-            else:
+            elif "id_series" in data:
                 data["id_series"] = f"{series[:2]} {series[2:]}"
             if "id_number" in data and not re.fullmatch(r"\d{6}", number):
                 self.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
@@ -72,7 +92,7 @@ class ConsentForm(forms.Form):
             data["id_series"] = "—"
         if data.get("authority_document") == AuthorityDocument.BIRTH_CERTIFICATE:
             series = (data.get("authority_series") or "").strip().upper().replace(" ", "")
-            if not re.fullmatch(r"[IVXLC1]{1,6}-?[А-ЯЁ]{2}", series):
+            if "authority_series" in data and not re.fullmatch(r"[IVXLC1]{1,6}-?[А-ЯЁ]{2}", series):
                 self.add_error(
                     "authority_series",
                     _(
@@ -80,7 +100,7 @@ class ConsentForm(forms.Form):
                         "например IV-МЮ."
                     ),
                 )
-            else:
+            elif "authority_series" in data:
                 data["authority_series"] = re.sub(r"^([IVXLC1]+)-?", r"\1-", series)
             number = _digits(data.get("authority_number", ""))
             if "authority_number" in data and not re.fullmatch(r"\d{6}", number):

@@ -219,7 +219,7 @@ def consent_record_for_manager(organisation: Organisation, pk: int) -> ConsentRe
 def consent_document_context(organisation: Organisation, details=None, student=None) -> dict:
     """What the consent document (HTML and PDF) shows: the organisation as operator, the terms
     (a recorded consent's own edition, else the edition in force), and the filled details or
-    blanks."""
+    blanks; for a recorded consent, the moment it was given."""
     record_id = getattr(details, "record_id", None)
     text = (
         ConsentText.objects.get(records__pk=record_id)
@@ -237,6 +237,9 @@ def consent_document_context(organisation: Organisation, details=None, student=N
         "terms_html": str(render_markdown(text.text)),
         "text": text,
         "details": details,
+        # When a recorded online consent was given (the record's moment); None for a preview
+        # that is not recorded yet.
+        "given_at": details.record.at if record_id else None,
         "child_name": (
             details.child_full_name if details else (student.full_name if student else "")
         ),

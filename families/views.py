@@ -273,7 +273,9 @@ def student_notice_confirm_view(request: HttpRequest) -> HttpResponse:
     if notice is None:
         raise Http404("Уведомления нет")
     student_notice_confirm(notice=notice, student=request.user)
-    messages.success(request, "Спасибо! Отмечено, что ты прочитал(а) памятку.")
+    messages.success(
+        request, f"Спасибо! Отмечено, что ты прочитал{request.user.gender_suffix} памятку."
+    )
     return redirect("family_home")
 
 

@@ -8,6 +8,7 @@ from email.utils import make_msgid
 
 from django.conf import settings
 
+from accounts.gender import gendered
 from cdt_portal.emails import PortalEmail, build_templated
 from cdt_portal.errors import PortalError
 from cdt_portal.pdf import render_pdf
@@ -35,6 +36,8 @@ def letter_context(request: RegistrationRequest) -> dict:
         },
         "admin": {
             "full_name": request.admin_full_name,
+            # «назначен» / «назначена» as the patronymic tells, «назначен(а)» where it does not.
+            "appointed": gendered("назначен", request.admin_full_name),
             "position": request.admin_position,
             "phone": request.admin_phone.as_international if request.admin_phone else "",
         },

@@ -50,6 +50,17 @@ def organisation(db):
 
 
 @pytest.fixture
+def on_vk(organisation):
+    """The organisation still on VK Мессенджер, set explicitly: a new organisation starts in
+    MAX (issue 21), so a test about VK, or about a move from VK, asks for this."""
+    from accounts.models import Messenger
+
+    type(organisation).objects.filter(pk=organisation.pk).update(messenger=Messenger.VK)
+    organisation.refresh_from_db()
+    return organisation
+
+
+@pytest.fixture
 def director(organisation):
     return UserFactory(
         organisation=organisation, username="director", last_name="Денисенко",

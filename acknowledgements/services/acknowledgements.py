@@ -95,7 +95,7 @@ def acknowledgement_record_paper(
             f"({version.order_date:%d.%m.%Y}).",
             field="paper_date",
         )
-    already = f"{person.full_name} уже ознакомлен(а) с этой редакцией."
+    already = f"{person.full_name} уже ознакомлен{person.gender_suffix} с этой редакцией."
     with transaction.atomic():
         locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
         locked.require("record_paper")

@@ -67,7 +67,7 @@ def test_every_action_has_a_russian_label():
 # --- Organisation and profile ---------------------------------------------------------------
 
 
-def test_organisation_update(admin, organisation):
+def test_organisation_update(on_vk, admin, organisation):
     since = mark()
     services.organisation_update(
         organisation=organisation,

@@ -59,7 +59,7 @@ def test_many_people_may_have_no_email(organisation, teacher, admin, student):
     assert User.objects.filter(email="").count() == 3
 
 
-def test_organisation_settings_refuse_a_bad_phone_and_email(client, admin, organisation):
+def test_organisation_settings_refuse_a_bad_phone_and_email(on_vk, client, admin, organisation):
     client.force_login(admin)
     data = {
         "full_name": "Другое название",
@@ -122,7 +122,7 @@ def test_a_time_zone_outside_the_list_is_refused(client, admin, organisation):
     assert organisation.time_zone == "Europe/Moscow"
 
 
-def test_the_messenger_is_named_in_the_right_case(client, organisation):
+def test_the_messenger_is_named_in_the_right_case(on_vk, client, organisation):
     page = client.get(reverse("join", kwargs={"slug": organisation.slug})).content.decode()
     assert "Установите VK Мессенджер." in page
     assert "доступен в VK Мессенджере" in page

@@ -9,7 +9,7 @@ from tests.factories import GuardianshipFactory, StudyGroupFactory, UserFactory
 LINK = "https://sferum.ru/?invite=abc123"
 
 
-def test_a_teacher_keeps_their_groups_link(client, teacher, group):
+def test_a_teacher_keeps_their_groups_link(on_vk, client, teacher, group):
     client.force_login(teacher)
     response = client.post(
         reverse("group_edit", kwargs={"pk": group.pk}), {"chat_invite_link": LINK}
@@ -92,7 +92,7 @@ def test_the_group_list_shows_which_groups_have_a_chat(client, admin, group):
 
 
 def test_a_student_sees_their_groups_link_and_a_parent_sees_each_childs(
-    client, organisation, group, student, parent
+    on_vk, client, organisation, group, student, parent
 ):
     group.chat_invite_link = LINK
     group.save()

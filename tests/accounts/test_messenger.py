@@ -152,7 +152,7 @@ def test_every_state_has_its_texts_in_one_place():
 # The transition date -----------------------------------------------------------------------
 
 
-def test_the_transition_needs_its_date(organisation, admin):
+def test_the_transition_needs_its_date(on_vk, organisation, admin):
     with pytest.raises(PortalError) as refused:
         organisation_update(
             organisation=organisation, actor=admin, data={"messenger": Messenger.TRANSITION}
@@ -184,7 +184,7 @@ def settings_data(organisation, **changes) -> dict:
     return {**data, **changes}
 
 
-def test_the_settings_page_refuses_a_transition_without_a_date(client, admin, organisation):
+def test_the_settings_page_refuses_a_transition_without_a_date(on_vk, client, admin, organisation):
     client.force_login(admin)
     response = client.post(
         reverse("organisation_settings"), settings_data(organisation, messenger="transition")

@@ -65,7 +65,7 @@ def test_the_directors_approval_starts_a_job_that_stores_the_order_and_approves(
     assert (job.status, job.started_by, job.done, job.total) == ("done", director, 2, 2)
     assert job.result_url == ""  # the page showing the progress reloads itself
     page = client.get(response["Location"]).content.decode()
-    assert "Приказ с Положением (PDF)" in page and "утверждена" in page
+    assert "Положение с отметкой об утверждении (PDF)" in page and "утверждена" in page
 
 
 def test_running_the_approval_job_again_stores_and_logs_nothing_more(director, draft_version):
@@ -155,7 +155,7 @@ def test_while_approving_nobody_confirms_it_and_staff_keep_the_previous_version(
     assert response.status_code == 403
     client.force_login(director)
     page = client.get(reverse("version_detail", kwargs={"pk": draft_version.pk})).content.decode()
-    assert "утверждается…" in page and "Приказ с Положением (PDF)" not in page
+    assert "утверждается…" in page and "Положение с отметкой об утверждении (PDF)" not in page
 
 
 def test_every_manager_follows_the_approval_until_the_page_reloads(

@@ -26,7 +26,9 @@ def seed_regulation(organisation, director):
     return approve_seed_regulation(organisation, director)
 
 
-def test_no_draft_is_asked_for_while_the_messenger_never_changed(organisation, seed_regulation):
+def test_no_draft_is_asked_for_while_the_messenger_never_changed(
+    on_vk, organisation, seed_regulation
+):
     draft = messenger_draft(organisation)
     assert not draft.needed
     assert draft.draft is None
@@ -63,7 +65,7 @@ def test_the_draft_replaces_the_messenger_and_is_audited(
     assert not shown.needed and shown.draft == draft
 
 
-def test_the_draft_is_refused_under_vk_and_without_a_regulation(organisation, admin):
+def test_the_draft_is_refused_under_vk_and_without_a_regulation(on_vk, organisation, admin):
     with pytest.raises(PortalError) as refused:
         messenger_draft_create(organisation=organisation, actor=admin)
     assert "VK Мессенджер" in refused.value.message
@@ -85,7 +87,7 @@ def test_the_view_makes_the_draft_and_shows_it(client, organisation, admin, seed
     assert client.get(reverse("messenger_draft")).status_code == 405
 
 
-def test_a_refusal_goes_back_to_the_dashboard(client, organisation, admin, seed_regulation):
+def test_a_refusal_goes_back_to_the_dashboard(on_vk, client, organisation, admin, seed_regulation):
     """The address to go back to is the dashboard's, given by the URLconf that routes the
     button here (onboarding/urls.py): this app does not name a page of a higher layer."""
     client.force_login(admin)

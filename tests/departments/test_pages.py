@@ -147,9 +147,9 @@ def test_xlsx_export_has_every_institution_and_its_numbers(officer_client, insti
     )
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:6] == (
-        "Организация", "Заявка на регистрацию", "Дата", "Ознакомлены с Положением",
-        "Сотрудников", "%",
+    assert rows[0][:7] == (
+        "Организация", "Мессенджер", "Заявка на регистрацию", "Дата",
+        "Ознакомлены с Положением", "Сотрудников", "%",
     )  # fmt: skip
     assert [r[0] for r in rows[1:]] == [
         "Учреждение gamma",
@@ -157,8 +157,9 @@ def test_xlsx_export_has_every_institution_and_its_numbers(officer_client, insti
         "МКУ ДО «ЦДТ»",
         "Учреждение beta",
     ]
-    assert rows[2][3:6] == (4, 6, 67)
-    assert rows[2][14:] == (2, "уведомление")
+    assert rows[2][1] == "MAX"  # a new organisation's default (issue 21)
+    assert rows[2][4:7] == (4, 6, 67)
+    assert rows[2][15:] == (2, "уведомление")
 
 
 def test_no_personal_data_of_an_institutions_people_reaches_the_department(

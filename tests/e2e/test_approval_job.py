@@ -50,13 +50,15 @@ def test_the_director_approves_and_waits_for_the_order(tab, demo):
         expect(page).to_have_url(re.compile(rf"/regulation/versions/{draft.pk}/$"))
         expect(page.locator("h1 .badge")).to_have_text("утверждается…")
         expect(page.get_by_role("progressbar")).to_be_visible()
-        expect(page.get_by_role("link", name="Приказ с Положением (PDF)")).to_have_count(0)
+        expect(
+            page.get_by_role("link", name="Положение с отметкой об утверждении (PDF)")
+        ).to_have_count(0)
 
         with consumer():
             # progress.js polls /jobs/<pk>/ and reloads the page when the job is done.
             expect(page.locator("h1 .badge")).to_have_text("утверждена", timeout=60_000)
     tab.assert_clean()
-    order = page.get_by_role("link", name="Приказ с Положением (PDF)")
+    order = page.get_by_role("link", name="Положение с отметкой об утверждении (PDF)")
     expect(order).to_be_visible()
     response = page.request.get(tab.base_url + order.get_attribute("href"))
     assert response.status == 200

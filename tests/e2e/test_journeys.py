@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 JOIN_HEADING = "Как подключиться к «Сферуму»"
 
 
-def expect_public_page(tab, messenger: str = "VK Мессенджер") -> None:
+def expect_public_page(tab, messenger: str = "MAX") -> None:
+    """The joining page; the demo starts in MAX (issue 21)."""
     page = tab.page
     expect(page.get_by_role("heading", level=1)).to_have_text(JOIN_HEADING)
     expect(page.get_by_role("heading", name="Обучающимся", exact=True)).to_be_visible()
@@ -149,7 +150,14 @@ def test_phone_navbar_collapses_and_opens(phone_tab):
 
 
 def test_admin_switches_messenger_to_max(tab):
+    """A deployment still on VK Мессенджер (the demo starts in MAX, so it is set to VK here):
+    the administrator moves it to MAX, and the joining page follows."""
+    from accounts.models import Messenger, Organisation
+
+    Organisation.objects.filter(slug="cdt").update(messenger=Messenger.VK)
     page = tab.page
+    tab.goto("/join/cdt/")
+    expect_public_page(tab, messenger="VK Мессенджер")
     tab.log_in("admin")
     page.get_by_role("link", name="Организация", exact=True).click()
     expect(page).to_have_url(tab.base_url + "/organisation/")

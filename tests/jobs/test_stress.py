@@ -120,8 +120,8 @@ def test_jobs_end_done_once_under_load_and_kills(
 
     began = time.monotonic()
     rng = random.Random(SEED)
-    # The sheets are cut into parts for the worker's two processes (`sheet._part_rows`),
-    # here as there, so this process finds the files the worker stored.
+    # The worker's settings, here as there (the sheet's parts no longer depend on them, but
+    # nothing here should differ from the worker).
     settings.HUEY = {**settings.HUEY, "consumer": {"workers": 2}}
     assert isinstance(HUEY.storage, RedisStorage) and not HUEY.immediate
     assert HUEY.storage.queue_key == redis_queue[2].queue_key

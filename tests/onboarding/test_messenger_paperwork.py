@@ -32,13 +32,15 @@ def paperwork(organisation) -> dict:
 
 
 def test_nothing_is_pending_while_the_messenger_never_changed(
-    organisation, seed_regulation, notice
+    on_vk, organisation, seed_regulation, notice
 ):
     assert not notice_predates_messenger(organisation)
     assert not messenger_draft(organisation).needed
 
 
-def test_a_change_asks_for_a_new_notice_and_a_draft(organisation, admin, seed_regulation, notice):
+def test_a_change_asks_for_a_new_notice_and_a_draft(
+    on_vk, organisation, admin, seed_regulation, notice
+):
     move_to_max(organisation, admin)
     assert notice_predates_messenger(organisation)
     assert messenger_draft(organisation).needed
@@ -48,7 +50,7 @@ def test_a_change_asks_for_a_new_notice_and_a_draft(organisation, admin, seed_re
     assert messenger_draft(organisation).needed
 
 
-def test_the_partial_renders_both_prompts(rf, organisation, admin, seed_regulation, notice):
+def test_the_partial_renders_both_prompts(on_vk, rf, organisation, admin, seed_regulation, notice):
     move_to_max(organisation, admin)
     request = rf.get("/dashboard/")
     request.user = admin
@@ -72,7 +74,9 @@ def test_the_partial_is_empty_when_nothing_is_pending(organisation):
     assert not html.strip()
 
 
-def test_the_dashboard_shows_the_prompts(client, organisation, admin, seed_regulation, notice):
+def test_the_dashboard_shows_the_prompts(
+    on_vk, client, organisation, admin, seed_regulation, notice
+):
     client.force_login(admin)
     before = client.get(reverse("dashboard")).content.decode()
     assert "Подготовить проект новой редакции" not in before
