@@ -104,3 +104,34 @@ def assert_declarations_hold(observed: Observed, audited: dict[str, str], not_au
         name: dict(observed.innermost[name]) for name in not_audited if observed.innermost.get(name)
     }
     assert not wrote, f"{observed.app}: declared as writing no entry, but wrote: {wrote}"
+
+
+class Audit:
+    """The entries written since it was made."""
+
+    def __init__(self) -> None:
+        from cdt_portal.models import AuditEntry
+
+        self.model = AuditEntry
+        self.last_pk = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def new(self):
+        return list(self.model.objects.filter(pk__gt=self.last_pk).order_by("pk"))
+
+    def only(self):
+        entries = self.new()
+        assert len(entries) == 1, [e.action for e in entries]
+        return entries[0]
+
+
+def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
+    """One entry exactly as a service must write it (no actor: the system)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    assert entry.actor_id == (actor.pk if actor else None)
+    assert entry.actor_name == (actor.full_name if actor else "")
+    assert entry.action == action
+    assert entry.content_type == ContentType.objects.get_for_model(obj)
+    assert entry.object_id == str(obj.pk)
+    assert entry.organisation_id == organisation.pk
+    assert entry.data == data

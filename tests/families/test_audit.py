@@ -9,7 +9,6 @@ import hashlib
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from families.models import (
     ParentNotice,
 )
 from tests import audit_observer
+from tests.audit_observer import Audit, assert_entry
 from tests.families.builders import FILLED_CONSENT, give_consent
 
 # Each public function of families/services.py, and the audit action it writes.
@@ -55,31 +55,6 @@ def observed():
     record, stop = audit_observer.observe("families")
     yield record
     stop()
-
-
-class Audit:
-    """The entries written since it was made."""
-
-    def __init__(self) -> None:
-        self.last_pk = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-    def new(self):
-        return list(AuditEntry.objects.filter(pk__gt=self.last_pk).order_by("pk"))
-
-    def only(self) -> AuditEntry:
-        entries = self.new()
-        assert len(entries) == 1, [e.action for e in entries]
-        return entries[0]
-
-
-def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
-    assert entry.actor_id == (actor.pk if actor else None)
-    assert entry.actor_name == (actor.full_name if actor else "")
-    assert entry.action == action
-    assert entry.content_type == ContentType.objects.get_for_model(obj)
-    assert entry.object_id == str(obj.pk)
-    assert entry.organisation_id == organisation.pk
-    assert entry.data == data
 
 
 # --- every writing service, its exact entry -----------------------------------------------

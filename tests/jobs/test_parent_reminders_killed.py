@@ -25,8 +25,8 @@ Proven to fail when `cdt_portal.outbox` does not commit `sending` before the SMT
 by patching it in the worker so the claim stayed in memory only: the letter in flight was
 `pending` at the kill, sent again by the requeued job, and its parent received two letters).
 
-PostgreSQL only, as the stress test: the worker needs the test database, which SQLite keeps in
-this process's memory. About 15 s: two worker start-ups, the silence, and the slow server."""
+PostgreSQL only, as the stress test whose worker it uses: the production setup (PostgreSQL and
+Redis); a killed worker on SQLite is tests/jobs/test_worker_killed.py. About 15 s: two worker start-ups, the silence, and the slow server."""
 
 from __future__ import annotations
 
@@ -51,8 +51,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
-        reason="the worker process needs the test database, which SQLite keeps in this "
-        "process's memory",
+        reason="the stress test's worker: the production setup, PostgreSQL and Redis",
     ),
 ]
 

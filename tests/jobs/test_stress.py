@@ -38,7 +38,7 @@ list changes a sheet while it is being built (a sheet's key names its people). E
 approves a version, reminds and invites in both phases.
 
 The counts are printed at the end of the run, passed or failed (tests/counts.py).
-PostgreSQL only: the worker needs the test database, which SQLite keeps in memory.
+PostgreSQL only: it tries the production setup (PostgreSQL's row locks, Redis's queue).
 
 Split by topic: the organisations and what the clients press are tests/jobs/stress_scenario.py,
 the waiting for the jobs and what each phase must have left tests/jobs/stress_checks.py, the
@@ -67,8 +67,8 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         connection.vendor != "postgresql",
-        reason="the stress test runs on PostgreSQL: the worker process needs the test "
-        "database, which SQLite keeps in this process's memory",
+        reason="the stress test tries the production setup: PostgreSQL's row locks and "
+        "Redis's queue (SQLite has no row locks)",
     ),
 ]
 

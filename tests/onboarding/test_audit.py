@@ -10,7 +10,6 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,6 +28,7 @@ from onboarding.models import (
 from onboarding.selectors import registration_eml
 from onboarding.uploads import CheckedScan
 from tests import audit_observer
+from tests.audit_observer import Audit, assert_entry
 from tests.onboarding.builders import PNG_SCAN, give_letterhead
 
 # Each public function of onboarding's services (the package onboarding/services/) that
@@ -80,21 +80,6 @@ def observed():
     stop()
 
 
-class Audit:
-    """The entries written since it was made."""
-
-    def __init__(self) -> None:
-        self.last_pk = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-
-    def new(self):
-        return list(AuditEntry.objects.filter(pk__gt=self.last_pk).order_by("pk"))
-
-    def only(self) -> AuditEntry:
-        entries = self.new()
-        assert len(entries) == 1, [e.action for e in entries]
-        return entries[0]
-
-
 def send(registration: RegistrationRequest, admin: User, action: str = "send"):
     """«Отправить»: the job, run at once in tests, then the request as it is after it."""
     services.request_send_start(request=registration, actor=admin, action=action)
@@ -104,16 +89,6 @@ def send(registration: RegistrationRequest, admin: User, action: str = "send"):
 
 def request_entries(audit: Audit) -> list[AuditEntry]:
     return [entry for entry in audit.new() if entry.action not in SEND_JOB_ENTRIES]
-
-
-def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
-    assert entry.actor_id == actor.pk
-    assert entry.actor_name == actor.full_name
-    assert entry.action == action
-    assert entry.content_type == ContentType.objects.get_for_model(obj)
-    assert entry.object_id == str(obj.pk)
-    assert entry.organisation_id == organisation.pk
-    assert entry.data == data
 
 
 def assert_request_entry(entry, registration, actor, before, after, comment="") -> None:
