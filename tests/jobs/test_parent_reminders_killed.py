@@ -26,7 +26,8 @@ by patching it in the worker so the claim stayed in memory only: the letter in f
 `pending` at the kill, sent again by the requeued job, and its parent received two letters).
 
 PostgreSQL only, as the stress test whose worker it uses: the production setup (PostgreSQL and
-Redis); a killed worker on SQLite is tests/jobs/test_worker_killed.py. About 15 s: two worker start-ups, the silence, and the slow server."""
+Redis); a killed worker on SQLite is tests/jobs/test_worker_killed.py. About 15 s: two worker
+start-ups, the silence, and the slow server."""
 
 from __future__ import annotations
 
