@@ -62,6 +62,13 @@ class MessengerTexts:
     # Transition only: the date from which MAX is the only messenger, «01.12.2025».
     max_only_from: str = ""
 
+    @property
+    def label(self) -> str:
+        """The state in a table's cell: «VK», «переход до 01.12.2025» or «MAX»."""
+        if self.state == TRANSITION:
+            return f"переход до {self.max_only_from}" if self.max_only_from else "переход"
+        return "VK" if self.state == VK else "MAX"
+
 
 def _date(value: dt.date | None) -> str:
     return value.strftime("%d.%m.%Y") if value else ""

@@ -105,18 +105,9 @@ class InstitutionRow:
 
     @property
     def messenger_label(self) -> str:
-        """The institution's messenger: «VK», «переход до DD.MM.YYYY» or «MAX»."""
-        return messenger_label(self.organisation)
-
-
-def messenger_label(organisation: Organisation) -> str:
-    """«VK», «переход до 01.12.2025» (the transition and its `max_only_from`) or «MAX»."""
-    if organisation.messenger == Messenger.VK:
-        return "VK"
-    if organisation.messenger == Messenger.TRANSITION:
-        date = organisation.max_only_from
-        return f"переход до {date:%d.%m.%Y}" if date else "переход"
-    return "MAX"
+        """The institution's messenger: «VK», «переход до DD.MM.YYYY» or «MAX» (its wording,
+        as every messenger sentence, is accounts.messenger's)."""
+        return self.organisation.messenger_texts.label
 
 
 # The messenger filter's choices (GET `messenger`), in the order the column sorts them: from
