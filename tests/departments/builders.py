@@ -26,8 +26,14 @@ from families.models import (
 )
 from onboarding.models import RegistrationRequest, SferumStatus, TeacherSferumStatus
 
+# Each (institution prefix, role) gets its own block of phone numbers, so no two people share
+# one (the personal-data test looks for each person's phone on the department's pages; a
+# number derived from hash() collided now and then, hash() being seeded per process).
+_PHONE_BLOCKS: dict[tuple[str, str], int] = {}
+
 
 def _people(organisation, prefix: str, count: int, role: str, **fields) -> list[User]:
+    block = _PHONE_BLOCKS.setdefault((prefix, role), len(_PHONE_BLOCKS) % 1000)
     people = User.objects.bulk_create(
         User(
             organisation=organisation,
@@ -36,7 +42,7 @@ def _people(organisation, prefix: str, count: int, role: str, **fields) -> list[
             first_name=f"Имя{role}{n}",
             patronymic=f"Отчество{n}",
             email=f"{prefix}-{role}-{n}@people.example",
-            phone=f"+7916{abs(hash((prefix, role))) % 1000:03d}{n:04d}",
+            phone=f"+7916{block:03d}{n:04d}",
             password="!",
             **fields,
         )
