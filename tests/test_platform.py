@@ -49,6 +49,20 @@ def test_production_settings_start_with_secrets():
     assert result.returncode == 0, result.stderr
 
 
+def test_a_fresh_clone_without_var_starts(tmp_path):
+    # A fresh clone has no var/: the SQLite job queue's folder must be made as the app loads.
+    queue = tmp_path / "not-yet" / "jobs.sqlite3"
+    result = run_with_settings(
+        "cdt_portal.settings.production",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="portal.example.ru",
+        REDIS_URL="",
+        JOBS_QUEUE_FILE=str(queue),
+    )
+    assert result.returncode == 0, result.stderr
+    assert queue.exists()
+
+
 def test_the_interface_speaks_russian():
     assert settings.LANGUAGE_CODE == "ru"
     assert settings.TIME_ZONE == os.environ.get("TIME_ZONE", "Europe/Moscow")

@@ -244,14 +244,18 @@ DEMO_ALLOWED = True
 # Redis in production (shared by workers on any number of machines); without it, a SQLite
 # queue file under var/ so that `make run` needs no other server.
 REDIS_URL = env("REDIS_URL", default="")
+JOBS_QUEUE_FILE = Path(env("JOBS_QUEUE_FILE", default=str(VAR_DIR / "jobs.sqlite3")))
+if not REDIS_URL:
+    # huey opens its SQLite file as the app loads, before any command could create the folder:
+    # on a fresh clone (no var/ yet) `manage.py check` would fail with «unable to open database
+    # file» (tests/test_platform.py::test_a_fresh_clone_without_var_starts).
+    JOBS_QUEUE_FILE.parent.mkdir(parents=True, exist_ok=True)
 HUEY = {
     "name": "cdt_portal",
     "huey_class": "huey.RedisHuey" if REDIS_URL else "huey.SqliteHuey",
     "immediate": False,
     "results": False,
-    "connection": {"url": REDIS_URL}
-    if REDIS_URL
-    else {"filename": env("JOBS_QUEUE_FILE", default=str(VAR_DIR / "jobs.sqlite3"))},
+    "connection": {"url": REDIS_URL} if REDIS_URL else {"filename": str(JOBS_QUEUE_FILE)},
     "consumer": {
         "workers": env.int("WORKER_PROCESSES", default=2),
         "worker_type": "process",
