@@ -1,5 +1,4 @@
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Q
 from django.http import HttpRequest
 
 from .models import User
@@ -20,7 +19,7 @@ class UsernameOrEmailBackend(ModelBackend):
         if not username or password is None:
             return None
         login = username.strip()
-        user = User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first()
+        user = User.objects.by_login(login).first()
         if user is None:
             # Spend the same time as a real check so timing tells nothing about who exists.
             User().set_password(password)

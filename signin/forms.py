@@ -66,9 +66,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     def get_users(self, email):
         people = [
             person
-            for person in User.objects.select_related("organisation").filter(
-                email__iexact=email, is_active=True
-            )
+            for person in User.objects.select_related("organisation")
+            .by_email(email)
+            .filter(is_active=True)
             if person.has_usable_password() and auth_forms._unicode_ci_compare(email, person.email)
         ]
         # Unsaved (no pk): the mark that send_mail discards the message.

@@ -7,7 +7,6 @@ from binascii import unhexlify
 
 import segno
 from django.conf import settings
-from django.db.models import Q
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
@@ -33,9 +32,7 @@ def person_for_throttle_key(key: str) -> User | None:
         return invitation.user if invitation else None
     if kind == "reset":
         return (
-            User.objects.select_related("organisation").filter(email__iexact=value).first()
-            if value
-            else None
+            User.objects.select_related("organisation").by_email(value).first() if value else None
         )
     return person_by_login(value)
 
@@ -44,11 +41,7 @@ def person_by_login(login: str) -> User | None:
     """The person a sign-in form's username-or-e-mail means, as the sign-in backend finds it."""
     if not login:
         return None
-    return (
-        User.objects.select_related("organisation")
-        .filter(Q(username__iexact=login) | Q(email__iexact=login))
-        .first()
-    )
+    return User.objects.select_related("organisation").by_login(login).first()
 
 
 def otp_key(person: User) -> str:

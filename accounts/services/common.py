@@ -80,7 +80,7 @@ def free_username(base: str, taken: set[str] | None = None) -> str:
     def is_taken(name: str) -> bool:
         if taken is not None:
             return name.lower() in taken
-        return User.objects.filter(username__iexact=name).exists()
+        return User.objects.by_username(name).exists()
 
     candidate, n = base, 1
     while is_taken(candidate):
