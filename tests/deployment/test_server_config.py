@@ -238,3 +238,16 @@ def test_the_documents_render_under_the_units_seccomp_filters():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
+
+
+def test_a_rush_of_requests_replaces_no_gunicorn_worker():
+    """15 s of wrk -c8 at 800 requests a second, shared by the two workers, stays below the
+    earliest replacement (max_requests less its jitter): deploy/gunicorn.conf.py."""
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", ROOT / "deploy" / "gunicorn.conf.py"
+    )
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    rush_per_worker = 15 * 800 // conf.workers
+    assert conf.max_requests - conf.max_requests_jitter > rush_per_worker
+    assert conf.max_requests_jitter > 0  # the workers are not replaced at the same moment
