@@ -84,34 +84,6 @@ COMMIT_DELAY = 0.05  # seconds each commit of the views takes in phase 1
 # --- The test ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_queue():
-    url = stress.redis_url()
-    why = stress.redis_reachable(url)
-    if why:
-        # The suite runs on PostgreSQL in CI and this test must run there: not a skip.
-        pytest.fail(f"the stress test needs Redis at {url} (REDIS_URL): {why}")
-    name = stress.new_queue_name()
-    with stress.views_queue_on_redis(url, name) as storage:
-        yield url, name, storage
-
-
-@pytest.fixture
-def mail_server():
-    with stress.MailServer(ACCEPT_DELAY) as server:
-        yield server
-
-
-@pytest.fixture
-def worker(tmp_path, transactional_db, redis_queue, mail_server, settings):
-    url, name, _ = redis_queue
-    running = stress.Worker(
-        tmp_path, queue=name, redis=url, smtp_port=mail_server.port, media=settings.MEDIA_ROOT
-    )
-    yield running
-    running.kill()
-
-
 def test_jobs_end_done_once_under_load_and_kills(
     worker, redis_queue, mail_server, settings, tmp_path
 ):
