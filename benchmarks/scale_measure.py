@@ -13,6 +13,7 @@ import threading
 import time
 import tracemalloc
 
+from jobs import SHEET_10000_LIMIT_S
 from jobs_common import PASSWORD
 from jobs_memory import proc_children, proc_mb, reset_hwm
 from scale_build import Shim
@@ -324,7 +325,7 @@ class MeasureMixin:
         """The stored sheet: let the worker render it (JobsBench.sheet: «Сформировать», the
         progress bar), then GET it again, unchanged, in-process and through gunicorn."""
         self.portal, self.director = Shim(self, "big"), self.http[("big", "director")]
-        self.sheet(self.staff_count("big"), 35.0)
+        self.sheet(self.staff_count("big"), SHEET_10000_LIMIT_S)
         bare_ms, healthz_ms = self.bare("pages")
         url = "/regulation/sheet.pdf"
         local = self.local_row("sheet:big", f"GET {url} stored, unchanged (director)",
