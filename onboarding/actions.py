@@ -1,6 +1,7 @@
 """The audit actions the rollout writes, and what the audit page calls them (registered in
 `OnboardingConfig.ready`). Services write them; selectors read a history by them. The
-families' actions (notices, consents, choices, deadlines) are `families.actions`."""
+families' actions (notices, consents, choices, deadlines) are `families.actions`; the weekly
+digest's, `portal.actions`."""
 
 from __future__ import annotations
 
@@ -48,23 +49,5 @@ LABELS.update(
         AMENDMENT_UPDATED: "Изменено состояние документа в списке изменений (п. 5.1)",
         AMENDMENT_ACT_ADDED: "Локальный акт добавлен в список изменений (п. 5.1)",
         AMENDMENT_ACT_REMOVED: "Локальный акт убран из списка изменений (п. 5.1)",
-    }
-)
-
-# Issue 12, the weekly digest: one entry a letter, as its letter ends (`Delivery.Status`).
-DIGEST_SENT = "digest.sent"
-DIGEST_FAILED = "digest.failed"
-DIGEST_UNCONFIRMED = "digest.unconfirmed"
-DIGEST_ACTIONS = {
-    "sent": DIGEST_SENT,
-    "failed": DIGEST_FAILED,
-    "unconfirmed": DIGEST_UNCONFIRMED,
-}
-
-LABELS.update(
-    {
-        DIGEST_SENT: "Отправлена еженедельная сводка",
-        DIGEST_FAILED: "Еженедельная сводка не отправлена",
-        DIGEST_UNCONFIRMED: "Отправка еженедельной сводки не подтверждена",
     }
 )

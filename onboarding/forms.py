@@ -29,11 +29,15 @@ class DetailsForm(forms.Form):
     )
 
 
+# Said by the form and, for a request without the file, by `cdt_portal.uploads.check_upload`.
+SCAN_MISSING = _("Приложите скан подписанного письма (PDF, JPEG или PNG).")
+
+
 class ScanForm(forms.Form):
     scan = forms.FileField(
         label=_("Скан подписанного письма"),
         help_text=_("PDF, JPEG или PNG, не больше 10 МБ. С подписью руководителя и печатью."),
-        error_messages={"required": _("Приложите скан подписанного письма (PDF, JPEG или PNG).")},
+        error_messages={"required": SCAN_MISSING},
     )
     questionnaire_filled_on = forms.DateField(
         label=_("Анкета организации заполнена (дата)"),

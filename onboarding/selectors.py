@@ -1,10 +1,10 @@
 """What pages read about the rollout: the request and its timeline, teachers' statuses, the
-§5.1 checklist, the dashboard's summary and the weekly digest. The families' numbers the
-dashboard shows come from `families.selectors`. Nothing here writes."""
+§5.1 checklist and the dashboard's summary. The families' numbers the dashboard shows come
+from `families.selectors`; the weekly digest reads these in `portal.selectors`. Nothing here
+writes."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from email.utils import formataddr
@@ -14,25 +14,21 @@ from django.db.models import Count, Q, QuerySet
 from accounts.models import Organisation, Role, StudyGroup, User
 from acknowledgements.models import DocumentVersion
 from acknowledgements.selectors import (
-    AckFilter,
     acknowledgement_progress,
-    acknowledgement_rows,
     current_version,
     is_overdue,
 )
-from cdt_portal.audit import action_label, history, organisation_entries
+from cdt_portal.audit import action_label, history
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry, Job
 from cdt_portal.numbers import counted_once
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
-from families.models import ParentTask
 from families.selectors import (
     FamilyCounts,
     NoticeCounts,
     family_counts,
     notice_counts,
-    overdue_parents,
 )
 
 from .actions import REQUEST_DETAILS_CHANGED, SFERUM_STATUS_CHANGED
@@ -538,54 +534,3 @@ def amendment_summary(organisation: Organisation) -> Progress:
         organisation=organisation, state=AmendmentState.AMENDED
     ).count()
     return Progress(amended, groups + acts)
-
-
-# The weekly digest ---------------------------------------------------------------------------
-
-
-def digest_readers(organisation: Organisation) -> list[User]:
-    """The director and the administrators who have an e-mail address."""
-    return list(
-        User.objects.active_in(organisation)
-        .with_role(Role.DIRECTOR, Role.ADMIN)
-        .exclude(email="")
-        .order_by("pk")
-    )
-
-
-def week_changes(organisation: Organisation, *, since: dt.date, until: dt.date) -> list:
-    """The audit entries of the days `since`..`until` (both included), counted by action, as
-    (label, count), the most frequent first."""
-    rows = (
-        organisation_entries(organisation.pk, date_from=since, date_to=until)
-        .order_by()
-        .values("action")
-        .annotate(n=Count("pk"))
-    )
-    counted = [(action_label(row["action"]), row["n"]) for row in rows]
-    return sorted(counted, key=lambda item: (-item[1], item[0]))
-
-
-def weekly_digest_context(organisation: Organisation, *, week_start: dt.date) -> dict:
-    """What the weekly digest says: the rollout in numbers, what is overdue, what changed in
-    the seven days before `week_start`."""
-    summary = rollout_summary(organisation)
-    overdue_staff = (
-        list(acknowledgement_rows(summary.version, status=AckFilter.OVERDUE, query=""))
-        if summary.version is not None
-        else []
-    )
-    since = week_start - dt.timedelta(days=7)
-    return {
-        "organisation": organisation,
-        "summary": summary,
-        "notice_counts": notice_counts(organisation, today=week_start),
-        "overdue_staff": overdue_staff,
-        "overdue_notice": list(overdue_parents(organisation, ParentTask.NOTICE, today=week_start)),
-        "overdue_consent": list(
-            overdue_parents(organisation, ParentTask.CONSENT, today=week_start)
-        ),
-        "since": since,
-        "until": week_start - dt.timedelta(days=1),
-        "changes": week_changes(organisation, since=since, until=week_start - dt.timedelta(days=1)),
-    }

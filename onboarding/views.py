@@ -20,10 +20,12 @@ from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import Gone, PortalError
 from cdt_portal.jobs import job_alerts
 from cdt_portal.paging import paginate
+from cdt_portal.uploads import check_upload
 from families.selectors import notice_predates_messenger
 
 from .documents import letter_filename, portal_can_send, scan_filename
 from .forms import (
+    SCAN_MISSING,
     AmendmentActForm,
     AmendmentForm,
     CancelForm,
@@ -67,7 +69,6 @@ from .services import (
     request_update_details,
     teacher_status_advance,
 )
-from .uploads import check_scan
 
 
 def get_request_for_user(request: HttpRequest) -> RegistrationRequest:
@@ -275,7 +276,7 @@ def request_scan_view(request: HttpRequest) -> HttpResponse:
         return _request_page(request, scan_form=form)
     upload = form.cleaned_data["scan"]
     try:
-        scan = check_scan(upload)
+        scan = check_upload(upload, field="scan", missing=SCAN_MISSING)
     except PortalError as exc:
         request_scan_refused(
             request=registration,

@@ -1,9 +1,9 @@
 """Every change the rollout makes, by topic: the registration request's steps and its sending
-job (`request`), a teacher's Sferum status (`sferum_status`), the §5.1 checklist
-(`amendments`), and the periodic work: the weekly digest (`periodic`). One function per
-change, keyword-only, in one transaction, each writing one audit entry; a refusal is a
-`PortalError` and changes nothing. The families' changes are `families.services`; the
-regulation's draft for the move to MAX is acknowledgements' (`messenger_draft_create`). The
+job (`request`), a teacher's Sferum status (`sferum_status`) and the §5.1 checklist
+(`amendments`). One function per change, keyword-only, in one transaction, each writing one
+audit entry; a refusal is a `PortalError` and changes nothing. The families' changes are
+`families.services`; the regulation's draft for the move to MAX is acknowledgements'
+(`messenger_draft_create`); the weekly digest is the top layer's (`portal.services`). The
 names below are the package's public surface."""
 
 from .amendments import (
@@ -12,7 +12,6 @@ from .amendments import (
     amendment_act_update,
     amendment_programme_update,
 )
-from .periodic import weekly_digest_send, weekly_digest_start
 from .request import (
     request_cancel,
     request_confirm_delivered,
@@ -47,6 +46,4 @@ __all__ = [
     "request_start",
     "request_update_details",
     "teacher_status_advance",
-    "weekly_digest_send",
-    "weekly_digest_start",
 ]

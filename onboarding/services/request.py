@@ -21,6 +21,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.jobs import job_progress, job_task, start_job
 from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
+from cdt_portal.uploads import CheckedUpload
 
 from ..actions import (
     REQUEST_DETAILS_CHANGED,
@@ -33,7 +34,6 @@ from ..actions import (
 from ..documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from ..models import RegistrationRequest, RequestStatus, SentVia
 from ..selectors import missing_letterhead_fields, organisation_mail_domain
-from ..uploads import CheckedScan
 
 S = RequestStatus
 
@@ -151,7 +151,7 @@ def request_mark_ready(
     *,
     request: RegistrationRequest,
     actor: User,
-    scan: CheckedScan,
+    scan: CheckedUpload,
     questionnaire_filled_on: dt.date,
 ) -> RegistrationRequest:
     """The signed scan is attached and the questionnaire filled in: ready to send. The e-mail's

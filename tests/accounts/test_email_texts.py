@@ -23,7 +23,7 @@ from acknowledgements.services import reminders_start
 from cdt_portal.emails import GENERIC_PORTAL_NAME, build_templated, portal_name, sender
 from families.services import notice_publish, parent_deadline_set, parent_reminders_send
 from onboarding.documents import build_registration_email
-from onboarding.services import weekly_digest_send
+from portal.services import weekly_digest_send
 from tests.factories import UserFactory
 
 # Each app's letters: the core's folder, and signin's own (its password reset is sent by

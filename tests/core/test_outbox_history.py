@@ -13,7 +13,7 @@ from acknowledgements.services import reminders_start
 from cdt_portal import outbox
 from cdt_portal.models import Delivery
 from departments.services import message_send
-from onboarding.services import weekly_digest_send
+from portal.services import weekly_digest_send
 
 
 def test_every_letter_to_a_person_is_in_one_history_and_on_their_page(

@@ -14,7 +14,7 @@ import pytest
 from tests.audit_observer import public_services, service_modules
 
 KEYWORD_ONLY, VAR_KEYWORD = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD
-APPS = ["accounts", "signin", "acknowledgements", "families", "onboarding", "departments"]
+APPS = ["accounts", "signin", "acknowledgements", "families", "onboarding", "departments", "portal"]
 
 
 @pytest.mark.parametrize("app", APPS)

@@ -1,6 +1,6 @@
-"""Finding 9: the signed scan was judged by its first bytes, so a PDF/JPEG polyglot and HTML
-behind `%PDF-` were accepted. Now the file is opened for real (pypdf, Pillow) and must be one
-clean document; a refusal is audited in its own transaction and nothing is stored."""
+"""Finding 9 on the registration request's page: the signed scan is checked by
+`cdt_portal.uploads.check_upload` (the files it refuses and accepts: tests/core/test_uploads.py);
+a refusal is shown beside the file, audited in its own transaction, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -12,35 +12,8 @@ from django.urls import reverse
 
 from cdt_portal.models import AuditEntry
 from onboarding.models import RegistrationRequest, RequestStatus
-from tests.onboarding.builders import JPEG_SCAN, PDF_SCAN, PNG_SCAN, give_letterhead
-
-HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
-
-
-def jpeg_with_pdf_in_a_comment() -> bytes:
-    # A JPEG that ends properly, carrying a whole PDF in a COM segment: both readers open it.
-    segment = PDF_SCAN[:65000]
-    return (
-        JPEG_SCAN[:2]
-        + b"\xff\xfe"
-        + (len(segment) + 2).to_bytes(2, "big")
-        + segment
-        + (JPEG_SCAN[2:])
-    )
-
-
-POLYGLOTS = {
-    "pdf-then-jpeg": PDF_SCAN + JPEG_SCAN,
-    "jpeg-then-pdf": JPEG_SCAN + PDF_SCAN,
-    "jpeg-with-pdf-inside": jpeg_with_pdf_in_a_comment(),
-    "png-then-html": PNG_SCAN + HTML,
-    "html-behind-pdf-magic": b"%PDF-1.7\n" + HTML + b"\n%%EOF\n",
-    "html-in-a-pdf-header": PDF_SCAN[:9] + HTML + PDF_SCAN[9:],
-    "pdf-magic-only": b"%PDF-1.4\n% signed and stamped\n" + b"0" * 100 + b"\n%%EOF",
-    "jpeg-magic-only": b"\xff\xd8\xff\xe0" + b"0" * 50 + b"\xff\xd9",
-    "png-magic-only": b"\x89PNG\r\n\x1a\n" + b"\x00" * 52 + PNG_SCAN[-12:],
-    "truncated-png": PNG_SCAN[:-20] + PNG_SCAN[-12:],
-}
+from tests.core.test_uploads import CLEAN, POLYGLOTS
+from tests.onboarding.builders import give_letterhead
 
 
 @pytest.fixture
@@ -91,15 +64,7 @@ def test_a_file_that_is_not_one_clean_document_is_refused_and_audited(
     assert "Файл не открывается как" in entry.data["reason"]
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "content_type"),
-    [
-        ("скан.pdf", PDF_SCAN, "application/pdf"),
-        ("скан.jpg", JPEG_SCAN, "image/jpeg"),
-        ("скан.png", PNG_SCAN, "image/png"),
-        ("скан.pdf", PDF_SCAN + b"\r\n  \n", "application/pdf"),  # whitespace after %%EOF
-    ],
-)
+@pytest.mark.parametrize(("name", "content", "content_type"), CLEAN)
 def test_a_clean_scan_is_accepted(name, content, content_type, client, awaiting):
     upload(client, name, content)
     awaiting.refresh_from_db()

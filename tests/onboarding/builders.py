@@ -7,13 +7,13 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from cdt_portal.audit import history
+from cdt_portal.uploads import CheckedUpload
 from onboarding.services import (
     request_mark_ready,
     request_prepare_letter,
     request_start,
     request_update_details,
 )
-from onboarding.uploads import CheckedScan
 
 
 def _image(fmt: str) -> bytes:
@@ -73,7 +73,7 @@ def make_ready_request(organisation, actor):
     return request_mark_ready(
         request=registration,
         actor=actor,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
     )
 

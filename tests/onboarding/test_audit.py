@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
+from cdt_portal.uploads import CheckedUpload
 from onboarding import services
 from onboarding.models import (
     TRANSITIONS,
@@ -26,7 +27,6 @@ from onboarding.models import (
     Transition,
 )
 from onboarding.selectors import registration_eml
-from onboarding.uploads import CheckedScan
 from tests import audit_observer
 from tests.audit_observer import Audit, assert_entry
 from tests.onboarding.builders import PNG_SCAN, give_letterhead
@@ -54,15 +54,9 @@ AUDITED_SERVICES = {
     "amendment_act_add": "amendment.act.added",
     "amendment_act_update": "amendment.updated",
     "amendment_act_remove": "amendment.act.removed",
-    # Issue 12, the weekly digest.
-    "weekly_digest_send": "digest.sent",  # "digest.failed" if the server refused a letter
 }
 # Public functions that write no audit entry of their own, and why.
-NOT_AUDITED = {
-    "weekly_digest_start": "queues the week's job; its letters are recorded as they go",
-    "week_of": "a date, nothing written",
-    "digest_batch": "a name, nothing written",
-}
+NOT_AUDITED: dict[str, str] = {}
 
 # The sending job's own entries, written before the request's.
 SEND_JOB_ENTRIES = ("request.send.queued", "request.send.attempt")
@@ -139,7 +133,7 @@ def test_the_request_services_write_one_entry_each(organisation, admin):
     registration = services.request_mark_ready(
         request=registration,
         actor=admin,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
     )
     assert_request_entry(
@@ -174,7 +168,7 @@ def test_the_request_services_write_one_entry_each(organisation, admin):
     registration = services.request_mark_ready(
         request=registration,
         actor=admin,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
     )
     assert registration.message_id != message_id  # the corrected request is a new message
@@ -322,24 +316,6 @@ def test_the_checklist_services_write_one_entry_each(admin, organisation, group)
     )
 
 
-def test_the_weekly_digest_writes_one_entry_a_letter(director, organisation):
-    director.email = "director@example.ru"
-    director.save()
-    monday = TODAY() + dt.timedelta(days=7 - TODAY().weekday())
-    audit = Audit()
-    [letter] = services.weekly_digest_send(today=monday, base_url="http://testserver/")
-    entry = audit.only()
-    assert (entry.action, entry.actor_id, entry.object_id, entry.organisation_id) == (
-        "digest.sent", None, str(director.pk), organisation.pk
-    )  # fmt: skip
-    assert entry.data == {
-        "week_start": monday.isoformat(),
-        "email": "director@example.ru",
-        "reason": "",
-    }
-    assert (letter.person_id, letter.status) == (director.pk, "sent")
-
-
 # --- a repeated click and a refusal write nothing ------------------------------------------
 
 
@@ -392,7 +368,7 @@ def _questionnaire_in_the_future(w):
     return lambda: services.request_mark_ready(
         request=awaiting,
         actor=w.admin,
-        scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+        scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=TODAY() + dt.timedelta(days=1),
     )
 
@@ -496,7 +472,7 @@ def action_calls(registration: RegistrationRequest, admin: User) -> dict:
         "mark_ready": lambda: services.request_mark_ready(
             request=registration,
             actor=admin,
-            scan=CheckedScan(PNG_SCAN, "image/png", "png"),
+            scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
             questionnaire_filled_on=TODAY(),
         ),
         "send": lambda: send(registration, admin),

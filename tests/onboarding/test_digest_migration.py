@@ -11,8 +11,7 @@ import datetime as dt
 import pytest
 
 from cdt_portal.models import Delivery, Job
-from onboarding.services import weekly_digest_send
-from onboarding.services.periodic import digest_batch
+from portal.services import digest_batch, weekly_digest_send
 from tests.migrating import migrate
 
 BEFORE = [("onboarding", "0009_family_models_to_families")]

@@ -13,8 +13,8 @@ from acknowledgements.models import DocumentVersion
 from cdt_portal.models import AuditEntry, Delivery, Job
 from families.models import ParentDeadline
 from families.services import parent_deadline_set
-from onboarding import tasks
-from onboarding.services import weekly_digest_send
+from portal import tasks
+from portal.services import digest_batch, weekly_digest_send
 
 TODAY = timezone.localdate
 
@@ -124,7 +124,6 @@ def test_a_digest_letter_in_flight_when_the_worker_stopped_is_not_sent_again(
     """A run that finds a letter still `sending` (its worker stopped after handing it over)
     marks it unconfirmed and sends the others; nobody gets it twice."""
     from cdt_portal import outbox
-    from onboarding.services.periodic import digest_batch
 
     batch = digest_batch(director.organisation, week_start())
     outbox.record(

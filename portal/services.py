@@ -1,6 +1,7 @@
-"""The weekly digest to the director and the administrators: a job every Monday, one letter a
-person through the outbox (`cdt_portal.outbox`), so a second run the same week — started again,
-or a worker that stopped — sends nobody a second digest."""
+"""The top layer's writes: the weekly digest to the director and the administrators of every
+organisation (what it says spans the apps: `selectors.weekly_digest_context`). A job every
+Monday, one letter a person through the outbox (`cdt_portal.outbox`), so a second run the same
+week — started again, or a worker that stopped — sends nobody a second digest."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from cdt_portal.jobs import job_task, start_job
 from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
-from ..actions import DIGEST_ACTIONS
-from ..selectors import digest_readers, weekly_digest_context
+from .actions import DIGEST_ACTIONS
+from .selectors import digest_readers, weekly_digest_context
 
 
 def week_of(day: dt.date) -> dt.date:
@@ -31,7 +32,7 @@ def digest_batch(organisation: Organisation, week_start: dt.date) -> str:
 
 
 def weekly_digest_start(*, today: dt.date | None = None) -> Job:
-    """The week's digest job (Mondays at 08:00, `onboarding.tasks.weekly_digest`): one job a
+    """The week's digest job (Mondays at 08:00, `portal.tasks.weekly_digest`): one job a
     week, so the task firing twice finds the first one."""
     week_start = week_of(today or timezone.localdate())
     return start_job(

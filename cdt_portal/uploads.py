@@ -1,9 +1,12 @@
-"""The signed scan: one clean PDF, JPEG or PNG, opened for real, never judged by its name.
+"""An uploaded document (a scan): one clean PDF, JPEG or PNG, opened for real, never judged by
+its name.
 
 The first bytes choose the format; then the file is parsed as that format and must be
-nothing else: a PDF/JPEG polyglot, HTML behind `%PDF-`, or a document with something
-appended after its end is refused. The scan is forwarded to Sferum and downloaded by
-managers, so a file that a browser or reader could take for something else must not pass.
+nothing else: a PDF/JPEG polyglot, HTML behind `%PDF-`, a document with something appended
+after its end, or an image that unpacks into gigapixels is refused. Such files are forwarded
+(the signed letter goes to Sferum) and downloaded by managers, so a file that a browser or
+reader could take for something else must not pass. The caller names its form field and what
+to say when nothing was attached (`check_upload`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ HTML_MARKERS = re.compile(
 )
 SNIFF_BYTES = 1024
 
-NOT_A_SCAN = (
+NOT_A_DOCUMENT = (
     "Это не PDF, JPEG или PNG (проверено по содержимому файла, а не по имени). "
     "Отсканируйте письмо в один из этих форматов."
 )
@@ -49,13 +52,12 @@ DAMAGED = (
 )
 
 
-def _refuse(message: str) -> PortalError:
-    """A refused scan: the message goes beside the form's file field."""
-    return PortalError(message, field="scan")
+class _Refused(Exception):
+    """A refused file; `check_upload` puts its message beside the caller's form field."""
 
 
 @dataclass(frozen=True)
-class CheckedScan:
+class CheckedUpload:
     content: bytes
     content_type: str
     extension: str
@@ -64,23 +66,23 @@ class CheckedScan:
 def _check_pdf(content: bytes) -> None:
     end = content.rfind(PDF_END)
     if end < 0 or content[end + len(PDF_END) :].strip():
-        raise _refuse(DAMAGED.format(kind="PDF"))
+        raise _Refused(DAMAGED.format(kind="PDF"))
     try:
         reader = PdfReader(io.BytesIO(content), strict=True)
         if reader.is_encrypted:
-            raise _refuse("PDF защищён паролем: сохраните скан без пароля и приложите его.")
+            raise _Refused("PDF защищён паролем: сохраните скан без пароля и приложите его.")
         pages = len(reader.pages)
-    except PortalError:
+    except _Refused:
         raise
     except Exception as exc:  # pypdf raises many kinds on a malformed file, RecursionError too
-        raise _refuse(DAMAGED.format(kind="PDF")) from exc
+        raise _Refused(DAMAGED.format(kind="PDF")) from exc
     if pages < 1:
-        raise _refuse("В PDF нет ни одной страницы.")
+        raise _Refused("В PDF нет ни одной страницы.")
 
 
 def _check_image(content: bytes, fmt: str, end: bytes) -> None:
     if not content.endswith(end) or PDF_MAGIC in content:
-        raise _refuse(DAMAGED.format(kind=fmt))
+        raise _Refused(DAMAGED.format(kind=fmt))
     try:
         with warnings.catch_warnings():
             # A few hundred bytes that unpack into gigapixels: refused, not decoded.
@@ -91,33 +93,44 @@ def _check_image(content: bytes, fmt: str, end: bytes) -> None:
             with Image.open(io.BytesIO(content), formats=[fmt]) as image:
                 image.load()
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, bomb errors
-        raise _refuse(DAMAGED.format(kind=fmt)) from exc
+        raise _Refused(DAMAGED.format(kind=fmt)) from exc
 
 
-def check_scan(upload: UploadedFile | None) -> CheckedScan:
+def check_upload(
+    upload: UploadedFile | None, *, field: str, missing: str, max_bytes: int | None = None
+) -> CheckedUpload:
+    """The upload's content if it is one clean PDF, JPEG or PNG of at most `max_bytes`
+    (settings.SCAN_MAX_BYTES by default); else a `PortalError` about the form field `field`
+    (`missing` when nothing was attached)."""
+    try:
+        return _check(upload, missing, settings.SCAN_MAX_BYTES if max_bytes is None else max_bytes)
+    except _Refused as refused:
+        raise PortalError(str(refused), field=field) from refused
+
+
+def _check(upload: UploadedFile | None, missing: str, limit: int) -> CheckedUpload:
     if upload is None:
-        raise _refuse("Приложите скан подписанного письма (PDF, JPEG или PNG).")
-    limit = settings.SCAN_MAX_BYTES
+        raise _Refused(missing)
     if upload.size is not None and upload.size > limit:
-        raise _refuse(
+        raise _Refused(
             f"Файл слишком большой: {upload.size / 1024 / 1024:.1f} МБ. "
             f"Допустимо не больше {limit // 1024 // 1024} МБ."
         )
     content = upload.read(limit + 1)
     if len(content) > limit:
-        raise _refuse(f"Файл слишком большой. Допустимо не больше {limit // 1024 // 1024} МБ.")
+        raise _Refused(f"Файл слишком большой. Допустимо не больше {limit // 1024 // 1024} МБ.")
     if not content:
-        raise _refuse("Файл пустой.")
+        raise _Refused("Файл пустой.")
     found = [(t, e) for magic, t, e in SIGNATURES if content.startswith(magic)]
     if not found:
-        raise _refuse(NOT_A_SCAN)
+        raise _Refused(NOT_A_DOCUMENT)
     content_type, extension = found[0]
     if HTML_MARKERS.search(content[:SNIFF_BYTES]):
-        raise _refuse(DAMAGED.format(kind=extension.upper().replace("JPG", "JPEG")))
+        raise _Refused(DAMAGED.format(kind=extension.upper().replace("JPG", "JPEG")))
     if content_type == "application/pdf":
         _check_pdf(content)
     elif content_type == "image/jpeg":
         _check_image(content, "JPEG", JPEG_END)
     else:
         _check_image(content, "PNG", PNG_END)
-    return CheckedScan(content, content_type, extension)
+    return CheckedUpload(content, content_type, extension)
