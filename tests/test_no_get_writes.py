@@ -1,34 +1,44 @@
 """Nothing writes on GET: every URL pattern of the project, requested with GET by anonymous and
-by every persona, leaves every table as it was.
+by every persona, sends no statement that writes to any table.
 
-A snapshot is, per model (every installed app, the audit log and the many-to-many tables
-included; only `django_session` left out, since signing in writes there by design), the number
-of rows and a hash of all their values. The person signs in (force_login, which sets
-`last_login`) before the first snapshot, so only the page itself is measured. Each request runs
-in a savepoint rolled back afterwards, so one page's write is reported once, on that page.
+Every statement a page sends goes through the connection's execute wrapper, which records each
+INSERT, UPDATE, DELETE or REPLACE (and any DDL) with the table it names; only `django_session`
+is left out, since signing in writes there by design. This sees a write wherever it is made
+(any app, the audit log, many-to-many tables, raw SQL) and even one that changes nothing, at
+the cost of the statements themselves: comparing a hash of every table before and after each
+page read every row of every table twice a page, 150 s of the suite's time. The person signs in
+(force_login, which sets `last_login`) before the recording starts, so only the page itself is
+measured. Each request runs in a savepoint rolled back afterwards, so one page's write is
+reported once, on that page.
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 import sys
 import types
 
 import pytest
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
 
 from accounts.models import User
 from cdt_portal.access import public
+from cdt_portal.models import AuditEntry
 from tests.test_access_matrix import PERSONAS, TABLE, build_world, project_patterns, url_for
 
-Snapshot = dict[str, tuple[int, str]]
 THROWAWAY_URLCONF = "tests._throwaway_get_urls"
+WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|ALTER|DROP|TRUNCATE)\b", re.IGNORECASE)
+# The table a data-writing statement names (Django quotes it: "accounts_user").
+WRITTEN_TABLE = re.compile(
+    r'\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?',
+    re.IGNORECASE,
+)
+NOT_WATCHED = {Session._meta.db_table}
 
 
 @pytest.fixture
@@ -37,32 +47,23 @@ def world(personas, group, regulation, draft_version, ready_request, notice):
     return build_world(personas, group, regulation, draft_version, ready_request, notice)
 
 
-def watched_models() -> list:
-    return [
-        model
-        for model in apps.get_models(include_auto_created=True)
-        if model is not Session and not model._meta.proxy
-    ]
+class Writes:
+    """An execute wrapper that records the writing statements sent through it."""
 
+    def __init__(self) -> None:
+        self.seen: list[str] = []
 
-def snapshot() -> Snapshot:
-    """Per table: (rows, sha256 of every row's values in primary-key order)."""
-    tables: Snapshot = {}
-    for model in watched_models():
-        rows = list(model._base_manager.order_by("pk").values_list())
-        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
-        tables[model._meta.db_table] = (len(rows), digest)
-    return tables
+    def __call__(self, execute, sql, params, many, context):
+        verb = WRITE.match(sql)
+        if verb:
+            table = WRITTEN_TABLE.match(sql)
+            name = table.group(1) if table else sql.strip()[:80]
+            if name not in NOT_WATCHED:
+                self.seen.append(f"{name} ({verb.group(1).upper()})")
+        return execute(sql, params, many, context)
 
-
-def changed_tables(before: Snapshot, after: Snapshot) -> list[str]:
-    return [
-        f"{table} (rows {before[table][0]} → {after[table][0]})"
-        if before[table][0] != after[table][0]
-        else f"{table} (rows changed)"
-        for table in before
-        if before[table] != after[table]
-    ]
+    def tables(self) -> list[str]:
+        return list(dict.fromkeys(self.seen))  # each once, in the order written
 
 
 def get_urls(world) -> list[tuple[str, str]]:
@@ -76,39 +77,47 @@ def get_urls(world) -> list[tuple[str, str]]:
 
 
 def writes_of_a_get(world, persona: str, url: str) -> list[str]:
+    writes = Writes()
     with transaction.atomic():
         client = Client(raise_request_exception=False)
         if persona != "anonymous":
             client.force_login(User.objects.get(pk=getattr(world, persona).pk))
-        before = snapshot()
-        response = client.get(url)
-        after = snapshot()
+        with connection.execute_wrapper(writes):
+            response = client.get(url)
         transaction.set_rollback(True)
-    changed = changed_tables(before, after)
+    changed = writes.tables()
     if response.status_code >= 500:
-        # A crash rolls back what the page wrote: the page was not really checked.
+        # A crash rolls back what the page wrote, and may have stopped before its write.
         changed.append(f"nothing it could be checked for: it answered {response.status_code}")
     return changed
 
 
-def test_the_snapshot_sees_a_write_in_any_table(world):
-    """The guard itself: a change to one row, or a new row, in a watched table is reported,
-    naming the table."""
+def test_the_recording_sees_a_write_in_any_table(world):
+    """The guard itself: a changed row, a new row, a deleted row and raw SQL are each reported,
+    naming the table; reads and the session are not."""
     from accounts.models import StudyGroup
 
-    before = snapshot()
-    User.objects.filter(pk=world.teacher.pk).update(last_name="Иванова-Петрова")
-    StudyGroup.objects.create(organisation=world.group.organisation, name="Новое объединение")
-    assert sorted(changed_tables(before, snapshot())) == [
-        "accounts_studygroup (rows 1 → 2)",
-        "accounts_user (rows changed)",
-    ]
-
-
-def test_the_audit_log_is_watched():
-    tables = {model._meta.db_table for model in watched_models()}
-    assert apps.get_model("cdt_portal", "AuditEntry")._meta.db_table in tables
-    assert Session._meta.db_table not in tables
+    writes = Writes()
+    with transaction.atomic(), connection.execute_wrapper(writes):
+        list(User.objects.all())
+        User.objects.filter(pk=world.teacher.pk).update(last_name="Иванова-Петрова")
+        group = StudyGroup.objects.create(
+            organisation=world.group.organisation, name="Новое объединение"
+        )
+        group.delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {AuditEntry._meta.db_table} SET object_repr = object_repr WHERE id = -1"
+            )
+        Session.objects.filter(session_key="none").delete()
+        transaction.set_rollback(True)
+    tables = writes.tables()
+    assert tables[:2] == ["accounts_user (UPDATE)", "accounts_studygroup (INSERT)"]
+    # The group's delete clears its links first (its teachers, its checklist items).
+    assert "accounts_studygroup (DELETE)" in tables
+    assert tables[-1] == f"{AuditEntry._meta.db_table} (UPDATE)"
+    assert all(t.endswith(("(INSERT)", "(UPDATE)", "(DELETE)")) for t in tables), tables
+    assert not [t for t in tables if t.startswith(Session._meta.db_table)]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -141,4 +150,4 @@ def test_the_walk_reports_a_page_that_writes_on_get(world):
             changed = writes_of_a_get(world, "teacher", "/throwaway/writes/")
     finally:
         del sys.modules[THROWAWAY_URLCONF]
-    assert changed == ["accounts_studygroup (rows 1 → 2)"]
+    assert changed == ["accounts_studygroup (INSERT)"]
