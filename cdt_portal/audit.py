@@ -16,6 +16,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 
+from . import numbers
 from .models import AuditEntry
 from .net import client_ip
 from .paging import contains_any_case
@@ -60,8 +61,10 @@ def log_action(
     e.g. "person.roles.changed") to `obj`, with `data` saying what changed."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
+    organisation_id = organisation_id or _organisation_id(obj, actor)
+    numbers.changed(organisation_id)
     return AuditEntry.objects.create(
-        organisation_id=organisation_id or _organisation_id(obj, actor),
+        organisation_id=organisation_id,
         actor=actor,
         actor_name=(actor.get_full_name() or actor.get_username()) if actor else "",
         action=action,

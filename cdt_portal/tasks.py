@@ -1,5 +1,6 @@
 """The core's background tasks, imported by the worker (`run_huey` autodiscovers `tasks`
-modules): the worker's heartbeat, the look for lost jobs, the PDF warm-up and the backups."""
+modules): the worker's heartbeat, the look for lost jobs, the PDF warm-up, the nightly recount
+of kept numbers and the backups."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import logging
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task, on_startup
 
 from . import backups  # noqa: F401  (the nightly backup and the backup job)
 from .health import beat
-from .jobs import jobs_recover
+from .jobs import jobs_recover, local_crontab
+from .numbers import recount_everything
 from .pdf import warm_up
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,14 @@ def worker_beat() -> None:
     """Every minute: the worker is alive (`/healthz`, the dashboard). Run through the queue
     like any task, so a fresh stamp proves the queue, the scheduler and a worker process."""
     beat("worker")
+
+
+@db_periodic_task(local_crontab(minute="47", hour="2"))
+@lock_task("cdt-portal-nightly-recount")
+def recount_kept_numbers() -> None:
+    """Nightly: every organisation's kept numbers counted from scratch; any that had drifted
+    is logged and replaced (`numbers.recount_everything`)."""
+    recount_everything()
 
 
 @db_task()

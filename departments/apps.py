@@ -7,7 +7,14 @@ class DepartmentsConfig(AppConfig):
     verbose_name = "Управления образования"
 
     def ready(self) -> None:
+        # Imported here, not at the top: these modules import models, which Django loads only
+        # after every app's config.
         from cdt_portal.audit import register_actions
+        from cdt_portal.numbers import register_counter
+
+        from .selectors import INSTITUTION_ROW, INSTITUTION_ROW_COUNTER
+
+        register_counter(INSTITUTION_ROW, INSTITUTION_ROW_COUNTER)
 
         register_actions(
             {

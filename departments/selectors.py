@@ -31,7 +31,7 @@ from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVe
 from acknowledgements.selectors import READER_ROLES
 from cdt_portal import outbox
 from cdt_portal.models import Delivery
-from cdt_portal.numbers import counted_each, newest_entry
+from cdt_portal.numbers import NumbersCounter, counted_each, newest_entry
 from cdt_portal.paging import contains_any_case
 from cdt_portal.progress import Progress
 from families.models import (
@@ -211,7 +211,7 @@ def institution_rows(
         )
     )
     counted = counted_each(
-        {o.pk: o.head for o in organisations}, "institution-row", _institution_numbers
+        {o.pk: o.head for o in organisations}, INSTITUTION_ROW, _institution_numbers
     )
     rows = []
     for organisation in organisations:
@@ -323,6 +323,23 @@ def _institution_numbers(ids: list[int]) -> dict[int, InstitutionRow]:
                 row.parents_overdue.append(str(ParentTask(kind).label))
 
     return rows
+
+
+# Registered with the core in `DepartmentsConfig.ready`: kept counted for every institution
+# under a department (`cdt_portal.numbers`).
+INSTITUTION_ROW = "institution-row"
+INSTITUTION_ROW_COUNTER = NumbersCounter(
+    compute=lambda ids: _institution_numbers(
+        list(
+            Organisation.objects.filter(pk__in=ids, department__isnull=False).values_list(
+                "pk", flat=True
+            )
+        )
+    ),
+    every_id=lambda: list(
+        Organisation.objects.filter(department__isnull=False).values_list("pk", flat=True)
+    ),
+)
 
 
 def sort_rows(rows: list[InstitutionRow], sort: str) -> list[InstitutionRow]:

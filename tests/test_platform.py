@@ -63,6 +63,37 @@ def test_a_fresh_clone_without_var_starts(tmp_path):
     assert queue.exists()
 
 
+@pytest.mark.parametrize(
+    ("redis", "backend"),
+    [
+        ("redis://127.0.0.1:6379/3", "django.core.cache.backends.redis.RedisCache"),
+        ("", "django.core.cache.backends.filebased.FileBasedCache"),
+    ],
+)
+def test_the_cache_is_shared(tmp_path, redis, backend):
+    """Counted numbers are kept in a cache every process sees (the web workers, the worker):
+    Redis where the queue is, otherwise files, never one process's memory."""
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="cdt_portal.settings.production",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="portal.example.ru",
+        REDIS_URL=redis,
+        JOBS_QUEUE_FILE=str(tmp_path / "jobs.sqlite3"),
+        CACHE_DIR=str(tmp_path / "cache"),
+    )
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "c = settings.CACHES['default']; print(c['BACKEND'], c['LOCATION'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [backend, redis or str(tmp_path / "cache")]
+
+
 def test_the_interface_speaks_russian():
     assert settings.LANGUAGE_CODE == "ru"
     assert settings.TIME_ZONE == os.environ.get("TIME_ZONE", "Europe/Moscow")

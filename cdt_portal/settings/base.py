@@ -267,6 +267,23 @@ HUEY = {
     },
 }
 
+# The cache keeps counted numbers (`cdt_portal.numbers`), so every process must see the same
+# one: Redis where the queue is (its own key prefix), otherwise files under var/cache, which the
+# web processes and the worker of one machine share. Per-process memory would make each
+# gunicorn worker count everything again (tests/test_platform.py::test_the_cache_is_shared).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cdt-portal-cache",
+    }
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env("CACHE_DIR", default=str(VAR_DIR / "cache")),
+    }
+}
+
 # A queued or running job whose heartbeat is older than this, with no task of it waiting on the
 # queue, was lost (its worker killed, the queue emptied): the worker's check, at its start and
 # every minute, queues it again (cdt_portal/jobs.py). A running job beats every sixth of this.

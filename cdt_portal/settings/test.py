@@ -32,6 +32,9 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Each test process keeps its counted numbers in memory (the autouse
+# `empty_cache` in tests/conftest.py empties it before each test).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Jobs run at once, in the test's own thread and transaction.
 HUEY = {"name": "cdt_portal_tests", "huey_class": "huey.MemoryHuey", "immediate": True}
 # Temporary SMTP errors are retried at once in tests.

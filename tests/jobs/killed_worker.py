@@ -106,6 +106,7 @@ def worker_env(tmp_path: Path, database: Database, smtp: stress.HoldingMailServe
         "DJANGO_SETTINGS_MODULE": "kill_settings",
         "DATABASE_URL": database.url,
         "JOBS_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
+        "CACHE_DIR": str(tmp_path / "cache"),
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
         "EMAIL_TIMEOUT": "1",
         "JOB_SILENCE_SECONDS": "3",

@@ -250,6 +250,15 @@ MAIL_SEND_RETRIES = 0
 MAIL_RETRY_DELAY = 0
 MEDIA_ROOT = os.environ["STRESS_MEDIA_ROOT"]
 BACKUP_DIR = os.environ["STRESS_BACKUP_DIR"]
+# The cache the test process shares with the worker, when a test needs one (`shared_cache`).
+if os.environ.get("STRESS_CACHE_PREFIX"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["STRESS_REDIS_URL"],
+            "KEY_PREFIX": os.environ["STRESS_CACHE_PREFIX"],
+        }
+    }
 """
 
 # Installed last, so its `tasks` module is found after every app's (run_huey autodiscovers

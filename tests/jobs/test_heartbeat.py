@@ -78,6 +78,7 @@ def env(tmp_path, database) -> dict:
         "DJANGO_SETTINGS_MODULE": "heartbeat_settings",
         "DATABASE_URL": database.url,
         "JOBS_QUEUE_FILE": str(tmp_path / "jobs.sqlite3"),
+        "CACHE_DIR": str(tmp_path / "cache"),
         "REDIS_URL": "",
         "JOB_SILENCE_SECONDS": str(SILENCE),
         "MEDIA_ROOT": str(tmp_path / "media"),
