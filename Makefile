@@ -66,10 +66,15 @@ e2e: install-dev
 screenshots: e2e
 	cp var/screenshots/*.png docs/screenshots/
 
-# The jobs section (benchmarks/jobs.py, issue 11's targets) needs PostgreSQL and Redis on 127.0.0.1.
+# The jobs and department-scale sections need PostgreSQL (a database of their own is made on
+# this server and dropped) and an empty Redis database of their own (emptied at the end);
+# BENCH_APP_PORT picks gunicorn's port (0: one the system gives).
 BENCH_JOBS_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cdt_portal
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/14
+BENCH_APP_PORT ?= 0
 bench: install-dev
-	BENCH_JOBS_DATABASE_URL=$(BENCH_JOBS_DATABASE_URL) $(PY) benchmarks/run.py
+	BENCH_JOBS_DATABASE_URL=$(BENCH_JOBS_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+	  BENCH_APP_PORT=$(BENCH_APP_PORT) $(PY) benchmarks/run.py
 
 # Production (docs/deploy.md): gunicorn and the worker with production settings, the rest from
 # .env (manage.py and wsgi.py read it).

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import signal
 import sys
@@ -41,7 +40,7 @@ from pathlib import Path
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 
-from jobs_common import BASE_DIR, STARTED, BenchError, say
+from jobs_common import BASE_DIR, STARTED, BenchError, add_service_arguments, say
 from jobs_http import Answer
 from jobs_report import machine, table
 from jobs_services import Services
@@ -538,7 +537,7 @@ def delivery_counts() -> dict[str, int]:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    add_service_arguments(parser)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--smtp-delay-ms", type=float, default=5.0)
     parser.add_argument("--poll", type=float, default=0.2, help="progress poll interval, s")

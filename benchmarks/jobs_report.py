@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 
-from jobs_common import REDIS_HOST, REDIS_PORT
 from jobs_services import Services
 
 
@@ -19,7 +18,7 @@ def machine(bench: Services) -> dict:
         pg = cursor.fetchone()[0]
     import redis
 
-    info = redis.Redis(host=REDIS_HOST, port=REDIS_PORT).info("server")
+    info = redis.Redis.from_url(bench.redis_url).info("server")
     return {
         "cpus": len(os.sched_getaffinity(0)),
         "python": sys.version.split()[0],

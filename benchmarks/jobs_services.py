@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from jobs_common import BASE_DIR, PYTHON, REDIS_HOST, REDIS_PORT, VENV_BIN, BenchError, say
+from jobs_common import BASE_DIR, PYTHON, VENV_BIN, BenchError, say
 from jobs_http import Answer, Person
 from jobs_memory import MemorySampler, proc_children
 from jobs_smtp import SMTPServer
@@ -48,9 +48,15 @@ class Services:
         self.pg_server = urlunsplit((url.scheme, url.netloc, "", "", ""))
         base_name = url.path.strip("/") or "cdt_portal"
         self.database = f"{base_name}_bench_jobs_{os.getpid()}"
-        self.app_port = free_port()
+        self.app_port = args.app_port or free_port()
         self.secret_key = secrets.token_urlsafe(40)
-        self.redis_db: int | None = None
+        if not args.redis_url:
+            raise BenchError(
+                "the jobs section needs an empty Redis database of its own: set BENCH_REDIS_URL "
+                "(or --redis-url) to redis://127.0.0.1:6379/14, say; `make bench` does"
+            )
+        self.redis_url = args.redis_url
+        self.redis_db = int(urlsplit(args.redis_url).path.strip("/") or 0)
 
     # --- services --------------------------------------------------------------------------
 
@@ -75,15 +81,18 @@ class Services:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def claim_redis(self) -> None:
+        """The Redis database BENCH_REDIS_URL names, if it is empty: marked as the bench's
+        (so that a second bench given the same one refuses it) and emptied at the end."""
         import redis
 
-        for db in range(14, 0, -1):
-            client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=db)
-            if client.dbsize() == 0 and client.set("cdt-bench-jobs", os.getpid(), nx=True):
-                self.redis_db = db
-                self.cleanups.append(("empty the Redis db", client.flushdb))
-                return
-        raise BenchError("no empty Redis database number (1-14)")
+        client = redis.Redis.from_url(self.redis_url)
+        keys = client.dbsize()
+        if keys or not client.set("cdt-bench-jobs", os.getpid(), nx=True):
+            raise BenchError(
+                f"Redis database {self.redis_url} is not empty ({keys} keys): give the bench an "
+                "empty one of its own (BENCH_REDIS_URL)"
+            )
+        self.cleanups.append(("empty the Redis db", client.flushdb))
 
     def env(self, settings: str = "production") -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PG"))}
@@ -92,7 +101,7 @@ class Services:
             SECRET_KEY=self.secret_key,
             ALLOWED_HOSTS="127.0.0.1,localhost",
             DATABASE_URL=f"{self.pg_server}/{self.database}",
-            REDIS_URL=f"redis://{REDIS_HOST}:{REDIS_PORT}/{self.redis_db}",
+            REDIS_URL=self.redis_url,
             MEDIA_ROOT=str(self.tmp / "media"),
             STATIC_ROOT=str(self.tmp / "static"),
             BACKUP_DIR=str(self.tmp / "backups"),

@@ -37,7 +37,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR / "benchmarks"))
 
 from jobs import JobsBench  # noqa: E402  (benchmarks/jobs.py: gunicorn, huey, sign-ins over HTTP)
-from jobs_common import BenchError  # noqa: E402
+from jobs_common import BenchError, add_service_arguments  # noqa: E402
 from jobs_http import Person  # noqa: E402
 from jobs_report import machine  # noqa: E402
 from scale_build import BuildMixin  # noqa: E402
@@ -136,7 +136,7 @@ class ScaleBench(MeasureMixin, BuildMixin, JobsBench):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    add_service_arguments(parser)
     parser.add_argument("--institutions", type=int, default=100)
     parser.add_argument("--staff", type=int, default=100, help="staff per institution")
     parser.add_argument("--groups", type=int, default=10, help="groups per institution")
