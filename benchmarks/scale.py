@@ -43,11 +43,12 @@ from jobs_report import machine  # noqa: E402
 from scale_build import BuildMixin  # noqa: E402
 from scale_measure import MeasureMixin  # noqa: E402
 from scale_report import STARTED, say, table  # noqa: E402
+from scale_rush import RushMixin  # noqa: E402
 
 # --- the bench ------------------------------------------------------------------------------
 
 
-class ScaleBench(MeasureMixin, BuildMixin, JobsBench):
+class ScaleBench(RushMixin, MeasureMixin, BuildMixin, JobsBench):
     """JobsBench's services (database, Redis, gunicorn, huey, sign-ins), another database name,
     and the issue 14 measurements instead of the jobs: the data from `BuildMixin`
     (scale_build.py), the measurements from `MeasureMixin` (scale_measure.py)."""
@@ -132,6 +133,7 @@ class ScaleBench(MeasureMixin, BuildMixin, JobsBench):
             self.measure_department()
             self.measure_sheet()
             self.measure_confirm()
+            self.measure_rush()
 
 
 def parse_args(argv):

@@ -32,6 +32,8 @@ def fmt_value(row: dict) -> str:
         if unit == "/s":
             return f"{value[0]:.2f} vs {value[1]:.2f}/s"
         return f"{value[0]:.1f} → {value[1]:.1f} {unit}"
+    if unit == "of /healthz":
+        return "—" if value is None else f"{value:.2f}"
     return "—" if value is None else f"{value:.0f} {unit}"
 
 
@@ -45,6 +47,8 @@ def fmt_limit(row: dict) -> str:
         return f"≤ ×{limit:g}"
     if unit == "/s":
         return f"≥ {100 - limit * 100:.0f} %"
+    if unit == "of /healthz":
+        return f"≥ {limit:g}"
     return f"< {limit:g} {unit}"
 
 
@@ -53,7 +57,7 @@ def table(report: dict) -> str:
     m = report.get("machine", {})
     dep = info.get("department", {})
     lines = [
-        f"== scale: issue 14 targets — {report['started']} ==",
+        f"== scale: issue 14 and 24 targets — {report['started']} ==",
         f"machine: {m.get('cpus')} CPU(s), PostgreSQL {m.get('postgresql')}; gunicorn "
         "deploy/gunicorn.conf.py (2 sync workers, production settings, CONN_MAX_AGE on); "
         f"wrk -c{report['args']['connections']} -d{report['args']['wrk_seconds']:g}s",
