@@ -66,35 +66,12 @@ SILENCE = 3  # JOB_SILENCE_SECONDS in the worker
 
 
 @pytest.fixture
-def redis_queue():
-    url = stress.redis_url()
-    why = stress.redis_reachable(url)
-    if why:
-        # As the stress test: the suite runs on PostgreSQL in CI, where this must run.
-        pytest.fail(f"this test needs Redis at {url} (REDIS_URL): {why}")
-    with stress.views_queue_on_redis(url, stress.new_queue_name()) as storage:
-        yield url, storage
-
-
-@pytest.fixture
 def mail_server():
+    """The holding server instead of tests/jobs/conftest.py's (the worker fixture there is
+    this module's worker too)."""
     with stress.HoldingMailServer(ACCEPT_DELAY, KILL_AT) as server:
         yield server
         server.release.set()
-
-
-@pytest.fixture
-def worker(tmp_path, transactional_db, redis_queue, mail_server, settings):
-    url, storage = redis_queue
-    running = stress.Worker(
-        tmp_path,
-        queue=storage.name,
-        redis=url,
-        smtp_port=mail_server.port,
-        media=settings.MEDIA_ROOT,
-    )
-    yield running
-    running.kill()
 
 
 def build_families():
