@@ -20,6 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from types import ModuleType
 
+import pytest
 from django.db.models.signals import post_save
 
 # Where an app's services live: its `services` module or package, and its sheet module.
@@ -135,3 +136,16 @@ def assert_entry(entry, *, actor, action, obj, organisation, data) -> None:
     assert entry.object_id == str(obj.pk)
     assert entry.organisation_id == organisation.pk
     assert entry.data == data
+
+
+def observed_fixture(app: str):
+    """A test module's `observed` fixture (`observed = observed_fixture("accounts")`): every
+    audit entry the module's calls write, traced to the services of `app` that wrote it."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def observed():
+        record, stop = observe(app)
+        yield record
+        stop()
+
+    return observed

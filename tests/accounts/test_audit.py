@@ -50,12 +50,7 @@ newcomer = audit_support.newcomer
 # --- The lists (audit_support.py) are the whole services module -----------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("accounts")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("accounts")
 
 
 def test_every_action_has_a_russian_label():

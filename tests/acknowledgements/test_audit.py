@@ -102,12 +102,7 @@ NOT_AUDITED = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("acknowledgements")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("acknowledgements")
 
 
 def last_pk() -> int:

@@ -19,12 +19,7 @@ AUDITED_SERVICES = {
 NOT_AUDITED: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("departments")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("departments")
 
 
 def mark() -> int:

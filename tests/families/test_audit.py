@@ -49,12 +49,7 @@ NOT_AUDITED: dict[str, str] = {
 TODAY = timezone.localdate
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("families")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("families")
 
 
 # --- every writing service, its exact entry -----------------------------------------------

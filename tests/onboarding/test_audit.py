@@ -66,12 +66,7 @@ S = RequestStatus
 TODAY = timezone.localdate
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("onboarding")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("onboarding")
 
 
 def send(registration: RegistrationRequest, admin: User, action: str = "send"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from django.utils import timezone
 
 from portal import services
@@ -27,12 +26,7 @@ NOT_AUDITED = {
 TODAY = timezone.localdate
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("portal")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("portal")
 
 
 def test_the_weekly_digest_writes_one_entry_a_letter(director, organisation):

@@ -27,12 +27,7 @@ AUDITED_SERVICES = {
 NOT_AUDITED: dict[str, str] = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def observed():
-    """Every audit entry this module's calls write, traced to the services that wrote it."""
-    record, stop = audit_observer.observe("signin")
-    yield record
-    stop()
+observed = audit_observer.observed_fixture("signin")
 
 
 KEY = "3132333435363738393031323334353637383930"
