@@ -43,6 +43,10 @@ def press_and_open(client: Client, url: str, worker) -> bytes:
     return b"".join(answers[-1].streaming_content) if answers[-1].streaming else answers[-1].content
 
 
+def sheet_job_done() -> bool:
+    return Job.objects.filter(kind="sheet", status=Job.Status.DONE).exists()
+
+
 def stored_files() -> list[str]:
     if not default_storage.exists(sheet.SHEET_FOLDER):
         return []
@@ -62,6 +66,8 @@ def test_a_sheet_whose_files_are_gone_is_built_again_by_the_same_button(
     assert first.startswith(b"%PDF-")
     files = stored_files()
     assert files, "the worker stored the sheet"
+    # The whole is stored, then the job is marked done: the page may serve it a moment before.
+    wait_for(sheet_job_done, 30, "the sheet's job to end", worker)
     [job] = Job.objects.filter(kind="sheet")
     assert (job.status, job.attempt) == (Job.Status.DONE, 1)
 
@@ -73,6 +79,7 @@ def test_a_sheet_whose_files_are_gone_is_built_again_by_the_same_button(
     again = press_and_open(client, url, worker)
     assert again.startswith(b"%PDF-")
     assert stored_files() == files  # the same content, stored again under the same names
+    wait_for(sheet_job_done, 30, "the sheet's job to end", worker)
     [job] = Job.objects.filter(kind="sheet")  # the same job, its second attempt
     assert (job.status, job.attempt, job.requeued) == (Job.Status.DONE, 2, 0)
     # Nothing was taken for lost and run again (each attempt is claimed by one worker once).
