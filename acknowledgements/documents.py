@@ -8,6 +8,7 @@ import re
 import zoneinfo
 from dataclasses import asdict, dataclass
 
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
@@ -83,17 +84,28 @@ def sheet_title(version: DocumentVersion) -> str:
     return unbroken(f"Лист ознакомления с документом «{title}»")
 
 
+SHEET_PERSON_FIELDS = ("last_name", "first_name", "patronymic", "position")
+
+
 def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRow]:
     """Staff asked to read the version, and anyone who has confirmed it, alphabetically."""
     # An editorial correction counts the acknowledgements of the version it corrects, each
     # with its own (original) date: the oldest first, so a later one wins.
+    # Only what the sheet prints is read: at 10,000 people, whole rows (and the version's text
+    # beside each acknowledgement, as `select_related("version")` read it) held 130 MB more
+    # for a moment (benchmarks/README.md, issue 24).
     acks = {
         ack.person_id: ack
         for ack in Acknowledgement.objects.filter(version__in=counted_version_ids(version))
-        .select_related("person", "version")
+        .select_related("person")
+        .only(
+            "person_id", "version_id", "method", "acknowledged_on", "recorded_at",
+            *(f"person__{name}" for name in SHEET_PERSON_FIELDS),
+        )
+        .annotate(version_number=F("version__number"))
         .order_by("version__number")
-    }
-    people = {p.pk: p for p in readers(version.document.organisation)}
+    }  # fmt: skip
+    people = {p.pk: p for p in readers(version.document.organisation).only(*SHEET_PERSON_FIELDS)}
     people.update({pk: ack.person for pk, ack in acks.items()})
     zone = zoneinfo.ZoneInfo(version.document.organisation.time_zone)
     rows = []
@@ -107,7 +119,7 @@ def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRo
                 note = f"подтверждено в портале {at:%d.%m.%Y}{NBSP}{at:%H:%M}"
             if ack.version_id != version.pk:
                 note = f"{note}; " if note else ""
-                note += f"с редакцией{NBSP}{ack.version.number} (изменения редакционные)"
+                note += f"с редакцией{NBSP}{ack.version_number} (изменения редакционные)"
         rows.append(SheetRow(number, person.full_name, person.position, date, note))
     return rows
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from acknowledgements import documents
+from cdt_portal import pdf
 from cdt_portal.pdf import join_pdfs, render_pdf
 from tests.acknowledgements.builders import fetch_sheet
 from tests.factories import UserFactory
@@ -66,6 +67,32 @@ def test_a_stamped_number_sits_where_weasyprint_puts_it():
         assert stamped.centre_x == pytest.approx(drawn.centre_x, abs=0.5)
         assert stamped.y1 == pytest.approx(drawn.y1, abs=0.5)
         assert stamped.x1 - stamped.x0 == pytest.approx(drawn.x1 - drawn.x0, abs=0.5)
+
+
+def test_numbers_rendered_a_few_pages_at_a_time_run_on_across_the_runs(monkeypatch):
+    """The join renders the numbers NUMBERED_PAGES_AT_ONCE pages at a time (memory): each run
+    starts where the last ended, and every number sits where the first run's does."""
+    monkeypatch.setattr(pdf, "NUMBERED_PAGES_AT_ONCE", 3)
+    blank = render_pdf(
+        "pdf/sheet.html",
+        {
+            "organisation": {"full_name": "У", "short_name": "У"},
+            "version": {"order_date": "30.11.2023", "order_number": "1"},
+            "sheet_title": "Лист",
+            "rows": [],
+            "first_part": True,
+            "unnumbered": True,
+        },
+        filename="",
+    )[1]
+    joined = pdf_words(join_pdfs([blank] * 9, number_from=2))
+    assert header_words(joined[0]) == []
+    stamped = [header_words(page) for page in joined[1:]]
+    assert [[word.text for word in words] for words in stamped] == [[str(n)] for n in range(2, 10)]
+    (second,) = stamped[0]
+    for (word,) in stamped[1:]:  # the same line, centred alike (widths differ by digits only)
+        assert word.y1 == pytest.approx(second.y1, abs=0.5)
+        assert word.centre_x == pytest.approx(second.centre_x, abs=0.5)
 
 
 @pytest.mark.django_db
