@@ -44,11 +44,12 @@ from scale_build import BuildMixin  # noqa: E402
 from scale_measure import MeasureMixin  # noqa: E402
 from scale_report import STARTED, say, table  # noqa: E402
 from scale_rush import RushMixin  # noqa: E402
+from scale_signin import SigninMixin  # noqa: E402
 
 # --- the bench ------------------------------------------------------------------------------
 
 
-class ScaleBench(RushMixin, MeasureMixin, BuildMixin, JobsBench):
+class ScaleBench(SigninMixin, RushMixin, MeasureMixin, BuildMixin, JobsBench):
     """JobsBench's services (database, Redis, gunicorn, huey, sign-ins), another database name,
     and the issue 14 measurements instead of the jobs: the data from `BuildMixin`
     (scale_build.py), the measurements from `MeasureMixin` (scale_measure.py)."""
@@ -118,6 +119,7 @@ class ScaleBench(RushMixin, MeasureMixin, BuildMixin, JobsBench):
         setup_test_environment()  # the test client's host; mail kept in memory here
         self.timer = self.bench_run.Run(self.args.repeat, self.tmp / "media")
         with override_settings(ROOT_URLCONF="benchmarks_urls"):
+            self.signin_before()
             say("building the department and the two large institutions …")
             self.build()
             self.analyze()
@@ -134,6 +136,7 @@ class ScaleBench(RushMixin, MeasureMixin, BuildMixin, JobsBench):
             self.measure_sheet()
             self.measure_confirm()
             self.measure_rush()
+            self.measure_signin()
 
 
 def parse_args(argv):

@@ -32,7 +32,7 @@ def fmt_value(row: dict) -> str:
         if unit == "/s":
             return f"{value[0]:.2f} vs {value[1]:.2f}/s"
         return f"{value[0]:.1f} → {value[1]:.1f} {unit}"
-    if unit == "of /healthz":
+    if unit in ("of /healthz", "× the few"):
         return "—" if value is None else f"{value:.2f}"
     return "—" if value is None else f"{value:.0f} {unit}"
 
@@ -49,6 +49,8 @@ def fmt_limit(row: dict) -> str:
         return f"≥ {100 - limit * 100:.0f} %"
     if unit == "of /healthz":
         return f"≥ {limit:g}"
+    if unit == "× the few":
+        return f"< {limit:g}×"
     return f"< {limit:g} {unit}"
 
 
