@@ -40,14 +40,9 @@ def weasyprint_numbered_rows(count: int) -> bytes:
     return render_pdf("pdf/sheet.html", context, filename="")[1]
 
 
-def test_a_stamped_number_sits_where_weasyprint_puts_it():
-    reference = weasyprint_numbered_rows(30)
-    reference_pages = pdf_words(reference)
-    assert len(reference_pages) >= 2
-    (drawn,) = header_words(reference_pages[1])
-    assert drawn.text == "2"
-
-    unnumbered = render_pdf(
+def unnumbered_page() -> bytes:
+    """An empty part of a longer sheet: one page that WeasyPrint leaves unnumbered."""
+    return render_pdf(
         "pdf/sheet.html",
         {
             "organisation": {"full_name": "У", "short_name": "У"},
@@ -59,6 +54,16 @@ def test_a_stamped_number_sits_where_weasyprint_puts_it():
         },
         filename="",
     )[1]
+
+
+def test_a_stamped_number_sits_where_weasyprint_puts_it():
+    reference = weasyprint_numbered_rows(30)
+    reference_pages = pdf_words(reference)
+    assert len(reference_pages) >= 2
+    (drawn,) = header_words(reference_pages[1])
+    assert drawn.text == "2"
+
+    unnumbered = unnumbered_page()
     joined = pdf_words(join_pdfs([unnumbered, unnumbered, unnumbered], number_from=2))
     assert header_words(joined[0]) == []
     for number, page in enumerate(joined[1:], start=2):
@@ -73,18 +78,7 @@ def test_numbers_rendered_a_few_pages_at_a_time_run_on_across_the_runs(monkeypat
     """The join renders the numbers NUMBERED_PAGES_AT_ONCE pages at a time (memory): each run
     starts where the last ended, and every number sits where the first run's does."""
     monkeypatch.setattr(pdf, "NUMBERED_PAGES_AT_ONCE", 3)
-    blank = render_pdf(
-        "pdf/sheet.html",
-        {
-            "organisation": {"full_name": "У", "short_name": "У"},
-            "version": {"order_date": "30.11.2023", "order_number": "1"},
-            "sheet_title": "Лист",
-            "rows": [],
-            "first_part": True,
-            "unnumbered": True,
-        },
-        filename="",
-    )[1]
+    blank = unnumbered_page()
     joined = pdf_words(join_pdfs([blank] * 9, number_from=2))
     assert header_words(joined[0]) == []
     stamped = [header_words(page) for page in joined[1:]]
