@@ -7,6 +7,7 @@ import zoneinfo
 from collections import Counter
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
@@ -47,6 +48,8 @@ def privacy_context(organisation: Organisation) -> dict:
         "organisation": organisation,
         "phone": organisation.phone.as_international if organisation.phone else "",
         "administrators": list(organisation.platform_administrators),
+        # The nightly erasure of consents' identity data keeps this term (families.tasks).
+        "retention_days": settings.CONSENT_RETENTION_DAYS,
     }
 
 

@@ -11,6 +11,9 @@ CONSENT_GIVEN = "consent.given"
 CONSENT_WITHDRAWN = "consent.withdrawn"
 CONSENT_PAPER_GIVEN = "consent.paper.given"
 CONSENT_PAPER_WITHDRAWN = "consent.paper.withdrawn"
+STUDENT_CONSENT_GIVEN = "consent.student.given"
+STUDENT_CONSENT_WITHDRAWN = "consent.student.withdrawn"
+CONSENT_DATA_ERASED = "consent.data.erased"
 FAMILY_DECLINED = "family.declined"
 FAMILY_RETURNED = "family.returned"
 PARENT_DEADLINE_SET = "parent_deadline.set"
@@ -25,6 +28,9 @@ LABELS: dict[str, str] = {
     CONSENT_WITHDRAWN: "Отозвано согласие на обработку персональных данных",
     CONSENT_PAPER_GIVEN: "Записано бумажное согласие на обработку персональных данных",
     CONSENT_PAPER_WITHDRAWN: "Записан бумажный отзыв согласия на обработку персональных данных",
+    STUDENT_CONSENT_GIVEN: "Обучающийся дал собственное согласие на обработку персональных данных",
+    STUDENT_CONSENT_WITHDRAWN: "Обучающийся отозвал собственное согласие",
+    CONSENT_DATA_ERASED: "Сведения согласия удалены по истечении срока хранения",
     FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
     FAMILY_RETURNED: "Семья снова использует «Сферум»",
     PARENT_DEADLINE_SET: "Установлен срок для родителей",

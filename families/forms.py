@@ -144,6 +144,54 @@ class PaperConsentForm(ConsentForm):
         return super().clean()
 
 
+class StudentConsentForm(forms.Form):
+    """A student's own consent (from 14, ГК РФ ст. 26): their name, date of birth, address and
+    identity document, signed with their password."""
+
+    full_name = forms.CharField(label=_("Ф.И.О."), max_length=300)
+    birth_date = forms.DateField(
+        label=_("Дата рождения"),
+        validators=[_not_in_future],
+        help_text=_(
+            "С 14 лет вы даёте согласие сами, вместе с согласием родителя; до 14 лет — только "
+            "родитель (законный представитель)."
+        ),
+        **PAST_DATE,
+    )
+    address = forms.CharField(label=_("Адрес регистрации (проживания)"), max_length=500)
+    id_document = forms.ChoiceField(
+        label=_("Документ, удостоверяющий личность"), choices=IdentityDocument.choices
+    )
+    id_series = forms.CharField(label=_("Серия"), max_length=20, required=False)
+    id_number = forms.CharField(label=_("Номер"), max_length=30)
+    id_issued_on = forms.DateField(label=_("Дата выдачи"), validators=[_not_in_future], **PAST_DATE)
+    id_issued_by = forms.CharField(label=_("Кем выдан"), max_length=500)
+    password = forms.CharField(
+        label=_("Ваш пароль от портала — это ваша подпись под согласием"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("id_document") == IdentityDocument.PASSPORT:
+            series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
+            if not re.fullmatch(r"\d{4}", series):
+                self.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
+            else:
+                data["id_series"] = f"{series[:2]} {series[2:]}"
+            if "id_number" in data and not re.fullmatch(r"\d{6}", number):
+                self.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
+            elif "id_number" in data:
+                data["id_number"] = number
+        elif not data.get("id_series"):
+            data["id_series"] = "—"
+        born, issued = data.get("birth_date"), data.get("id_issued_on")
+        if born and issued and issued < born:
+            self.add_error("id_issued_on", _("Документ не может быть выдан раньше рождения."))
+        return data
+
+
 class FamilyChoiceForm(forms.Form):
     channel = forms.ChoiceField(label=_("Как с вами связываться"), choices=FamilyChannel.choices)
     contact = forms.CharField(

@@ -198,6 +198,10 @@ class ConsentDetails(models.Model):
     authority_number = models.CharField(_("номер"), max_length=30, blank=True)
     authority_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
     authority_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+    # When the nightly job erased the identity and address data above (`ERASED_FIELDS`): the
+    # retention after a withdrawal or after the end of the student's studies had passed
+    # (`services.consent_data_erase`). The act itself, its way and dates stay.
+    erased_at = models.DateTimeField(_("сведения удалены"), null=True, blank=True)
 
     class Meta:
         db_table = "onboarding_consentdetails"
@@ -206,6 +210,78 @@ class ConsentDetails(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record}: {self.signed_on:%d.%m.%Y}"
+
+
+class StudentConsent(models.Model):
+    """A student's own consent to the processing of their personal data, from the age of 14
+    (ГК РФ ст. 26: a minor of 14–18 acts with the consent of the parent; the parent's own consent
+    is `ConsentRecord`, and both are kept). One row per act of giving or withdrawing, never
+    changed but for the nightly erasure of the identity data; the newest row is in force.
+    The age is checked on the date of birth the student gives (`services.student_consent_give`).
+    """
+
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="own_consents"
+    )
+    action = models.CharField(max_length=10, choices=ConsentAction.choices)
+    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    full_name = models.CharField(_("Ф.И.О."), max_length=300, blank=True)
+    birth_date = models.DateField(_("дата рождения"), null=True, blank=True)
+    address = models.CharField(_("адрес регистрации (проживания)"), max_length=500, blank=True)
+    id_document = models.CharField(
+        _("документ, удостоверяющий личность"),
+        max_length=20,
+        choices=IdentityDocument.choices,
+        blank=True,
+    )
+    id_series = models.CharField(_("серия"), max_length=20, blank=True)
+    id_number = models.CharField(_("номер"), max_length=30, blank=True)
+    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
+    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+    erased_at = models.DateTimeField(_("сведения удалены"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("согласие обучающегося")
+        verbose_name_plural = _("согласия обучающихся")
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.get_action_display()}"
+
+
+# The elements of a parent's consent (152-ФЗ ст. 9 ч. 4) and of a student's own: all of them are
+# identity and address data, erased by the nightly job once the retention has passed; the act,
+# its way and its dates stay.
+CONSENT_DETAIL_FIELDS = (
+    "parent_full_name",
+    "parent_address",
+    "id_document",
+    "id_series",
+    "id_number",
+    "id_issued_on",
+    "id_issued_by",
+    "child_full_name",
+    "child_birth_date",
+    "child_address",
+    "authority_document",
+    "authority_series",
+    "authority_number",
+    "authority_issued_on",
+    "authority_issued_by",
+)
+STUDENT_CONSENT_FIELDS = (
+    "full_name",
+    "birth_date",
+    "address",
+    "id_document",
+    "id_series",
+    "id_number",
+    "id_issued_on",
+    "id_issued_by",
+)
+CONSENT_DATE_FIELDS = ("id_issued_on", "child_birth_date", "authority_issued_on", "birth_date")
 
 
 # Families who choose another channel ------------------------------------------------------

@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
+    CharField,
     Count,
     DateField,
     Exists,
@@ -28,12 +31,14 @@ from django.utils import timezone
 from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
 from acknowledgements.models import text_sha256
 from cdt_portal.markup import render_markdown
-from cdt_portal.models import Delivery
+from cdt_portal.models import AuditEntry, Delivery
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
 from cdt_portal.reminder_schedule import reminder_due
 
 from .models import (
+    ConsentAction,
+    ConsentDetails,
     ConsentRecord,
     ConsentText,
     FamilyChoice,
@@ -41,6 +46,7 @@ from .models import (
     ParentDeadline,
     ParentNotice,
     ParentTask,
+    StudentConsent,
     StudentNotice,
     StudentNoticeAcknowledgement,
 )
@@ -169,6 +175,96 @@ def current_consent_text(organisation: Organisation) -> ConsentText:
 def consent_state(student: User) -> ConsentRecord | None:
     """The consent in force for the student: their newest record."""
     return ConsentRecord.objects.filter(student=student).order_by("-at", "-pk").first()
+
+
+# From this age a student gives their own consent too (ГК РФ ст. 26); from 18 alone.
+OWN_CONSENT_AGE = 14
+ADULT_AGE = 18
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Full years on `day` (born on 29 February: a year older on 1 March of other years)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def student_consent_state(student: User) -> StudentConsent | None:
+    """The student's own consent in force: their newest act."""
+    return StudentConsent.objects.filter(student=student).order_by("-at", "-pk").first()
+
+
+# What the nightly job erases: the details of a consent a withdrawal ended, or of a student
+# whose studies ended (the account switched off), once CONSENT_RETENTION_DAYS have passed.
+WITHDRAWN = "withdrawn"
+STUDIES_ENDED = "studies_ended"
+DEACTIVATED = "person.deactivated"  # the accounts' audit action for a switched-off account
+
+
+@dataclass(frozen=True)
+class ErasureDue:
+    row: ConsentDetails | StudentConsent
+    reason: str  # WITHDRAWN or STUDIES_ENDED
+    since: dt.datetime  # the withdrawal, or the account switched off
+
+
+def _studies_ended_at(student_field: str) -> Subquery:
+    """When the student's account was last switched off (the audit log's entry)."""
+    return Subquery(
+        AuditEntry.objects.filter(
+            action=DEACTIVATED,
+            content_type=ContentType.objects.get_for_model(User),
+            object_id=Cast(OuterRef(student_field), output_field=CharField()),
+        )
+        .order_by("-at", "-pk")
+        .values("at")[:1]
+    )
+
+
+def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -> list[ErasureDue]:
+    """Of `rows` not erased yet: those whose act a withdrawal after it ended (the withdrawal no
+    later than `cutoff`), and those whose student's account was switched off no later than
+    `cutoff` and is still off. `student` and `act_at` name the row's student and moment."""
+    withdrawal = (
+        acts.filter(
+            student=OuterRef(student),
+            action=ConsentAction.WITHDRAWN,
+            at__gt=OuterRef(act_at),
+            at__lte=cutoff,
+        )
+        .order_by("at", "pk")
+        .values("at")[:1]
+    )
+    rows = rows.filter(erased_at__isnull=True).annotate(
+        withdrawn_at=Subquery(withdrawal), left_at=_studies_ended_at(f"{student}_id")
+    )
+    ended = Q(left_at__lte=cutoff, **{f"{student}__is_active": False})
+    due = []
+    for row in rows.filter(Q(withdrawn_at__isnull=False) | ended).order_by("pk"):
+        if row.withdrawn_at is not None:
+            due.append(ErasureDue(row, WITHDRAWN, row.withdrawn_at))
+        else:
+            due.append(ErasureDue(row, STUDIES_ENDED, row.left_at))
+    return due
+
+
+def consent_data_due_for_erasure(now: dt.datetime) -> list[ErasureDue]:
+    """Every consent whose identity and address data the retention no longer allows to keep,
+    across organisations: the parents' (the details of a «дано» act) and the students' own."""
+    cutoff = now - dt.timedelta(days=settings.CONSENT_RETENTION_DAYS)
+    parents = _due(
+        ConsentDetails.objects.filter(record__action=ConsentAction.GIVEN),
+        student="record__student",
+        act_at="record__at",
+        acts=ConsentRecord.objects.all(),
+        cutoff=cutoff,
+    )
+    students = _due(
+        StudentConsent.objects.filter(action=ConsentAction.GIVEN),
+        student="student",
+        act_at="at",
+        acts=StudentConsent.objects.all(),
+        cutoff=cutoff,
+    )
+    return parents + students
 
 
 @dataclass(frozen=True)

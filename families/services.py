@@ -23,6 +23,7 @@ from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
 from .actions import (
+    CONSENT_DATA_ERASED,
     CONSENT_GIVEN,
     CONSENT_PAPER_GIVEN,
     CONSENT_PAPER_WITHDRAWN,
@@ -33,10 +34,15 @@ from .actions import (
     NOTICE_PUBLISHED,
     PARENT_DEADLINE_SET,
     PARENT_REMINDED,
+    STUDENT_CONSENT_GIVEN,
+    STUDENT_CONSENT_WITHDRAWN,
     STUDENT_NOTICE_CONFIRMED,
     STUDENT_NOTICE_PUBLISHED,
 )
 from .models import (
+    CONSENT_DATE_FIELDS,
+    CONSENT_DETAIL_FIELDS,
+    STUDENT_CONSENT_FIELDS,
     ConsentAction,
     ConsentDetails,
     ConsentRecord,
@@ -47,11 +53,16 @@ from .models import (
     ParentDeadline,
     ParentNotice,
     ParentTask,
+    StudentConsent,
     StudentNotice,
     StudentNoticeAcknowledgement,
 )
 from .selectors import (
+    ADULT_AGE,
+    OWN_CONSENT_AGE,
     REMINDER_KIND,
+    age_on,
+    consent_data_due_for_erasure,
     consent_state,
     current_notice,
     current_student_notice,
@@ -61,6 +72,7 @@ from .selectors import (
     parent_reminders_job_key,
     parents_due_reminder,
     pending_parents,
+    student_consent_state,
 )
 
 # The notices: published by an administrator, confirmed by parents and students ----------------
@@ -153,28 +165,6 @@ def _consent_text_in_force(organisation: Organisation) -> ConsentText:
     return text
 
 
-CONSENT_DETAIL_FIELDS = (
-    "parent_full_name",
-    "parent_address",
-    "id_document",
-    "id_series",
-    "id_number",
-    "id_issued_on",
-    "id_issued_by",
-    "child_full_name",
-    "child_birth_date",
-    "child_address",
-    "authority_document",
-    "authority_series",
-    "authority_number",
-    "authority_issued_on",
-    "authority_issued_by",
-)
-
-
-CONSENT_DATE_FIELDS = ("id_issued_on", "child_birth_date", "authority_issued_on")
-
-
 def _blank(field: str):
     return None if field in CONSENT_DATE_FIELDS else ""
 
@@ -240,11 +230,18 @@ def _consent_act(
     return record
 
 
+WRONG_PASSWORD = "Неверный пароль. Согласие не записано."
+
+
 def consent_give(
-    *, parent: User, student: User, details: dict, ip_address: str | None
+    *, parent: User, student: User, details: dict, password: str, ip_address: str | None
 ) -> ConsentRecord:
-    """The parent gives consent online with every element of 152-ФЗ ст. 9 ч. 4 filled in.
-    Giving again while consent is in force stores the new details as a new act."""
+    """The parent gives consent online with every element of 152-ФЗ ст. 9 ч. 4 filled in,
+    signing with their password (the простая электронная подпись of 63-ФЗ ст. 9: the password
+    only they know ties the act to them). Giving again while consent is in force stores the
+    new details as a new act."""
+    if not parent.check_password(password):
+        raise PortalError(WRONG_PASSWORD, field="password")
     return _consent_act(
         actor=parent,
         parent=parent,
@@ -300,6 +297,119 @@ def consent_record_paper(
             CONSENT_PAPER_GIVEN if action == ConsentAction.GIVEN else CONSENT_PAPER_WITHDRAWN
         ),
     )
+
+
+# A student's own consent, from 14 (ГК РФ ст. 26) ---------------------------------------------
+
+
+def student_consent_give(
+    *,
+    student: User,
+    details: dict,
+    password: str,
+    ip_address: str | None,
+    today: dt.date | None = None,
+) -> StudentConsent:
+    """A student of 14 or older gives their own consent online, signing with their password,
+    alongside their parent's (which stays needed until 18: `ConsentRecord`). Under 14 only the
+    parent consents, and the date of birth says so."""
+    today = today or timezone.localdate()
+    if not student.has_role(Role.STUDENT):
+        raise PortalError("Собственное согласие даёт обучающийся.")
+    birth_date = details.get("birth_date")
+    if birth_date is None:
+        raise PortalError("Укажите дату рождения.", field="birth_date")
+    if birth_date > today:
+        raise PortalError("Дата не может быть в будущем.", field="birth_date")
+    if age_on(birth_date, today) < OWN_CONSENT_AGE:
+        raise PortalError(
+            f"Вам нет {OWN_CONSENT_AGE} лет: согласие на обработку ваших персональных данных "
+            "даёт родитель (законный представитель), ваше собственное не нужно.",
+            field="birth_date",
+        )
+    missing = [f for f in STUDENT_CONSENT_FIELDS if f != "id_series" and not details.get(f)]
+    if missing:
+        raise PortalError("Заполните все сведения согласия.", field=missing[0])
+    if not student.check_password(password):
+        raise PortalError(WRONG_PASSWORD, field="password")
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=student.pk)
+        consent_text = _consent_text_in_force(student.organisation)
+        row = StudentConsent.objects.create(
+            student=student,
+            action=ConsentAction.GIVEN,
+            consent_text=consent_text,
+            ip_address=ip_address,
+            **{f: details.get(f) or _blank(f) for f in STUDENT_CONSENT_FIELDS},
+        )
+        log_action(
+            student,
+            row,
+            STUDENT_CONSENT_GIVEN,
+            {
+                "student": student.pk,
+                "adult": age_on(birth_date, today) >= ADULT_AGE,
+                "text_sha256": consent_text.text_sha256,
+            },
+        )
+    return row
+
+
+def student_consent_withdraw(*, student: User, ip_address: str | None) -> StudentConsent:
+    """The student withdraws their own consent in force (as easily as it was given: no
+    password, the confirmation page is the step)."""
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=student.pk)
+        last = student_consent_state(student)
+        if last is None or last.action != ConsentAction.GIVEN:
+            raise PortalError("Ваше согласие не действует: отзывать нечего.")
+        row = StudentConsent.objects.create(
+            student=student,
+            action=ConsentAction.WITHDRAWN,
+            consent_text=last.consent_text,
+            ip_address=ip_address,
+        )
+        log_action(student, row, STUDENT_CONSENT_WITHDRAWN, {"student": student.pk})
+    return row
+
+
+# The retention: identity data erased when it has passed -------------------------------------
+
+
+def consent_data_erase(*, now: dt.datetime | None = None) -> int:
+    """The nightly job: the identity and address data of each consent whose retention has
+    passed (CONSENT_RETENTION_DAYS after a withdrawal or after the student's account was
+    switched off) are blanked, one transaction and one audit entry per consent; the act, its
+    way and its dates stay. Returns how many were erased; a second run the same night finds
+    none."""
+    now = now or timezone.now()
+    erased = 0
+    for due in consent_data_due_for_erasure(now):
+        model = type(due.row)
+        fields = CONSENT_DETAIL_FIELDS if model is ConsentDetails else STUDENT_CONSENT_FIELDS
+        with transaction.atomic():
+            row = model.objects.select_for_update().get(pk=due.row.pk)
+            if row.erased_at is not None:
+                continue
+            for name in fields:
+                setattr(row, name, _blank(name))
+            row.erased_at = now
+            row.save(update_fields=[*fields, "erased_at"])
+            student = row.record.student if model is ConsentDetails else row.student
+            log_action(
+                None,
+                row.record if model is ConsentDetails else row,
+                CONSENT_DATA_ERASED,
+                {
+                    "student": student.pk,
+                    "own": model is StudentConsent,
+                    "reason": due.reason,
+                    "since": timezone.localtime(due.since).date().isoformat(),
+                },
+                organisation_id=student.organisation_id,
+            )
+        erased += 1
+    return erased
 
 
 # A family's choice of another channel ---------------------------------------------------------

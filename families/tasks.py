@@ -25,3 +25,13 @@ def scheduled_parent_reminders() -> None:
     jobs = services.parent_reminders_send(base_url=settings.PORTAL_URL)
     if jobs:
         logger.info("Parents' reminders: %d jobs started or found", len(jobs))
+
+
+@db_periodic_task(local_crontab(minute="20", hour="3"))
+@lock_task("cdt-portal-consent-erasure")
+def erase_consent_data() -> None:
+    """Nightly at 03:20 (TIME_ZONE): the identity and address data of the consents whose
+    retention has passed are erased, each audited (`services.consent_data_erase`)."""
+    erased = services.consent_data_erase()
+    if erased:
+        logger.info("Consents' identity data erased after the retention: %d", erased)

@@ -13,6 +13,12 @@ urlpatterns = [
         views.student_notice_confirm_view,
         name="student_notice_confirm",
     ),
+    path("my/consent/", views.student_consent_view, name="student_consent"),
+    path(
+        "my/consent/withdraw/",
+        views.student_consent_withdraw_view,
+        name="student_consent_withdraw",
+    ),
     path("my/children/<int:pk>/consent/", views.consent_view, name="consent"),
     path("my/children/<int:pk>/consent/give/", views.consent_give_view, name="consent_give"),
     path(

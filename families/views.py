@@ -28,6 +28,7 @@ from accounts.permissions import (
     get_person_for_user,
     roles_required,
 )
+from cdt_portal import throttle
 from cdt_portal.errors import PortalError
 from cdt_portal.inputs import parse_id
 from cdt_portal.markup import render_markdown
@@ -35,9 +36,11 @@ from cdt_portal.net import client_ip
 from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response, render_pdf
 
-from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm
+from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm, StudentConsentForm
 from .models import ConsentDetails, ConsentRecord, ParentTask
 from .selectors import (
+    OWN_CONSENT_AGE,
+    age_on,
     consent_document_context,
     consent_listing,
     consent_record_for_manager,
@@ -54,6 +57,7 @@ from .selectors import (
     parent_deadline,
     parents_to_remind_in_person,
     recent_parent_reminders,
+    student_consent_state,
     student_notice_state,
 )
 from .selectors import group_families as group_families_of
@@ -66,6 +70,8 @@ from .services import (
     notice_confirm,
     notice_publish,
     parent_deadline_set,
+    student_consent_give,
+    student_consent_withdraw,
     student_notice_confirm,
     student_notice_publish,
 )
@@ -279,6 +285,64 @@ def student_notice_confirm_view(request: HttpRequest) -> HttpResponse:
     return redirect("family_home")
 
 
+@roles_required(STUDENTS)
+def student_consent_view(request: HttpRequest) -> HttpResponse:
+    """A student's own consent (from 14): its state, and the form to give it with the
+    password; the consent's terms are the organisation's, shown above the form."""
+    student = request.user
+    consent = student_consent_state(student)
+    form = StudentConsentForm(request.POST or None, initial={"full_name": student.full_name})
+    if request.method == "POST":
+        throttle.check(request, student.get_username())
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                row = student_consent_give(
+                    student=student,
+                    details=data,
+                    password=data["password"],
+                    ip_address=client_ip(request),
+                )
+            except PortalError as exc:
+                if exc.field == "password":
+                    throttle.failed(request, student.get_username())
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(
+                    request, f"Ваше согласие записано {timezone.localtime(row.at):%d.%m.%Y}."
+                )
+                return redirect("student_consent")
+    return render(
+        request,
+        "families/student_consent.html",
+        {
+            "consent": consent,
+            "form": form,
+            **consent_document_context(student.organisation),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@roles_required(STUDENTS)
+def student_consent_withdraw_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            row = student_consent_withdraw(student=request.user, ip_address=client_ip(request))
+        except PortalError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"Ваше согласие отозвано {timezone.localtime(row.at):%d.%m.%Y}."
+            )
+        return redirect("student_consent")
+    return render(
+        request,
+        "families/student_consent_withdraw.html",
+        {"consent": student_consent_state(request.user)},
+    )
+
+
 @require_POST
 @roles_required(ADMINS)
 def student_notice_publish_view(request: HttpRequest) -> HttpResponse:
@@ -335,39 +399,63 @@ def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
     last = last_given_consent(child, request.user)
     initial = (
         {f: getattr(last.details, f) for f in CONSENT_DETAIL_FIELDS}
-        if last is not None and hasattr(last, "details")
+        if last is not None and hasattr(last, "details") and last.details.erased_at is None
         else {"parent_full_name": request.user.full_name, "child_full_name": child.full_name}
     )
     form = ConsentForm(request.POST or None, initial=initial)
+    password_error = ""
     if request.method == "POST" and form.is_valid():
         if request.POST.get("confirm") == "1":
+            # The password is a guess like the sign-in's: counted on the same throttle.
+            throttle.check(request, request.user.get_username())
             try:
                 record = consent_give(
                     parent=request.user,
                     student=child,
                     details=form.cleaned_data,
+                    password=request.POST.get("password", ""),
                     ip_address=client_ip(request),
                 )
             except PortalError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                if exc.field != "password":
+                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                    return _consent_form(request, child, form)
+                throttle.failed(request, request.user.get_username())
+                password_error = exc.message
             else:
                 messages.success(
                     request,
                     f"{child.full_name}: согласие дано {timezone.localtime(record.at):%d.%m.%Y}.",
                 )
                 return redirect("family_home")
-        else:
-            preview = ConsentDetails(signed_on=timezone.localdate(), **form.cleaned_data)
-            return render(
-                request,
-                "families/consent_confirm.html",
-                {
-                    "child": child,
-                    "form": form,
-                    **consent_document_context(request.user.organisation, preview),
-                },
-            )
-    return render(request, "families/consent_form.html", {"child": child, "form": form})
+        preview = ConsentDetails(signed_on=timezone.localdate(), **form.cleaned_data)
+        return render(
+            request,
+            "families/consent_confirm.html",
+            {
+                "child": child,
+                "form": form,
+                "password_error": password_error,
+                "own_consent_too": _own_consent_too(preview.child_birth_date),
+                **consent_document_context(request.user.organisation, preview),
+            },
+            status=400 if password_error else 200,
+        )
+    return _consent_form(request, child, form)
+
+
+def _consent_form(request: HttpRequest, child, form) -> HttpResponse:
+    return render(
+        request,
+        "families/consent_form.html",
+        {"child": child, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _own_consent_too(birth_date: dt.date | None) -> bool:
+    """The child is 14 or older: the form says they give their own consent too."""
+    return birth_date is not None and age_on(birth_date, timezone.localdate()) >= OWN_CONSENT_AGE
 
 
 @roles_required(PARENTS)
@@ -401,6 +489,8 @@ def consent_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     child = get_child_for_parent(request, pk)
     last = last_given_consent(child, request.user)
     details = getattr(last, "details", None) if last else None
+    if details is not None and details.erased_at is not None:
+        details = None  # erased after the retention: a form for ink, as before any consent
     filename, pdf = render_pdf(
         "families/pdf/consent.html",
         consent_document_context(request.user.organisation, details, child),
@@ -421,6 +511,8 @@ def consent_record_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     details = getattr(record, "details", None)
     if details is None or record.action != "given":
         raise Http404("У этой записи нет заполненного согласия")
+    if details.erased_at is not None:
+        raise Http404("Сведения этого согласия удалены по истечении срока хранения")
     filename, pdf = render_pdf(
         "families/pdf/consent.html",
         consent_document_context(request.user.organisation, details),

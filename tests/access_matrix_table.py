@@ -350,8 +350,14 @@ TABLE: dict[str, Row] = {
     "notices/students/publish/": post_only(roles(admin=to("/notices/"), outsider=to("/notices/"))),
     # GET: the form; an empty POST: the form again with «выберите способ связи».
     "my/children/<int:pk>/channel/": page(roles(parent=OK), args=STUDENT),
-    # GET: the consent form; an empty POST: the form with its errors.
+    # GET: the consent form; an empty POST: the form again, unfilled (filled wrongly: a 400,
+    # tests/families/test_consent_complete.py).
     "my/children/<int:pk>/consent/give/": page(roles(parent=OK), args=STUDENT),
+    # A student's own consent (from 14): the same
+    # (tests/families/test_student_consent_and_retention.py).
+    "my/consent/": page(roles(student=OK)),
+    # GET: the confirmation page; a POST without consent in force is refused on the form page.
+    "my/consent/withdraw/": Row(get=roles(student=OK), post=roles(student=to("/my/consent/"))),
     # GET: the confirmation page; a POST without consent in force is refused on the home page.
     "my/children/<int:pk>/consent/withdraw/": Row(
         get=roles(parent=OK), post=roles(parent=to("/my/")), args=STUDENT

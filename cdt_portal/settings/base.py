@@ -401,6 +401,13 @@ REMINDER_DAYS_BEFORE = env.int("REMINDER_DAYS_BEFORE", default=3)
 REMINDER_REPEAT_DAYS = env.int("REMINDER_REPEAT_DAYS", default=7)
 REMINDER_MAX = env.int("REMINDER_MAX", default=5)
 
+# A consent's identity and address data are erased this many days after it was withdrawn or the
+# student's studies ended (their account switched off): 152-ФЗ ст. 21 ч. 5 gives the operator 30
+# days, and the privacy policy (templates/accounts/privacy.html) and the consent's text say so.
+# The nightly job `families.tasks.erase_consent_data` does it
+# (tests/families/test_consent_retention.py).
+CONSENT_RETENTION_DAYS = env.int("CONSENT_RETENTION_DAYS", default=30)
+
 # The online questionnaire the registration request needs (section 4.5 of the regulation); the
 # request page links to it and asks the administrator to check that the link is still current.
 SFERUM_QUESTIONNAIRE_URL = env("SFERUM_QUESTIONNAIRE_URL", default="https://vk.cc/cnEOTn")

@@ -376,6 +376,8 @@ def test_parent_finds_the_chat_confirms_the_notice_and_gives_consent(tab, demo):
     page.get_by_role("button", name="Далее: проверить согласие").click()
     expect(page.get_by_text("Что будет дальше.")).to_be_visible()
     tab.assert_clean()
+    # The parent signs the consent with their password.
+    page.get_by_label("Ваш пароль от портала — это ваша подпись под согласием").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Подтверждаю: даю согласие").click()
     expect_message(page, f"{CHILD_NAME}: согласие")
     expect(page.get_by_text(f"дано {today()}", exact=True)).to_be_visible()

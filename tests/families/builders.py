@@ -1,6 +1,7 @@
 """Notices and consents built as the portal builds them."""
 
 from families.services import notice_publish
+from tests.factories import PASSWORD
 
 
 def make_notice(organisation, actor):
@@ -45,4 +46,37 @@ def give_consent(parent, student, *, ip_address=None):
         "child_birth_date": dt.date(2014, 6, 2),
         "authority_issued_on": dt.date(2014, 6, 20),
     }
-    return consent_give(parent=parent, student=student, details=details, ip_address=ip_address)
+    return consent_give(
+        parent=parent, student=student, details=details, password=PASSWORD, ip_address=ip_address
+    )
+
+
+def student_consent_details(birth_date):
+    """A student's own consent filled in as the services receive it: their name, date of birth,
+    address and passport."""
+    import datetime as dt
+
+    return {
+        "full_name": "Кузнецов Максим Андреевич",
+        "birth_date": birth_date,
+        "address": "г. Тверь, ул. Советская, д. 5, кв. 12",
+        "id_document": "passport",
+        "id_series": "28 25",
+        "id_number": "112233",
+        "id_issued_on": dt.date(2025, 7, 1),
+        "id_issued_by": "УМВД России по Тверской области",
+    }
+
+
+def years_ago(years: int, *, plus_days: int = 0):
+    """The date of birth of someone who turned `years` old `plus_days` days ago."""
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    try:
+        born = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        born = today.replace(year=today.year - years, day=28)
+    import datetime as dt
+
+    return born - dt.timedelta(days=plus_days)

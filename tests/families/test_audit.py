@@ -25,7 +25,13 @@ from families.models import (
 )
 from tests import audit_observer
 from tests.audit_observer import Audit, assert_entry
-from tests.families.builders import FILLED_CONSENT, give_consent
+from tests.factories import PASSWORD
+from tests.families.builders import (
+    FILLED_CONSENT,
+    give_consent,
+    student_consent_details,
+    years_ago,
+)
 
 # Each public function of families/services.py, and the audit action it writes.
 AUDITED_SERVICES = {
@@ -39,6 +45,9 @@ AUDITED_SERVICES = {
     "consent_record_paper": "consent.paper.given",  # or "consent.paper.withdrawn"
     "parent_deadline_set": "parent_deadline.set",
     "parent_reminders_run": "parent.reminded",  # one entry per letter, with its outcome
+    "student_consent_give": "consent.student.given",
+    "student_consent_withdraw": "consent.student.withdrawn",
+    "consent_data_erase": "consent.data.erased",  # one entry per consent erased
 }
 # Public functions that write no audit entry of their own, and why.
 NOT_AUDITED: dict[str, str] = {
@@ -143,7 +152,9 @@ def test_the_full_consent_online_and_on_paper_write_one_entry_each(
         "authority_issued_on": dt.date(2014, 6, 20),
     }
     audit = Audit()
-    given = services.consent_give(parent=parent, student=student, details=details, ip_address=None)
+    given = services.consent_give(
+        parent=parent, student=student, details=details, password=PASSWORD, ip_address=None
+    )
     text = ConsentText.objects.get()
     act = {"student": student.pk, "parent": parent.pk, "text_sha256": text.text_sha256}
     assert_entry(
@@ -172,6 +183,58 @@ def test_the_full_consent_online_and_on_paper_write_one_entry_each(
         obj=paper,
         organisation=organisation,
         data={**act, "method": "paper", "signed_on": on_paper.isoformat()},
+    )
+
+
+def test_a_students_own_consent_its_withdrawal_and_the_erasure_write_one_entry_each(
+    student, organisation
+):
+    audit = Audit()
+    given = services.student_consent_give(
+        student=student,
+        details=student_consent_details(years_ago(15)),
+        password=PASSWORD,
+        ip_address=None,
+    )
+    assert_entry(
+        audit.only(),
+        actor=student,
+        action="consent.student.given",
+        obj=given,
+        organisation=organisation,
+        data={
+            "student": student.pk,
+            "adult": False,
+            "text_sha256": ConsentText.objects.get().text_sha256,
+        },
+    )
+
+    audit = Audit()
+    withdrawn = services.student_consent_withdraw(student=student, ip_address=None)
+    assert_entry(
+        audit.only(),
+        actor=student,
+        action="consent.student.withdrawn",
+        obj=withdrawn,
+        organisation=organisation,
+        data={"student": student.pk},
+    )
+
+    audit = Audit()
+    later = timezone.now() + dt.timedelta(days=31)
+    assert services.consent_data_erase(now=later) == 1
+    assert_entry(
+        audit.only(),
+        actor=None,
+        action="consent.data.erased",
+        obj=given,
+        organisation=organisation,
+        data={
+            "student": student.pk,
+            "own": True,
+            "reason": "withdrawn",
+            "since": timezone.localtime(withdrawn.at).date().isoformat(),
+        },
     )
 
 

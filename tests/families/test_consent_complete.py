@@ -16,6 +16,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from families.models import ConsentDetails, ConsentRecord
 from families.services import consent_give, consent_record_paper, consent_withdraw
+from tests.factories import PASSWORD
 from tests.families.builders import FILLED_CONSENT as FILLED
 from tests.helpers import pdf_text as raw_pdf_text
 
@@ -55,7 +56,9 @@ def test_the_parent_fills_confirms_and_the_record_keeps_every_element(
     assert not ConsentRecord.objects.exists()
 
     before = AuditEntry.objects.count()
-    response = client.post(url, {**FILLED, "id_series": "28 12", "confirm": "1"})
+    response = client.post(
+        url, {**FILLED, "id_series": "28 12", "confirm": "1", "password": PASSWORD}
+    )
     assert response.status_code == 302 and response["Location"] == reverse("family_home")
     record = ConsentRecord.objects.get()
     assert (record.parent, record.student, record.action) == (parent, student, "given")
@@ -77,7 +80,9 @@ def test_the_parent_fills_confirms_and_the_record_keeps_every_element(
 def test_the_filled_pdf_contains_every_element_of_article_9_and_good_grammar(
     client, parent, student, located
 ):
-    consent_give(parent=parent, student=student, details=details_dict(), ip_address=None)
+    consent_give(
+        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+    )
     client.force_login(parent)
     response = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -152,15 +157,18 @@ def test_bad_input_gets_a_russian_message_and_stores_nothing(
 ):
     client.force_login(parent)
     url = reverse("consent_give", kwargs={"pk": student.pk})
-    response = client.post(url, {**FILLED, field: value, "confirm": "1"})
-    assert response.status_code == 200
+    response = client.post(url, {**FILLED, field: value, "confirm": "1", "password": PASSWORD})
+    # The form comes back with its message and a 400: nothing was recorded.
+    assert response.status_code == 400
     assert message in response.content.decode()
     assert not ConsentRecord.objects.exists()
     assert not AuditEntry.objects.filter(action="consent.given").exists()
 
 
 def test_withdrawing_asks_first_then_records(client, parent, student):
-    consent_give(parent=parent, student=student, details=details_dict(), ip_address=None)
+    consent_give(
+        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+    )
     client.force_login(parent)
     url = reverse("consent_withdraw", kwargs={"pk": student.pk})
     page = client.get(url).content.decode()
@@ -218,9 +226,15 @@ def test_refusals_write_nothing(parent, student, teacher, admin, organisation):
 
     stranger = UserFactory(organisation=organisation, roles=["parent"])
     with pytest.raises(PortalError):
-        consent_give(parent=stranger, student=student, details=details_dict(), ip_address=None)
+        consent_give(
+            parent=stranger,
+            student=student,
+            details=details_dict(),
+            password=PASSWORD,
+            ip_address=None,
+        )
     with pytest.raises(PortalError):
-        consent_give(parent=parent, student=student, details={}, ip_address=None)
+        consent_give(parent=parent, student=student, details={}, password=PASSWORD, ip_address=None)
     with pytest.raises(PortalError):
         consent_withdraw(parent=parent, student=student, ip_address=None)
     with pytest.raises(PortalError):
@@ -235,7 +249,9 @@ def test_refusals_write_nothing(parent, student, teacher, admin, organisation):
 def test_personal_data_is_for_the_parent_and_managers_only(
     client, parent, student, teacher, group, admin, outsider
 ):
-    record = consent_give(parent=parent, student=student, details=details_dict(), ip_address=None)
+    record = consent_give(
+        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+    )
     pdf_url = reverse("consent_record_pdf", kwargs={"pk": record.pk})
     # The teacher sees the state on the group's families page, not the data.
     client.force_login(teacher)
@@ -263,8 +279,15 @@ def test_the_confirmation_page_carries_the_form_through(client, parent, student)
     page = client.post(url, FILLED).content.decode()
     hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
     assert hidden["confirm"] == "1" and hidden["id_issued_on"] == "2015-03-17"
-    response = client.post(url, hidden)
-    assert response.status_code == 302
+    # The parent signs with their password: without it, or with a wrong one, the page comes
+    # back with a 400 and nothing is recorded.
+    for password in ("", "wrong"):
+        refused = client.post(url, {**hidden, "password": password})
+        assert refused.status_code == 400
+        assert "Неверный пароль. Согласие не записано." in refused.content.decode()
+        assert not ConsentRecord.objects.exists()
+    response = client.post(url, {**hidden, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("family_home")
     assert ConsentRecord.objects.get().details.id_issued_on == dt.date(2015, 3, 17)
 
 
@@ -276,6 +299,8 @@ def test_an_older_stored_text_is_not_the_edition_of_a_new_consent(parent, studen
         text=f"даю согласие {organisation.full_name}",
         text_sha256="0" * 64,
     )
-    record = consent_give(parent=parent, student=student, details=details_dict(), ip_address=None)
+    record = consent_give(
+        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+    )
     assert record.consent_text != old
     assert "передача (предоставление, доступ)" in record.consent_text.text

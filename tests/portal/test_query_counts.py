@@ -36,7 +36,7 @@ from families.models import (
 from families.selectors import current_student_notice
 from families.services import consent_give, student_notice_publish
 from onboarding.models import AmendmentItem, AmendmentState, SferumStatus, TeacherSferumStatus
-from tests.factories import GuardianshipFactory, UserFactory
+from tests.factories import PASSWORD, GuardianshipFactory, UserFactory
 from tests.families.builders import FILLED_CONSENT
 from tests.helpers import changed_outside_services
 
@@ -89,7 +89,9 @@ def world(organisation, director, admin, teacher, student, parent, group, regula
     student_notice_publish(
         organisation=organisation, actor=admin, text="Чат объединения — в «Сферуме»."
     )
-    consent_give(parent=parent, student=student, details=FILLED_CONSENT, ip_address=None)
+    consent_give(
+        parent=parent, student=student, details=FILLED_CONSENT, password=PASSWORD, ip_address=None
+    )
     # Every due date has passed, so the lists also mark and filter who is overdue (test data:
     # the services refuse a date in the past).
     past = timezone.localdate() - dt.timedelta(days=7)

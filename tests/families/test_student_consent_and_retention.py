@@ -1,0 +1,288 @@
+"""A student of 14 or older gives their own consent alongside the parent's (ГК РФ ст. 26), and
+the nightly job erases a consent's identity and address data once the retention after a
+withdrawal or after the end of studies has passed (152-ФЗ ст. 21 ч. 5), keeping the act and
+its dates, audited. The clock is moved by passing `now` to the job's service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.services import person_set_active
+from cdt_portal.models import AuditEntry
+from families import tasks
+from families.models import (
+    CONSENT_DETAIL_FIELDS,
+    STUDENT_CONSENT_FIELDS,
+    ConsentDetails,
+    ConsentRecord,
+    StudentConsent,
+)
+from families.services import consent_data_erase, consent_withdraw, student_consent_give
+from tests.factories import PASSWORD
+from tests.families.builders import (
+    FILLED_CONSENT,
+    give_consent,
+    student_consent_details,
+    years_ago,
+)
+
+
+def form_data(birth_date: dt.date, password: str = PASSWORD) -> dict:
+    data = student_consent_details(birth_date)
+    return {
+        **data,
+        "birth_date": birth_date.isoformat(),
+        "id_issued_on": data["id_issued_on"].isoformat(),
+        "id_series": "2825",
+        "password": password,
+    }
+
+
+# --- the student's own consent -----------------------------------------------------------------
+
+
+def test_a_15_year_old_gives_own_consent_with_the_password(client, student):
+    client.force_login(student)
+    url = reverse("student_consent")
+    page = client.get(url)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "С 14 лет вы даёте согласие на обработку своих персональных данных сами" in text
+    assert "статья 26 Гражданского кодекса РФ" in text
+
+    response = client.post(url, form_data(years_ago(15)), REMOTE_ADDR="10.0.0.15")
+    assert response.status_code == 302 and response["Location"] == url
+    row = StudentConsent.objects.get()
+    assert (row.student, row.action, row.ip_address) == (student, "given", "10.0.0.15")
+    assert (row.full_name, row.birth_date) == ("Кузнецов Максим Андреевич", years_ago(15))
+    assert (row.id_series, row.id_number) == ("28 25", "112233")
+    # The parent's consent is a separate act and is not touched.
+    assert not ConsentRecord.objects.exists()
+    entry = AuditEntry.objects.get(action="consent.student.given")
+    assert entry.actor_id == student.pk and entry.ip_address == "10.0.0.15"
+    # Nothing personal in the log.
+    assert "112233" not in str(entry.data) and "Советская" not in str(entry.data)
+
+    shown = client.get(url).content.decode()
+    assert f"Ваше согласие дано {timezone.localdate():%d.%m.%Y}." in shown
+    home = client.get(reverse("family_home")).content.decode()
+    assert reverse("student_consent") in home
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "password", "field", "message"),
+    [
+        (
+            years_ago(14, plus_days=-1),  # 14 tomorrow
+            PASSWORD,
+            "birth_date",
+            "Вам нет 14 лет: согласие на обработку ваших персональных данных даёт родитель",
+        ),
+        (years_ago(15), "wrong", "password", "Неверный пароль. Согласие не записано."),
+        (years_ago(15), "", "password", "Обязательное поле."),
+    ],
+)
+def test_under_14_or_a_wrong_password_is_refused_and_nothing_is_written(
+    client, student, birth_date, password, field, message
+):
+    client.force_login(student)
+    response = client.post(reverse("student_consent"), form_data(birth_date, password))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not StudentConsent.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="consent.").exists()
+
+
+def test_the_14th_birthday_is_old_enough(student):
+    row = student_consent_give(
+        student=student,
+        details=student_consent_details(years_ago(14)),
+        password=PASSWORD,
+        ip_address=None,
+    )
+    assert row.action == "given"
+
+
+def test_only_a_student_has_the_page(client, parent, teacher):
+    for person in (parent, teacher):
+        client.force_login(person)
+        assert client.get(reverse("student_consent")).status_code == 403
+
+
+def test_the_student_withdraws_and_a_second_withdrawal_changes_nothing(client, student):
+    student_consent_give(
+        student=student,
+        details=student_consent_details(years_ago(16)),
+        password=PASSWORD,
+        ip_address=None,
+    )
+    client.force_login(student)
+    url = reverse("student_consent_withdraw")
+    assert "Подтверждаю: отзываю согласие" in client.get(url).content.decode()
+    response = client.post(url)
+    assert response.status_code == 302 and response["Location"] == reverse("student_consent")
+    assert list(StudentConsent.objects.values_list("action", flat=True)) == [
+        "given",
+        "withdrawn",
+    ]
+    again = client.post(url, follow=True)
+    assert "Ваше согласие не действует: отзывать нечего." in again.content.decode()
+    assert StudentConsent.objects.count() == 2
+
+
+def test_the_parents_confirmation_says_a_child_of_14_consents_too(client, parent, student):
+    client.force_login(parent)
+    url = reverse("consent_give", kwargs={"pk": student.pk})
+    older = client.post(url, {**FILLED_CONSENT, "child_birth_date": years_ago(15).isoformat()})
+    assert older.status_code == 200
+    assert "Ребёнку исполнилось 14 лет" in older.content.decode()
+    born = years_ago(9)
+    younger = client.post(
+        url,
+        {
+            **FILLED_CONSENT,
+            "child_birth_date": born.isoformat(),
+            "authority_issued_on": (born + dt.timedelta(days=20)).isoformat(),
+        },
+    )
+    assert younger.status_code == 200
+    assert "Ребёнку исполнилось 14 лет" not in younger.content.decode()
+
+
+# --- the retention -----------------------------------------------------------------------------
+
+RETENTION = dt.timedelta(days=settings.CONSENT_RETENTION_DAYS)
+
+
+def identity(details: ConsentDetails) -> dict:
+    return {name: getattr(details, name) for name in CONSENT_DETAIL_FIELDS}
+
+
+def test_a_withdrawn_consents_identity_is_erased_after_the_retention_and_audited(
+    parent, student, organisation
+):
+    given = give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    kept = identity(ConsentDetails.objects.get(record=given))
+    assert kept["id_number"] == "345678"
+
+    # A day before the retention has passed: nothing is erased.
+    assert consent_data_erase(now=withdrawn.at + RETENTION - dt.timedelta(days=1)) == 0
+    assert identity(ConsentDetails.objects.get(record=given)) == kept
+    assert not AuditEntry.objects.filter(action="consent.data.erased").exists()
+
+    later = withdrawn.at + RETENTION + dt.timedelta(hours=1)
+    assert consent_data_erase(now=later) == 1
+    details = ConsentDetails.objects.get(record=given)
+    blank = {
+        name: None if name in ("id_issued_on", "child_birth_date", "authority_issued_on") else ""
+        for name in CONSENT_DETAIL_FIELDS
+    }
+    assert identity(details) == blank
+    assert details.erased_at == later
+    # The acts, their way and their dates stay.
+    assert list(ConsentRecord.objects.order_by("at", "pk").values_list("action", "at")) == [
+        ("given", given.at),
+        ("withdrawn", withdrawn.at),
+    ]
+    assert (details.method, details.signed_on) == ("online", timezone.localdate())
+    entry = AuditEntry.objects.get(action="consent.data.erased")
+    assert entry.actor_id is None and entry.organisation_id == organisation.pk
+    assert entry.object_id == str(given.pk)
+    assert entry.data == {
+        "student": student.pk,
+        "own": False,
+        "reason": "withdrawn",
+        "since": timezone.localtime(withdrawn.at).date().isoformat(),
+    }
+
+    # The next night finds nothing more to do.
+    assert consent_data_erase(now=later + dt.timedelta(days=1)) == 0
+    assert AuditEntry.objects.filter(action="consent.data.erased").count() == 1
+
+
+def test_a_consent_given_again_after_a_withdrawal_keeps_its_own_details(parent, student):
+    first = give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    again = give_consent(parent, student)
+    assert consent_data_erase(now=withdrawn.at + RETENTION + dt.timedelta(days=1)) == 1
+    assert ConsentDetails.objects.get(record=first).erased_at is not None
+    fresh = ConsentDetails.objects.get(record=again)
+    assert fresh.erased_at is None and fresh.id_number == "345678"
+
+
+def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_retention(
+    admin, parent, student
+):
+    given = give_consent(parent, student)
+    own = student_consent_give(
+        student=student,
+        details=student_consent_details(years_ago(15)),
+        password=PASSWORD,
+        ip_address=None,
+    )
+    person_set_active(person=student, actor=admin, active=False)
+    left = AuditEntry.objects.get(action="person.deactivated").at
+
+    assert consent_data_erase(now=left + RETENTION - dt.timedelta(minutes=1)) == 0
+    assert consent_data_erase(now=left + RETENTION + dt.timedelta(minutes=1)) == 2
+    assert ConsentDetails.objects.get(record=given).parent_full_name == ""
+    own.refresh_from_db()
+    assert {name: getattr(own, name) for name in STUDENT_CONSENT_FIELDS} == {
+        name: None if name in ("birth_date", "id_issued_on") else ""
+        for name in STUDENT_CONSENT_FIELDS
+    }
+    assert sorted(
+        AuditEntry.objects.filter(action="consent.data.erased").values_list(
+            "data__own", "data__reason"
+        )
+    ) == [(False, "studies_ended"), (True, "studies_ended")]
+
+
+def test_a_student_switched_back_on_keeps_the_consent(admin, parent, student):
+    give_consent(parent, student)
+    person_set_active(person=student, actor=admin, active=False)
+    person_set_active(person=student, actor=admin, active=True)
+    assert consent_data_erase(now=timezone.now() + RETENTION * 2) == 0
+    assert ConsentDetails.objects.get().erased_at is None
+
+
+def test_the_managers_pdf_of_an_erased_consent_is_gone_and_the_list_says_so(
+    client, admin, parent, student
+):
+    given = give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    later = withdrawn.at + RETENTION + dt.timedelta(days=1)
+    consent_data_erase(now=later)
+    client.force_login(admin)
+    pdf = client.get(reverse("consent_record_pdf", kwargs={"pk": given.pk}))
+    assert pdf.status_code == 404
+    listing = client.get(reverse("consents")).content.decode()
+    assert f"(сведения удалены {timezone.localtime(later):%d.%m.%Y})" in listing
+
+
+def test_the_nightly_task_runs_the_erasure(parent, student):
+    given = give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    ConsentRecord.objects.filter(pk=withdrawn.pk).update(
+        at=timezone.now() - RETENTION - dt.timedelta(days=1)
+    )
+    ConsentRecord.objects.filter(pk=given.pk).update(
+        at=timezone.now() - RETENTION - dt.timedelta(days=2)
+    )
+    tasks.erase_consent_data.call_local()
+    assert ConsentDetails.objects.get(record=given).erased_at is not None
+
+
+def test_the_privacy_policy_states_the_erasure_and_the_students_own_consent(client, parent):
+    client.force_login(parent)
+    text = client.get(reverse("privacy")).content.decode()
+    days = settings.CONSENT_RETENTION_DAYS
+    assert f"через {days} дней после отзыва согласия или после окончания обучения" in text
+    assert "портал каждую ночь автоматически удаляет из согласий" in text
+    assert "обучающийся, достигший 14 лет, даёт и собственное согласие" in text
