@@ -424,6 +424,9 @@ class ImportBatch(models.Model):
 class UserRole(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_roles")
     role = models.CharField(_("роль"), max_length=20, choices=Role.choices)
+    # When the role was given: a new member of staff's clock for the documents they must read
+    # (`Document.new_staff_days`). Empty for roles given before this was recorded.
+    granted_at = models.DateTimeField(_("назначена"), auto_now_add=True, null=True)
 
     class Meta:
         verbose_name = _("роль")

@@ -13,6 +13,7 @@ ACTION_LABELS = {
     "version.deadline_set": "Изменён срок ознакомления",
     "acknowledgement.confirmed": "Ознакомление подтверждено в портале",
     "acknowledgement.paper_recorded": "Ознакомление записано по бумажному листу",
+    "agreement.refused": "Отказ от простой электронной подписи: только на бумаге",
 }
 
 

@@ -4,6 +4,7 @@ How the sheet is built in parts, stored, found and cleaned up is `sheet.py`."""
 from __future__ import annotations
 
 import gc
+import json
 import re
 import zoneinfo
 from dataclasses import asdict, dataclass
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from cdt_portal.markup import render_markdown
-from cdt_portal.pdf import ARCHIVAL, join_pdfs, render_pdf
+from cdt_portal.pdf import ARCHIVAL, Attachment, join_pdfs, render_pdf
 
 from .models import AckMethod, Acknowledgement, DocumentVersion
 from .selectors import counted_version_ids, readers
@@ -100,15 +101,16 @@ def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRo
         .select_related("person")
         .only(
             "person_id", "version_id", "method", "acknowledged_on", "recorded_at",
-            *(f"person__{name}" for name in SHEET_PERSON_FIELDS),
+            "agreement_id", *(f"person__{name}" for name in SHEET_PERSON_FIELDS),
         )
         .annotate(version_number=F("version__number"))
         .order_by("version__number")
     }  # fmt: skip
-    people = {p.pk: p for p in readers(version.document.organisation).only(*SHEET_PERSON_FIELDS)}
+    people = {p.pk: p for p in readers(version.document).only(*SHEET_PERSON_FIELDS)}
     people.update({pk: ack.person for pk, ack in acks.items()})
     zone = zoneinfo.ZoneInfo(version.document.organisation.time_zone)
     rows = []
+    bases = basis_order(acks.values())
     for number, person in enumerate(sorted(people.values(), key=russian_sort_key), start=1):
         ack = None if blank else acks.get(person.pk)
         date = note = ""
@@ -116,12 +118,110 @@ def sheet_rows(version: DocumentVersion, *, blank: bool = False) -> list[SheetRo
             date = f"{ack.acknowledged_on:%d.%m.%Y}"
             if ack.method == AckMethod.ONLINE:
                 at = timezone.localtime(ack.recorded_at, zone)
-                note = f"подтверждено в портале {at:%d.%m.%Y}{NBSP}{at:%H:%M}"
+                marker = basis_marker(ack.agreement_id, bases)
+                note = f"подтверждено в портале {at:%d.%m.%Y}{NBSP}{at:%H:%M}{NBSP}{marker}"
             if ack.version_id != version.pk:
                 note = f"{note}; " if note else ""
                 note += f"с редакцией{NBSP}{ack.version_number} (изменения редакционные)"
         rows.append(SheetRow(number, person.full_name, person.position, date, note))
     return rows
+
+
+# The basis of an online confirmation, stated in a footnote under the sheet (63-ФЗ ст. 6 ч. 2,
+# ст. 9): the agreement on the простая электронная подпись the person accepted, or, before the
+# organisation had one, only the password. One marker for each basis, in the order of first use.
+def basis_order(acks) -> list[int | None]:
+    """The bases of the online confirmations among `acks` (agreement version ids; None: no
+    agreement), each once, the agreements by id and the confirmations without one last."""
+    bases = {ack.agreement_id for ack in acks if ack.method == AckMethod.ONLINE}
+    return sorted(b for b in bases if b is not None) + ([None] if None in bases else [])
+
+
+def basis_marker(agreement_id: int | None, bases: list[int | None]) -> str:
+    return "*" * (bases.index(agreement_id) + 1)
+
+
+def basis_footnotes(version: DocumentVersion) -> list[str]:
+    """The footnotes of the sheet of `version`, one per basis, in the order of `basis_order`."""
+    acks = Acknowledgement.objects.filter(
+        version__in=counted_version_ids(version), method=AckMethod.ONLINE
+    ).only("method", "agreement_id")
+    bases = basis_order(acks)
+    agreements = DocumentVersion.objects.in_bulk([b for b in bases if b is not None])
+    notes = []
+    for index, basis in enumerate(bases, start=1):
+        marker = "*" * index
+        if basis is None:
+            notes.append(
+                f"{marker} Подтверждено в портале паролем работника, до принятия им соглашения "
+                "об использовании простой электронной подписи."
+            )
+        else:
+            agreement = agreements[basis]
+            notes.append(
+                f"{marker} Подтверждено простой электронной подписью в портале, соглашение "
+                f"от {agreement.order_date:%d.%m.%Y} («{agreement.title}», приказ "
+                f"№{NBSP}{agreement.order_number}), принятое работником в портале."
+            )
+    return notes
+
+
+CONFIRMATION_LOG = "confirmations.json"
+
+
+def confirmation_log(version: DocumentVersion) -> bytes:
+    """The machine-readable log the stored sheet carries (PDF/A-3 associated file): every
+    acknowledgement that counts for the version, with who, when, how, which text (its SHA-256),
+    on which agreement on the простая электронная подпись and from which address. JSON, UTF-8,
+    one object; what it says can be checked against the portal's records."""
+    acks = (
+        Acknowledgement.objects.filter(version__in=counted_version_ids(version))
+        .select_related("person", "recorded_by", "version", "agreement")
+        .order_by("recorded_at", "pk")
+    )
+    document = version.document
+    log = {
+        "document": {"code": document.code, "title": version.title, "kind": document.kind},
+        "version": {
+            "number": version.number,
+            "order": version.order_label,
+            "text_sha256": version.text_sha256,
+        },
+        "organisation": document.organisation.full_name,
+        "confirmations": [
+            {
+                "person": {"id": ack.person_id, "full_name": ack.person.full_name},
+                "method": ack.method,
+                "acknowledged_on": ack.acknowledged_on.isoformat(),
+                "recorded_at": ack.recorded_at.isoformat(),
+                "recorded_by": ack.recorded_by.full_name,
+                "version": ack.version.number,
+                "text_sha256": ack.text_sha256,
+                "agreement": (
+                    {
+                        "version_id": ack.agreement_id,
+                        "order": ack.agreement.order_label,
+                        "text_sha256": ack.agreement.text_sha256,
+                    }
+                    if ack.agreement_id
+                    else None
+                ),
+                "ip_address": ack.ip_address,
+            }
+            for ack in acks
+        ],
+    }
+    return json.dumps(log, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def confirmation_log_attachment(version: DocumentVersion) -> Attachment:
+    return Attachment(
+        CONFIRMATION_LOG,
+        confirmation_log(version),
+        mime="application/json",
+        description=f"Журнал подтверждений ознакомления: {version.title}, "
+        f"редакция {version.number}",
+    )
 
 
 def _common(version: DocumentVersion) -> dict:
@@ -202,6 +302,8 @@ def columns_css(columns: dict[str, str]) -> str:
 def sheet_context(version: DocumentVersion, *, blank: bool = False) -> dict:
     rows = [asdict(r) for r in sheet_rows(version, blank=blank)]
     context = {**_common(version), "rows": rows, "columns": sheet_columns(rows)}
+    # Under the last part's table (`sheet.sheet_plan` keeps them for the last part only).
+    context["footnotes"] = [] if blank else basis_footnotes(version)
     context["meta"]["title"] = context["sheet_title"].replace(NBSP, " ")
     return context
 

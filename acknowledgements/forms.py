@@ -4,10 +4,12 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import STAFF_ROLES, Role, StudyGroup, User
 from cdt_portal.markup import IMAGES_REFUSED, image_sources
 
-from .models import DocumentVersion
+from .models import REGULATION_CODE, Audience, DocumentKind, DocumentVersion
+
+TEXT_HELP_ID = "version-text-help"
 
 
 class ConfirmForm(forms.Form):
@@ -21,6 +23,116 @@ class ConfirmForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text=_("Пароль нужен ещё раз, чтобы подтверждение было именно вашим."),
     )
+
+    def __init__(self, *args, document=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The regulation keeps its words; the agreement is accepted; any other act is read.
+        if document is not None and document.is_agreement:
+            self.fields["read"].label = _("Соглашение прочитал(а) и принимаю")
+            self.fields["read"].error_messages["required"] = _(
+                "Отметьте, что вы принимаете соглашение."
+            )
+        elif document is not None and document.code != REGULATION_CODE:
+            self.fields["read"].label = _("С документом ознакомлен(а)")
+            self.fields["read"].error_messages["required"] = _(
+                "Отметьте, что вы ознакомились с документом."
+            )
+
+
+DATE_INPUT = {
+    "widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    "input_formats": ["%Y-%m-%d", "%d.%m.%Y"],
+}
+
+
+class DocumentForm(forms.Form):
+    """A new local act: what it is, who must read it and by when, and its first draft."""
+
+    title = forms.CharField(label=_("Название"), max_length=500)
+    kind = forms.ChoiceField(label=_("Вид документа"), choices=DocumentKind.choices)
+    audience = forms.ChoiceField(
+        label=_("Кто знакомится"),
+        choices=Audience.choices,
+        initial=Audience.ALL_STAFF,
+        widget=forms.RadioSelect,
+        help_text=_("«Все сотрудники» — педагоги и администраторы; руководитель утверждает."),
+    )
+    audience_roles = forms.MultipleChoiceField(
+        label=_("Роли"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    audience_groups = forms.ModelMultipleChoiceField(
+        label=_("Объединения (их педагоги)"),
+        queryset=StudyGroup.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    audience_people = forms.ModelMultipleChoiceField(
+        label=_("Сотрудники"),
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    read_by = forms.DateField(label=_("Срок ознакомления"), required=False, **DATE_INPUT)
+    new_staff_days = forms.IntegerField(
+        label=_("Новым сотрудникам — в течение, дней"),
+        required=False,
+        min_value=1,
+        max_value=365,
+        help_text=_("Отсчёт — со дня, когда человеку назначена роль сотрудника."),
+    )
+    order_number = forms.CharField(label=_("Номер приказа"), max_length=50)
+    order_date = forms.DateField(label=_("Дата приказа"), **DATE_INPUT)
+    approver_position = forms.CharField(label=_("Должность утверждающего"), max_length=200)
+    approver_name = forms.CharField(label=_("Утверждающий (инициалы и фамилия)"), max_length=200)
+    text = forms.CharField(
+        label=_("Текст документа"),
+        widget=forms.Textarea(attrs={"rows": 16, "aria-describedby": TEXT_HELP_ID}),
+    )
+
+    def __init__(self, *args, organisation, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["audience_roles"].choices = [
+            (role, label) for role, label in Role.choices if role in STAFF_ROLES
+        ]
+        self.fields["audience_groups"].queryset = StudyGroup.objects.filter(
+            organisation=organisation
+        ).order_by("name")
+        people = User.objects.active_in(organisation).with_role(*STAFF_ROLES)
+        self.fields["audience_people"].queryset = people.order_by(
+            "last_name", "first_name", "patronymic"
+        )
+        self.fields["audience_people"].label_from_instance = lambda p: p.full_name
+
+    def clean_read_by(self):
+        value = self.cleaned_data["read_by"]
+        if value is not None and value < timezone.localdate():
+            raise forms.ValidationError(
+                _("Срок ознакомления не может быть раньше сегодняшнего дня.")
+            )
+        return value
+
+    def clean_order_date(self) -> dt.date:
+        value = self.cleaned_data["order_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError(_("Дата приказа не может быть позже сегодняшней."))
+        return value
+
+    def clean_text(self) -> str:
+        value = self.cleaned_data["text"]
+        if image_sources(value):
+            raise forms.ValidationError(IMAGES_REFUSED)
+        return value
+
+    def clean(self):
+        data = super().clean()
+        needed = {
+            Audience.ROLES: ("audience_roles", _("Отметьте хотя бы одну роль.")),
+            Audience.GROUPS: ("audience_groups", _("Отметьте хотя бы одно объединение.")),
+            Audience.PEOPLE: ("audience_people", _("Отметьте хотя бы одного сотрудника.")),
+        }.get(data.get("audience"))
+        if needed and not data.get(needed[0]):
+            self.add_error(needed[0], needed[1])
+        return data
 
 
 class PaperForm(forms.Form):
@@ -40,9 +152,6 @@ class PaperForm(forms.Form):
         self.fields["person"].queryset = people
         self.fields["person"].empty_label = _("— выберите сотрудника —")
         self.fields["person"].label_from_instance = lambda p: p.full_name
-
-
-TEXT_HELP_ID = "version-text-help"
 
 
 class VersionForm(forms.ModelForm):

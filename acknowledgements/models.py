@@ -15,16 +15,69 @@ from cdt_portal.models import Delivery
 
 REGULATION_CODE = "sferum"
 REGULATION_TITLE = "Положение об использовании ИКОП «Сферум»"
+# The institution's agreement on the простая электронная подпись (63-ФЗ ст. 6 ч. 2, ст. 9): a
+# document like the others, accepted once with the password before any online confirmation.
+AGREEMENT_CODE = "esign-agreement"
+AGREEMENT_TITLE = "Соглашение об использовании простой электронной подписи"
+
+
+class DocumentKind(models.TextChoices):
+    REGULATION = "regulation", _("положение")
+    RULES = "rules", _("правила")
+    INSTRUCTION = "instruction", _("инструкция")
+    POLICY = "policy", _("политика")
+    AGREEMENT = "agreement", _("соглашение об электронной подписи")
+    OTHER = "other", _("иной локальный акт")
+
+
+# How long the approving order of each kind is kept (Перечень типовых управленческих архивных
+# документов, приказ Росархива от 20.12.2019 № 236): every local act here is approved by an
+# order on core activity, kept permanently (ст. 19а); the sheet is kept with its act.
+STORAGE_TERM = {
+    kind: "постоянно (приказ по основной деятельности, ст. 19а Перечня, приказ Росархива "
+    "от 20.12.2019 № 236)"
+    for kind in DocumentKind.values
+}
+
+
+class Audience(models.TextChoices):
+    ALL_STAFF = "all", _("все сотрудники")
+    ROLES = "roles", _("сотрудники с ролями")
+    GROUPS = "groups", _("педагоги объединений")
+    PEOPLE = "people", _("названные сотрудники")
 
 
 class Document(models.Model):
-    """A local act of the organisation that staff must read, e.g. the Sferum regulation."""
+    """A local act of the organisation that staff must read (ТК РФ ст. 22 ч. 2, ст. 68 ч. 3):
+    the Sferum regulation, the agreement on the простая электронная подпись, any other act.
+    Who must read it is the audience: all staff (teachers and administrators: the director
+    approves and is not on the sheet), staff with some roles, the teachers of some groups, or
+    named people (`selectors.readers`)."""
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="documents"
     )
     code = models.SlugField(_("код"), default=REGULATION_CODE)
     title = models.CharField(_("название"), max_length=500)
+    kind = models.CharField(
+        _("вид"), max_length=20, choices=DocumentKind.choices, default=DocumentKind.REGULATION
+    )
+    audience = models.CharField(
+        _("кто знакомится"), max_length=10, choices=Audience.choices, default=Audience.ALL_STAFF
+    )
+    audience_roles = models.JSONField(_("роли"), default=list, blank=True)
+    audience_groups = models.ManyToManyField(
+        "accounts.StudyGroup", blank=True, related_name="+", verbose_name=_("объединения")
+    )
+    audience_people = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", verbose_name=_("сотрудники")
+    )
+    # «Новым сотрудникам — в течение N дней»: a person who gets a staff role later has this
+    # many days from that day (`selectors.my_documents`).
+    new_staff_days = models.PositiveSmallIntegerField(
+        _("новым сотрудникам — в течение, дней"), null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("добавлен"), auto_now_add=True, null=True)
 
     class Meta:
         verbose_name = _("документ")
@@ -35,6 +88,34 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def storage_term(self) -> str:
+        return STORAGE_TERM[self.kind]
+
+    @property
+    def is_agreement(self) -> bool:
+        return self.kind == DocumentKind.AGREEMENT
+
+
+class PaperOnly(models.Model):
+    """A person who refused the agreement on the простая электронная подпись: «только на
+    бумаге». Their confirmations go through the paper record; cleared when they accept it."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="paper_only"
+    )
+    marked_at = models.DateTimeField(_("отмечено"), auto_now_add=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("только на бумаге")
+        verbose_name_plural = _("только на бумаге")
+
+    def __str__(self) -> str:
+        return f"{self.person}: только на бумаге"
 
 
 class VersionStatus(models.TextChoices):
@@ -240,6 +321,17 @@ class Acknowledgement(models.Model):
     ip_address = models.GenericIPAddressField(_("IP-адрес"), null=True, blank=True)
     user_agent = models.CharField(_("браузер"), max_length=500, blank=True)
     text_sha256 = models.CharField(_("SHA-256 прочитанного текста"), max_length=64)
+    # The accepted version of the agreement on the простая электронная подпись an online
+    # confirmation relied on (none: on paper, the agreement itself, or confirmed before the
+    # organisation had an agreement). The sheet states it as the confirmation's basis.
+    agreement = models.ForeignKey(
+        "DocumentVersion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("соглашение о простой электронной подписи"),
+    )
 
     class Meta:
         verbose_name = _("ознакомление")

@@ -12,7 +12,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from accounts.messenger import names_vk
-from accounts.models import Messenger, Organisation, Role, User
+from accounts.models import Messenger, Organisation, Role, StudyGroup, User
 from cdt_portal import outbox
 from cdt_portal.audit import history
 from cdt_portal.models import AuditEntry, Delivery, Job
@@ -22,10 +22,14 @@ from cdt_portal.reminder_schedule import reminder_due
 
 from .diff import ParagraphDiff, paragraph_diff
 from .models import (
+    AGREEMENT_CODE,
     REGULATION_CODE,
     TRANSITIONS,
     Acknowledgement,
+    Audience,
+    Document,
     DocumentVersion,
+    PaperOnly,
     ReminderRun,
     VersionStatus,
 )
@@ -33,11 +37,10 @@ from .models import (
 READER_ROLES = (Role.TEACHER, Role.ADMIN)
 
 
-def readers(organisation: Organisation) -> QuerySet[User]:
-    """Staff asked to read a document: teachers and the platform administrators.
-
-    The director approves the document and is not on the sheet, as in the seed.
-    """
+def staff(organisation: Organisation) -> QuerySet[User]:
+    """The staff a document for all staff asks to read: teachers and the platform
+    administrators. The director approves the documents and is not on the sheet, as in the
+    seed."""
     return (
         User.objects.active_in(organisation)
         .with_role(*READER_ROLES)
@@ -45,8 +48,27 @@ def readers(organisation: Organisation) -> QuerySet[User]:
     )
 
 
-def is_reader(user: User) -> bool:
-    return user.is_active and user.has_role(*READER_ROLES)
+def readers(document: Document) -> QuerySet[User]:
+    """The active people of the document's organisation asked to read it, by its audience."""
+    people = staff(document.organisation)
+    if document.audience == Audience.ROLES:
+        people = (
+            User.objects.active_in(document.organisation)
+            .with_role(*document.audience_roles)
+            .order_by("last_name", "first_name", "patronymic")
+        )
+    elif document.audience == Audience.GROUPS:
+        taught = StudyGroup.teachers.through.objects.filter(
+            studygroup__in=document.audience_groups.all()
+        )
+        people = people.filter(pk__in=taught.values("user_id"))
+    elif document.audience == Audience.PEOPLE:
+        people = people.filter(pk__in=document.audience_people.values("pk"))
+    return people
+
+
+def is_reader(user: User, document: Document) -> bool:
+    return readers(document).filter(pk=user.pk).exists()
 
 
 def current_version(
@@ -114,6 +136,35 @@ def counted_version_ids(version: DocumentVersion) -> list[int]:
 
 
 @dataclass(frozen=True)
+class AgreementState:
+    """A person and the organisation's agreement on the простая электронная подпись: the
+    version in force (None: the organisation has none yet), the person's acceptance of it
+    (an online acknowledgement counting for it) and whether they refused it («только на
+    бумаге»)."""
+
+    in_force: DocumentVersion | None
+    accepted: Acknowledgement | None
+    paper_only: bool
+
+
+def agreement_state(person: User) -> AgreementState:
+    in_force = current_version(person.organisation, AGREEMENT_CODE)
+    accepted = None
+    if in_force is not None:
+        accepted = (
+            Acknowledgement.objects.filter(version__in=counted_version_ids(in_force), person=person)
+            .select_related("version")
+            .order_by("-version__number")
+            .first()
+        )
+    return AgreementState(
+        in_force=in_force,
+        accepted=accepted,
+        paper_only=PaperOnly.objects.filter(person=person).exists(),
+    )
+
+
+@dataclass(frozen=True)
 class ReadingStatus:
     version: DocumentVersion | None
     acknowledgement: Acknowledgement | None
@@ -140,12 +191,12 @@ def reading_status(
         must_read=version is not None
         and ack is None
         and version.allows("confirm")
-        and is_reader(person),
+        and is_reader(person, version.document),
     )
 
 
 def pending_readers(version: DocumentVersion) -> QuerySet[User]:
-    return readers(version.document.organisation).exclude(
+    return readers(version.document).exclude(
         acknowledgements__version__in=counted_version_ids(version)
     )
 
@@ -166,17 +217,18 @@ def is_overdue(version: DocumentVersion, today: dt.date | None = None) -> bool:
 def acknowledgement_progress(
     version: DocumentVersion | None, organisation: Organisation
 ) -> Progress:
-    """Staff who confirmed `version`, of all staff asked to read it."""
-    staff = readers(organisation)
+    """Staff who confirmed `version`, of all staff asked to read it (before any version is in
+    force: of all staff)."""
+    people = readers(version.document) if version is not None else staff(organisation)
     if version is None:
-        return Progress(0, staff.count())
+        return Progress(0, people.count())
     confirmed = (
-        Acknowledgement.objects.filter(version__in=counted_version_ids(version), person__in=staff)
+        Acknowledgement.objects.filter(version__in=counted_version_ids(version), person__in=people)
         .values("person")
         .distinct()
         .count()
     )
-    return Progress(confirmed, staff.count())
+    return Progress(confirmed, people.count())
 
 
 def organisation_versions(organisation: Organisation) -> QuerySet[DocumentVersion]:
@@ -205,7 +257,7 @@ def acknowledgement_rows(version: DocumentVersion, *, status: str, query: str) -
         .order_by("-version__number"),
         to_attr="version_acks",
     )
-    people = readers(version.document.organisation).prefetch_related(acks)
+    people = readers(version.document).prefetch_related(acks)
     if status == AckFilter.CONFIRMED:
         people = people.filter(acknowledgements__version__in=counted).distinct()
     elif status == AckFilter.PENDING:
@@ -426,3 +478,104 @@ def scheduled_targets(
         ):
             due.append(person)
     return due
+
+
+# Documents, plural ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """A document on the managers' list: its version in force (None: not approved yet), its
+    open draft, and how many of the people asked to read it have."""
+
+    document: Document
+    version: DocumentVersion | None
+    draft: DocumentVersion | None
+    progress: Progress
+
+
+def organisation_documents(organisation: Organisation) -> list[DocumentRow]:
+    """Every document of the organisation, the regulation and the agreement first, then by
+    title. A few queries a document: an institution has tens of acts, not thousands."""
+    documents = sorted(
+        Document.objects.filter(organisation=organisation),
+        key=lambda d: (d.code != REGULATION_CODE, not d.is_agreement, d.title),
+    )
+    rows = []
+    for document in documents:
+        versions = list(document.versions.order_by("-number"))
+        version = next((v for v in versions if v.status == VersionStatus.APPROVED), None)
+        draft = next(
+            (v for v in versions if v.status in (VersionStatus.DRAFT, VersionStatus.APPROVING)),
+            None,
+        )
+        if version is not None:
+            version.document = document
+            progress = acknowledgement_progress(version, organisation)
+        else:
+            progress = Progress(0, readers(document).count())
+        rows.append(DocumentRow(document, version, draft, progress))
+    return rows
+
+
+@dataclass(frozen=True)
+class MyDocument:
+    """A document a member of staff is asked to read: the version in force, their
+    acknowledgement of it (None: still to read), their own due date and whether it passed."""
+
+    document: Document
+    version: DocumentVersion
+    acknowledgement: Acknowledgement | None
+    due: dt.date | None
+    overdue: bool
+
+
+def staff_since(person: User) -> dt.datetime | None:
+    """When the person first got a staff role (None: before this was recorded)."""
+    granted = [
+        r.granted_at
+        for r in person.user_roles.filter(role__in=READER_ROLES)
+        if r.granted_at is not None
+    ]
+    return min(granted) if granted else None
+
+
+def personal_due(version: DocumentVersion, since: dt.datetime | None) -> dt.date | None:
+    """The person's due date for `version`: the version's own, or, for someone who joined the
+    staff after it was approved and a document with a clock for new staff, that many days
+    from the day they joined."""
+    days = version.document.new_staff_days
+    if days and since is not None and version.approved_at and since > version.approved_at:
+        return timezone.localtime(since).date() + dt.timedelta(days=days)
+    return version.read_by
+
+
+def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocument]:
+    """«Мои документы»: each document in force the person is asked to read, what they read and
+    when, and by when the rest; the ones still to read first, the nearest due date first."""
+    today = today or timezone.localdate()
+    since = staff_since(person)
+    mine = []
+    versions = DocumentVersion.objects.filter(
+        document__organisation=person.organisation, status=VersionStatus.APPROVED
+    ).select_related("document")
+    for version in versions:
+        if not is_reader(person, version.document):
+            continue
+        ack = (
+            Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
+            .order_by("-version__number")
+            .first()
+        )
+        due = personal_due(version, since)
+        overdue = ack is None and due is not None and due < today
+        mine.append(MyDocument(version.document, version, ack, due, overdue))
+    mine.sort(
+        key=lambda d: (
+            d.acknowledgement is not None,
+            not d.document.is_agreement,
+            d.due or dt.date.max,
+            d.document.title,
+        )
+    )
+    return mine

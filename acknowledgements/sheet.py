@@ -51,7 +51,7 @@ from cdt_portal.jobs import (
     start_job,
 )
 from cdt_portal.models import Job
-from cdt_portal.pdf import join_pdfs
+from cdt_portal.pdf import attach, join_pdfs
 
 from . import documents
 from .models import TRANSITIONS, DocumentVersion
@@ -263,6 +263,7 @@ def sheet_plan(version: DocumentVersion, *, blank: bool = False) -> SheetPlan:
             "rows": chunk,
             "first_part": index == 0,
             "unnumbered": len(chunks) > 1,
+            "footnotes": context["footnotes"] if index == len(chunks) - 1 else [],
         }
         key = _content_key(part_context)
         parts.append(SheetPart(index, f"{SHEET_FOLDER}/v{version.pk}-p-{key}.pdf", part_context))
@@ -332,7 +333,7 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
         store_once(part.path, render_part(version, part, blank=blank))
     # Stored under the key read before the rows (so the sheet may be newer than its key, never
     # older); a sheet changed since the job started is found under its new key.
-    _store_whole(plan, None if default_storage.exists(plan.whole_path) else _joined(plan))
+    _store_whole(plan, None if default_storage.exists(plan.whole_path) else _joined(plan, version))
     url = reverse("version_sheet_pdf", kwargs={"pk": version_id})
     return job_finish(
         job_id=job_id,
@@ -342,14 +343,18 @@ def sheet_join(*, job_id: int, version_id: int, blank: bool) -> bool:
     )
 
 
-def _joined(plan: SheetPlan) -> bytes:
-    """The stored parts joined in order, their pages numbered from the second; a sheet of one
-    part is that part (numbered by WeasyPrint)."""
+def _joined(plan: SheetPlan, version: DocumentVersion) -> bytes:
+    """The stored parts joined in order, their pages numbered from the second (a sheet of one
+    part is numbered by WeasyPrint), with the log of its confirmations embedded (not in the
+    blank sheet, which shows none)."""
     parts = []
     for part in plan.parts:
         with default_storage.open(part.path, "rb") as stored:
             parts.append(stored.read())
-    return parts[0] if len(parts) == 1 else join_pdfs(parts, number_from=2)
+    log = () if plan.blank else (documents.confirmation_log_attachment(version),)
+    if len(parts) == 1:
+        return attach(parts[0], *log) if log else parts[0]
+    return join_pdfs(parts, number_from=2, attachments=log)
 
 
 def _store_whole(plan: SheetPlan, whole: bytes | None) -> None:

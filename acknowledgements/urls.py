@@ -20,6 +20,29 @@ urlpatterns = [
     path("regulation/paper/", views.record_paper, name="acknowledgement_paper"),
     path("regulation/versions/", views.version_list, name="version_list"),
     path("regulation/versions/new/", views.version_new, name="version_new"),
+    # Every document, the regulation among them, at the same pages under its code
+    # (`links.PAGES`); the regulation's addresses above stay as they were.
+    path("documents/", views.document_list, name="document_list"),
+    path("documents/new/", views.document_new, name="document_new"),
+    path("my/documents/", views.my_documents, name="my_documents"),
+    path("my/documents/paper-only/", views.agreement_refuse_view, name="agreement_refuse"),
+    path("documents/<slug:code>/", views.regulation, name="document_read"),
+    path("documents/<slug:code>/order.pdf", views.order_pdf, name="document_order_pdf"),
+    path("documents/<slug:code>/sheet.pdf", views.sheet, name="document_sheet_pdf"),
+    path(
+        "documents/<slug:code>/acknowledgements/",
+        views.acknowledgement_list,
+        name="document_acknowledgements",
+    ),
+    path(
+        "documents/<slug:code>/acknowledgements.csv",
+        views.acknowledgement_csv,
+        name="document_acknowledgements_csv",
+    ),
+    path("documents/<slug:code>/remind/", views.remind, name="document_remind"),
+    path("documents/<slug:code>/paper/", views.record_paper, name="document_paper"),
+    path("documents/<slug:code>/versions/", views.version_list, name="document_versions"),
+    path("documents/<slug:code>/versions/new/", views.version_new, name="document_version_new"),
     path("regulation/versions/<int:pk>/", views.version_detail, name="version_detail"),
     path("regulation/versions/<int:pk>/edit/", views.version_edit_view, name="version_edit"),
     path(

@@ -19,13 +19,22 @@ from cdt_portal.numbers import counted_once
 from cdt_portal.paging import paginate
 
 from .documents import order_filename
-from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
-from .models import REGULATION_CODE, DocumentVersion, VersionStatus
+from .forms import ApproveForm, ConfirmForm, DeadlineForm, DocumentForm, PaperForm, VersionForm
+from .links import document_url
+from .models import (
+    AGREEMENT_TITLE,
+    REGULATION_CODE,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    VersionStatus,
+)
 from .selectors import (
     AckFilter,
     ReadingStatus,
     acknowledgement_progress,
     acknowledgement_rows,
+    agreement_state,
     approval_failure,
     approval_job,
     changes_since_read,
@@ -34,6 +43,7 @@ from .selectors import (
     is_overdue,
     job_by_key,
     last_reminder_run,
+    organisation_documents,
     organisation_versions,
     pending_email_counts,
     pending_readers,
@@ -49,9 +59,13 @@ from .selectors import (
     version_history,
     with_acknowledgements,
 )
+from .selectors import my_documents as my_documents_of
 from .services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
+    agreement_refuse,
+    default_agreement_text,
+    document_create,
     messenger_draft_create,
     reminders_retry_failed,
     reminders_start,
@@ -84,14 +98,31 @@ def _require_or_refuse(version: DocumentVersion, action: str, refuse=PermissionD
         raise refuse(exc.message) from exc
 
 
-def get_current_version_or_404(request: HttpRequest) -> DocumentVersion:
-    version = current_version(request.user.organisation, REGULATION_CODE)
+def get_document_or_404(request: HttpRequest, code: str) -> Document:
+    """A document of the person's own organisation by its code; anything else is 404. The
+    regulation's pages answer before its first version exists (its document is made with it),
+    so it is looked for by its code alone."""
+    document = Document.objects.filter(
+        organisation_id=request.user.organisation_id, code=code
+    ).first()
+    if document is None and code != REGULATION_CODE:
+        raise Http404("Нет такого документа")
+    return document
+
+
+def get_current_version_or_404(
+    request: HttpRequest, code: str = REGULATION_CODE
+) -> DocumentVersion:
+    # Of the person's organisation and this code: another's, or none, is 404 (one query).
+    version = current_version(request.user.organisation, code)
     if version is None:
-        raise Http404("Положение ещё не утверждено")
+        raise Http404("Документ ещё не утверждён")
     return version
 
 
-def _regulation_page(request: HttpRequest, status: ReadingStatus, form: ConfirmForm):
+def _regulation_page(
+    request: HttpRequest, status: ReadingStatus, form: ConfirmForm, *, document, status_code=200
+):
     version = status.version
     # Asked to read a new version after confirming an earlier one: what changed comes first.
     changes = changes_since_read(request.user, version) if status.must_read else None
@@ -99,19 +130,28 @@ def _regulation_page(request: HttpRequest, status: ReadingStatus, form: ConfirmF
         request,
         "acknowledgements/regulation.html",
         {
+            "document": document,
             "version": version,
             "text_html": render_markdown(version.text) if version else "",
             "ack": status.acknowledgement,
             "must_read": status.must_read,
             "form": form,
             "changes": changes,
+            # Before an online confirmation: the agreement on the простая электронная подпись
+            # accepted, or refused («только на бумаге»).
+            "agreement": agreement_state(request.user),
         },
+        status=status_code,
     )
 
 
 @roles_required(STAFF)
-def regulation(request: HttpRequest) -> HttpResponse:
-    return _regulation_page(request, reading_status(request.user), ConfirmForm())
+def regulation(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
+    """A document's page for staff: its text, and the confirmation for those asked to read it
+    (the regulation's page is `/regulation/`, every other's `/documents/<code>/`)."""
+    document = get_document_or_404(request, code)
+    status = reading_status(request.user, code=code)
+    return _regulation_page(request, status, ConfirmForm(document=document), document=document)
 
 
 @require_POST
@@ -119,7 +159,7 @@ def regulation(request: HttpRequest) -> HttpResponse:
 def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
     _require_or_refuse(version, "confirm")
-    form = ConfirmForm(request.POST)
+    form = ConfirmForm(request.POST, document=version.document)
     # The password again is a guess like the sign-in's: counted on the same throttle.
     throttle.check(request, request.user.get_username())
     if form.is_valid():
@@ -137,17 +177,25 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(exc.field, exc.message)
         else:
             if created:
-                messages.success(request, "Спасибо! Ознакомление с Положением записано.")
-            return redirect("regulation")
+                messages.success(
+                    request,
+                    "Спасибо! Соглашение принято: теперь вы можете подтверждать ознакомление в "
+                    "портале."
+                    if version.document.is_agreement
+                    else f"Спасибо! Ознакомление с документом «{version.document.title}» записано.",
+                )
+            return redirect(document_url("read", version.document.code))
     messages.error(request, "Ознакомление не записано: проверьте поля формы.")
     # The form comes back with its errors, whatever the refusal was, so it can be sent again.
     unconfirmed = ReadingStatus(version=version, acknowledgement=None, must_read=True)
-    return _regulation_page(request, unconfirmed, form)
+    return _regulation_page(request, unconfirmed, form, document=version.document, status_code=400)
 
 
 @roles_required(MANAGERS)
-def order_pdf(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request)
+def order_pdf(
+    request: HttpRequest, pk: int | None = None, code: str = REGULATION_CODE
+) -> HttpResponse:
+    version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request, code)
     if not version.order_pdf:
         raise Http404("У черновика нет утверждённого приказа")
     return private_file_response(
@@ -156,11 +204,11 @@ def order_pdf(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def sheet(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def sheet(request: HttpRequest, pk: int | None = None, code: str = REGULATION_CODE) -> HttpResponse:
     """The stored sheet, at once. Otherwise a page: the job building it (its progress bar),
     or a button that starts it. Starting is a POST to the same address, which comes back here:
     nothing is written on GET."""
-    version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request)
+    version = get_version_for_user(request, pk) if pk else get_current_version_or_404(request, code)
     _require_or_refuse(version, "print_sheet", refuse=Http404)
     blank = request.GET.get("blank") == "1"
     if request.method == "POST":
@@ -208,8 +256,8 @@ def _results_page(request: HttpRequest, deliveries) -> dict:
 
 
 @roles_required(MANAGERS)
-def acknowledgement_list(request: HttpRequest) -> HttpResponse:
-    version = get_current_version_or_404(request)
+def acknowledgement_list(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
+    version = get_current_version_or_404(request, code)
     status, query = _list_filters(request)
     organisation = version.document.organisation
     paging = paginate(
@@ -238,9 +286,9 @@ def acknowledgement_list(request: HttpRequest) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
+def acknowledgement_csv(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
     """The list for Excel: UTF-8 with BOM and «;» between columns."""
-    version = get_current_version_or_404(request)
+    version = get_current_version_or_404(request, code)
     status, query = _list_filters(request)
     people = acknowledgement_rows(version, status=status, query=query)
     return csv_response(
@@ -263,10 +311,10 @@ def acknowledgement_csv(request: HttpRequest) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def remind(request: HttpRequest) -> HttpResponse:
+def remind(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
     """«Напомнить»: a POST starts a reminder run (a job), or a retry of the failed ones of a
     finished run; the page shows the last run's progress and then each person's result."""
-    version = get_current_version_or_404(request)
+    version = get_current_version_or_404(request, code)
     if request.method == "POST":
         base_url = request.build_absolute_uri("/")
         try:
@@ -279,7 +327,7 @@ def remind(request: HttpRequest) -> HttpResponse:
                 reminders_start(version=version, actor=request.user, base_url=base_url)
         except PortalError as exc:
             messages.error(request, exc.message)
-        return redirect("acknowledgement_remind")
+        return redirect(document_url("remind", code))
     pending = _pending_page(request, version)
     with_email, without_email = pending_email_counts(version)
     run = last_reminder_run(version)
@@ -308,8 +356,8 @@ def remind(request: HttpRequest) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def record_paper(request: HttpRequest) -> HttpResponse:
-    version = get_current_version_or_404(request)
+def record_paper(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
+    version = get_current_version_or_404(request, code)
     people = pending_readers(version)
     form = PaperForm(request.POST or None, people=people)
     if request.method == "POST" and form.is_valid():
@@ -329,7 +377,7 @@ def record_paper(request: HttpRequest) -> HttpResponse:
                 f"Записано: {person.full_name} ознакомлен{person.gender_suffix} "
                 f"{form.cleaned_data['paper_date']:%d.%m.%Y} (по бумажному листу).",
             )
-            return redirect("acknowledgement_list")
+            return redirect(document_url("list", code))
     # The form accepts anyone still pending (named by the POST); the page lists a page of them.
     return render(
         request,
@@ -339,9 +387,14 @@ def record_paper(request: HttpRequest) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def version_list(request: HttpRequest) -> HttpResponse:
-    versions = organisation_versions(request.user.organisation)
-    return render(request, "acknowledgements/version_list.html", {"versions": versions})
+def version_list(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
+    document = get_document_or_404(request, code)
+    versions = organisation_versions(request.user.organisation).filter(document__code=code)
+    return render(
+        request,
+        "acknowledgements/version_list.html",
+        {"versions": versions, "document": document, "code": code},
+    )
 
 
 @roles_required(MANAGERS)
@@ -419,9 +472,10 @@ def version_changes_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @roles_required(MANAGERS)
-def version_new(request: HttpRequest) -> HttpResponse:
+def version_new(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
     organisation = request.user.organisation
-    base = current_version(organisation, REGULATION_CODE)
+    document = get_document_or_404(request, code)
+    base = current_version(organisation, code)
     initial = {
         "approver_position": organisation.head_position,
         "approver_name": organisation.head_name,
@@ -431,10 +485,16 @@ def version_new(request: HttpRequest) -> HttpResponse:
         initial.update(title=base.title, text=base.text)
     form = VersionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        version = version_create(organisation=organisation, actor=request.user, **form.cleaned_data)
+        version = version_create(
+            organisation=organisation, actor=request.user, code=code, **form.cleaned_data
+        )
         messages.success(request, f"Создан черновик редакции {version.number}.")
         return redirect("version_detail", pk=version.pk)
-    return render(request, "acknowledgements/version_form.html", {"form": form, "version": None})
+    return render(
+        request,
+        "acknowledgements/version_form.html",
+        {"form": form, "version": None, "document": document, "code": code},
+    )
 
 
 @require_POST
@@ -480,7 +540,7 @@ def version_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
 @roles_required(DIRECTORS)
 def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
-    previous = current_version(request.user.organisation, REGULATION_CODE)
+    previous = current_version(request.user.organisation, version.document.code)
     # An empty POST (nothing ticked) is a substantive approval: the form is bound to it.
     form = ApproveForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -518,6 +578,87 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
             "version": version,
             "form": form,
             "previous": previous,
-            "readers_count": readers(version.organisation).count(),
+            "readers_count": readers(version.document).count(),
         },
     )
+
+
+# Documents, plural -----------------------------------------------------------------------------
+
+
+@roles_required(MANAGERS)
+def document_list(request: HttpRequest) -> HttpResponse:
+    """Every local act of the organisation: its kind, who reads it, its progress, the order's
+    storage term."""
+    rows = organisation_documents(request.user.organisation)
+    return render(
+        request,
+        "acknowledgements/document_list.html",
+        {"rows": rows, "agreement_missing": not any(r.document.is_agreement for r in rows)},
+    )
+
+
+@roles_required(MANAGERS)
+def document_new(request: HttpRequest) -> HttpResponse:
+    """A new local act with its first draft; the director approves it like any version. With
+    `?kind=agreement` the form starts from the default agreement on the простая электронная
+    подпись."""
+    organisation = request.user.organisation
+    initial = {
+        "approver_position": organisation.head_position,
+        "approver_name": organisation.head_name,
+        "order_date": timezone.localdate(),
+    }
+    if request.GET.get("kind") == DocumentKind.AGREEMENT:
+        initial.update(
+            kind=DocumentKind.AGREEMENT,
+            title=AGREEMENT_TITLE,
+            text=default_agreement_text(organisation),
+        )
+    form = DocumentForm(request.POST or None, initial=initial, organisation=organisation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            version = document_create(
+                organisation=organisation, actor=request.user, **form.cleaned_data
+            )
+        except PortalError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Документ «{version.document.title}» добавлен: черновик редакции 1 ждёт "
+                "утверждения руководителем.",
+            )
+            return redirect("version_detail", pk=version.pk)
+    return render(
+        request,
+        "acknowledgements/document_form.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@roles_required(STAFF)
+def my_documents(request: HttpRequest) -> HttpResponse:
+    """«Мои документы»: what to read, by when, what was read and when."""
+    return render(
+        request,
+        "acknowledgements/my_documents.html",
+        {"documents": my_documents_of(request.user), "agreement": agreement_state(request.user)},
+    )
+
+
+@require_POST
+@roles_required(STAFF)
+def agreement_refuse_view(request: HttpRequest) -> HttpResponse:
+    """«Отказываюсь от электронной подписи»: the person is marked «только на бумаге»."""
+    try:
+        agreement_refuse(person=request.user, actor=request.user)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Записано: вы знакомитесь с документами на бумаге, под роспись у администратора.",
+        )
+    return redirect("my_documents")

@@ -112,9 +112,9 @@ class Portal:
         return current_version(self.organisation, REGULATION_CODE)
 
     def readers(self):
-        from acknowledgements.selectors import readers
+        from acknowledgements.selectors import staff
 
-        return readers(self.organisation)
+        return staff(self.organisation)
 
     def staff_count(self) -> int:
         return self.readers().count()

@@ -368,9 +368,9 @@ class BuildMixin:
         return Organisation.objects.get(slug=slug)
 
     def staff_count(self, size: str) -> int:
-        from acknowledgements.selectors import readers
+        from acknowledgements.selectors import staff
 
-        return readers(self.organisations[size]).count()
+        return staff(self.organisations[size]).count()
 
     def version(self, size: str):
         from acknowledgements.models import REGULATION_CODE

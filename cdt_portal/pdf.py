@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -16,6 +17,7 @@ from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 
 PRINT_STYLESHEET = "pdf/print.css"
@@ -123,7 +125,9 @@ def warm_up() -> None:
     )
 
 
-def join_pdfs(parts: list[bytes], *, number_from: int | None = None) -> bytes:
+def join_pdfs(
+    parts: list[bytes], *, number_from: int | None = None, attachments: tuple = ()
+) -> bytes:
     """The parts one after another in one PDF. With `number_from`, every page from that one on
     (from page 2 at the earliest: print.css numbers no first page) gets its number at the top
     centre (ГОСТ Р 7.0.97: from page 2).
@@ -131,7 +135,8 @@ def join_pdfs(parts: list[bytes], *, number_from: int | None = None) -> bytes:
     The joined file is a copy of the first part with the other parts' pages appended: it keeps
     the first part's catalog (its XMP metadata and OutputIntent, so a PDF/A part gives a PDF/A
     whole), its document information (which the XMP repeats) and its file identifier. The
-    parts should be rendered alike (the same variant, the same <title> and <meta>)."""
+    parts should be rendered alike (the same variant, the same <title> and <meta>).
+    `attachments` are embedded as `attach` embeds them."""
     from pypdf import PdfReader, PdfWriter
 
     first, *rest = parts
@@ -140,6 +145,7 @@ def join_pdfs(parts: list[bytes], *, number_from: int | None = None) -> bytes:
         writer.append(PdfReader(io.BytesIO(part)))
     if number_from is not None:
         _number_pages(writer, number_from)
+    _embed(writer, attachments)  # in the same pass: a 576-page sheet is not cloned twice
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
@@ -214,6 +220,47 @@ def _number_pages(writer, number_from: int) -> None:
         numbers = PdfReader(io.BytesIO(_page_numbers_pdf(first, count))).pages
         for offset in range(count):  # numbers[0] is the page without a number
             stamp(writer.pages[first - 1 + offset], numbers[offset + 1])
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to embed in a PDF (`attach`, `join_pdfs`)."""
+
+    name: str
+    data: bytes
+    mime: str
+    description: str
+
+
+def attach(pdf: bytes, *attachments: Attachment) -> bytes:
+    """`pdf` with `attachments` embedded; the rest as it was (a clone: its metadata,
+    OutputIntent and identifier stay)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    _embed(writer, attachments)
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def _embed(writer, attachments) -> None:
+    """Each attachment as an associated file, as PDF/A-3 wants one: its MIME type, its
+    relationship to the document (/Data: the data the document shows), a description and a
+    date, and named in the catalog's /AF."""
+    from pypdf.generic import ArrayObject, NameObject, TextStringObject
+
+    associated = []
+    for attachment in attachments:
+        embedded = writer.add_attachment(attachment.name, attachment.data)
+        embedded.subtype = NameObject("/" + attachment.mime.replace("/", "#2F"))
+        embedded.associated_file_relationship = NameObject("/Data")
+        embedded.description = TextStringObject(attachment.description)
+        embedded.modification_date = timezone.now()
+        embedded.pdf_object[NameObject("/UF")] = TextStringObject(attachment.name)
+        associated.append(embedded.pdf_object.indirect_reference)
+    if associated:
+        writer._root_object[NameObject("/AF")] = ArrayObject(associated)
 
 
 def pdf_response(filename: str, pdf: bytes, *, inline: bool = True):

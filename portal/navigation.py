@@ -30,7 +30,15 @@ NAV_ITEMS = [
         hidden_for=frozenset({Role.ADMIN, Role.DIRECTOR}),
     ),
     NavItem("registration_request", "Заявка", frozenset({Role.ADMIN, Role.DIRECTOR})),
-    NavItem("regulation", "Положение", frozenset({Role.ADMIN, Role.DIRECTOR, Role.TEACHER})),
+    # Every local act, the regulation first: managers see all of them and their progress, a
+    # teacher what they must read («Мои документы»; managers reach theirs from the list).
+    NavItem("document_list", "Документы", frozenset({Role.ADMIN, Role.DIRECTOR})),
+    NavItem(
+        "my_documents",
+        "Документы",
+        frozenset({Role.TEACHER}),
+        hidden_for=frozenset({Role.ADMIN, Role.DIRECTOR}),
+    ),
     # §4.7: the director and administrators keep their own Sferum status too.
     NavItem(
         "my_sferum_status", "Мой «Сферум»", frozenset({Role.TEACHER, Role.ADMIN, Role.DIRECTOR})

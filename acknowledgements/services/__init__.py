@@ -1,14 +1,20 @@
 """Every change to documents, versions and acknowledgements, by topic (pretix's
 `base/services/`): `versions` (drafts, approval and its job), `acknowledgements` (online and on
 paper), `reminders` (the due date and reminder runs with their job), `messenger` (the
-regulation's draft for the move to MAX). The sheet, its jobs and its cleanup are
+regulation's draft for the move to MAX), `documents` (a new local act, the agreement on the
+простая электронная подпись). The sheet, its jobs and its cleanup are
 `acknowledgements.sheet`. One function per change, keyword-only; each checks the version's
 state by its transition table (`models.TRANSITIONS`), runs in one transaction, refuses with a
 `PortalError` whose message is shown as it is, and writes one audit entry per changed object.
 A job's task is defined beside the work it runs. The names below are the package's public
 surface."""
 
-from .acknowledgements import acknowledgement_confirm, acknowledgement_record_paper
+from .acknowledgements import (
+    acknowledgement_confirm,
+    acknowledgement_record_paper,
+    agreement_refuse,
+)
+from .documents import agreement_create, default_agreement_text, document_create
 from .messenger import messenger_draft_create
 from .reminders import (
     UNSENT,
@@ -34,6 +40,10 @@ __all__ = [
     "UNSENT",
     "acknowledgement_confirm",
     "acknowledgement_record_paper",
+    "agreement_create",
+    "agreement_refuse",
+    "default_agreement_text",
+    "document_create",
     "messenger_draft_create",
     "reminders_due",
     "reminders_retry_failed",

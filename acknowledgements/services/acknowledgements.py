@@ -10,12 +10,12 @@ import zoneinfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Role, User
 from cdt_portal.audit import log_action
 from cdt_portal.errors import PortalError
 
-from ..models import AckMethod, Acknowledgement, DocumentVersion
-from ..selectors import counted_version_ids, is_reader
+from ..models import AckMethod, Acknowledgement, DocumentVersion, PaperOnly
+from ..selectors import agreement_state, counted_version_ids, is_reader
 from ..sheet import sheet_changed
 
 
@@ -31,8 +31,11 @@ def acknowledgement_confirm(
     again, so that the confirmation is theirs. Confirming twice changes nothing."""
     if not person.check_password(password):
         raise PortalError("Неверный пароль. Ознакомление не записано.", field="password")
-    if not is_reader(person) or person.organisation_id != version.document.organisation_id:
+    if person.organisation_id != version.document.organisation_id or not is_reader(
+        person, version.document
+    ):
         raise PortalError("Вас нет в списке сотрудников, которые знакомятся с документом.")
+    basis = _online_basis(person, version)
     now = timezone.now()
     org_tz = version.document.organisation.time_zone
     with transaction.atomic():
@@ -56,19 +59,84 @@ def acknowledgement_confirm(
                     ip_address=ip_address or None,
                     user_agent=user_agent[:500],
                     text_sha256=locked.text_sha256,
+                    agreement=basis,
                 )
         except IntegrityError:
             # A second click that raced this one (SQLite has no row locks) got there first.
             return Acknowledgement.objects.get(version=locked, person=person), False
         sheet_changed(locked.pk)
+        data = {"person": person.pk, "version": locked.pk, "text_sha256": ack.text_sha256}
+        if basis is not None:
+            data["agreement"] = basis.pk
+        if locked.document.is_agreement:
+            # Accepting the agreement ends a refusal made earlier: online from now on.
+            data["paper_only_ended"] = PaperOnly.objects.filter(person=person).delete()[0] > 0
         log_action(
             person,
             ack,
             "acknowledgement.confirmed",
-            {"person": person.pk, "version": locked.pk, "text_sha256": ack.text_sha256},
+            data,
             organisation_id=locked.document.organisation_id,
         )
     return ack, True
+
+
+AGREEMENT_FIRST = (
+    "Сначала примите «Соглашение об использовании простой электронной подписи»: без него "
+    "подтверждение в портале не заменяет подпись на бумаге."
+)
+PAPER_ONLY = (
+    "Вы отказались от простой электронной подписи: ознакомление записывает администратор по "
+    "бумажному листу с вашей подписью. Передумали — примите соглашение."
+)
+
+
+def _online_basis(person: User, version: DocumentVersion) -> DocumentVersion | None:
+    """The agreement version an online confirmation of `version` rests on, or a refusal.
+    The agreement itself needs none. Where the organisation has no agreement in force yet, a
+    confirmation is recorded without one (the sheet says so); once it has one, the person must
+    have accepted that version (or one it only corrected editorially) first."""
+    if version.document.is_agreement:
+        return None
+    state = agreement_state(person)
+    if state.in_force is None:
+        return None
+    if state.accepted is None:
+        raise PortalError(PAPER_ONLY if state.paper_only else AGREEMENT_FIRST)
+    return state.accepted.version
+
+
+def agreement_refuse(*, person: User, actor: User) -> PaperOnly:
+    """The person refuses the agreement on the простая электронная подпись (or the
+    administrator records their written refusal): «только на бумаге». Refusing twice changes
+    nothing; a person who accepted the agreement in force cannot refuse it here (the
+    acceptance stays: they ask the administrator)."""
+    if actor.pk != person.pk and (
+        not actor.has_role(Role.ADMIN) or actor.organisation_id != person.organisation_id
+    ):
+        raise PortalError(
+            "Отказ от электронной подписи записывает сам сотрудник или администратор."
+        )
+    state = agreement_state(person)
+    if state.in_force is None:
+        raise PortalError("В организации нет утверждённого соглашения об электронной подписи.")
+    if state.accepted is not None:
+        raise PortalError(
+            "Соглашение уже принято: отказаться от него можно заявлением на имя руководителя."
+        )
+    with transaction.atomic():
+        mark, created = PaperOnly.objects.get_or_create(
+            person=person, defaults={"marked_by": actor}
+        )
+        if created:
+            log_action(
+                actor,
+                person,
+                "agreement.refused",
+                {"person": person.pk, "agreement": state.in_force.pk},
+                organisation_id=person.organisation_id,
+            )
+    return mark
 
 
 def acknowledgement_record_paper(
@@ -81,7 +149,7 @@ def acknowledgement_record_paper(
     """The administrator records a signature made on the printed sheet."""
     if person.organisation_id != version.document.organisation_id:
         raise PortalError("Этот человек не работает в вашей организации.", field="person")
-    if not is_reader(person):
+    if not is_reader(person, version.document):
         raise PortalError(
             "Этого человека нет в списке сотрудников, знакомящихся с документом.", field="person"
         )

@@ -45,14 +45,19 @@ def version_create(
     order_date: dt.date,
     approver_position: str,
     approver_name: str,
+    code: str = REGULATION_CODE,
 ) -> DocumentVersion:
-    """A new draft of the organisation's regulation, numbered after the last one. The
-    regulation's document is created with its first version."""
+    """A new draft of the organisation's document `code`, numbered after the last one. The
+    regulation's document is created with its first version; every other document is added
+    with its first draft (`documents.document_create`)."""
     refuse_images(text)
     with transaction.atomic():
-        document, created = Document.objects.get_or_create(
-            organisation=organisation, code=REGULATION_CODE, defaults={"title": REGULATION_TITLE}
-        )
+        if code == REGULATION_CODE:
+            document, created = Document.objects.get_or_create(
+                organisation=organisation, code=code, defaults={"title": REGULATION_TITLE}
+            )
+        else:
+            document, created = Document.objects.get(organisation=organisation, code=code), False
         if created:
             log_action(
                 actor,
@@ -156,7 +161,8 @@ def version_approve(
             raise PortalError("Нельзя утвердить редакцию без текста.")
         if locked.order_date > timezone.localdate():
             raise PortalError("Дата приказа не может быть позже сегодняшней.")
-        if editorial and current_version(locked.document.organisation) is None:
+        document = locked.document
+        if editorial and current_version(document.organisation, document.code) is None:
             raise PortalError(EDITORIAL_WITHOUT_PREVIOUS, field="editorial")
         locked.status = step.target
         locked.editorial = editorial

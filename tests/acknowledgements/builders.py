@@ -97,3 +97,49 @@ def reminder_letters(run, people, status: str, **fields) -> list[Delivery]:
             for person in people
         ]
     )
+
+
+def make_act(
+    organisation,
+    actor,
+    *,
+    approve: bool = True,
+    title="Правила внутреннего трудового распорядка",
+    **audience,
+):
+    """A local act other than the regulation (for all staff unless `audience` says otherwise),
+    approved by `actor` when `approve`."""
+    from acknowledgements.services import document_create
+
+    version = document_create(
+        organisation=organisation,
+        actor=actor,
+        title=title,
+        kind="rules",
+        audience=audience.pop("audience", "all"),
+        text="## 1. Общие положения\n\nРаботники соблюдают правила.\n",
+        order_number="15-О",
+        order_date=dt.date(2026, 11, 2),
+        approver_position="Директор",
+        approver_name="О.Б. Денисенко",
+        **audience,
+    )
+    if approve:
+        version = version_approve(version=version, actor=actor)
+    return version
+
+
+def make_agreement(organisation, actor, *, approve: bool = True):
+    """The organisation's agreement on the простая электронная подпись, from its default
+    text, approved by `actor` when `approve`."""
+    from acknowledgements.services import agreement_create
+
+    version = agreement_create(
+        organisation=organisation,
+        actor=actor,
+        order_number="16-О",
+        order_date=dt.date(2026, 11, 2),
+    )
+    if approve:
+        version = version_approve(version=version, actor=actor)
+    return version

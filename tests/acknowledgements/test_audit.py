@@ -51,6 +51,8 @@ from tests import audit_observer
 from tests.acknowledgements.builders import (
     REGULATION_TEXT,
     approve_seed_regulation,
+    make_act,
+    make_agreement,
     make_version,
     move_to_max,
 )
@@ -81,11 +83,17 @@ AUDITED_SERVICES = {
     # The regulation's draft for the move to MAX, made by version_create
     # (test_messenger_draft.py).
     "messenger_draft_create": "version.created",
+    # A new local act with its first draft (and its version.created entry), and the agreement
+    # on the простая электронная подпись made from its default text the same way.
+    "document_create": "document.created",
+    "agreement_create": "document.created",
+    "agreement_refuse": "agreement.refused",
 }
 # The sheet: its jobs store rendered files and keep their Job row up to date, and its cleanup
 # removes files nothing serves; no change anyone made, so nothing for the audit log
 # (tests/acknowledgements/test_jobs.py, test_sheet_key.py, test_sheet_cleanup.py).
 NOT_AUDITED = {
+    "default_agreement_text": "renders the default text for the form",
     "sheet_changed": "raises the version's sheet revision in the caller's transaction, "
     "whose own entry records the change",
     "sheet_lookup": "reads the stored sheet's key",
@@ -374,6 +382,79 @@ def test_the_daily_reminders_are_logged_by_nobody(organisation, admin, teacher, 
     )  # fmt: skip
     assert entry.object_id == str(regulation.pk)
     assert entry.data == {"run": 1, "sent": 1, "without_email": 1, "failed": 0, "unconfirmed": 0}
+
+
+def test_a_new_act_logs_the_document_with_its_audience_and_its_first_draft(
+    organisation, admin, group, teacher
+):
+    since = last_pk()
+    version = make_act(
+        organisation, admin, approve=False, audience="groups", audience_groups=[group],
+        new_staff_days=14, read_by=timezone.localdate() + dt.timedelta(days=10),
+    )  # fmt: skip
+    document = version.document
+    created_document, created_version = entries_since(since)
+    assert_entry(
+        created_document, actor=admin, action="document.created", obj=document,
+        organisation=organisation,
+        data={
+            "code": document.code, "title": "Правила внутреннего трудового распорядка",
+            "kind": "rules", "audience": "groups", "audience_roles": [],
+            "audience_groups": [group.pk], "audience_people": [], "new_staff_days": 14,
+            "read_by": (timezone.localdate() + dt.timedelta(days=10)).isoformat(),
+        },
+    )  # fmt: skip
+    assert_entry(
+        created_version, actor=admin, action="version.created", obj=version,
+        organisation=organisation, data={"number": 1},
+    )  # fmt: skip
+
+
+def test_the_agreement_its_acceptance_and_a_refusal_are_logged(
+    organisation, director, admin, teacher, regulation
+):
+    since = last_pk()
+    draft = make_agreement(organisation, director, approve=False)
+    created_document, _ = entries_since(since)
+    assert created_document.action == "document.created"
+    assert created_document.data["kind"] == "agreement"
+    agreement = version_approve(version=draft, actor=director)
+
+    since = last_pk()
+    from acknowledgements.services import agreement_refuse
+
+    mark = agreement_refuse(person=admin, actor=admin)
+    (entry,) = entries_since(since)
+    assert_entry(
+        entry, actor=admin, action="agreement.refused", obj=admin, organisation=organisation,
+        data={"person": admin.pk, "agreement": agreement.pk},
+    )  # fmt: skip
+    assert mark.person == admin
+    since = last_pk()
+    agreement_refuse(person=admin, actor=admin)
+    assert entries_since(since) == []  # refusing again changes nothing
+
+    # Accepting it is an online confirmation of the agreement; the next confirmation rests
+    # on it and says so.
+    since = last_pk()
+    acknowledgement_confirm(
+        version=agreement, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    (entry,) = entries_since(since)
+    assert entry.data == {
+        "person": teacher.pk, "version": agreement.pk,
+        "text_sha256": agreement.text_sha256, "paper_only_ended": False,
+    }  # fmt: skip
+    since = last_pk()
+    ack, _ = acknowledgement_confirm(
+        version=regulation, person=teacher, password=PASSWORD, ip_address=None, user_agent=""
+    )
+    (entry,) = entries_since(since)
+    assert entry.data == {
+        "person": teacher.pk, "version": regulation.pk,
+        "text_sha256": regulation.text_sha256, "agreement": agreement.pk,
+    }  # fmt: skip
+    assert ack.agreement == agreement
 
 
 def test_every_action_written_here_has_a_russian_label():

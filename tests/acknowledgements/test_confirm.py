@@ -59,7 +59,8 @@ def test_confirming_records_who_when_how_and_the_text_hash(client, teacher, regu
 def test_it_requires_password(client, teacher, regulation):
     client.force_login(teacher)
     response = confirm(client, regulation, password="не-тот-пароль")
-    assert response.status_code == 200
+    # The form comes back with its message and a 400: nothing was recorded.
+    assert response.status_code == 400
     assert "Неверный пароль. Ознакомление не записано." in response.content.decode()
     assert not Acknowledgement.objects.exists()
 
@@ -67,6 +68,7 @@ def test_it_requires_password(client, teacher, regulation):
 def test_it_requires_the_tick(client, teacher, regulation):
     client.force_login(teacher)
     response = confirm(client, regulation, read="")
+    assert response.status_code == 400
     assert "Отметьте, что вы ознакомились с Положением." in response.content.decode()
     assert not Acknowledgement.objects.exists()
 
@@ -139,4 +141,4 @@ def test_the_director_reads_but_is_not_on_the_sheet(client, director, regulation
 
 def test_a_deactivated_teacher_is_no_longer_asked(organisation, regulation):
     gone = UserFactory(organisation=organisation, roles=["teacher"], is_active=False)
-    assert gone not in readers(organisation)
+    assert gone not in readers(regulation.document)

@@ -56,6 +56,12 @@ def test_pages_are_numbered_on_across_parts_from_page_two(client, director, long
 
 
 def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regulation):
+    # Someone confirmed online already: the footnote of that basis is under the last part, so
+    # a confirmation on the same basis changes only the part its row is in.
+    acknowledgement_confirm(
+        version=regulation, person=long_sheet[0], password=PASSWORD, ip_address=None,
+        user_agent="",
+    )  # fmt: skip
     client.force_login(director)
     fetch_sheet(client, reverse("regulation_sheet_pdf"))  # every part rendered and stored
     with mock.patch.object(sheet, "render_part", wraps=sheet.render_part) as spy:
@@ -70,3 +76,20 @@ def test_one_confirmation_re_renders_one_part(client, director, long_sheet, regu
     text = " ".join(" ".join(pages_text(pdf)).split())
     today = f"{timezone.localdate():%d.%m.%Y}"
     assert f"{person.full_name} {today}" in text
+
+
+def test_the_first_confirmation_on_a_new_basis_re_renders_its_part_and_the_last(
+    client, director, long_sheet, regulation
+):
+    client.force_login(director)
+    fetch_sheet(client, reverse("regulation_sheet_pdf"))
+    with mock.patch.object(sheet, "render_part", wraps=sheet.render_part) as spy:
+        acknowledgement_confirm(
+            version=regulation, person=long_sheet[17], password=PASSWORD, ip_address=None,
+            user_agent="",
+        )  # fmt: skip
+        pdf = fetch_sheet(client, reverse("regulation_sheet_pdf")).content
+        # Its row's part and the last, which now carries the footnote of the basis.
+        assert spy.call_count == 2
+    text = " ".join(" ".join(pages_text(pdf)).split())
+    assert "* Подтверждено в портале паролем работника, до принятия им соглашения" in text

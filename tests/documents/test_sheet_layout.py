@@ -142,7 +142,7 @@ def test_the_signature_cells_are_left_for_ink(sheet):
             if "подтверждено" in cell_text(date):
                 notes += 1
                 assert re.fullmatch(
-                    r"\d\d\.\d\d\.\d{4} подтверждено в портале \d\d\.\d\d\.\d{4}\s\d\d:\d\d",
+                    r"\d\d\.\d\d\.\d{4} подтверждено в портале \d\d\.\d\d\.\d{4}\s\d\d:\d\d\s\*+",
                     cell_text(date),
                 ), cell_text(date)
                 for word in date.words:
