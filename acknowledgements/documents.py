@@ -16,7 +16,7 @@ from accounts.models import User
 from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import ARCHIVAL, Attachment, join_pdfs, render_pdf
 
-from .models import AckMethod, Acknowledgement, DocumentVersion
+from .models import REGULATION_CODE, AckMethod, Acknowledgement, DocumentVersion
 from .selectors import counted_version_ids, readers
 
 
@@ -325,7 +325,10 @@ def _title_parts(title: str) -> tuple[str, str]:
 
 
 def order_filename(version: DocumentVersion) -> str:
-    return f"Приказ № {version.order_number} от {version.order_date:%d.%m.%Y} — Положение.pdf"
+    # The regulation's file keeps its name; another act is named by its own title.
+    what = "Положение" if version.document.code == REGULATION_CODE else version.document.title
+    what = re.sub(r'[\\/:*?"<>|]', " ", what)[:120].strip()
+    return f"Приказ № {version.order_number} от {version.order_date:%d.%m.%Y} — {what}.pdf"
 
 
 def sheet_filename(version: DocumentVersion, *, blank: bool) -> str:

@@ -552,7 +552,9 @@ def personal_due(version: DocumentVersion, since: dt.datetime | None) -> dt.date
 
 def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocument]:
     """«Мои документы»: each document in force the person is asked to read, what they read and
-    when, and by when the rest; the ones still to read first, the nearest due date first."""
+    when, and by when the rest; the ones still to read first, the nearest due date first. The
+    agreement on the простая электронная подпись is not among them: it is the basis of
+    confirming online, shown above them (`agreement_state`)."""
     today = today or timezone.localdate()
     since = staff_since(person)
     mine = []
@@ -560,7 +562,7 @@ def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocume
         document__organisation=person.organisation, status=VersionStatus.APPROVED
     ).select_related("document")
     for version in versions:
-        if not is_reader(person, version.document):
+        if version.document.is_agreement or not is_reader(person, version.document):
             continue
         ack = (
             Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
@@ -570,12 +572,5 @@ def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocume
         due = personal_due(version, since)
         overdue = ack is None and due is not None and due < today
         mine.append(MyDocument(version.document, version, ack, due, overdue))
-    mine.sort(
-        key=lambda d: (
-            d.acknowledgement is not None,
-            not d.document.is_agreement,
-            d.due or dt.date.max,
-            d.document.title,
-        )
-    )
+    mine.sort(key=lambda d: (d.acknowledgement is not None, d.due or dt.date.max, d.document.title))
     return mine

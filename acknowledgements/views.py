@@ -4,6 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.models import STAFF_ROLES, Role
@@ -140,9 +141,23 @@ def _regulation_page(
             # Before an online confirmation: the agreement on the простая электронная подпись
             # accepted, or refused («только на бумаге»).
             "agreement": agreement_state(request.user),
+            "back": _back(request, request.GET.get("next") or request.POST.get("next")),
         },
         status=status_code,
     )
+
+
+def _back(request: HttpRequest, target: str | None) -> str:
+    """A page of this site to return to (a path, never another host), or ""."""
+    if (
+        target
+        and target.startswith("/")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return target
+    return ""
 
 
 @roles_required(STAFF)
@@ -175,20 +190,33 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
             if exc.field == "password":
                 throttle.failed(request, request.user.get_username())
             form.add_error(exc.field, exc.message)
+            # A refusal about a field is shown at the field; any other (no agreement accepted
+            # yet, only on paper) is the page's message.
+            refusal = exc.message if exc.field is None else CHECK_THE_FORM
         else:
             if created:
-                messages.success(
-                    request,
-                    "Спасибо! Соглашение принято: теперь вы можете подтверждать ознакомление в "
-                    "портале."
-                    if version.document.is_agreement
-                    else f"Спасибо! Ознакомление с документом «{version.document.title}» записано.",
-                )
+                messages.success(request, _confirmed_message(version.document))
+            back = _back(request, request.POST.get("next"))
+            if version.document.is_agreement and back:
+                return redirect(back)
             return redirect(document_url("read", version.document.code))
-    messages.error(request, "Ознакомление не записано: проверьте поля формы.")
+    else:
+        refusal = CHECK_THE_FORM
+    messages.error(request, refusal)
     # The form comes back with its errors, whatever the refusal was, so it can be sent again.
     unconfirmed = ReadingStatus(version=version, acknowledgement=None, must_read=True)
     return _regulation_page(request, unconfirmed, form, document=version.document, status_code=400)
+
+
+CHECK_THE_FORM = "Ознакомление не записано: проверьте поля формы."
+
+
+def _confirmed_message(document: Document) -> str:
+    if document.is_agreement:
+        return "Спасибо! Соглашение принято: теперь вы можете подтверждать ознакомление в портале."
+    if document.code == REGULATION_CODE:
+        return "Спасибо! Ознакомление с Положением записано."
+    return f"Спасибо! Ознакомление с документом «{document.title}» записано."
 
 
 @roles_required(MANAGERS)

@@ -1,5 +1,6 @@
-"""The demo (`manage.py loaddemo`): the seed's people, its approved regulation, then the demo
-department with two more demo institutions.
+"""The demo (`manage.py loaddemo`): the seed's people, its approved regulation, two example acts
+and the agreement on the простая электронная подпись, then the demo department with two more
+demo institutions.
 
 Each step is keyed on stable values (the organisation's slug, usernames, the document's code),
 so loading twice leaves exactly what loading once did.
@@ -15,7 +16,7 @@ from django.db import transaction
 
 from accounts.demo import load_demo_people
 from accounts.models import Messenger, Organisation
-from acknowledgements.demo import load_regulation, seed_text
+from acknowledgements.demo import load_example_acts, load_regulation, seed_text
 from departments.demo import EXAMPLE_MARK, load_demo_department
 
 # The seed institution's contacts: the seed gives none, so they are invented and marked.
@@ -39,5 +40,6 @@ def load_demo() -> Organisation:
     people = load_demo_people(seed)
     _complete_seed_institution(people.organisation)
     load_regulation(people.organisation, people.director)
+    load_example_acts(people.organisation, people.director)
     load_demo_department(people.organisation)
     return people.organisation

@@ -33,7 +33,7 @@ METHODS = ("GET", "POST")
 
 Answer = int | tuple[str, str]
 
-OK, FORBIDDEN, NOT_FOUND, NOT_ALLOWED, GONE = 200, 403, 404, 405, 410
+OK, BAD_REQUEST, FORBIDDEN, NOT_FOUND, NOT_ALLOWED, GONE = 200, 400, 403, 404, 405, 410
 # The login page, told to come back to the requested path.
 LOGIN: Answer = ("redirect", "/accounts/login/?next={next}")
 ADMIN_LOGIN: Answer = ("redirect", "/admin/login/?next={next}")

@@ -6,6 +6,7 @@ tests/access_matrix_support.py)."""
 from __future__ import annotations
 
 from tests.access_matrix_support import (
+    BAD_REQUEST,
     EVERYONE_405,
     FORBIDDEN,
     GONE,
@@ -49,6 +50,7 @@ STUDENT = lambda w: {"pk": w.student.pk}  # noqa: E731
 GROUP = lambda w: {"pk": w.group.pk}  # noqa: E731
 REGULATION = lambda w: {"pk": w.regulation.pk}  # noqa: E731
 DRAFT = lambda w: {"pk": w.draft.pk}  # noqa: E731
+SFERUM = lambda w: {"code": "sferum"}  # noqa: E731
 MAILING = lambda w: {"pk": w.mailing.pk}  # noqa: E731
 
 AMENDMENTS_PAGE = to("/onboarding/amendments/")
@@ -411,6 +413,49 @@ TABLE: dict[str, Row] = {
     "regulation/paper/": page(MANAGERS_CURRENT),
     "regulation/versions/": page(MANAGERS_OWN),
     "regulation/versions/new/": page(MANAGERS_OWN),
+    # Documents, plural: the list and a new act for managers, «Мои документы» for staff.
+    "documents/": page(MANAGERS_OWN),
+    # An empty POST: the form again, unfilled.
+    "documents/new/": page(MANAGERS_OWN),
+    "my/documents/": page(roles(director=OK, admin=OK, teacher=OK, outsider=OK)),
+    # No agreement in the world: the refusal is refused with a message on «Мои документы».
+    "my/documents/paper-only/": post_only(
+        roles(
+            director=to("/my/documents/"),
+            admin=to("/my/documents/"),
+            teacher=to("/my/documents/"),
+            outsider=to("/my/documents/"),
+        )
+    ),
+    # A document's pages by its code, walked with the regulation's: the same answers as its
+    # own addresses above (an outsider's organisation has no approved regulation).
+    "documents/<slug:code>/": page(
+        roles(director=OK, admin=OK, teacher=OK, outsider=OK), args=SFERUM
+    ),
+    "documents/<slug:code>/order.pdf": page(MANAGERS_CURRENT, args=SFERUM),
+    "documents/<slug:code>/sheet.pdf": Row(
+        get=MANAGERS_CURRENT,
+        post=roles(
+            director=to("/documents/sferum/sheet.pdf"),
+            admin=to("/documents/sferum/sheet.pdf"),
+            outsider=NOT_FOUND,
+        ),
+        args=SFERUM,
+    ),
+    "documents/<slug:code>/acknowledgements/": page(MANAGERS_CURRENT, args=SFERUM),
+    "documents/<slug:code>/acknowledgements.csv": page(MANAGERS_CURRENT, args=SFERUM),
+    "documents/<slug:code>/remind/": Row(
+        get=MANAGERS_CURRENT,
+        post=roles(
+            director=to("/regulation/remind/"),
+            admin=to("/regulation/remind/"),
+            outsider=NOT_FOUND,
+        ),
+        args=SFERUM,
+    ),
+    "documents/<slug:code>/paper/": page(MANAGERS_CURRENT, args=SFERUM),
+    "documents/<slug:code>/versions/": page(MANAGERS_OWN, args=SFERUM),
+    "documents/<slug:code>/versions/new/": page(MANAGERS_OWN, args=SFERUM),
     "regulation/versions/<int:pk>/": page(
         roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
     ),
@@ -432,9 +477,10 @@ TABLE: dict[str, Row] = {
         roles(admin=to("/regulation/versions/{w.regulation.pk}/"), outsider=NOT_FOUND),
         args=REGULATION,
     ),
-    # An empty POST: the staff get the form back with its errors, nothing recorded.
+    # An empty POST: the staff get the form back with its errors and a 400, nothing recorded.
     "regulation/versions/<int:pk>/confirm/": post_only(
-        roles(director=OK, admin=OK, teacher=OK, outsider=NOT_FOUND), args=REGULATION
+        roles(director=BAD_REQUEST, admin=BAD_REQUEST, teacher=BAD_REQUEST, outsider=NOT_FOUND),
+        args=REGULATION,
     ),
     "regulation/versions/<int:pk>/order.pdf": page(
         roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION

@@ -71,13 +71,17 @@ def test_every_project_view_declares_its_access_rule():
 
 
 def test_patterns_sharing_a_view_or_a_name_are_each_in_the_table():
-    """`regulation/order.pdf` and `regulation/versions/<pk>/order.pdf` share a view: both are
-    requested, each with its own row."""
+    """`regulation/order.pdf`, `documents/<code>/order.pdf` and
+    `regulation/versions/<pk>/order.pdf` share a view: each is requested, with its own row."""
     by_view: dict[object, list[str]] = {}
     for route, pattern in project_patterns():
         by_view.setdefault(pattern.callback, []).append(route)
     shared = [routes for routes in by_view.values() if len(routes) > 1]
-    assert ["regulation/order.pdf", "regulation/versions/<int:pk>/order.pdf"] in shared
+    assert [
+        "regulation/order.pdf",
+        "documents/<slug:code>/order.pdf",
+        "regulation/versions/<int:pk>/order.pdf",
+    ] in shared
     assert all(route in TABLE for routes in shared for route in routes)
 
 

@@ -10,6 +10,8 @@ A job's task is defined beside the work it runs. The names below are the package
 surface."""
 
 from .acknowledgements import (
+    AGREEMENT_FIRST,
+    PAPER_ONLY,
     acknowledgement_confirm,
     acknowledgement_record_paper,
     agreement_refuse,
@@ -35,8 +37,10 @@ from .versions import (
 )
 
 __all__ = [
+    "AGREEMENT_FIRST",
     "EDITORIAL_REASON_REQUIRED",
     "EDITORIAL_WITHOUT_PREVIOUS",
+    "PAPER_ONLY",
     "UNSENT",
     "acknowledgement_confirm",
     "acknowledgement_record_paper",

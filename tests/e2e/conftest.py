@@ -13,6 +13,7 @@ reported as a problem, so no page of a journey goes unchecked.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,10 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason, allow_module_level=True)
 
 
+# Chromium's console line for a page answered with a client error.
+REFUSED_PAGE = re.compile(r"the server responded with a status of 4\d\d")
+
+
 @dataclass
 class Tab:
     """A page plus what went wrong on it."""
@@ -74,6 +79,13 @@ class Tab:
     # The URL of every document the tab loaded, and how many of them axe has seen.
     loads: list[str] = field(default_factory=list)
     checked_loads: int = 0
+    # Forms the test sends wrong on purpose: the page comes back with a 400, which Chromium
+    # reports as a console error (`expect_refusal`).
+    refusals_expected: int = 0
+
+    def expect_refusal(self) -> None:
+        """The next page is a form refused with a 4xx, as bad input is: not a problem."""
+        self.refusals_expected += 1
 
     def goto(self, path: str):
         response = self.page.goto(self.base_url + path)
@@ -302,8 +314,12 @@ def _open_tab(browser, live_server, viewport) -> tuple[object, Tab]:
     tab = Tab(page=page, base_url=live_server.url)
 
     def on_console(message) -> None:
-        if message.type == "error":
-            tab.problems.append(f"console error on {page.url}: {message.text}")
+        if message.type != "error":
+            return
+        if tab.refusals_expected and REFUSED_PAGE.search(message.text):
+            tab.refusals_expected -= 1  # a form sent back with its errors, as the test expects
+            return
+        tab.problems.append(f"console error on {page.url}: {message.text}")
 
     def on_page_error(error) -> None:
         tab.problems.append(f"uncaught exception on {page.url}: {error}")

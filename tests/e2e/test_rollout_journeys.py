@@ -198,6 +198,20 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
 
     reminder.get_by_role("link", name="Прочитать и подтвердить").click()
     expect(page).to_have_url(tab.base_url + "/regulation/")
+    # First, once: the agreement on the простая электронная подпись, and back to the regulation.
+    needed = page.locator(".agreement-needed")
+    expect(needed).to_contain_text("один раз примите «Соглашение об использовании")
+    tab.assert_clean()
+    needed.get_by_role("link", name="Открыть соглашение").click()
+    expect(page).to_have_url(tab.base_url + "/documents/esign-agreement/?next=/regulation/")
+    expect(page.get_by_role("heading", name="Примите соглашение")).to_be_visible()
+    tab.assert_clean()
+    page.get_by_label("Соглашение прочитал(а) и принимаю").check()
+    page.get_by_label("Ваш пароль").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Принять соглашение").click()
+    # The form's own anchor (#confirm) stays with the address it is sent back to.
+    expect(page).to_have_url(re.compile(re.escape(tab.base_url + "/regulation/") + "(#confirm)?$"))
+    expect_message(page, "Спасибо! Соглашение принято")
     expect(page.get_by_role("heading", name="Подтвердите ознакомление")).to_be_visible()
     tab.assert_clean()
 
@@ -212,6 +226,7 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
     expect(password).to_be_focused()
     page.keyboard.type("не-тот-пароль")
     tab.tab_to(submit, max_presses=5)
+    tab.expect_refusal()  # the form comes back with a 400
     page.keyboard.press("Enter")
 
     expect(page.get_by_text("Неверный пароль. Ознакомление не записано.")).to_be_visible()
@@ -253,17 +268,20 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
 
 def test_director_sees_who_confirmed_and_downloads_the_sheet(tab, demo):
     from accounts.models import User
-    from acknowledgements.models import REGULATION_CODE
+    from acknowledgements.models import AGREEMENT_CODE, REGULATION_CODE
     from acknowledgements.selectors import current_version
     from acknowledgements.services import acknowledgement_confirm
 
-    acknowledgement_confirm(
-        version=current_version(demo, REGULATION_CODE),
-        person=User.objects.get(username="teacher"),
-        password=DEMO_PASSWORD,
-        ip_address="127.0.0.1",
-        user_agent="e2e",
-    )
+    teacher = User.objects.get(username="teacher")
+    # Online, on the demo's agreement on the простая электронная подпись, accepted first.
+    for code in (AGREEMENT_CODE, REGULATION_CODE):
+        acknowledgement_confirm(
+            version=current_version(demo, code),
+            person=teacher,
+            password=DEMO_PASSWORD,
+            ip_address="127.0.0.1",
+            user_agent="e2e",
+        )
 
     page = tab.page
     tab.log_in("director")
