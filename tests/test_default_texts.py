@@ -26,7 +26,7 @@ from accounts.gender import FEMALE, MALE, gender_of, gender_suffix, gendered
 from accounts.invitations import invitation_slip, render_invitation_slips
 from accounts.models import Messenger
 from accounts.services import invitation_issue
-from acknowledgements.services import messenger_draft_create
+from acknowledgements.services import default_agreement_text, messenger_draft_create
 from cdt_portal.emails import build_templated
 from families.selectors import (
     default_consent_text,
@@ -151,7 +151,7 @@ def email_context(organisation, *, person, actor, registration) -> dict:
         "version": SimpleNamespace(
             title="Положение по использованию ИКОП «Сферум»",
             order_label="приказом от 30.11.2023 № 201-О",
-            document=SimpleNamespace(organisation=organisation),
+            document=SimpleNamespace(organisation=organisation, code="sferum"),
         ),
         "request": registration,
     }
@@ -169,6 +169,7 @@ def every_default_text(client, organisation, *, state, admin, teacher, student, 
     out["parents' notice"] = default_notice_text(organisation)
     out["students' notice"] = default_student_notice_text(organisation)
     out["consent"] = default_consent_text(organisation)
+    out["agreement on the простая электронная подпись"] = default_agreement_text(organisation)
     # Both notices published with their default texts, so the family home shows them and the
     # buttons that confirm them.
     notice_publish(organisation=organisation, actor=admin, text=out["parents' notice"])

@@ -368,3 +368,19 @@ def test_accepting_the_agreement_on_the_way_returns_to_the_document_and_nowhere_
     )
     assert response.status_code == 302 and response["Location"] == back_to
     assert Acknowledgement.objects.get(person=teacher).version == agreement
+
+
+def test_a_reminder_about_an_act_names_it_and_links_its_page(
+    organisation, director, admin, teacher, mailoutbox
+):
+    from acknowledgements.services import reminders_start
+
+    teacher.email = "teacher@example.ru"
+    teacher.save()
+    act = make_act(organisation, director)
+    reminders_start(version=act, actor=admin, base_url="http://testserver/")
+    [letter] = [m for m in mailoutbox if m.to == ["teacher@example.ru"]]
+    assert letter.subject.startswith(
+        "Напоминание: ознакомьтесь с документом «Правила внутреннего трудового распорядка»"
+    )
+    assert f"http://testserver/documents/{act.document.code}/" in letter.body
