@@ -26,7 +26,7 @@ from scale_tools import first_byte, hash_rate, wrk
 # reads no session, no user and renders no template, so it is a context, not the target.
 PAGE_LIMIT = 10.0  # institution pages: p50 within 10× the bare view
 DEPARTMENT_LIMIT = 20.0  # department pages: within 20× the bare view ...
-DEPARTMENT_QUERIES = 15  # ... and at most 15 queries
+DEPARTMENT_QUERIES = 16  # ... and at most 16 queries (15, and the weekly chart's one)
 CSV_TTFB_LIMIT_MS = 200.0
 CSV_MEMORY_FLAT = 2.0  # 10× the rows may cost at most 2× the 1,000-row peak ("flat")
 SHEET_LIMIT = 3.0  # a stored, unchanged sheet within 3× the bare view

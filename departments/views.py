@@ -10,6 +10,7 @@ from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import ADMINS, DEPARTMENT, roles_required
+from acknowledgements.weekly import weekly_confirmations
 from cdt_portal.errors import PortalError
 
 from . import selectors, services
@@ -49,6 +50,10 @@ def overview(request: HttpRequest) -> HttpResponse:
             "department": department,
             "rows": rows,
             "totals": selectors.department_totals(rows),
+            # Every institution of the department (`Organisation.department`, as
+            # `institution_rows` scopes them), not only those the search shows: the
+            # department's progress. A subquery: no list of ids that grows with the department.
+            "weekly_charts": weekly_confirmations(department.organisations.values("pk")),
             "query": query,
             "sort": sort,
             "messenger": messenger,

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Role, StudyGroup, User
 from accounts.permissions import ADMINS, MANAGERS, SFERUM_STATUS_HOLDERS, roles_required
 from acknowledgements.selectors import messenger_draft, reading_status
+from acknowledgements.weekly import weekly_confirmations
 from cdt_portal.downloads import private_file_response
 from cdt_portal.errors import Gone, PortalError
 from cdt_portal.jobs import job_alerts
@@ -99,6 +100,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "staff_statuses": numbers.staff_statuses,
             "amendments_summary": numbers.amendments,
             "notice_counts": numbers.notices,
+            "weekly_charts": weekly_confirmations([organisation.pk]),
             # The frame shows the department's unread messages above this page (base.html).
             "show_department_messages": True,
         },

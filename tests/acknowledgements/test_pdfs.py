@@ -94,7 +94,19 @@ def get_pdf(client, url: str):
 
 @pytest.fixture
 def demo(db):
+    from acknowledgements.models import AGREEMENT_CODE
+    from acknowledgements.services import acknowledgement_confirm
+
     organisation = load_demo()
+    # The demo teacher has accepted the demo's agreement on the простая электронная подпись:
+    # online confirmations here rest on it.
+    acknowledgement_confirm(
+        version=current_version(organisation, AGREEMENT_CODE),
+        person=User.objects.get(username="teacher"),
+        password=DEMO_PASSWORD,
+        ip_address=None,
+        user_agent="",
+    )
     return {
         "organisation": organisation,
         "version": current_version(organisation, REGULATION_CODE),

@@ -51,9 +51,11 @@ def test_loaddemo_twice_leaves_the_same_data_as_once():
     once = snapshot()
     call_command("loaddemo", stdout=open("/dev/null", "w"))
     assert snapshot() == once
-    # The seed institution and the demo department's two invented ones, one not yet approved.
+    # The seed institution and the demo department's two invented ones, one not yet approved;
+    # the seed institution's regulation, the agreement and two example acts, and the
+    # regulation of the approved invented one.
     assert Organisation.objects.count() == 3
-    assert approved_versions() == 2
+    assert approved_versions() == 5
 
 
 def approved_versions() -> int:
@@ -149,7 +151,9 @@ def test_the_demo_regulation_is_approved_by_order_201_o():
     from acknowledgements.models import DocumentVersion
 
     load_demo()
-    version = DocumentVersion.objects.get(document__organisation__slug="cdt")
+    version = DocumentVersion.objects.get(
+        document__organisation__slug="cdt", document__code="sferum"
+    )
     assert version.status == "approved"
     assert version.order_label == "Приказ от 30.11.2023 г. № 201-О"
     assert version.approver_name == "О.Б. Денисенко"
