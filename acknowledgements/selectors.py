@@ -574,3 +574,23 @@ def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocume
         mine.append(MyDocument(version.document, version, ack, due, overdue))
     mine.sort(key=lambda d: (d.acknowledgement is not None, d.due or dt.date.max, d.document.title))
     return mine
+
+
+def overdue_by_document(organisation: Organisation) -> list[tuple[DocumentVersion, list[User]]]:
+    """Each document in force past its due date, with the people who have not read it (the
+    agreement has no due date to pass): the managers' weekly list of who is overdue on what
+    (`portal.selectors.weekly_digest_context`). The regulation first, then by title."""
+    versions = sorted(
+        DocumentVersion.objects.filter(
+            document__organisation=organisation,
+            status=VersionStatus.APPROVED,
+            read_by__lt=timezone.localdate(),
+        ).select_related("document__organisation"),
+        key=lambda v: (v.document.code != REGULATION_CODE, v.document.title),
+    )
+    overdue = []
+    for version in versions:
+        people = list(acknowledgement_rows(version, status=AckFilter.OVERDUE, query=""))
+        if people:
+            overdue.append((version, people))
+    return overdue

@@ -1,7 +1,7 @@
 """What the top layer reads: the weekly digest's readers and what it says of an organisation's
-week, across the apps (the rollout's numbers from `onboarding.selectors`, the overdue staff
-from `acknowledgements.selectors`, the overdue parents from `families.selectors`, the week's
-changes from the audit log). Nothing here writes."""
+week, across the apps (the rollout's numbers from `onboarding.selectors`, the overdue staff of
+every document from `acknowledgements.selectors`, the overdue parents from
+`families.selectors`, the week's changes from the audit log). Nothing here writes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import datetime as dt
 from django.db.models import Count
 
 from accounts.models import Organisation, Role, User
-from acknowledgements.selectors import AckFilter, acknowledgement_rows
+from acknowledgements.selectors import overdue_by_document
 from cdt_portal.audit import action_label, organisation_entries
 from families.models import ParentTask
 from families.selectors import notice_counts, overdue_parents
@@ -44,17 +44,14 @@ def weekly_digest_context(organisation: Organisation, *, week_start: dt.date) ->
     """What the weekly digest says: the rollout in numbers, what is overdue, what changed in
     the seven days before `week_start`."""
     summary = rollout_summary(organisation)
-    overdue_staff = (
-        list(acknowledgement_rows(summary.version, status=AckFilter.OVERDUE, query=""))
-        if summary.version is not None
-        else []
-    )
     since = week_start - dt.timedelta(days=7)
     return {
         "organisation": organisation,
         "summary": summary,
         "notice_counts": notice_counts(organisation, today=week_start),
-        "overdue_staff": overdue_staff,
+        # Every document past its due date, with who has not read it: the director's list of
+        # who is overdue on what, after the reminders the schedule sent each of them.
+        "overdue_documents": overdue_by_document(organisation),
         "overdue_notice": list(overdue_parents(organisation, ParentTask.NOTICE, today=week_start)),
         "overdue_consent": list(
             overdue_parents(organisation, ParentTask.CONSENT, today=week_start)

@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from acknowledgements.models import DocumentVersion
+from acknowledgements.services import acknowledgement_record_paper
 from cdt_portal.models import AuditEntry, Delivery, Job
 from families.models import ParentDeadline
 from families.services import parent_deadline_set
@@ -65,7 +66,8 @@ def test_the_digest_tells_the_numbers_the_overdue_and_the_changes(
     assert f"Неделя: {since:%d.%m.%Y} — {monday - dt.timedelta(days=1):%d.%m.%Y}" in body
     assert "- Сотрудники ознакомлены с Положением: 0 из 2" in body
     assert "- Родители ознакомлены с уведомлением: 0 из 1" in body
-    assert "Не ознакомились с Положением после срока (2):" in body
+    read_by = TODAY() - dt.timedelta(days=2)
+    assert f"Не ознакомились с Положением после срока {read_by:%d.%m.%Y} (2):" in body
     assert f"- {teacher.full_name}" in body
     assert "Родители, не ознакомившиеся с уведомлением после срока (1):" in body
     assert f"- {parent.full_name}" in body
@@ -140,3 +142,26 @@ def test_a_digest_letter_in_flight_when_the_worker_stopped_is_not_sent_again(
     ]
     assert [message.to for message in mail.outbox] == [["admin@example.ru"]]
     assert AuditEntry.objects.filter(action="digest.unconfirmed").count() == 1
+
+
+def test_the_digest_lists_who_is_overdue_on_each_document(
+    readers_with_mail, organisation, director, admin, teacher, regulation
+):
+    from tests.acknowledgements.builders import make_act
+
+    act = make_act(organisation, director)
+    past = TODAY() - dt.timedelta(days=3)
+    DocumentVersion.objects.filter(pk__in=[regulation.pk, act.pk]).update(read_by=past)
+    acknowledgement_record_paper(version=act, person=admin, paper_date=TODAY(), recorded_by=admin)
+    monday = TODAY() + dt.timedelta(days=7 - TODAY().weekday())
+    weekly_digest_send(today=monday, base_url="http://testserver/")
+    body = mail.outbox[0].body
+    overdue = body[body.index("ПРОСРОЧЕНО") : body.index("ЧТО ИЗМЕНИЛОСЬ")]
+    assert overdue.splitlines()[1:] == [
+        f"Не ознакомились с Положением после срока {past:%d.%m.%Y} (2):",
+        *sorted(f"- {p.full_name}" for p in (admin, teacher)),
+        "Не ознакомились с документом «Правила внутреннего трудового распорядка» после срока "
+        f"{past:%d.%m.%Y} (1):",
+        f"- {teacher.full_name}",
+        "",
+    ]
