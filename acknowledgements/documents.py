@@ -9,10 +9,14 @@ import re
 import zoneinfo
 from dataclasses import asdict, dataclass
 
+import segno
+from django.conf import settings
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from cdt_portal.errors import PortalError
 from cdt_portal.markup import render_markdown
 from cdt_portal.pdf import ARCHIVAL, Attachment, join_pdfs, render_pdf
 
@@ -188,6 +192,8 @@ def confirmation_log(version: DocumentVersion) -> bytes:
             "text_sha256": version.text_sha256,
         },
         "organisation": document.organisation.full_name,
+        # When the file was made: a record newer than this is rightly missing from it.
+        "made_at": timezone.now().isoformat(),
         "confirmations": [
             {
                 "person": {"id": ack.person_id, "full_name": ack.person.full_name},
@@ -304,6 +310,7 @@ def sheet_context(version: DocumentVersion, *, blank: bool = False) -> dict:
     context = {**_common(version), "rows": rows, "columns": sheet_columns(rows)}
     # Under the last part's table (`sheet.sheet_plan` keeps them for the last part only).
     context["footnotes"] = [] if blank else basis_footnotes(version)
+    context["verify_url"] = verify_url(version)
     context["meta"]["title"] = context["sheet_title"].replace(NBSP, " ")
     return context
 
@@ -374,7 +381,13 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
     first, *rest = sheet_chunks(rows)
     css = columns_css(context["columns"])
     first_piece = {**context, "rows": first, "unnumbered": bool(rest)}
-    whole = render_pdf("pdf/order.html", first_piece, filename="", css=css, pdf_variant=ARCHIVAL)
+    whole = render_pdf(
+        "pdf/order.html",
+        first_piece,
+        filename="",
+        css=css + qr_css(context["verify_url"]),
+        pdf_variant=ARCHIVAL,
+    )
     if not rest:
         return order_filename(version), whole[1]
     pieces = [whole[1]]
@@ -395,11 +408,77 @@ def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str,
 
 
 def render_sheet_pdf(version: DocumentVersion, context: dict, *, blank: bool) -> tuple[str, bytes]:
-    """The sheet, or a part of it, from a context of `sheet_context`'s shape, as PDF/A-3b."""
+    """The sheet, or a part of it, from a context of `sheet_context`'s shape, as PDF/A-3b; the
+    first part carries the QR code of the verification page."""
+    css = columns_css(context["columns"])
+    if context.get("first_part"):
+        css += qr_css(context["verify_url"])
     return render_pdf(
         "pdf/sheet.html",
         context,
         filename=sheet_filename(version, blank=blank),
-        css=columns_css(context["columns"]),
+        css=css,
         pdf_variant=ARCHIVAL,
     )
+
+
+def verify_url(version: DocumentVersion) -> str:
+    """The address of the version's verification page, absolute: what its QR code holds."""
+    return settings.PORTAL_URL.rstrip("/") + reverse("version_verify", kwargs={"pk": version.pk})
+
+
+# The QR code is 16 mm square, inside the 20 mm top margin. A raster of 8 pixels a module, set
+# to that size by its resolution (and never smoothed): as vector shapes, its hundreds of squares
+# would read as table rules to anyone (or any test) looking for the sheet's grid.
+QR_MM = 16
+QR_PIXELS_PER_MODULE = 8
+
+
+def qr_css(url: str) -> str:
+    """The document's QR code (a requisite of ГОСТ Р 7.0.97-2025) at the top right of its first
+    page, in the margin, so the text does not move; it leads to the verification page."""
+    code = segno.make(url, error="m")
+    pixels = code.symbol_size(scale=QR_PIXELS_PER_MODULE, border=0)[0]
+    image = code.png_data_uri(scale=QR_PIXELS_PER_MODULE, border=0)
+    dpi = pixels / (QR_MM / 25.4)
+    return (
+        f'\n@page :first {{ @top-right {{ content: url("{image}"); '
+        f"image-resolution: {dpi:.1f}dpi; image-rendering: pixelated; "
+        "vertical-align: bottom; text-align: right; padding-bottom: 2mm; } }\n"
+    )
+
+
+# Reading the log back: the verification page compares a sheet's embedded log with the records.
+LOG_NOT_A_PDF = "Это не PDF-файл. Загрузите лист ознакомления, сформированный порталом."
+LOG_DAMAGED = "Файл повреждён или защищён паролем: его не удалось прочитать."
+LOG_MISSING = (
+    "В файле нет журнала подтверждений: загрузите лист ознакомления, сформированный порталом "
+    "(не пустой бланк и не скан)."
+)
+
+
+def read_confirmation_log(pdf: bytes) -> dict:
+    """The log embedded in a sheet made by the portal, as it was written; a Russian refusal for
+    anything else."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    if not pdf.startswith(b"%PDF-"):
+        raise PortalError(LOG_NOT_A_PDF, field="file")
+    try:
+        reader = PdfReader(io.BytesIO(pdf))
+        if reader.is_encrypted:
+            raise PortalError(LOG_DAMAGED, field="file")
+        attached = reader.attachments.get(CONFIRMATION_LOG)
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise PortalError(LOG_DAMAGED, field="file") from exc
+    if not attached:
+        raise PortalError(LOG_MISSING, field="file")
+    try:
+        log = json.loads(attached[0].decode("utf-8"))
+        log["confirmations"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PortalError(LOG_MISSING, field="file") from exc
+    return log

@@ -231,3 +231,20 @@ class DeadlineForm(forms.Form):
         input_formats=["%Y-%m-%d", "%d.%m.%Y"],
         help_text=_("Пустое поле — срок снят."),
     )
+
+
+# A 10,000-row sheet with its log is about 3 MB.
+VERIFY_MAX_BYTES = 20 * 1024 * 1024
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(
+        label=_("Файл листа ознакомления (PDF)"),
+        help_text=_("Лист, сформированный порталом: в нём записан журнал подтверждений."),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > VERIFY_MAX_BYTES:
+            raise forms.ValidationError(_("Файл больше 20 МБ: это не лист ознакомления портала."))
+        return upload

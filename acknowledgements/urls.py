@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_documents
 
 urlpatterns = [
     path("regulation/", views.regulation, name="regulation"),
@@ -22,10 +22,13 @@ urlpatterns = [
     path("regulation/versions/new/", views.version_new, name="version_new"),
     # Every document, the regulation among them, at the same pages under its code
     # (`links.PAGES`); the regulation's addresses above stay as they were.
-    path("documents/", views.document_list, name="document_list"),
-    path("documents/new/", views.document_new, name="document_new"),
-    path("my/documents/", views.my_documents, name="my_documents"),
-    path("my/documents/paper-only/", views.agreement_refuse_view, name="agreement_refuse"),
+    path("documents/", views_documents.document_list, name="document_list"),
+    path("documents/new/", views_documents.document_new, name="document_new"),
+    path("my/documents/", views_documents.my_documents, name="my_documents"),
+    path(
+        "my/documents/paper-only/", views_documents.agreement_refuse_view, name="agreement_refuse"
+    ),
+    path("documents/verify/<int:pk>/", views_documents.version_verify, name="version_verify"),
     path("documents/<slug:code>/", views.regulation, name="document_read"),
     path("documents/<slug:code>/order.pdf", views.order_pdf, name="document_order_pdf"),
     path("documents/<slug:code>/sheet.pdf", views.sheet, name="document_sheet_pdf"),

@@ -20,13 +20,11 @@ from cdt_portal.numbers import counted_once
 from cdt_portal.paging import paginate
 
 from .documents import order_filename
-from .forms import ApproveForm, ConfirmForm, DeadlineForm, DocumentForm, PaperForm, VersionForm
+from .forms import ApproveForm, ConfirmForm, DeadlineForm, PaperForm, VersionForm
 from .links import document_url
 from .models import (
-    AGREEMENT_TITLE,
     REGULATION_CODE,
     Document,
-    DocumentKind,
     DocumentVersion,
     VersionStatus,
 )
@@ -44,7 +42,6 @@ from .selectors import (
     is_overdue,
     job_by_key,
     last_reminder_run,
-    organisation_documents,
     organisation_versions,
     pending_email_counts,
     pending_readers,
@@ -60,13 +57,9 @@ from .selectors import (
     version_history,
     with_acknowledgements,
 )
-from .selectors import my_documents as my_documents_of
 from .services import (
     acknowledgement_confirm,
     acknowledgement_record_paper,
-    agreement_refuse,
-    default_agreement_text,
-    document_create,
     messenger_draft_create,
     reminders_retry_failed,
     reminders_start,
@@ -609,84 +602,3 @@ def version_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
             "readers_count": readers(version.document).count(),
         },
     )
-
-
-# Documents, plural -----------------------------------------------------------------------------
-
-
-@roles_required(MANAGERS)
-def document_list(request: HttpRequest) -> HttpResponse:
-    """Every local act of the organisation: its kind, who reads it, its progress, the order's
-    storage term."""
-    rows = organisation_documents(request.user.organisation)
-    return render(
-        request,
-        "acknowledgements/document_list.html",
-        {"rows": rows, "agreement_missing": not any(r.document.is_agreement for r in rows)},
-    )
-
-
-@roles_required(MANAGERS)
-def document_new(request: HttpRequest) -> HttpResponse:
-    """A new local act with its first draft; the director approves it like any version. With
-    `?kind=agreement` the form starts from the default agreement on the простая электронная
-    подпись."""
-    organisation = request.user.organisation
-    initial = {
-        "approver_position": organisation.head_position,
-        "approver_name": organisation.head_name,
-        "order_date": timezone.localdate(),
-    }
-    if request.GET.get("kind") == DocumentKind.AGREEMENT:
-        initial.update(
-            kind=DocumentKind.AGREEMENT,
-            title=AGREEMENT_TITLE,
-            text=default_agreement_text(organisation),
-        )
-    form = DocumentForm(request.POST or None, initial=initial, organisation=organisation)
-    if request.method == "POST" and form.is_valid():
-        try:
-            version = document_create(
-                organisation=organisation, actor=request.user, **form.cleaned_data
-            )
-        except PortalError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            messages.success(
-                request,
-                f"Документ «{version.document.title}» добавлен: черновик редакции 1 ждёт "
-                "утверждения руководителем.",
-            )
-            return redirect("version_detail", pk=version.pk)
-    return render(
-        request,
-        "acknowledgements/document_form.html",
-        {"form": form},
-        status=400 if form.errors else 200,
-    )
-
-
-@roles_required(STAFF)
-def my_documents(request: HttpRequest) -> HttpResponse:
-    """«Мои документы»: what to read, by when, what was read and when."""
-    return render(
-        request,
-        "acknowledgements/my_documents.html",
-        {"documents": my_documents_of(request.user), "agreement": agreement_state(request.user)},
-    )
-
-
-@require_POST
-@roles_required(STAFF)
-def agreement_refuse_view(request: HttpRequest) -> HttpResponse:
-    """«Отказываюсь от электронной подписи»: the person is marked «только на бумаге»."""
-    try:
-        agreement_refuse(person=request.user, actor=request.user)
-    except PortalError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request,
-            "Записано: вы знакомитесь с документами на бумаге, под роспись у администратора.",
-        )
-    return redirect("my_documents")

@@ -427,6 +427,11 @@ TABLE: dict[str, Row] = {
             outsider=to("/my/documents/"),
         )
     ),
+    # The verification page the QR codes lead to; an empty POST: the page again, nothing sent
+    # (a bad file: a 400, tests/acknowledgements/test_verification.py).
+    "documents/verify/<int:pk>/": page(
+        roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
+    ),
     # A document's pages by its code, walked with the regulation's: the same answers as its
     # own addresses above (an outsider's organisation has no approved regulation).
     "documents/<slug:code>/": page(

@@ -73,7 +73,7 @@ def texts_people_read(client, organisation, *, teacher, student, admin) -> dict[
         "version": SimpleNamespace(
             title="Положение",
             order_label="Приказ",
-            document=SimpleNamespace(organisation=organisation),
+            document=SimpleNamespace(organisation=organisation, code="sferum"),
         ),
         "request": SimpleNamespace(
             admin_full_name="Захарова О.В.",

@@ -10,7 +10,7 @@ from accounts.models import Organisation, Role, User
 from accounts.selectors import people_waiting_for_invitation
 from accounts.services import invitation_issue
 from acknowledgements import documents, sheet
-from acknowledgements.models import REGULATION_CODE, DocumentVersion
+from acknowledgements.models import AGREEMENT_CODE, REGULATION_CODE, DocumentVersion
 from acknowledgements.selectors import current_version
 from acknowledgements.services import acknowledgement_confirm
 from onboarding.documents import render_letter
@@ -50,11 +50,15 @@ def add_long_positions(organisation: Organisation) -> list[User]:
 
 
 def confirm_online(version: DocumentVersion, username: str = "teacher") -> User:
+    """The person confirms online, on the organisation's agreement on the простая электронная
+    подпись when it has one (the demo does), accepted first."""
     person = User.objects.get(username=username)
-    acknowledgement_confirm(
-        version=version, person=person, password=DEMO_PASSWORD, ip_address=None,
-        user_agent="test",
-    )  # fmt: skip
+    agreement = current_version(version.document.organisation, AGREEMENT_CODE)
+    for each in (agreement, version) if agreement is not None else (version,):
+        acknowledgement_confirm(
+            version=each, person=person, password=DEMO_PASSWORD, ip_address=None,
+            user_agent="test",
+        )  # fmt: skip
     return person
 
 

@@ -206,7 +206,8 @@ def test_the_confirm_form_is_throttled(client, teacher, regulation):
     client.force_login(teacher)
     url = reverse("version_confirm", args=[regulation.pk])
     for _ in range(LIMIT - 1):
-        assert client.post(url, {"read": "on", "password": "wrong"}).status_code == 200
+        # Refused with the form's message and a 400, until the throttle answers 429.
+        assert client.post(url, {"read": "on", "password": "wrong"}).status_code == 400
     assert client.post(url, {"read": "on", "password": "wrong"}).status_code == 429
     assert client.post(url, {"read": "on", "password": PASSWORD}).status_code == 429
     assert not regulation.acknowledgements.filter(person=teacher).exists()
