@@ -14,11 +14,12 @@ from django.conf import settings
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from accounts.models import User
 from cdt_portal.errors import PortalError
 from cdt_portal.markup import render_markdown
-from cdt_portal.pdf import ARCHIVAL, Attachment, join_pdfs, render_pdf
+from cdt_portal.pdf import ARCHIVAL, Attachment, attach, join_pdfs, render_pdf
 
 from .models import REGULATION_CODE, AckMethod, Acknowledgement, DocumentVersion
 from .selectors import counted_version_ids, readers
@@ -316,11 +317,21 @@ def sheet_context(version: DocumentVersion, *, blank: bool = False) -> dict:
 
 
 def order_context(version: DocumentVersion) -> dict:
-    """The approved order: the stamp, the title block, the text, and the sheet for ink."""
+    """The approved order: the stamp, the title block, the text (or, for an act given as its
+    own PDF, where that file is: embedded in the order, `render_order`), and the sheet for ink."""
+    if version.source_pdf:
+        text_html = format_html(
+            "<p>Текст документа — в файле «{}», приложенном к настоящему PDF-документу "
+            "(контрольная сумма SHA-256: {}).</p>",
+            version.source_name or "документ.pdf",
+            version.content_sha256(),
+        )
+    else:
+        text_html = breakable_links(str(render_markdown(version.text)))
     context = {
         **sheet_context(version, blank=True),
         "first_part": True,
-        "text_html": breakable_links(str(render_markdown(version.text))),
+        "text_html": text_html,
     }
     context["meta"]["title"] = version.title
     return context
@@ -388,8 +399,9 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
         css=css + qr_css(context["verify_url"]),
         pdf_variant=ARCHIVAL,
     )
+    act = _act_attachment(version)
     if not rest:
-        return order_filename(version), whole[1]
+        return order_filename(version), attach(whole[1], *act) if act else whole[1]
     pieces = [whole[1]]
     for chunk in rest:
         part = {**context, "rows": chunk, "first_part": False, "unnumbered": True}
@@ -397,7 +409,18 @@ def render_order(version: DocumentVersion) -> tuple[str, bytes]:
             render_pdf("pdf/sheet.html", part, filename="", css=css, pdf_variant=ARCHIVAL)[1]
         )
         gc.collect()  # WeasyPrint's boxes hold reference cycles: free them before the next part
-    return order_filename(version), join_pdfs(pieces, number_from=2)
+    return order_filename(version), join_pdfs(pieces, number_from=2, attachments=act)
+
+
+def _act_attachment(version: DocumentVersion) -> tuple[Attachment, ...]:
+    """An act given as its own PDF travels inside its order (PDF/A-3: the source it was made
+    from), so the archived order holds what staff read."""
+    if not version.source_pdf:
+        return ()
+    with version.source_pdf.open("rb") as source:
+        data = source.read()
+    name = version.source_name or "документ.pdf"
+    return (Attachment(name, data, "application/pdf", f"Текст документа: {name}", "/Source"),)
 
 
 def render_sheet(version: DocumentVersion, *, blank: bool = False) -> tuple[str, bytes]:

@@ -86,7 +86,13 @@ class DocumentForm(forms.Form):
     approver_name = forms.CharField(label=_("Утверждающий (инициалы и фамилия)"), max_length=200)
     text = forms.CharField(
         label=_("Текст документа"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 16, "aria-describedby": TEXT_HELP_ID}),
+    )
+    source_pdf = forms.FileField(
+        label=_("…или файл документа (PDF)"),
+        required=False,
+        help_text=_("Вместо текста: сотрудники откроют этот файл, он войдёт в приказ."),
     )
 
     def __init__(self, *args, organisation, **kwargs) -> None:
@@ -132,6 +138,8 @@ class DocumentForm(forms.Form):
         }.get(data.get("audience"))
         if needed and not data.get(needed[0]):
             self.add_error(needed[0], needed[1])
+        if not (data.get("text") or "").strip() and not data.get("source_pdf"):
+            self.add_error("text", _("Введите текст документа или приложите его файл PDF."))
         return data
 
 

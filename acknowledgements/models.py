@@ -229,6 +229,12 @@ class DocumentVersion(models.Model):
     )
     # The approved order, rendered once by the approval job: it must never change afterwards.
     order_pdf = models.FileField(upload_to="documents/orders/", blank=True)
+    # An act given as its own PDF rather than as text: what staff read, embedded in the order
+    # and hashed as the text is (`content_sha256`). Never changed once the version is approved.
+    source_pdf = models.FileField(
+        _("файл документа (PDF)"), upload_to="documents/acts/", blank=True
+    )
+    source_name = models.CharField(_("имя файла документа"), max_length=255, blank=True)
     # An editorial correction (chosen by the director at approval, with a reason): staff are not
     # asked again. The acknowledgements of the version it corrects (`corrects`, the approved one
     # it replaced) count for it; no row is copied, so the sheet shows the original dates.
@@ -286,6 +292,14 @@ class DocumentVersion(models.Model):
         if self.status in step.sources:
             return step
         raise PortalError(step.refusal_in.get(self.status, step.refusal))
+
+    def content_sha256(self) -> str:
+        """The SHA-256 of what staff read: the act's PDF when it was given as one, else the
+        text."""
+        if self.source_pdf:
+            with self.source_pdf.open("rb") as source:
+                return hashlib.sha256(source.read()).hexdigest()
+        return text_sha256(self.text)
 
     @property
     def order_label(self) -> str:

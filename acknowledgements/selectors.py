@@ -135,6 +135,17 @@ def counted_version_ids(version: DocumentVersion) -> list[int]:
     return ids
 
 
+def counted_acknowledgement(version: DocumentVersion, person: User) -> Acknowledgement | None:
+    """The person's acknowledgement that counts for `version` (of it, or of a version it only
+    corrected editorially), the newest first; None: still to read."""
+    return (
+        Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
+        .select_related("version")
+        .order_by("-version__number")
+        .first()
+    )
+
+
 @dataclass(frozen=True)
 class AgreementState:
     """A person and the organisation's agreement on the простая электронная подпись: the
@@ -151,12 +162,7 @@ def agreement_state(person: User) -> AgreementState:
     in_force = current_version(person.organisation, AGREEMENT_CODE)
     accepted = None
     if in_force is not None:
-        accepted = (
-            Acknowledgement.objects.filter(version__in=counted_version_ids(in_force), person=person)
-            .select_related("version")
-            .order_by("-version__number")
-            .first()
-        )
+        accepted = counted_acknowledgement(in_force, person)
     return AgreementState(
         in_force=in_force,
         accepted=accepted,
@@ -179,12 +185,7 @@ def reading_status(
         version = current_version(person.organisation, code)
     ack = None
     if version is not None:
-        ack = (
-            Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
-            .select_related("version")
-            .order_by("-version__number")
-            .first()
-        )
+        ack = counted_acknowledgement(version, person)
     return ReadingStatus(
         version=version,
         acknowledgement=ack,
@@ -564,11 +565,7 @@ def my_documents(person: User, *, today: dt.date | None = None) -> list[MyDocume
     for version in versions:
         if version.document.is_agreement or not is_reader(person, version.document):
             continue
-        ack = (
-            Acknowledgement.objects.filter(version__in=counted_version_ids(version), person=person)
-            .order_by("-version__number")
-            .first()
-        )
+        ack = counted_acknowledgement(version, person)
         due = personal_due(version, since)
         overdue = ack is None and due is not None and due < today
         mine.append(MyDocument(version.document, version, ack, due, overdue))

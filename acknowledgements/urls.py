@@ -65,5 +65,10 @@ urlpatterns = [
     ),
     path("regulation/versions/<int:pk>/confirm/", views.confirm, name="version_confirm"),
     path("regulation/versions/<int:pk>/order.pdf", views.order_pdf, name="version_order_pdf"),
+    path(
+        "regulation/versions/<int:pk>/act.pdf",
+        views.version_source_pdf,
+        name="version_source_pdf",
+    ),
     path("regulation/versions/<int:pk>/sheet.pdf", views.sheet, name="version_sheet_pdf"),
 ]

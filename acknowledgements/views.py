@@ -204,6 +204,22 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
 CHECK_THE_FORM = "Ознакомление не записано: проверьте поля формы."
 
 
+@roles_required(STAFF)
+def version_source_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """An act given as its own PDF: the file staff read (a draft's only for its managers)."""
+    version = get_version_for_user(request, pk)
+    if not version.source_pdf:
+        raise Http404("Документ задан текстом, а не файлом")
+    is_manager = request.user.has_role(Role.ADMIN, Role.DIRECTOR)
+    if not is_manager and not version.allows("print_sheet"):
+        raise Http404("Редакция не утверждена")
+    return private_file_response(
+        version.source_pdf,
+        filename=version.source_name or "документ.pdf",
+        content_type="application/pdf",
+    )
+
+
 def _confirmed_message(document: Document) -> str:
     if document.is_agreement:
         return "Спасибо! Соглашение принято: теперь вы можете подтверждать ознакомление в портале."

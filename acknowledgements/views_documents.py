@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import MANAGERS, roles_required
 from cdt_portal.errors import PortalError
+from cdt_portal.uploads import check_upload
 
 from .documents import read_confirmation_log
 from .forms import DocumentForm, VerifyForm
@@ -53,11 +54,25 @@ def document_new(request: HttpRequest) -> HttpResponse:
             title=AGREEMENT_TITLE,
             text=default_agreement_text(organisation),
         )
-    form = DocumentForm(request.POST or None, initial=initial, organisation=organisation)
+    form = DocumentForm(
+        request.POST or None, request.FILES or None, initial=initial, organisation=organisation
+    )
     if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        upload = fields.pop("source_pdf")
         try:
+            # The act's own PDF, opened for real (a renamed image or a locked PDF is refused).
+            source = (
+                check_upload(upload, field="source_pdf", missing="", pdf_only=True)
+                if upload
+                else None
+            )
             version = document_create(
-                organisation=organisation, actor=request.user, **form.cleaned_data
+                organisation=organisation,
+                actor=request.user,
+                source=source,
+                source_name=upload.name if upload else "",
+                **fields,
             )
         except PortalError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

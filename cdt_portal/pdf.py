@@ -230,6 +230,9 @@ class Attachment:
     data: bytes
     mime: str
     description: str
+    # PDF/A-3's relationship of the file to the document: /Data (what the document shows, as
+    # the sheet's log), /Source (what it was made from, as an act's own PDF in its order).
+    relationship: str = "/Data"
 
 
 def attach(pdf: bytes, *attachments: Attachment) -> bytes:
@@ -246,15 +249,14 @@ def attach(pdf: bytes, *attachments: Attachment) -> bytes:
 
 def _embed(writer, attachments) -> None:
     """Each attachment as an associated file, as PDF/A-3 wants one: its MIME type, its
-    relationship to the document (/Data: the data the document shows), a description and a
-    date, and named in the catalog's /AF."""
+    relationship to the document, a description and a date, and named in the catalog's /AF."""
     from pypdf.generic import ArrayObject, NameObject, TextStringObject
 
     associated = []
     for attachment in attachments:
         embedded = writer.add_attachment(attachment.name, attachment.data)
         embedded.subtype = NameObject("/" + attachment.mime.replace("/", "#2F"))
-        embedded.associated_file_relationship = NameObject("/Data")
+        embedded.associated_file_relationship = NameObject(attachment.relationship)
         embedded.description = TextStringObject(attachment.description)
         embedded.modification_date = timezone.now()
         embedded.pdf_object[NameObject("/UF")] = TextStringObject(attachment.name)

@@ -52,6 +52,18 @@ DAMAGED = (
 )
 
 
+# A document that must be a PDF (a local act's own file): the same checks, its own words.
+PDF_ONLY = (
+    "Это не PDF (проверено по содержимому файла, а не по имени). Сохраните документ в PDF и "
+    "приложите его."
+)
+PDF_DAMAGED = (
+    "Файл не открывается как PDF: он повреждён или содержит что-то кроме документа. "
+    "Сохраните документ в PDF заново и приложите его."
+)
+PDF_ENCRYPTED = "PDF защищён паролем: сохраните документ без пароля и приложите его."
+
+
 class _Refused(Exception):
     """A refused file; `check_upload` puts its message beside the caller's form field."""
 
@@ -63,19 +75,22 @@ class CheckedUpload:
     extension: str
 
 
-def _check_pdf(content: bytes) -> None:
+SCAN_ENCRYPTED = "PDF защищён паролем: сохраните скан без пароля и приложите его."
+
+
+def _check_pdf(content: bytes, *, damaged: str, encrypted: str) -> None:
     end = content.rfind(PDF_END)
     if end < 0 or content[end + len(PDF_END) :].strip():
-        raise _Refused(DAMAGED.format(kind="PDF"))
+        raise _Refused(damaged)
     try:
         reader = PdfReader(io.BytesIO(content), strict=True)
         if reader.is_encrypted:
-            raise _Refused("PDF защищён паролем: сохраните скан без пароля и приложите его.")
+            raise _Refused(encrypted)
         pages = len(reader.pages)
     except _Refused:
         raise
     except Exception as exc:  # pypdf raises many kinds on a malformed file, RecursionError too
-        raise _Refused(DAMAGED.format(kind="PDF")) from exc
+        raise _Refused(damaged) from exc
     if pages < 1:
         raise _Refused("В PDF нет ни одной страницы.")
 
@@ -97,18 +112,26 @@ def _check_image(content: bytes, fmt: str, end: bytes) -> None:
 
 
 def check_upload(
-    upload: UploadedFile | None, *, field: str, missing: str, max_bytes: int | None = None
+    upload: UploadedFile | None,
+    *,
+    field: str,
+    missing: str,
+    max_bytes: int | None = None,
+    pdf_only: bool = False,
 ) -> CheckedUpload:
-    """The upload's content if it is one clean PDF, JPEG or PNG of at most `max_bytes`
-    (settings.SCAN_MAX_BYTES by default); else a `PortalError` about the form field `field`
-    (`missing` when nothing was attached)."""
+    """The upload's content if it is one clean PDF, JPEG or PNG (`pdf_only`: one clean PDF) of
+    at most `max_bytes` (settings.SCAN_MAX_BYTES by default); else a `PortalError` about the
+    form field `field` (`missing` when nothing was attached)."""
+    limit = settings.SCAN_MAX_BYTES if max_bytes is None else max_bytes
     try:
-        return _check(upload, missing, settings.SCAN_MAX_BYTES if max_bytes is None else max_bytes)
+        return _check(upload, missing, limit, pdf_only=pdf_only)
     except _Refused as refused:
         raise PortalError(str(refused), field=field) from refused
 
 
-def _check(upload: UploadedFile | None, missing: str, limit: int) -> CheckedUpload:
+def _check(
+    upload: UploadedFile | None, missing: str, limit: int, *, pdf_only: bool = False
+) -> CheckedUpload:
     if upload is None:
         raise _Refused(missing)
     if upload.size is not None and upload.size > limit:
@@ -122,13 +145,22 @@ def _check(upload: UploadedFile | None, missing: str, limit: int) -> CheckedUplo
     if not content:
         raise _Refused("Файл пустой.")
     found = [(t, e) for magic, t, e in SIGNATURES if content.startswith(magic)]
+    if pdf_only and (not found or found[0][0] != "application/pdf"):
+        raise _Refused(PDF_ONLY)
     if not found:
         raise _Refused(NOT_A_DOCUMENT)
     content_type, extension = found[0]
+    damaged = PDF_DAMAGED if pdf_only else DAMAGED.format(kind="PDF")
     if HTML_MARKERS.search(content[:SNIFF_BYTES]):
-        raise _Refused(DAMAGED.format(kind=extension.upper().replace("JPG", "JPEG")))
+        raise _Refused(
+            damaged if pdf_only else DAMAGED.format(kind=extension.upper().replace("JPG", "JPEG"))
+        )
     if content_type == "application/pdf":
-        _check_pdf(content)
+        _check_pdf(
+            content,
+            damaged=damaged,
+            encrypted=PDF_ENCRYPTED if pdf_only else SCAN_ENCRYPTED,
+        )
     elif content_type == "image/jpeg":
         _check_image(content, "JPEG", JPEG_END)
     else:

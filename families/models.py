@@ -156,7 +156,26 @@ class ConsentMethod(models.TextChoices):
     PAPER = "paper", _("на бумаге")
 
 
-class ConsentDetails(models.Model):
+class IdentityDocumentFields(models.Model):
+    """The identity document of the person who signs a consent (152-ФЗ ст. 9 ч. 4): the parent
+    in a parent's consent, the student in their own."""
+
+    id_document = models.CharField(
+        _("документ, удостоверяющий личность"),
+        max_length=20,
+        choices=IdentityDocument.choices,
+        blank=True,
+    )
+    id_series = models.CharField(_("серия"), max_length=20, blank=True)
+    id_number = models.CharField(_("номер"), max_length=30, blank=True)
+    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
+    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ConsentDetails(IdentityDocumentFields):
     """What a consent record says beyond «given»/«withdrawn» (152-ФЗ ст. 9 ч. 4): the parent,
     their identity document, the child, the document proving the parent's authority; and how
     the act was made (online, or on paper recorded by an administrator with the paper's date).
@@ -175,16 +194,6 @@ class ConsentDetails(models.Model):
     )
     parent_full_name = models.CharField(_("Ф.И.О. родителя"), max_length=300, blank=True)
     parent_address = models.CharField(_("адрес родителя"), max_length=500, blank=True)
-    id_document = models.CharField(
-        _("документ, удостоверяющий личность"),
-        max_length=20,
-        choices=IdentityDocument.choices,
-        blank=True,
-    )
-    id_series = models.CharField(_("серия"), max_length=20, blank=True)
-    id_number = models.CharField(_("номер"), max_length=30, blank=True)
-    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
     child_full_name = models.CharField(_("Ф.И.О. ребёнка"), max_length=300, blank=True)
     child_birth_date = models.DateField(_("дата рождения ребёнка"), null=True, blank=True)
     child_address = models.CharField(_("адрес ребёнка"), max_length=500, blank=True)
@@ -212,7 +221,7 @@ class ConsentDetails(models.Model):
         return f"{self.record}: {self.signed_on:%d.%m.%Y}"
 
 
-class StudentConsent(models.Model):
+class StudentConsent(IdentityDocumentFields):
     """A student's own consent to the processing of their personal data, from the age of 14
     (ГК РФ ст. 26: a minor of 14–18 acts with the consent of the parent; the parent's own consent
     is `ConsentRecord`, and both are kept). One row per act of giving or withdrawing, never
@@ -230,16 +239,6 @@ class StudentConsent(models.Model):
     full_name = models.CharField(_("Ф.И.О."), max_length=300, blank=True)
     birth_date = models.DateField(_("дата рождения"), null=True, blank=True)
     address = models.CharField(_("адрес регистрации (проживания)"), max_length=500, blank=True)
-    id_document = models.CharField(
-        _("документ, удостоверяющий личность"),
-        max_length=20,
-        choices=IdentityDocument.choices,
-        blank=True,
-    )
-    id_series = models.CharField(_("серия"), max_length=20, blank=True)
-    id_number = models.CharField(_("номер"), max_length=30, blank=True)
-    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
     erased_at = models.DateTimeField(_("сведения удалены"), null=True, blank=True)
 
     class Meta:

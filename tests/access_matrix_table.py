@@ -487,6 +487,12 @@ TABLE: dict[str, Row] = {
         roles(director=BAD_REQUEST, admin=BAD_REQUEST, teacher=BAD_REQUEST, outsider=NOT_FOUND),
         args=REGULATION,
     ),
+    # An act given as its own PDF; the world's regulation is text, so there is no file (an act
+    # with one: tests/acknowledgements/test_act_as_pdf.py).
+    "regulation/versions/<int:pk>/act.pdf": page(
+        roles(director=NOT_FOUND, admin=NOT_FOUND, teacher=NOT_FOUND, outsider=NOT_FOUND),
+        args=REGULATION,
+    ),
     "regulation/versions/<int:pk>/order.pdf": page(
         roles(director=OK, admin=OK, outsider=NOT_FOUND), args=REGULATION
     ),

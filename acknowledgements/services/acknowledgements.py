@@ -15,7 +15,12 @@ from cdt_portal.audit import log_action
 from cdt_portal.errors import PortalError
 
 from ..models import AckMethod, Acknowledgement, DocumentVersion, PaperOnly
-from ..selectors import agreement_state, counted_version_ids, is_reader
+from ..selectors import (
+    agreement_state,
+    counted_acknowledgement,
+    counted_version_ids,
+    is_reader,
+)
 from ..sheet import sheet_changed
 
 
@@ -41,11 +46,7 @@ def acknowledgement_confirm(
     with transaction.atomic():
         locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
         locked.require("confirm")
-        existing = (
-            Acknowledgement.objects.filter(version__in=counted_version_ids(locked), person=person)
-            .order_by("-version__number")
-            .first()
-        )
+        existing = counted_acknowledgement(locked, person)
         if existing is not None:
             return existing, False
         try:

@@ -6,6 +6,7 @@ edited and approved like any version (`services.versions`)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -14,7 +15,9 @@ from django.utils import timezone
 from accounts.models import STAFF_ROLES, Organisation, StudyGroup, User
 from cdt_portal.audit import log_action
 from cdt_portal.errors import PortalError
+from cdt_portal.files import store_once
 from cdt_portal.markup import refuse_images
+from cdt_portal.uploads import CheckedUpload
 
 from ..models import (
     AGREEMENT_CODE,
@@ -51,10 +54,13 @@ def document_create(
     order_date: dt.date,
     approver_position: str,
     approver_name: str,
+    source: CheckedUpload | None = None,
+    source_name: str = "",
 ) -> DocumentVersion:
-    """A new local act with its first draft. Refused, with nothing written: no title, an
-    unknown kind, a second agreement, a due date in the past, people or groups of another
-    organisation, an audience with no active member of staff in it."""
+    """A new local act with its first draft: its text, or its own PDF (`source`, checked by
+    `cdt_portal.uploads.check_upload`). Refused, with nothing written: no title, neither text
+    nor file, an unknown kind, a second agreement, a due date in the past, people or groups of
+    another organisation, an audience with no active member of staff in it."""
     title = " ".join(title.split())
     if not title:
         raise PortalError("Укажите название документа.", field="title")
@@ -79,6 +85,10 @@ def document_create(
         p.organisation_id != organisation.pk for p in people
     ):
         raise PortalError("Можно выбрать только объединения и сотрудников вашей организации.")
+    if source is not None and source.content_type != "application/pdf":
+        raise PortalError("Файл документа — только PDF.", field="source_pdf")
+    if not text.strip() and source is None:
+        raise PortalError("Введите текст документа или приложите его файл PDF.", field="text")
     refuse_images(text)
     with transaction.atomic():
         Organisation.objects.select_for_update().get(pk=organisation.pk)  # one agreement
@@ -106,7 +116,14 @@ def document_create(
         document.audience_people.set(people)
         if not readers(document).exists():
             raise PortalError(NOBODY_TO_READ, field="audience")
+        stored = ""
+        if source is not None:
+            # Named by its content: the same file is stored once, and nothing else has its name.
+            stored = f"documents/acts/{hashlib.sha256(source.content).hexdigest()}.pdf"
+            store_once(stored, source.content)
         version = DocumentVersion.objects.create(
+            source_pdf=stored,
+            source_name=source_name[:255] if source is not None else "",
             document=document,
             number=1,
             title=title,
@@ -132,6 +149,7 @@ def document_create(
                 "audience_people": sorted(p.pk for p in people),
                 "new_staff_days": new_staff_days,
                 "read_by": read_by.isoformat() if read_by else None,
+                "source_pdf": stored or None,
             },
             organisation_id=organisation.pk,
         )

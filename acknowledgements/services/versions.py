@@ -29,7 +29,6 @@ from ..models import (
     Document,
     DocumentVersion,
     VersionStatus,
-    text_sha256,
 )
 from ..selectors import approval_job_key, current_version
 from ..sheet import sheet_changed
@@ -157,7 +156,7 @@ def version_approve(
             # Pressed again: the job already there (queued again if it was lost).
             _start_approval_job(locked, actor)
             return locked
-        if not locked.text.strip():
+        if not locked.text.strip() and not locked.source_pdf:
             raise PortalError("Нельзя утвердить редакцию без текста.")
         if locked.order_date > timezone.localdate():
             raise PortalError("Дата приказа не может быть позже сегодняшней.")
@@ -246,7 +245,7 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
         if previous is not None:
             _supersede(previous, actor=actor, by=locked)
         locked.status = locked.require("approval_finish").target
-        locked.text_sha256 = text_sha256(locked.text)
+        locked.text_sha256 = locked.content_sha256()
         locked.approved_at = timezone.now()
         locked.approved_by = actor
         locked.order_pdf.name = name

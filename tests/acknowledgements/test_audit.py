@@ -402,6 +402,7 @@ def test_a_new_act_logs_the_document_with_its_audience_and_its_first_draft(
             "kind": "rules", "audience": "groups", "audience_roles": [],
             "audience_groups": [group.pk], "audience_people": [], "new_staff_days": 14,
             "read_by": (timezone.localdate() + dt.timedelta(days=10)).isoformat(),
+            "source_pdf": None,
         },
     )  # fmt: skip
     assert_entry(
