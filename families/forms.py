@@ -166,6 +166,9 @@ class StudentConsentForm(forms.Form):
     id_number = forms.CharField(label=_("Номер"), max_length=30)
     id_issued_on = forms.DateField(label=_("Дата выдачи"), validators=[_not_in_future], **PAST_DATE)
     id_issued_by = forms.CharField(label=_("Кем выдан"), max_length=500)
+    terms = forms.BooleanField(
+        label=_("Принимаю условия использования простой электронной подписи"), required=False
+    )
     password = forms.CharField(
         label=_("Ваш пароль от портала — это ваша подпись под согласием"),
         strip=False,

@@ -112,6 +112,26 @@ class ConsentText(models.Model):
         return f"{self.organisation}: {self.created_at:%d.%m.%Y}"
 
 
+class SignatureTerms(models.Model):
+    """A version of the organisation's terms of the простая электронная подпись for families
+    (63-ФЗ ст. 6 ч. 2, ст. 9): what a parent or a student accepts, ticking it, when they sign a
+    consent online with their password (152-ФЗ ст. 9 ч. 4: an electronic consent signed so is
+    equal to a signed paper one). Stored with the first consent signed under it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("текст условий"))
+    text_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("условия простой электронной подписи для семей")
+        verbose_name_plural = _("условия простой электронной подписи для семей")
+
+    def __str__(self) -> str:
+        return f"{self.organisation}: {self.created_at:%d.%m.%Y}"
+
+
 class ConsentAction(models.TextChoices):
     GIVEN = "given", _("дано")
     WITHDRAWN = "withdrawn", _("отозвано")
@@ -130,6 +150,11 @@ class ConsentRecord(models.Model):
     consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="records")
     at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    # The terms of the простая электронная подпись an online consent was signed under (none: on
+    # paper, a withdrawal, or signed before the terms were asked for).
+    signature_terms = models.ForeignKey(
+        SignatureTerms, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
 
     class Meta:
         db_table = "onboarding_consentrecord"
@@ -236,6 +261,9 @@ class StudentConsent(IdentityDocumentFields):
     consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    signature_terms = models.ForeignKey(
+        SignatureTerms, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     full_name = models.CharField(_("Ф.И.О."), max_length=300, blank=True)
     birth_date = models.DateField(_("дата рождения"), null=True, blank=True)
     address = models.CharField(_("адрес регистрации (проживания)"), max_length=500, blank=True)

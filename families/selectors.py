@@ -46,6 +46,7 @@ from .models import (
     ParentDeadline,
     ParentNotice,
     ParentTask,
+    SignatureTerms,
     StudentConsent,
     StudentNotice,
     StudentNoticeAcknowledgement,
@@ -158,18 +159,27 @@ def default_consent_text(organisation: Organisation) -> str:
     return render_to_string("families/consent_default.md", {"organisation": organisation})
 
 
+def default_signature_terms(organisation: Organisation) -> str:
+    return render_to_string("families/signature_terms_default.md", {"organisation": organisation})
+
+
+def _stored_or_new(model, organisation: Organisation, body: str):
+    """The stored edition of `body` (a consent text, or the signature terms), or an unsaved one:
+    the services store it with the first act signed under it."""
+    found = model.objects.filter(organisation=organisation, text_sha256=text_sha256(body)).first()
+    return found or model(organisation=organisation, text=body, text_sha256=text_sha256(body))
+
+
+def current_signature_terms(organisation: Organisation) -> SignatureTerms:
+    return _stored_or_new(SignatureTerms, organisation, default_signature_terms(organisation))
+
+
 def current_consent_text(organisation: Organisation) -> ConsentText:
     """The consent text in force. Before anyone consented it is the portal's template, shown
     unsaved: the consent service stores it with the first consent."""
-    body = default_consent_text(organisation)
     # A changed template (the complete consent of issue 12) is a new edition: stored with the
     # first consent under it, while the records under the old one keep theirs.
-    text = ConsentText.objects.filter(
-        organisation=organisation, text_sha256=text_sha256(body)
-    ).first()
-    if text is None:
-        text = ConsentText(organisation=organisation, text=body, text_sha256=text_sha256(body))
-    return text
+    return _stored_or_new(ConsentText, organisation, default_consent_text(organisation))
 
 
 def consent_state(student: User) -> ConsentRecord | None:

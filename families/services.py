@@ -53,6 +53,7 @@ from .models import (
     ParentDeadline,
     ParentNotice,
     ParentTask,
+    SignatureTerms,
     StudentConsent,
     StudentNotice,
     StudentNoticeAcknowledgement,
@@ -68,6 +69,7 @@ from .selectors import (
     current_student_notice,
     declined_family_ids,
     default_consent_text,
+    default_signature_terms,
     parent_reminder_batch,
     parent_reminders_job_key,
     parents_due_reminder,
@@ -148,21 +150,40 @@ def student_notice_confirm(*, notice, student: User):
 # The consent: given and withdrawn by the parent, or recorded from paper -----------------------
 
 
-def _consent_text_in_force(organisation: Organisation) -> ConsentText:
-    """The consent text in force, stored when the first consent is recorded under it. The
-    organisation row is locked first, so two first consents at once store one text."""
-    body = default_consent_text(organisation)
-    edition = ConsentText.objects.filter(organisation=organisation, text_sha256=text_sha256(body))
-    text = edition.first()
-    if text is not None:
-        return text
+def _stored_edition(model, organisation: Organisation, body: str):
+    """The edition of `body` (a consent text, or the signature terms) in force, stored when the
+    first act is signed under it. The organisation row is locked first, so two first consents
+    at once store one edition."""
+    edition = model.objects.filter(organisation=organisation, text_sha256=text_sha256(body))
+    found = edition.first()
+    if found is not None:
+        return found
     Organisation.objects.select_for_update().get(pk=organisation.pk)
-    text = edition.first()
-    if text is None:
-        text = ConsentText.objects.create(
-            organisation=organisation, text=body, text_sha256=text_sha256(body)
-        )
-    return text
+    return edition.first() or model.objects.create(
+        organisation=organisation, text=body, text_sha256=text_sha256(body)
+    )
+
+
+def _consent_text_in_force(organisation: Organisation) -> ConsentText:
+    return _stored_edition(ConsentText, organisation, default_consent_text(organisation))
+
+
+TERMS_NOT_ACCEPTED = (
+    "Отметьте, что принимаете условия простой электронной подписи: без них согласие в портале "
+    "не подписать. Или распечатайте согласие, подпишите его и передайте в учреждение."
+)
+
+
+def _require_terms(accepted: bool) -> None:
+    """An online consent is signed only under accepted terms of the простая электронная
+    подпись; otherwise it is refused before anything is written."""
+    if not accepted:
+        raise PortalError(TERMS_NOT_ACCEPTED, field="terms")
+
+
+def _signature_terms(organisation: Organisation) -> SignatureTerms:
+    """The edition of the terms an online consent is signed under, stored with the first."""
+    return _stored_edition(SignatureTerms, organisation, default_signature_terms(organisation))
 
 
 def _blank(field: str):
@@ -180,8 +201,12 @@ def _consent_act(
     signed_on: dt.date,
     details: dict,
     audit_action: str,
+    terms_accepted: bool | None = None,
 ) -> ConsentRecord:
-
+    """One act; `terms_accepted` (True or False) for an act signed online, None on paper and
+    for a withdrawal, which need no signature terms."""
+    if terms_accepted is not None:
+        _require_terms(terms_accepted)
     if action not in ConsentAction.values:
         raise PortalError("Неизвестное действие.")
     if not Guardianship.objects.filter(parent=parent, student=student).exists():
@@ -200,12 +225,14 @@ def _consent_act(
         if action == ConsentAction.WITHDRAWN and (last is None or last.action == action):
             raise PortalError("Согласие не действует: отзывать нечего.")
         consent_text = _consent_text_in_force(student.organisation)
+        terms = _signature_terms(student.organisation) if terms_accepted else None
         record = ConsentRecord.objects.create(
             parent=parent,
             student=student,
             action=action,
             consent_text=consent_text,
             ip_address=ip_address,
+            signature_terms=terms,
         )
         ConsentDetails.objects.create(
             record=record,
@@ -215,18 +242,16 @@ def _consent_act(
             **{f: details.get(f) or _blank(f) for f in CONSENT_DETAIL_FIELDS},
         )
         # The log names the act, not the personal data (those stay in ConsentDetails).
-        log_action(
-            actor,
-            record,
-            audit_action,
-            {
-                "student": student.pk,
-                "parent": parent.pk,
-                "method": method,
-                "signed_on": signed_on.isoformat(),
-                "text_sha256": consent_text.text_sha256,
-            },
-        )
+        data = {
+            "student": student.pk,
+            "parent": parent.pk,
+            "method": method,
+            "signed_on": signed_on.isoformat(),
+            "text_sha256": consent_text.text_sha256,
+        }
+        if terms is not None:
+            data["signature_terms_sha256"] = terms.text_sha256
+        log_action(actor, record, audit_action, data)
     return record
 
 
@@ -234,15 +259,22 @@ WRONG_PASSWORD = "Неверный пароль. Согласие не запи�
 
 
 def consent_give(
-    *, parent: User, student: User, details: dict, password: str, ip_address: str | None
+    *,
+    parent: User,
+    student: User,
+    details: dict,
+    password: str,
+    terms_accepted: bool,
+    ip_address: str | None,
 ) -> ConsentRecord:
     """The parent gives consent online with every element of 152-ФЗ ст. 9 ч. 4 filled in,
-    signing with their password (the простая электронная подпись of 63-ФЗ ст. 9: the password
-    only they know ties the act to them). Giving again while consent is in force stores the
-    new details as a new act."""
+    signing with their password under the organisation's terms of the простая электронная
+    подпись, which they accept (63-ФЗ ст. 6 ч. 2, ст. 9; the record keeps the terms' edition).
+    Giving again while consent is in force stores the new details as a new act."""
     if not parent.check_password(password):
         raise PortalError(WRONG_PASSWORD, field="password")
     return _consent_act(
+        terms_accepted=terms_accepted,
         actor=parent,
         parent=parent,
         student=student,
@@ -307,6 +339,7 @@ def student_consent_give(
     student: User,
     details: dict,
     password: str,
+    terms_accepted: bool,
     ip_address: str | None,
     today: dt.date | None = None,
 ) -> StudentConsent:
@@ -332,13 +365,16 @@ def student_consent_give(
         raise PortalError("Заполните все сведения согласия.", field=missing[0])
     if not student.check_password(password):
         raise PortalError(WRONG_PASSWORD, field="password")
+    _require_terms(terms_accepted)
     with transaction.atomic():
         User.objects.select_for_update().get(pk=student.pk)
         consent_text = _consent_text_in_force(student.organisation)
+        terms = _signature_terms(student.organisation)
         row = StudentConsent.objects.create(
             student=student,
             action=ConsentAction.GIVEN,
             consent_text=consent_text,
+            signature_terms=terms,
             ip_address=ip_address,
             **{f: details.get(f) or _blank(f) for f in STUDENT_CONSENT_FIELDS},
         )
@@ -350,6 +386,7 @@ def student_consent_give(
                 "student": student.pk,
                 "adult": age_on(birth_date, today) >= ADULT_AGE,
                 "text_sha256": consent_text.text_sha256,
+                "signature_terms_sha256": terms.text_sha256,
             },
         )
     return row

@@ -46,6 +46,7 @@ from .selectors import (
     consent_record_for_manager,
     consent_state,
     current_notice,
+    current_signature_terms,
     current_student_notice,
     default_student_notice_text,
     family_choices,
@@ -301,6 +302,7 @@ def student_consent_view(request: HttpRequest) -> HttpResponse:
                     student=student,
                     details=data,
                     password=data["password"],
+                    terms_accepted=data["terms"],
                     ip_address=client_ip(request),
                 )
             except PortalError as exc:
@@ -318,6 +320,7 @@ def student_consent_view(request: HttpRequest) -> HttpResponse:
         {
             "consent": consent,
             "form": form,
+            "terms_html": _terms_html(student.organisation),
             **consent_document_context(student.organisation),
         },
         status=400 if form.errors else 200,
@@ -403,7 +406,7 @@ def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
         else {"parent_full_name": request.user.full_name, "child_full_name": child.full_name}
     )
     form = ConsentForm(request.POST or None, initial=initial)
-    password_error = ""
+    password_error = terms_error = ""
     if request.method == "POST" and form.is_valid():
         if request.POST.get("confirm") == "1":
             # The password is a guess like the sign-in's: counted on the same throttle.
@@ -414,14 +417,18 @@ def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
                     student=child,
                     details=form.cleaned_data,
                     password=request.POST.get("password", ""),
+                    terms_accepted=request.POST.get("terms") == "on",
                     ip_address=client_ip(request),
                 )
             except PortalError as exc:
-                if exc.field != "password":
+                if exc.field == "terms":
+                    terms_error = exc.message
+                elif exc.field != "password":
                     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                     return _consent_form(request, child, form)
-                throttle.failed(request, request.user.get_username())
-                password_error = exc.message
+                else:
+                    throttle.failed(request, request.user.get_username())
+                    password_error = exc.message
             else:
                 messages.success(
                     request,
@@ -436,10 +443,12 @@ def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "child": child,
                 "form": form,
                 "password_error": password_error,
+                "terms_error": terms_error,
+                "terms_html": _terms_html(request.user.organisation),
                 "own_consent_too": _own_consent_too(preview.child_birth_date),
                 **consent_document_context(request.user.organisation, preview),
             },
-            status=400 if password_error else 200,
+            status=400 if password_error or terms_error else 200,
         )
     return _consent_form(request, child, form)
 
@@ -451,6 +460,11 @@ def _consent_form(request: HttpRequest, child, form) -> HttpResponse:
         {"child": child, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+def _terms_html(organisation) -> str:
+    """The terms of the простая электронная подпись a consent is signed under online."""
+    return render_markdown(current_signature_terms(organisation).text)
 
 
 def _own_consent_too(birth_date: dt.date | None) -> bool:

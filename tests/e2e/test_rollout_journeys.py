@@ -396,7 +396,9 @@ def test_parent_finds_the_chat_confirms_the_notice_and_gives_consent(tab, demo):
     page.get_by_role("button", name="Далее: проверить согласие").click()
     expect(page.get_by_text("Что будет дальше.")).to_be_visible()
     tab.assert_clean()
-    # The parent signs the consent with their password.
+    # The parent signs the consent with their password, under the terms of the простая
+    # электронная подпись.
+    page.get_by_label("Принимаю условия использования простой электронной подписи").check()
     page.get_by_label("Ваш пароль от портала — это ваша подпись под согласием").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Подтверждаю: даю согласие").click()
     expect_message(page, f"{CHILD_NAME}: согласие")

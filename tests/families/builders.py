@@ -47,7 +47,12 @@ def give_consent(parent, student, *, ip_address=None):
         "authority_issued_on": dt.date(2014, 6, 20),
     }
     return consent_give(
-        parent=parent, student=student, details=details, password=PASSWORD, ip_address=ip_address
+        parent=parent,
+        student=student,
+        details=details,
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=ip_address,
     )
 
 

@@ -22,6 +22,7 @@ from families.models import (
     NoticeAcknowledgement,
     ParentDeadline,
     ParentNotice,
+    SignatureTerms,
 )
 from tests import audit_observer
 from tests.audit_observer import Audit, assert_entry
@@ -153,7 +154,12 @@ def test_the_full_consent_online_and_on_paper_write_one_entry_each(
     }
     audit = Audit()
     given = services.consent_give(
-        parent=parent, student=student, details=details, password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=details,
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     text = ConsentText.objects.get()
     act = {"student": student.pk, "parent": parent.pk, "text_sha256": text.text_sha256}
@@ -163,7 +169,12 @@ def test_the_full_consent_online_and_on_paper_write_one_entry_each(
         action="consent.given",
         obj=given,
         organisation=organisation,
-        data={**act, "method": "online", "signed_on": TODAY().isoformat()},
+        data={
+            **act,
+            "method": "online",
+            "signed_on": TODAY().isoformat(),
+            "signature_terms_sha256": SignatureTerms.objects.get().text_sha256,
+        },
     )
 
     audit = Audit()
@@ -194,6 +205,7 @@ def test_a_students_own_consent_its_withdrawal_and_the_erasure_write_one_entry_e
         student=student,
         details=student_consent_details(years_ago(15)),
         password=PASSWORD,
+        terms_accepted=True,
         ip_address=None,
     )
     assert_entry(
@@ -206,6 +218,7 @@ def test_a_students_own_consent_its_withdrawal_and_the_erasure_write_one_entry_e
             "student": student.pk,
             "adult": False,
             "text_sha256": ConsentText.objects.get().text_sha256,
+            "signature_terms_sha256": SignatureTerms.objects.get().text_sha256,
         },
     )
 

@@ -6,6 +6,7 @@ the state, not the data; another organisation's record is 404."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
@@ -57,7 +58,7 @@ def test_the_parent_fills_confirms_and_the_record_keeps_every_element(
 
     before = AuditEntry.objects.count()
     response = client.post(
-        url, {**FILLED, "id_series": "28 12", "confirm": "1", "password": PASSWORD}
+        url, {**FILLED, "id_series": "28 12", "confirm": "1", "password": PASSWORD, "terms": "on"}
     )
     assert response.status_code == 302 and response["Location"] == reverse("family_home")
     record = ConsentRecord.objects.get()
@@ -81,7 +82,12 @@ def test_the_filled_pdf_contains_every_element_of_article_9_and_good_grammar(
     client, parent, student, located
 ):
     consent_give(
-        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=details_dict(),
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     client.force_login(parent)
     response = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
@@ -157,7 +163,9 @@ def test_bad_input_gets_a_russian_message_and_stores_nothing(
 ):
     client.force_login(parent)
     url = reverse("consent_give", kwargs={"pk": student.pk})
-    response = client.post(url, {**FILLED, field: value, "confirm": "1", "password": PASSWORD})
+    response = client.post(
+        url, {**FILLED, field: value, "confirm": "1", "password": PASSWORD, "terms": "on"}
+    )
     # The form comes back with its message and a 400: nothing was recorded.
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -167,7 +175,12 @@ def test_bad_input_gets_a_russian_message_and_stores_nothing(
 
 def test_withdrawing_asks_first_then_records(client, parent, student):
     consent_give(
-        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=details_dict(),
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     client.force_login(parent)
     url = reverse("consent_withdraw", kwargs={"pk": student.pk})
@@ -231,10 +244,18 @@ def test_refusals_write_nothing(parent, student, teacher, admin, organisation):
             student=student,
             details=details_dict(),
             password=PASSWORD,
+            terms_accepted=True,
             ip_address=None,
         )
     with pytest.raises(PortalError):
-        consent_give(parent=parent, student=student, details={}, password=PASSWORD, ip_address=None)
+        consent_give(
+            parent=parent,
+            student=student,
+            details={},
+            password=PASSWORD,
+            terms_accepted=True,
+            ip_address=None,
+        )
     with pytest.raises(PortalError):
         consent_withdraw(parent=parent, student=student, ip_address=None)
     with pytest.raises(PortalError):
@@ -250,7 +271,12 @@ def test_personal_data_is_for_the_parent_and_managers_only(
     client, parent, student, teacher, group, admin, outsider
 ):
     record = consent_give(
-        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=details_dict(),
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     pdf_url = reverse("consent_record_pdf", kwargs={"pk": record.pk})
     # The teacher sees the state on the group's families page, not the data.
@@ -282,12 +308,25 @@ def test_the_confirmation_page_carries_the_form_through(client, parent, student)
     # The parent signs with their password: without it, or with a wrong one, the page comes
     # back with a 400 and nothing is recorded.
     for password in ("", "wrong"):
-        refused = client.post(url, {**hidden, "password": password})
+        refused = client.post(url, {**hidden, "password": password, "terms": "on"})
         assert refused.status_code == 400
         assert "Неверный пароль. Согласие не записано." in refused.content.decode()
         assert not ConsentRecord.objects.exists()
-    response = client.post(url, {**hidden, "password": PASSWORD})
+    # Signed only under the accepted terms of the простая электронная подпись.
+    unticked = client.post(url, {**hidden, "password": PASSWORD})
+    assert unticked.status_code == 400
+    assert "Отметьте, что принимаете условия простой электронной подписи" in (
+        unticked.content.decode()
+    )
+    assert not ConsentRecord.objects.exists()
+    response = client.post(url, {**hidden, "password": PASSWORD, "terms": "on"})
     assert response.status_code == 302 and response["Location"] == reverse("family_home")
+    record = ConsentRecord.objects.get()
+    assert (
+        record.signature_terms.text_sha256
+        == hashlib.sha256(record.signature_terms.text.encode()).hexdigest()
+    )
+    assert "простой электронной подписью" in record.signature_terms.text
     assert ConsentRecord.objects.get().details.id_issued_on == dt.date(2015, 3, 17)
 
 
@@ -300,7 +339,12 @@ def test_an_older_stored_text_is_not_the_edition_of_a_new_consent(parent, studen
         text_sha256="0" * 64,
     )
     record = consent_give(
-        parent=parent, student=student, details=details_dict(), password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=details_dict(),
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     assert record.consent_text != old
     assert "передача (предоставление, доступ)" in record.consent_text.text

@@ -82,6 +82,7 @@ def test_an_entry_about_a_consent_from_before_the_move_still_names_it():
     assert not left_behind.exists()
     # The parents' reminders are letters of the outbox since families' 0003: a database made
     # after that never had their content type (tests/families/test_parent_reminder_migration.py).
-    # A student's own consent (families' 0004) was born in families.
-    still_models = MOVED - {"parentreminder"} | {"studentconsent"}
+    # A student's own consent (families' 0004) and the signature terms (0005) were born in
+    # families.
+    still_models = MOVED - {"parentreminder"} | {"studentconsent", "signatureterms"}
     assert {t.model for t in ContentType.objects.filter(app_label="families")} == still_models

@@ -40,6 +40,7 @@ def form_data(birth_date: dt.date, password: str = PASSWORD) -> dict:
         "id_issued_on": data["id_issued_on"].isoformat(),
         "id_series": "2825",
         "password": password,
+        "terms": "on",
     }
 
 
@@ -85,13 +86,22 @@ def test_a_15_year_old_gives_own_consent_with_the_password(client, student):
         ),
         (years_ago(15), "wrong", "password", "Неверный пароль. Согласие не записано."),
         (years_ago(15), "", "password", "Обязательное поле."),
+        (
+            years_ago(15),
+            PASSWORD,
+            "terms",
+            "Отметьте, что принимаете условия простой электронной подписи",
+        ),
     ],
 )
 def test_under_14_or_a_wrong_password_is_refused_and_nothing_is_written(
     client, student, birth_date, password, field, message
 ):
     client.force_login(student)
-    response = client.post(reverse("student_consent"), form_data(birth_date, password))
+    data = form_data(birth_date, password)
+    if field == "terms":
+        del data["terms"]  # not ticked
+    response = client.post(reverse("student_consent"), data)
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not StudentConsent.objects.exists()
@@ -103,6 +113,7 @@ def test_the_14th_birthday_is_old_enough(student):
         student=student,
         details=student_consent_details(years_ago(14)),
         password=PASSWORD,
+        terms_accepted=True,
         ip_address=None,
     )
     assert row.action == "given"
@@ -119,6 +130,7 @@ def test_the_student_withdraws_and_a_second_withdrawal_changes_nothing(client, s
         student=student,
         details=student_consent_details(years_ago(16)),
         password=PASSWORD,
+        terms_accepted=True,
         ip_address=None,
     )
     client.force_login(student)
@@ -224,6 +236,7 @@ def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_re
         student=student,
         details=student_consent_details(years_ago(15)),
         password=PASSWORD,
+        terms_accepted=True,
         ip_address=None,
     )
     person_set_active(person=student, actor=admin, active=False)

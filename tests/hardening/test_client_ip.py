@@ -71,7 +71,7 @@ def test_a_consent_through_the_proxy_records_the_clients_address(settings, clien
     client.force_login(parent)
     client.post(
         reverse("consent_give", kwargs={"pk": student.pk}),
-        {**FILLED_CONSENT, "confirm": "1", "password": PASSWORD},
+        {**FILLED_CONSENT, "confirm": "1", "password": PASSWORD, "terms": "on"},
         REMOTE_ADDR=PROXY,
         HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7",
     )
@@ -84,7 +84,7 @@ def test_a_forged_header_on_a_consent_is_ignored(settings, client, parent, stude
     client.force_login(parent)
     client.post(
         reverse("consent_give", kwargs={"pk": student.pk}),
-        {**FILLED_CONSENT, "confirm": "1", "password": PASSWORD},
+        {**FILLED_CONSENT, "confirm": "1", "password": PASSWORD, "terms": "on"},
         REMOTE_ADDR="203.0.113.9",
         HTTP_X_FORWARDED_FOR="198.51.100.7",
     )

@@ -90,7 +90,12 @@ def world(organisation, director, admin, teacher, student, parent, group, regula
         organisation=organisation, actor=admin, text="Чат объединения — в «Сферуме»."
     )
     consent_give(
-        parent=parent, student=student, details=FILLED_CONSENT, password=PASSWORD, ip_address=None
+        parent=parent,
+        student=student,
+        details=FILLED_CONSENT,
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
     )
     # Every due date has passed, so the lists also mark and filter who is overdue (test data:
     # the services refuse a date in the past).
