@@ -179,11 +179,22 @@ def confirmation_log(version: DocumentVersion) -> bytes:
     acknowledgement that counts for the version, with who, when, how, which text (its SHA-256),
     on which agreement on the простая электронная подпись and from which address. JSON, UTF-8,
     one object; what it says can be checked against the portal's records."""
+    # Only what the log writes: the versions' texts are not read (10,000 rows each with the
+    # text held 130 MB in the sheet's rows once: benchmarks/README.md, issue 24), and the rows
+    # are read a thousand at a time.
     acks = (
         Acknowledgement.objects.filter(version__in=counted_version_ids(version))
         .select_related("person", "recorded_by", "version", "agreement")
+        .only(
+            "person_id", "method", "acknowledged_on", "recorded_at", "text_sha256",
+            "agreement_id", "ip_address", "version__number",
+            *(f"{who}__{name}" for who in ("person", "recorded_by")
+              for name in ("last_name", "first_name", "patronymic")),
+            "agreement__order_number", "agreement__order_date", "agreement__text_sha256",
+        )
         .order_by("recorded_at", "pk")
-    )
+        .iterator(chunk_size=1000)
+    )  # fmt: skip
     document = version.document
     log = {
         "document": {"code": document.code, "title": version.title, "kind": document.kind},
