@@ -65,6 +65,8 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason, allow_module_level=True)
 
 
+SCREENSHOT_TIMEOUT_MS = 60_000
+
 # Chromium's console line for a page answered with a client error.
 REFUSED_PAGE = re.compile(r"the server responded with a status of 4\d\d")
 
@@ -189,12 +191,16 @@ class Tab:
                         "height": scrolled + box["y"] + box["height"] + 16,
                     }
                 path = SCREENSHOTS / f"{size['width']}-{name}.png"
+                # The picture for the README, not a check: on a loaded CI machine (two test
+                # workers, PostgreSQL, the browser on two cores) a full-page capture has taken
+                # over the default 10 s; give it time rather than fail the journey.
                 self.page.screenshot(
                     path=path,
                     full_page=full_page or clip is not None,
                     clip=clip,
                     animations="disabled",
                     caret="hide",
+                    timeout=SCREENSHOT_TIMEOUT_MS,
                 )
                 shrink_png(path)
         finally:
