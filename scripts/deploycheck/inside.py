@@ -371,6 +371,32 @@ class Inside:
     def confirm_as_teacher(self) -> None:
         teacher = Browser(self.cafile())
         teacher.sign_in("teacher")
+        # The demo's institution has its agreement on the простая электронная подпись: the
+        # regulation's page leads to it first, and accepting it comes back to the regulation.
+        html, _ = teacher.csrf_form("/regulation/")
+        agreement = re.search(r'href="(/documents/esign-agreement/\?next=/regulation/)"', html)
+        expect(
+            agreement is not None, "the teacher's /regulation/ page does not lead to the agreement"
+        )
+        html, token = teacher.csrf_form(agreement.group(1))
+        action = re.search(r'action="(/regulation/versions/\d+/confirm/)[^"]*"', html)
+        expect(action is not None, "the agreement's page has no form to accept it")
+        status, headers, _ = teacher.request(
+            "POST",
+            action.group(1),
+            form={
+                "csrfmiddlewaretoken": token,
+                "read": "on",
+                "password": PASSWORD,
+                "next": "/regulation/",
+            },
+            headers={"X-Forwarded-For": FORGED_ADDRESS},
+        )
+        expect(
+            status == 302 and headers["Location"] == "/regulation/",
+            f"accepting the agreement: expected 302 to /regulation/, got {status} "
+            f"{headers.get('Location')!r}",
+        )
         html, token = teacher.csrf_form("/regulation/")
         action = re.search(r'action="(/regulation/versions/\d+/confirm/)[^"]*"', html)
         expect(action is not None, "the teacher's /regulation/ page has no confirmation form")
@@ -386,7 +412,7 @@ class Inside:
             f"{headers.get('Location')!r}",
         )
         recorded = psql(
-            "SELECT host(a.ip_address) FROM acknowledgements_acknowledgement a "
+            "SELECT DISTINCT host(a.ip_address) FROM acknowledgements_acknowledgement a "
             "JOIN accounts_user u ON u.id = a.person_id "
             "WHERE u.username = 'teacher' AND a.method = 'online'",
             self.plan["databases"][0],
@@ -396,7 +422,10 @@ class Inside:
             f"the confirmation recorded the address {recorded!r}; expected exactly '127.0.0.1' "
             f"(nginx must replace the client's X-Forwarded-For {FORGED_ADDRESS})",
         )
-        say(f"teacher confirmed; recorded address 127.0.0.1, the forged {FORGED_ADDRESS} ignored")
+        say(
+            f"teacher accepted the agreement and confirmed; recorded address 127.0.0.1, the "
+            f"forged {FORGED_ADDRESS} ignored"
+        )
 
     def documents_as_director(self) -> None:
         director = Browser(self.cafile())
