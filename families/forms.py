@@ -25,6 +25,25 @@ def _digits(value: str) -> str:
     return re.sub(r"[\s-]", "", value or "")
 
 
+def _clean_identity_document(form: forms.Form, data: dict) -> None:
+    """A passport's series (4 digits, stored «45 12») and number (6 digits) checked and
+    normalised; another document may have no series («—» is stored). The parent's consent and
+    a student's own share it."""
+    if data.get("id_document") == IdentityDocument.PASSPORT:
+        series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
+        # Left empty, the series has the field's own «Обязательное поле.».
+        if "id_series" in data and not re.fullmatch(r"\d{4}", series):
+            form.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
+        elif "id_series" in data:
+            data["id_series"] = f"{series[:2]} {series[2:]}"
+        if "id_number" in data and not re.fullmatch(r"\d{6}", number):
+            form.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
+        elif "id_number" in data:
+            data["id_number"] = number
+    elif not data.get("id_series"):
+        data["id_series"] = "—"
+
+
 class ConsentForm(forms.Form):
     """The consent's elements (152-ФЗ ст. 9 ч. 4) a parent fills in; the operator's come from
     the organisation's record."""
@@ -77,19 +96,7 @@ class ConsentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("id_document") == IdentityDocument.PASSPORT:
-            series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
-            # Left empty, the series has the field's own «Обязательное поле.».
-            if "id_series" in data and not re.fullmatch(r"\d{4}", series):
-                self.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
-            elif "id_series" in data:
-                data["id_series"] = f"{series[:2]} {series[2:]}"
-            if "id_number" in data and not re.fullmatch(r"\d{6}", number):
-                self.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
-            elif "id_number" in data:
-                data["id_number"] = number
-        elif not data.get("id_series"):
-            data["id_series"] = "—"
+        _clean_identity_document(self, data)
         if data.get("authority_document") == AuthorityDocument.BIRTH_CERTIFICATE:
             series = (data.get("authority_series") or "").strip().upper().replace(" ", "")
             if "authority_series" in data and not re.fullmatch(r"[IVXLC1]{1,6}-?[А-ЯЁ]{2}", series):
@@ -177,18 +184,7 @@ class StudentConsentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("id_document") == IdentityDocument.PASSPORT:
-            series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
-            if not re.fullmatch(r"\d{4}", series):
-                self.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
-            else:
-                data["id_series"] = f"{series[:2]} {series[2:]}"
-            if "id_number" in data and not re.fullmatch(r"\d{6}", number):
-                self.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
-            elif "id_number" in data:
-                data["id_number"] = number
-        elif not data.get("id_series"):
-            data["id_series"] = "—"
+        _clean_identity_document(self, data)
         born, issued = data.get("birth_date"), data.get("id_issued_on")
         if born and issued and issued < born:
             self.add_error("id_issued_on", _("Документ не может быть выдан раньше рождения."))

@@ -232,7 +232,7 @@ class ConsentDetails(IdentityDocumentFields):
     authority_number = models.CharField(_("номер"), max_length=30, blank=True)
     authority_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
     authority_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
-    # When the nightly job erased the identity and address data above (`ERASED_FIELDS`): the
+    # When the nightly job erased the identity and address data above (`CONSENT_DETAIL_FIELDS`): the
     # retention after a withdrawal or after the end of the student's studies had passed
     # (`services.consent_data_erase`). The act itself, its way and dates stay.
     erased_at = models.DateTimeField(_("сведения удалены"), null=True, blank=True)
