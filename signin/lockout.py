@@ -39,6 +39,14 @@ def client_username(request: HttpRequest | None, credentials: dict | None) -> st
     return known[typed]
 
 
+def when_text(until, now) -> str:
+    """«14:05» when the lock ends today in until's zone, «07.12.2026 00:05» when it ends on
+    another day there (a lock taken at 23:50 ends after midnight). Formatted here, in the
+    chosen zone: a template would convert it to the active one."""
+    same_day = until.date() == timezone.localtime(now, until.tzinfo).date()
+    return f"{until:%H:%M}" if same_day else f"{until:%d.%m.%Y %H:%M}"
+
+
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
 ) -> HttpResponse:
@@ -58,11 +66,7 @@ def lockout_response(
         until = timezone.localtime(until, timezone=zoneinfo.ZoneInfo(organisation.time_zone))
     elif until is not None:
         until = timezone.localtime(until)
-    until_text = ""
-    if until is not None:
-        # Formatted here, in the chosen zone: a template would convert it to the active one.
-        same_day = until.date() == timezone.localtime(timezone.now(), until.tzinfo).date()
-        until_text = f"{until:%H:%M}" if same_day else f"{until:%d.%m.%Y %H:%M}"
+    until_text = "" if until is None else when_text(until, timezone.now())
     response = render(
         request,
         "signin/locked_out.html",

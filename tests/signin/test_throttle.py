@@ -3,16 +3,19 @@ client waits, with a Russian message saying until when; other usernames and othe
 are not affected; the administrator can unlock; the password reset form, the invitation page
 and the confirm-with-password form are throttled the same way."""
 
-import re
+import datetime
+import zoneinfo
 
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Invitation
 from cdt_portal.models import AuditEntry
+from signin.lockout import when_text
 from tests.factories import PASSWORD
 
 LIMIT = settings.AXES_FAILURE_LIMIT
@@ -35,7 +38,8 @@ def test_fifty_wrong_passwords_then_the_right_one_does_not_sign_in(client, teach
     assert not signed_in(client)
     text = response.content.decode()
     assert "Слишком много неудачных попыток. Попробуйте снова после" in text
-    assert re.search(r"после \d\d:\d\d\.", text)
+    until = response.context["until"]
+    assert f"после {when_text(until, timezone.now())}." in text
 
 
 def test_the_lockout_comes_after_exactly_the_configured_failures(client, teacher):
@@ -111,8 +115,6 @@ def test_an_unknown_username_is_throttled_too_without_organisation(client, db):
 
 
 def test_the_time_is_given_in_the_organisations_time_zone(client, teacher, settings):
-    from django.utils import timezone
-
     settings.TIME_ZONE = "Europe/Moscow"
     teacher.organisation.time_zone = "Asia/Vladivostok"
     teacher.organisation.save()
@@ -124,7 +126,17 @@ def test_the_time_is_given_in_the_organisations_time_zone(client, teacher, setti
         minutes=settings.AXES_COOLOFF_TIME * 60
     )
     assert abs((until - expected).total_seconds()) < 60
-    assert f"после {until:%H:%M}." in response.content.decode()
+    assert f"после {when_text(until, timezone.now())}." in response.content.decode()
+
+
+def test_a_lock_that_ends_after_midnight_names_the_day():
+    """The page says the date when the lock ends on another day in the organisation's zone."""
+    zone = zoneinfo.ZoneInfo("Asia/Vladivostok")
+    now = datetime.datetime(2026, 12, 6, 13, 50, tzinfo=datetime.UTC)  # 23:50 in Vladivostok
+    assert when_text(now.astimezone(zone) + datetime.timedelta(minutes=9), now) == "23:59"
+    assert (
+        when_text(now.astimezone(zone) + datetime.timedelta(minutes=15), now) == "07.12.2026 00:05"
+    )
 
 
 def test_an_administrator_unlocks_a_person(client, teacher, admin):
