@@ -13,6 +13,16 @@ from tests.families.builders import make_notice
 from tests.onboarding.builders import make_ready_request
 
 
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):
+    """pytest-django's server, started only once the test database exists. Started before it
+    (a process whose first test asks for the server ahead of the database), the server saw the
+    settings' in-memory SQLite name and shared the test thread's connection with its request
+    threads: pages answered 500 («Cannot operate on a closed database») or the process died
+    in SQLite. `tests/e2e/test_demo_copy.py::test_the_server_shares_no_connection` checks it."""
+    return live_server
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Counted numbers (`cdt_portal.numbers`) are keyed on database ids that a rolled-back test

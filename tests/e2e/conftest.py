@@ -34,8 +34,11 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-# Every run keeps its screenshots in var/screenshots/ (not committed); `make screenshots`
-# copies them to docs/screenshots/, which the README shows, when pages have changed.
+# `make screenshots` runs the journeys with CDT_SCREENSHOTS=1: they save their pictures into
+# var/screenshots/ (not committed), and the target copies them to docs/screenshots/, which the
+# README shows. Other runs check the same pages at both widths without drawing the pictures
+# (a full-page capture and its palette cost `make test` about half a second each).
+SCREENSHOTS_WANTED = os.environ.get("CDT_SCREENSHOTS") == "1"
 SCREENSHOTS = Path(
     os.environ.get(
         "CDT_SCREENSHOTS_DIR", Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -168,11 +171,10 @@ class Tab:
 
     def capture(self, name: str, *, full_page: bool = True, until=None) -> None:
         """The page at desktop and at phone width: axe at each, no sideways scrolling at either,
-        and a screenshot into var/screenshots/ as `<width>-<name>.png`: the whole page,
-        only the window (`full_page=False`), or the page from its top down to the end of the
-        `until` locator."""
+        and, when pictures are wanted (SCREENSHOTS_WANTED), a screenshot into var/screenshots/
+        as `<width>-<name>.png`: the whole page, only the window (`full_page=False`), or the
+        page from its top down to the end of the `until` locator."""
         original = self.page.viewport_size
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         try:
             for size in (DESKTOP, PHONE):
                 self.page.set_viewport_size(size)
@@ -180,6 +182,9 @@ class Tab:
                 self.assert_accessible(name)
                 # A navbar with one item too many overflows at desktop width too.
                 self.no_horizontal_overflow()
+                if not SCREENSHOTS_WANTED:
+                    continue
+                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
                 clip = None
                 if until is not None:
                     box = until.bounding_box()
@@ -304,12 +309,31 @@ def browser(allow_async_unsafe):
         browser.close()
 
 
-@pytest.fixture
-def demo(allow_async_unsafe, transactional_db, live_server):
-    """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins."""
-    from portal.demo import load_demo
+@pytest.fixture(scope="module")
+def demo_copy(allow_async_unsafe, django_db_blocker):
+    """The module's copy of the demo (tests/e2e/demo_copy.py), taken by its first journey."""
+    kept: dict = {}
+    yield kept
+    if "copy" in kept:
+        with django_db_blocker.unblock():
+            kept["copy"].drop()
 
-    return load_demo()
+
+@pytest.fixture
+def demo(allow_async_unsafe, transactional_db, live_server, demo_copy, tmp_path_factory):
+    """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins.
+    Loaded by the module's first journey, put back from its copy for the others."""
+    from accounts.models import Organisation
+    from portal.demo import load_demo
+    from tests.e2e.demo_copy import DemoCopy
+
+    kept = demo_copy.get("copy")
+    if kept is None:
+        organisation = load_demo()
+        demo_copy["copy"] = DemoCopy.take(organisation.pk, tmp_path_factory.mktemp("demo-files"))
+        return organisation
+    kept.restore()
+    return Organisation.objects.get(pk=kept.organisation_pk)
 
 
 def _open_tab(browser, live_server, viewport) -> tuple[object, Tab]:
