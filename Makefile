@@ -62,8 +62,10 @@ test: install-dev
 e2e: install-dev
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-# Refresh the README's screenshots from the last browser-test run.
-screenshots: e2e
+# Refresh the README's screenshots: the browser journeys, drawing their pictures this time.
+screenshots: install-dev
+	rm -rf var/screenshots
+	CDT_SCREENSHOTS=1 $(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 	cp var/screenshots/*.png docs/screenshots/
 
 # The jobs and department-scale sections need PostgreSQL (a database of their own is made on

@@ -2,8 +2,8 @@
 
 Each journey finds things by what a person sees (roles, labels, Russian text), runs axe-core on
 every page it opens (see conftest.py) and its key pages again at desktop and phone width (serious
-and critical findings fail), and saves those key pages as screenshots into var/screenshots/
-(`make screenshots` copies them to docs/screenshots/).
+and critical findings fail); `make screenshots` saves those key pages as pictures into
+var/screenshots/ and copies them to docs/screenshots/.
 """
 
 from __future__ import annotations
