@@ -121,11 +121,15 @@ def agreement_refuse(*, person: User, actor: User) -> PaperOnly:
     state = agreement_state(person)
     if state.in_force is None:
         raise PortalError("В организации нет утверждённого соглашения об электронной подписи.")
-    if state.accepted is not None:
-        raise PortalError(
-            "Соглашение уже принято: отказаться от него можно заявлением на имя руководителя."
-        )
     with transaction.atomic():
+        # The lock an acceptance takes (acknowledgement_confirm): a refusal and an acceptance
+        # at the same instant run one after the other, and the later one sees the earlier
+        # (tests/acknowledgements/test_agreement_race.py).
+        locked = DocumentVersion.objects.select_for_update().get(pk=state.in_force.pk)
+        if counted_acknowledgement(locked, person) is not None:
+            raise PortalError(
+                "Соглашение уже принято: отказаться от него можно заявлением на имя руководителя."
+            )
         mark, created = PaperOnly.objects.get_or_create(
             person=person, defaults={"marked_by": actor}
         )
