@@ -315,26 +315,26 @@ def demo_copy(allow_async_unsafe, django_db_blocker):
     kept: dict = {}
     yield kept
     if "copy" in kept:
+        from django.db import connection
+
         with django_db_blocker.unblock():
             kept["copy"].drop()
+            # Closed here: the connection this teardown opened is not the one the tests' own
+            # `close()` reaches (Django keeps a connection per context, and the teardown runs
+            # in another). Left open, a real-worker test ended it along with every other
+            # session on the test database (tests/jobs/killed_worker.py), and the next
+            # module's first journey was handed it, dead, on PostgreSQL.
+            connection.close()
 
 
 @pytest.fixture
 def demo(allow_async_unsafe, transactional_db, live_server, demo_copy, tmp_path_factory):
     """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins.
     Loaded by the module's first journey, put back from its copy for the others."""
-    from django.db import connection
-
     from accounts.models import Organisation
     from portal.demo import load_demo
     from tests.e2e.demo_copy import DemoCopy
 
-    # A real-worker test earlier in this process ends every other session on the test
-    # database before copying it (tests/jobs/killed_worker.py); on PostgreSQL a connection of
-    # this thread ended that way failed the next journey's first query («terminating
-    # connection due to administrator command»). One that no longer answers is replaced.
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()
     kept = demo_copy.get("copy")
     if kept is None:
         organisation = load_demo()
