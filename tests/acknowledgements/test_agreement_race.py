@@ -7,33 +7,18 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Role, User
-from acknowledgements.models import Acknowledgement, DocumentVersion, PaperOnly
-from acknowledgements.services import acknowledgement_confirm, agreement_refuse
+from acknowledgements.models import Acknowledgement, PaperOnly
+from acknowledgements.services import agreement_refuse
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from tests.acknowledgements.builders import make_agreement
-from tests.factories import PASSWORD, OrganisationFactory, UserFactory
+from tests.acknowledgements.test_race import confirm_job
+from tests.factories import OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
 
 pytestmark = POSTGRES_RACES
 
 RACES = 5
-
-
-def accept_job(version_pk: int, person_pk: int):
-    def job(ready):
-        version = DocumentVersion.objects.select_related("document__organisation").get(
-            pk=version_pk
-        )
-        person = User.objects.get(pk=person_pk)
-        person.roles  # noqa: B018 — the role query runs before the race, not in it
-        ready()
-        return acknowledgement_confirm(
-            version=version, person=person, password=PASSWORD, ip_address="127.0.0.1",
-            user_agent="t",
-        )  # fmt: skip
-
-    return job
 
 
 def refuse_job(person_pk: int, actor_pk: int):
@@ -65,7 +50,7 @@ def test_accepting_and_refusing_at_once_leave_one_of_them(setting, refused_by):
     for teacher in teachers:
         actor = teacher if refused_by == "self" else admin
         accepted, refused = run_together(
-            accept_job(agreement.pk, teacher.pk), refuse_job(teacher.pk, actor.pk)
+            confirm_job(agreement.pk, teacher.pk), refuse_job(teacher.pk, actor.pk)
         )
         assert accepted[1] is None, repr(accepted[1])  # accepting never fails here
         has_accepted = Acknowledgement.objects.filter(version=agreement, person=teacher).exists()
