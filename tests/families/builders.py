@@ -33,19 +33,21 @@ FILLED_CONSENT = {
 }
 
 
-def give_consent(parent, student, *, ip_address=None):
-    """The parent gives consent online, every element of the form filled in (the form's
-    strings as the services receive them after the form: dates as dates)."""
+def give_consent(parent, student, *, details=None, ip_address=None):
+    """The parent gives consent online with the password and the terms ticked: `details`, or
+    every element of the form filled in (the form's strings as the services receive them
+    after the form: dates as dates)."""
     import datetime as dt
 
     from families.services import consent_give
 
-    details = {
-        **FILLED_CONSENT,
-        "id_issued_on": dt.date(2015, 3, 17),
-        "child_birth_date": dt.date(2014, 6, 2),
-        "authority_issued_on": dt.date(2014, 6, 20),
-    }
+    if details is None:
+        details = {
+            **FILLED_CONSENT,
+            "id_issued_on": dt.date(2015, 3, 17),
+            "child_birth_date": dt.date(2014, 6, 2),
+            "authority_issued_on": dt.date(2014, 6, 20),
+        }
     return consent_give(
         parent=parent,
         student=student,
@@ -71,6 +73,20 @@ def student_consent_details(birth_date):
         "id_issued_on": dt.date(2025, 7, 1),
         "id_issued_by": "УМВД России по Тверской области",
     }
+
+
+def give_own_consent(student, birth_date):
+    """A student of 14 or older gives their own consent online, with the password and the terms
+    ticked."""
+    from families.services import student_consent_give
+
+    return student_consent_give(
+        student=student,
+        details=student_consent_details(birth_date),
+        password=PASSWORD,
+        terms_accepted=True,
+        ip_address=None,
+    )
 
 
 def years_ago(years: int, *, plus_days: int = 0):

@@ -19,6 +19,7 @@ from families.models import ConsentDetails, ConsentRecord
 from families.services import consent_give, consent_record_paper, consent_withdraw
 from tests.factories import PASSWORD
 from tests.families.builders import FILLED_CONSENT as FILLED
+from tests.families.builders import give_consent
 from tests.helpers import pdf_text as raw_pdf_text
 
 
@@ -81,14 +82,7 @@ def test_the_parent_fills_confirms_and_the_record_keeps_every_element(
 def test_the_filled_pdf_contains_every_element_of_article_9_and_good_grammar(
     client, parent, student, located
 ):
-    consent_give(
-        parent=parent,
-        student=student,
-        details=details_dict(),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    give_consent(parent, student, details=details_dict())
     client.force_login(parent)
     response = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -174,14 +168,7 @@ def test_bad_input_gets_a_russian_message_and_stores_nothing(
 
 
 def test_withdrawing_asks_first_then_records(client, parent, student):
-    consent_give(
-        parent=parent,
-        student=student,
-        details=details_dict(),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    give_consent(parent, student, details=details_dict())
     client.force_login(parent)
     url = reverse("consent_withdraw", kwargs={"pk": student.pk})
     page = client.get(url).content.decode()
@@ -270,14 +257,7 @@ def test_refusals_write_nothing(parent, student, teacher, admin, organisation):
 def test_personal_data_is_for_the_parent_and_managers_only(
     client, parent, student, teacher, group, admin, outsider
 ):
-    record = consent_give(
-        parent=parent,
-        student=student,
-        details=details_dict(),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    record = give_consent(parent, student, details=details_dict())
     pdf_url = reverse("consent_record_pdf", kwargs={"pk": record.pk})
     # The teacher sees the state on the group's families page, not the data.
     client.force_login(teacher)
@@ -338,13 +318,6 @@ def test_an_older_stored_text_is_not_the_edition_of_a_new_consent(parent, studen
         text=f"даю согласие {organisation.full_name}",
         text_sha256="0" * 64,
     )
-    record = consent_give(
-        parent=parent,
-        student=student,
-        details=details_dict(),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    record = give_consent(parent, student, details=details_dict())
     assert record.consent_text != old
     assert "передача (предоставление, доступ)" in record.consent_text.text

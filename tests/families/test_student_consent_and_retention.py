@@ -22,11 +22,12 @@ from families.models import (
     ConsentRecord,
     StudentConsent,
 )
-from families.services import consent_data_erase, consent_withdraw, student_consent_give
+from families.services import consent_data_erase, consent_withdraw
 from tests.factories import PASSWORD
 from tests.families.builders import (
     FILLED_CONSENT,
     give_consent,
+    give_own_consent,
     student_consent_details,
     years_ago,
 )
@@ -109,13 +110,7 @@ def test_under_14_or_a_wrong_password_is_refused_and_nothing_is_written(
 
 
 def test_the_14th_birthday_is_old_enough(student):
-    row = student_consent_give(
-        student=student,
-        details=student_consent_details(years_ago(14)),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    row = give_own_consent(student, years_ago(14))
     assert row.action == "given"
 
 
@@ -126,13 +121,7 @@ def test_only_a_student_has_the_page(client, parent, teacher):
 
 
 def test_the_student_withdraws_and_a_second_withdrawal_changes_nothing(client, student):
-    student_consent_give(
-        student=student,
-        details=student_consent_details(years_ago(16)),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    give_own_consent(student, years_ago(16))
     client.force_login(student)
     url = reverse("student_consent_withdraw")
     assert "Подтверждаю: отзываю согласие" in client.get(url).content.decode()
@@ -232,13 +221,7 @@ def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_re
     admin, parent, student
 ):
     given = give_consent(parent, student)
-    own = student_consent_give(
-        student=student,
-        details=student_consent_details(years_ago(15)),
-        password=PASSWORD,
-        terms_accepted=True,
-        ip_address=None,
-    )
+    own = give_own_consent(student, years_ago(15))
     person_set_active(person=student, actor=admin, active=False)
     left = AuditEntry.objects.get(action="person.deactivated").at
 
