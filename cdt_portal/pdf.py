@@ -5,6 +5,7 @@ Callers build plain-data contexts (testable without WeasyPrint) and store what m
 
 from __future__ import annotations
 
+import functools
 import io
 import mimetypes
 import posixpath
@@ -104,11 +105,21 @@ def render_pdf(
     return filename, _write_pdf(render_html(template_name, context), css, pdf_variant)
 
 
+@functools.cache
+def _print_stylesheet():
+    """The print stylesheet, parsed once per process: parsing it took about a fifth of a short
+    document's rendering. A parsed stylesheet is only read by the renders that use it, and the
+    file changes only with a deployment, which starts new processes."""
+    from weasyprint import CSS
+
+    return CSS(filename=finders.find(PRINT_STYLESHEET), url_fetcher=_url_fetcher())
+
+
 def _write_pdf(html_text: str, css: str = "", pdf_variant: str | None = None) -> bytes:
     from weasyprint import CSS, HTML  # imported late: Pango loads only when a PDF is made
 
     fetcher = _url_fetcher()
-    stylesheets = [CSS(filename=finders.find(PRINT_STYLESHEET), url_fetcher=fetcher)]
+    stylesheets = [_print_stylesheet()]
     if css:
         stylesheets.append(CSS(string=css, url_fetcher=fetcher))
     html = HTML(string=html_text, base_url=str(settings.BASE_DIR), url_fetcher=fetcher)
@@ -118,11 +129,9 @@ def _write_pdf(html_text: str, css: str = "", pdf_variant: str | None = None) ->
 def warm_up() -> None:
     """Render one empty page: the first render in a process loads WeasyPrint, Pango and
     fontconfig's font list, about 0.7 s that a worker pays once at start instead."""
-    from weasyprint import CSS, HTML
+    from weasyprint import HTML
 
-    HTML(string="<p></p>").write_pdf(
-        stylesheets=[CSS(filename=finders.find(PRINT_STYLESHEET), url_fetcher=_url_fetcher())]
-    )
+    HTML(string="<p></p>").write_pdf(stylesheets=[_print_stylesheet()])
 
 
 def join_pdfs(

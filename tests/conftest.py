@@ -7,10 +7,24 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
+from tests import migrated_copy
 from tests.acknowledgements.builders import make_version
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 from tests.families.builders import make_notice
 from tests.onboarding.builders import make_ready_request
+
+
+@pytest.fixture(scope="session")
+def migrated_copy_installed():
+    with migrated_copy.installed():
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(migrated_copy_installed, django_db_setup):
+    """pytest-django's test database, copied from a kept migrated one on SQLite
+    (tests/migrated_copy.py)."""
+    return django_db_setup
 
 
 @pytest.fixture(scope="session")

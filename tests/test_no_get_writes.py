@@ -7,9 +7,9 @@ is left out, since signing in writes there by design. This sees a write wherever
 (any app, the audit log, many-to-many tables, raw SQL) and even one that changes nothing, at
 the cost of the statements themselves: comparing a hash of every table before and after each
 page read every row of every table twice a page, 150 s of the suite's time. The person signs in
-(force_login, which sets `last_login`) before the recording starts, so only the page itself is
-measured. Each request runs in a savepoint rolled back afterwards, so one page's write is
-reported once, on that page.
+once (force_login, which sets `last_login`; `client_for` of the access matrix) before any
+recording starts, so only the page itself is measured. Each request runs in a savepoint rolled
+back afterwards, so one page's write is reported once, on that page.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from django.contrib import admin
 from django.contrib.sessions.models import Session
 from django.db import connection, transaction
 from django.http import HttpResponse
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.urls import path
 
 from accounts.models import User
 from cdt_portal.access import public
 from cdt_portal.models import AuditEntry
+from tests.access_matrix_support import client_for
 from tests.test_access_matrix import PERSONAS, TABLE, build_world, project_patterns, url_for
 
 THROWAWAY_URLCONF = "tests._throwaway_get_urls"
@@ -78,10 +79,8 @@ def get_urls(world) -> list[tuple[str, str]]:
 
 def writes_of_a_get(world, persona: str, url: str) -> list[str]:
     writes = Writes()
+    client = client_for(world, persona, raise_request_exception=False)
     with transaction.atomic():
-        client = Client(raise_request_exception=False)
-        if persona != "anonymous":
-            client.force_login(User.objects.get(pk=getattr(world, persona).pk))
         with connection.execute_wrapper(writes):
             response = client.get(url)
         transaction.set_rollback(True)

@@ -12,6 +12,7 @@ reported as a problem, so no page of a journey goes unchecked.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import warnings
@@ -143,14 +144,23 @@ class Tab:
         self.check_new_page()
 
     def assert_accessible(self, what: str = "") -> None:
-        """axe-core on the page as it is now; fails on any serious or critical violation."""
+        """axe-core on the page as it is now; fails on any serious or critical violation.
+        A page whose markup, at this width, axe has already passed in this process is not
+        checked again: axe's answer depends on the markup, the stylesheets and the window,
+        and a third of the pages the journeys open are one they opened before (a sign-in
+        form, a home page), which axe took about a quarter of a second each to say again."""
         self.checked_loads = len(self.loads)
+        seen = page_fingerprint(self.page)
+        if seen in PASSED_BY_AXE:
+            self.assert_clean()
+            return
         violations = axe_violations(self.page)
         failing = [v for v in violations if v["impact"] in AXE_FAILING_IMPACTS]
         assert not failing, (
             f"axe found accessibility problems on {what or self.page.url} "
             f"({self.page.viewport_size['width']} px wide):\n" + axe_report(failing)
         )
+        PASSED_BY_AXE.add(seen)
         lesser = [v for v in violations if v["impact"] not in AXE_FAILING_IMPACTS]
         if lesser:
             warnings.warn(
@@ -246,6 +256,19 @@ def shrink_png(path: Path) -> None:
             colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
         )
     palette.save(path, optimize=True)
+
+
+# Pages axe found no serious or critical problem on, by `page_fingerprint`.
+PASSED_BY_AXE: set[tuple[str, int]] = set()
+# The value of the CSRF token's field: new with every page, and nothing axe looks at.
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+
+
+def page_fingerprint(page) -> tuple[str, int]:
+    """The page's markup as it is now (but the CSRF tokens' values) and the window's width."""
+    markup = page.evaluate("() => document.documentElement.outerHTML")
+    markup = CSRF_VALUE.sub(r'\1"', markup)
+    return hashlib.sha256(markup.encode()).hexdigest(), page.viewport_size["width"]
 
 
 def axe_violations(page) -> list[dict]:
