@@ -26,7 +26,12 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from cdt_portal import backups
-from tests.deployment.test_backup import signed_in_session, stored_files, wipe_database
+from tests.deployment.test_backup import (
+    signed_in_session,
+    stored_files,
+    tables_back,
+    wipe_database,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,7 +88,7 @@ class Archives:
 @pytest.fixture
 def archives(tmp_path, settings):
     """Good archives of a portal with stored files and a session, written before the database
-    and MEDIA_ROOT are emptied; afterwards the database is migrated back for the next tests."""
+    and MEDIA_ROOT are emptied; afterwards the plain one gives the next tests their tables back."""
     default_storage.save(ORDER, ContentFile(random.Random(1).randbytes(200_000)))
     default_storage.save(SCAN, ContentFile(b"%PDF-1.7\n%%EOF"))
     signed_in_session()
@@ -99,8 +104,7 @@ def archives(tmp_path, settings):
     for name in (ORDER, SCAN):
         default_storage.delete(name)
     yield Archives(plain, encrypted, key_file, tmp_path / "bad")
-    if not connection.introspection.table_names():
-        call_command("migrate", verbosity=0)
+    tables_back(plain)
 
 
 def other_vendor(manifest: dict) -> dict:
