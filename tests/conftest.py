@@ -217,3 +217,14 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("counts")
         for line in LINES:
             terminalreporter.write_line(line)
+
+
+# The files that take longest, mostly waiting (on the browser, the real worker, subprocesses),
+# run first: with each file wholly in one process (--dist loadfile), files handed out in the
+# order collected left one process running the last journeys alone while the others had ended.
+# Within a file the order is kept.
+LONGEST_FIRST = ("tests/e2e/", "tests/jobs/", "tests/deployment/")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))

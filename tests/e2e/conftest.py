@@ -7,7 +7,8 @@ console errors, uncaught exceptions and Content-Security-Policy violations; test
 axe-core runs on every page a journey opens: `Tab.goto`, `log_in` and `log_out` check the page
 they land on, and `assert_clean()` checks any page loaded since the last check (a click that
 submitted a form, a link followed). A page that was left before anything looked at it is
-reported as a problem, so no page of a journey goes unchecked.
+reported as a problem, so no page of a journey goes unchecked. Markup axe has already passed
+at the same width in this process is not checked twice (`Tab.assert_accessible`).
 """
 
 from __future__ import annotations
