@@ -219,11 +219,13 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
-# The files that take longest, mostly waiting (on the browser, the real worker, subprocesses),
-# run first: with each file wholly in one process (--dist loadfile), files handed out in the
-# order collected left one process running the last journeys alone while the others had ended.
-# Within a file the order is kept.
-LONGEST_FIRST = ("tests/e2e/", "tests/jobs/", "tests/deployment/")
+# The browser journeys, the longest files and mostly waiting on the browser, run first: with
+# each file wholly in one process (--dist loadfile), files handed out in the order collected
+# left one process running the last journeys alone while the others had ended. Within a file
+# the order is kept. (The real worker's and the deployment's files stay where they are: run
+# first as well, beside the journeys, a killed-worker test's new worker once stalled on
+# PostgreSQL.)
+LONGEST_FIRST = ("tests/e2e/",)
 
 
 def pytest_collection_modifyitems(config, items):
