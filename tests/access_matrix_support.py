@@ -258,9 +258,10 @@ def world(personas, group, regulation, draft_version, ready_request, notice):
 
 def client_for(world, persona: str, **options) -> Client:
     """A new client (no cookie but the session's) signed in as `persona`. Each persona signs in
-    once per world, outside every request's savepoint, so no rollback takes the session away
-    and whatever a request does to it (a sign-out, a new key, messages) is undone with the rest
-    of the request; signing in for every request cost a walk about a third of its time."""
+    once per world, outside the savepoint a walk runs each request in, so no rollback takes the
+    session away and whatever a request does to it (a sign-out, a new key, messages) is undone
+    with the rest of that request; signing in for every request cost a walk about a third of
+    its time. Callers that request without a savepoint share the session as one browser would."""
     client = Client(**options)
     if persona != "anonymous":
         sessions = world.__dict__.setdefault("signed_in_sessions", {})

@@ -12,13 +12,11 @@ from acknowledgements.services import agreement_refuse
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry
 from tests.acknowledgements.builders import make_agreement
-from tests.acknowledgements.test_race import confirm_job
+from tests.acknowledgements.test_race import confirm_job, race_teachers
 from tests.factories import OrganisationFactory, UserFactory
 from tests.races import POSTGRES_RACES, run_together
 
 pytestmark = POSTGRES_RACES
-
-RACES = 5
 
 
 def refuse_job(person_pk: int, actor_pk: int):
@@ -37,11 +35,7 @@ def setting():
     organisation = OrganisationFactory()
     director = UserFactory(organisation=organisation, roles=[Role.DIRECTOR])
     admin = UserFactory(organisation=organisation, roles=[Role.ADMIN])
-    teachers = [
-        UserFactory(organisation=organisation, last_name=f"Педагог{i}", roles=[Role.TEACHER])
-        for i in range(RACES)
-    ]
-    return make_agreement(organisation, director), admin, teachers
+    return make_agreement(organisation, director), admin, race_teachers(organisation)
 
 
 @pytest.mark.parametrize("refused_by", ["self", "admin"])

@@ -72,15 +72,20 @@ def approve_job(version_pk: int, actor_pk: int):
     return job
 
 
+def race_teachers(organisation) -> list[User]:
+    """RACES teachers of the organisation, one for each race, told apart by their names."""
+    return [
+        UserFactory(organisation=organisation, last_name=f"Педагог{i}", roles=[Role.TEACHER])
+        for i in range(RACES)
+    ]
+
+
 @pytest.fixture
 def setting():
     """An organisation, its director, RACES teachers and the approved regulation."""
     organisation = OrganisationFactory()
     director = UserFactory(organisation=organisation, roles=[Role.DIRECTOR])
-    teachers = [
-        UserFactory(organisation=organisation, last_name=f"Педагог{i}", roles=[Role.TEACHER])
-        for i in range(RACES)
-    ]
+    teachers = race_teachers(organisation)
     version = make_version(organisation, director, approve=True)
     return organisation, director, teachers, version
 

@@ -39,7 +39,7 @@ PHONE = {"width": 390, "height": 844}
 # `make screenshots` runs the journeys with CDT_SCREENSHOTS=1: they save their pictures into
 # var/screenshots/ (not committed), and the target copies them to docs/screenshots/, which the
 # README shows. Other runs check the same pages at both widths without drawing the pictures
-# (a full-page capture and its palette cost `make test` about half a second each).
+# (a full-page capture and its palette cost `make test` about 0.3 s each).
 SCREENSHOTS_WANTED = os.environ.get("CDT_SCREENSHOTS") == "1"
 SCREENSHOTS = Path(
     os.environ.get(
