@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from accounts.models import Role
-from tests import migrated_copy
+from tests import migrated_copy, rendered_once
 from tests.acknowledgements.builders import make_version
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 from tests.families.builders import make_notice
@@ -68,9 +68,27 @@ def jobs_run_when_queued(request, monkeypatch):
         monkeypatch.setattr("cdt_portal.jobs._after_commit", lambda callback: callback())
 
 
+@pytest.fixture(autouse=True)
+def documents_rendered_once(request, monkeypatch):
+    """A document rendered again from the same input gets the bytes of its first render in
+    this process (tests/rendered_once.py says why that is the real PDF); tests marked
+    `renders_afresh` call WeasyPrint every time."""
+    if request.node.get_closest_marker("renders_afresh") is None:
+        monkeypatch.setattr("cdt_portal.pdf._write_pdf", rendered_once.write_pdf)
+
+
 @pytest.fixture
 def organisation(db):
-    return OrganisationFactory(slug="cdt", short_name="МКУ ДО «ЦДТ»")
+    # Every name fixed, none from a factory sequence: the documents of one test's organisation
+    # are then the same as the next test's, and are rendered once (tests/rendered_once.py).
+    return OrganisationFactory(
+        slug="cdt",
+        full_name=(
+            "Муниципальное казённое учреждение дополнительного образования "
+            "«Центр детского творчества»"
+        ),
+        short_name="МКУ ДО «ЦДТ»",
+    )
 
 
 @pytest.fixture

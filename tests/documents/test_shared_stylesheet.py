@@ -8,8 +8,13 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from cdt_portal.pdf import _print_stylesheet, _write_pdf
 from tests.helpers import pdf_reader
+
+# Every render here must be WeasyPrint's own, never one reused (tests/rendered_once.py).
+pytestmark = pytest.mark.renders_afresh
 
 
 def document(number: int) -> str:
