@@ -9,6 +9,7 @@ from django.core.cache import cache
 from accounts.models import Role
 from tests import migrated_copy, rendered_once
 from tests.acknowledgements.builders import make_version
+from tests.e2e.shared_browser import SHARED as SHARED_BROWSER
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 from tests.families.builders import make_notice
 from tests.onboarding.builders import make_ready_request
@@ -248,3 +249,9 @@ LONGEST_FIRST = ("tests/e2e/",)
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+
+
+def pytest_runtest_setup(item):
+    # The browser journeys' one browser is closed before the first test that is not one
+    # (tests/e2e/shared_browser.py): no other test runs beside Playwright's loop.
+    SHARED_BROWSER.close_before(item.nodeid)

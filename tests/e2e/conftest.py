@@ -1,6 +1,7 @@
 """Browser journeys: Debian's Chromium driven by Playwright against pytest-django's live server.
 
-One browser per test module, a fresh context (cookies, storage) per test. Every page records
+One browser per test process while it runs journeys (tests/e2e/shared_browser.py), a fresh
+context (cookies, storage) per test. Every page records
 console errors, uncaught exceptions and Content-Security-Policy violations; tests call
 `tab.assert_clean()` after each page they look at, and the fixture checks once more at the end.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.shared_browser import SHARED
 from tests.helpers import DEMO_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -302,39 +304,32 @@ def axe_report(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def allow_async_unsafe():
-    """Playwright's sync API keeps an asyncio loop running in the test thread while a browser
-    is open, and Django's ORM refuses to run there (SynchronousOnlyOperation) unless told
-    otherwise. Allowed only while a module's browser is open, never for the rest of the run."""
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+@pytest.fixture(scope="session")
+def shared_browser():
+    """The process's one browser (tests/e2e/shared_browser.py), closed when the run ends if
+    a test that is not a journey has not closed it before."""
+    yield SHARED
+    SHARED.close()
 
 
-@pytest.fixture(scope="module")
-def browser(allow_async_unsafe):
-    """One browser per module: Playwright's loop (see `allow_async_unsafe`) ends with it."""
+@pytest.fixture
+def browser(shared_browser):
+    """The process's browser; DJANGO_ALLOW_ASYNC_UNSAFE is set while it is open."""
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} not found")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         skip_or_fail("the playwright package is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+    return shared_browser.open(
+        lambda playwright: playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield browser
-        browser.close()
+    )
 
 
 @pytest.fixture(scope="module")
-def demo_copy(allow_async_unsafe, django_db_blocker):
+def demo_copy(django_db_blocker):
     """The module's copy of the demo (tests/e2e/demo_copy.py), taken by its first journey."""
     kept: dict = {}
     yield kept
@@ -352,7 +347,7 @@ def demo_copy(allow_async_unsafe, django_db_blocker):
 
 
 @pytest.fixture
-def demo(allow_async_unsafe, transactional_db, live_server, demo_copy, tmp_path_factory):
+def demo(browser, transactional_db, live_server, demo_copy, tmp_path_factory):
     """The real demo data (`manage.py loaddemo`): organisation, 14 staff, five sign-ins.
     Loaded by the module's first journey, put back from its copy for the others."""
     from accounts.models import Organisation

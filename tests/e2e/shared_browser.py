@@ -1,0 +1,63 @@
+"""One Chromium per test process, open only while that process runs browser journeys.
+
+Starting Playwright's driver and Chromium, and closing them, took a second of wall time and
+of CPU; a browser per module paid it for every journey file. The journeys run first
+(tests/conftest.py), so a process opens the browser for its first journey and closes it before
+its first test that is not one (`close_before` in tests/conftest.py's `pytest_runtest_setup`),
+or when the run ends. Each test still gets a fresh browser context (cookies, storage).
+
+While the browser is open, Playwright's sync API keeps an asyncio loop running in the test
+thread, and Django's ORM refuses to run there (SynchronousOnlyOperation) unless told otherwise
+(DJANGO_ALLOW_ASYNC_UNSAFE). It is allowed exactly while the browser is open, never for the
+tests that follow in the same process.
+"""
+
+from __future__ import annotations
+
+import os
+
+JOURNEYS = "tests/e2e/"
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
+
+
+class SharedBrowser:
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browser = None
+        self.previous_async_unsafe: str | None = None
+
+    def open(self, launch):
+        """The process's browser, launched by `launch(playwright)` the first time."""
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            self.previous_async_unsafe = os.environ.get(ASYNC_UNSAFE)
+            os.environ[ASYNC_UNSAFE] = "true"
+            self.playwright = sync_playwright().start()
+            try:
+                self.browser = launch(self.playwright)
+            except BaseException:
+                self.close()
+                raise
+        return self.browser
+
+    def close(self) -> None:
+        try:
+            if self.browser is not None:
+                self.browser.close()
+            if self.playwright is not None:
+                self.playwright.stop()
+        finally:
+            self.browser = self.playwright = None
+            if self.previous_async_unsafe is None:
+                os.environ.pop(ASYNC_UNSAFE, None)
+            else:
+                os.environ[ASYNC_UNSAFE] = self.previous_async_unsafe
+
+    def close_before(self, nodeid: str) -> None:
+        """Closes the browser before a test that is not a journey."""
+        if self.browser is not None and not nodeid.startswith(JOURNEYS):
+            self.close()
+
+
+SHARED = SharedBrowser()
