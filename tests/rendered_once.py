@@ -19,8 +19,8 @@ from cdt_portal import pdf
 REAL_WRITE_PDF = pdf._write_pdf
 
 
-# Bounded: the sheet tests render parts of 10,000 rows; the few hundred latest documents are
-# the ones the next tests repeat (the fixtures' order, letter and demo documents).
+# Bounded, so a process keeps at most 256 documents and their HTML in memory: the ones the
+# next tests repeat are recent ones (the fixtures' order and letter, the demo's documents).
 @functools.lru_cache(maxsize=256)
 def _rendered(html_text: str, css: str, pdf_variant: str | None) -> bytes:
     return REAL_WRITE_PDF(html_text, css, pdf_variant)
