@@ -238,19 +238,6 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
-# The browser journeys, the longest files and mostly waiting on the browser, run first: with
-# each file wholly in one process (--dist loadfile), files handed out in the order collected
-# left one process running the last journeys alone while the others had ended. Within a file
-# the order is kept. (The real worker's and the deployment's files stay where they are: run
-# first as well, beside the journeys, a killed-worker test's new worker once stalled on
-# PostgreSQL.)
-LONGEST_FIRST = ("tests/e2e/",)
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
-
-
 def pytest_runtest_setup(item):
     # The browser journeys' one browser is closed before the first test that is not one
     # (tests/e2e/shared_browser.py): no other test runs beside Playwright's loop.

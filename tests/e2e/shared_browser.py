@@ -1,10 +1,10 @@
 """One Chromium per test process, open only while that process runs browser journeys.
 
 Starting Playwright's driver and Chromium, and closing them, took a second of wall time and
-of CPU; a browser per module paid it for every journey file. The journeys run first
-(tests/conftest.py), so a process opens the browser for its first journey and closes it before
-its first test that is not one (`close_before` in tests/conftest.py's `pytest_runtest_setup`),
-or when the run ends. Each test still gets a fresh browser context (cookies, storage).
+of CPU; a browser per module paid it for every journey file. A process opens the browser for a
+journey and keeps it for the journey files that follow; it closes it before the next test that
+is not a journey (`close_before` in tests/conftest.py's `pytest_runtest_setup`), or when the
+run ends. Each test still gets a fresh browser context (cookies, storage).
 
 While the browser is open, Playwright's sync API keeps an asyncio loop running in the test
 thread, and Django's ORM refuses to run there (SynchronousOnlyOperation) unless told otherwise
