@@ -8,7 +8,7 @@ PORT ?= 8000
 # Python keeps its compiled modules (__pycache__/, ignored by git) even where the environment
 # says not to (PYTHONDONTWRITEBYTECODE, set in many containers): without them every process
 # compiles the project again, and pytest rewrites the tests' asserts again, 5 s of each test
-# process's start and about a second of each `manage.py` or worker the tests start.
+# process's start and about 0.3 s of each `manage.py` or worker the tests start.
 export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: run test install install-dev check-system migrate demo lint format e2e screenshots bench clean \

@@ -13,9 +13,10 @@ from tests.helpers import pdf_text
 
 @pytest.mark.renders_afresh
 def test_one_input_renders_to_the_same_bytes(regulation, ready_request):
-    """The order (its QR code a `data:` URI, PDF/A with embedded fonts), the acknowledgement
-    sheet and the registration letter (the portal's logo, a static file), each rendered twice
-    by WeasyPrint."""
+    """The order (its QR code a `data:` URI in its CSS, PDF/A with embedded fonts), the
+    acknowledgement sheet and the registration letter, each rendered twice by WeasyPrint. No
+    creation or modification date is written, so a render reused minutes later is the one
+    WeasyPrint would write then."""
     assert pdf._write_pdf is rendered_once.REAL_WRITE_PDF
     for render in (
         lambda: render_order(regulation)[1],
@@ -25,6 +26,7 @@ def test_one_input_renders_to_the_same_bytes(regulation, ready_request):
         first, second = render(), render()
         assert first.startswith(b"%PDF-")
         assert first == second
+        assert b"/CreationDate" not in first and b"/ModDate" not in first
 
 
 def test_a_document_rendered_again_is_the_first_render(monkeypatch):

@@ -42,6 +42,10 @@ class SharedBrowser:
         return self.browser
 
     def close(self) -> None:
+        """Closes the browser and puts DJANGO_ALLOW_ASYNC_UNSAFE back as it was; nothing when
+        no browser is open (the session's end after a test that closed it)."""
+        if self.browser is None and self.playwright is None:
+            return
         try:
             if self.browser is not None:
                 self.browser.close()

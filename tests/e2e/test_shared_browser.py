@@ -41,3 +41,11 @@ def test_the_browser_and_the_orms_permission_end_together(monkeypatch):
     assert own.browser is None
     assert not browser.is_connected()
     assert ASYNC_UNSAFE not in os.environ
+
+
+def test_closing_a_browser_that_is_not_open_leaves_the_environment_alone(monkeypatch):
+    """The session's end closes the browser again after a test that is not a journey closed
+    it: a permission set before the run (a developer's own) stays."""
+    monkeypatch.setenv(ASYNC_UNSAFE, "true")
+    SharedBrowser().close()
+    assert os.environ[ASYNC_UNSAFE] == "true"
