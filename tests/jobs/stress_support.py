@@ -10,6 +10,7 @@ clients press, tests/jobs/stress_checks.py checks what became of it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 import os
@@ -224,10 +225,16 @@ def flush_queue(storage) -> None:
 # --- The worker ---------------------------------------------------------------------------------
 
 WORKER_SETTINGS = """
+import faulthandler
 import os
+import signal
 
 from cdt_portal.settings.test import *  # noqa: F403
 from cdt_portal.settings.test import INSTALLED_APPS
+
+# SIGUSR1 prints every thread's Python stack to the log: a stalled test shows where each
+# process of the worker waits (`Worker.tail`). Set here, before the consumer forks.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 # The test database (DATABASE_URL), the queue on the test's own Redis name, two worker
 # processes with the periodic checks on, as in production.
@@ -370,17 +377,65 @@ class Worker:
         self.process.wait(10)
         self.process = None
 
-    def tail(self, chars: int = 6000) -> str:
-        """The log's warnings and errors (each cut short), then its last lines."""
+    def processes(self) -> str:
+        """Each process of the running worker's group: its state and kernel wait channel; then
+        each one's Python stacks, which its SIGUSR1 handler prints into the log."""
+        if self.process is None:
+            return "(not running)"
+        listing = subprocess.run(
+            ["ps", "-o", "pid,ppid,stat,wchan:32,etime,args", "-g", str(self.process.pid)],
+            capture_output=True,
+            text=True,
+        ).stdout
+        with self.log.open("a") as log:
+            log.write("\n--- the worker's Python stacks (SIGUSR1) ---\n")
+        for line in listing.splitlines()[1:]:
+            try:
+                os.kill(int(line.split()[0]), signal.SIGUSR1)
+            except (ProcessLookupError, ValueError):
+                continue
+            time.sleep(0.3)  # one process writes at a time
+        return listing
+
+    def tail(self, chars: int = 16000) -> str:
+        """The worker's processes (while it runs), the log's warnings and errors (each cut
+        short), then its last lines."""
         if not self.log.exists():
             return ""
+        processes = self.processes()
         text = self.log.read_text(errors="replace")
         problems = [
             line[:400]
             for line in text.splitlines()
             if (" WARNING " in line or " ERROR " in line) and "pypdf" not in line
         ]
-        return "\n".join(["(warnings and errors)", *problems[:30], "(last lines)", text[-chars:]])
+        parts = [
+            "(processes)",
+            processes,
+            "(queue)",
+            self.queue_state(),
+            "(database sessions)",
+            database_sessions(),
+            "(warnings and errors)",
+            *problems[:30],
+            "(last lines)",
+            text[-chars:],
+        ]
+        return "\n".join(parts)
+
+    def queue_state(self) -> str:
+        """What waits on the worker's Redis queue and in its schedule (with each eta)."""
+        from huey.storage import RedisStorage
+
+        try:
+            storage = RedisStorage(name=self.env["STRESS_QUEUE"], url=self.env["STRESS_REDIS_URL"])
+            waiting = storage.conn.llen(storage.queue_key)
+            scheduled = storage.conn.zrange(storage.schedule_key, 0, -1, withscores=True)
+        except Exception as exc:
+            return f"unreadable: {type(exc).__name__}: {exc}"
+        now = storage.convert_ts(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        etas = [round(score - now, 1) for _, score in scheduled]
+        return f"{waiting} waiting; {len(scheduled)} scheduled, due in {etas} s"
 
 
 def database_sessions() -> str:
