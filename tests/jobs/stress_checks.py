@@ -69,7 +69,7 @@ def wait_for_jobs(
             messages = dict(
                 Job.objects.filter(pk__in=[r[0] for r in failed]).values_list("key", "message")
             )
-            raise AssertionError(f"jobs failed: {messages}\n--- worker log ---\n{worker.tail()}")
+            raise AssertionError(f"jobs failed: {messages}\n--- worker ---\n{worker.tail()}")
         now = time.monotonic()
         if states != last:
             moved, last = now, states
@@ -84,8 +84,7 @@ def wait_for_jobs(
                 f"{len(left)} of {len(rows)} jobs started (of {total} expected) never ended; "
                 f"nothing moved for {now - moved:.0f} s; "
                 f"{HUEY.storage.queue_size()} tasks on the queue: {left}\n"
-                f"--- database sessions ---\n{stress.database_sessions()}\n"
-                f"--- worker log ---\n{worker.tail()}"
+                f"--- worker ---\n{worker.tail()}"
             )
         time.sleep(0.2)
 

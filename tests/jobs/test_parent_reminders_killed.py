@@ -64,7 +64,6 @@ WITHOUT_EMAIL = 2
 KILL_AT = 15
 ACCEPT_DELAY = 0.1  # seconds the server takes to answer each letter: the run takes seconds
 SILENCE = 3  # JOB_SILENCE_SECONDS in the worker
-LOST_JOB_BOUND = 90  # seconds from a worker's start until a lost job runs again
 
 
 @pytest.fixture
@@ -144,15 +143,9 @@ def test_a_worker_killed_while_sending_parents_reminders_sends_none_twice(
     assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING
 
     worker.start(silence=SILENCE)  # its start-up looks for lost jobs after the silence
-    # The portal promises the job runs again within 90 s of the new worker's start
-    # (`cdt_portal.tasks.look_for_lost_jobs`): the start-up's look, scheduled for when the
-    # silence shows, usually does it in seconds; the every-minute look is the bound. The
-    # scheduled look can be lost: a huey task due while a worker is killed and another starts
-    # was seen taken off Redis's schedule and never queued (under a loaded machine, about one
-    # run in forty here, once in CI), while the minute's look, queued directly, always ran.
     stress.wait_for(
         lambda: Job.objects.get(pk=job.pk).status in (Job.Status.DONE, Job.Status.FAILED),
-        LOST_JOB_BOUND,
+        stress.LOST_JOB_BOUND,
         "the requeued job to end",
         worker,
     )
