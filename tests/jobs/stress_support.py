@@ -31,13 +31,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
-# A job a killed worker left runs again within this many seconds of a new worker's start: the
-# start-up's look for lost jobs usually does it in seconds, the every-minute look is the bound
-# (`cdt_portal.tasks.look_for_lost_jobs`). The tests wait for the bound, not the start-up's
-# look: a huey task due while one worker is killed and another starts was seen taken off
-# Redis's schedule and never queued (about one run in forty on a loaded machine, once in CI),
-# while the minute's look, queued directly, always ran.
-LOST_JOB_BOUND = 90
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -220,6 +213,20 @@ def views_queue_on_redis(url: str, name: str):
         HUEY.immediate = saved_immediate
         HUEY.storage = saved_storage
         flush_queue(storage)
+
+
+def flush_cache(url: str, prefix: str) -> None:
+    """Removes the keys of the Django cache with KEY_PREFIX `prefix` on the Redis at `url`,
+    and nothing else. Never `cache.clear()` there: Django's Redis cache clears with FLUSHDB,
+    which also empties the queue and schedule of every other real-worker test running in
+    another process on the same database (a killed-worker test once lost its worker's
+    scheduled look for lost jobs to it)."""
+    import redis
+
+    conn = redis.Redis.from_url(url)
+    keys = list(conn.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        conn.delete(*keys)
 
 
 def flush_queue(storage) -> None:

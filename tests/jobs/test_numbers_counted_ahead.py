@@ -7,6 +7,7 @@ PostgreSQL only, as the other tests under the real worker."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ from cdt_portal import numbers
 from departments.selectors import INSTITUTION_ROW
 from onboarding.selectors import DASHBOARD
 from tests.factories import PASSWORD
-from tests.jobs.stress_support import wait_for
+from tests.jobs.stress_support import flush_cache, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -46,7 +47,7 @@ def shared_cache(redis_queue, settings, worker):
     }
     worker.env["STRESS_CACHE_PREFIX"] = prefix
     yield
-    cache.clear()
+    flush_cache(url, prefix)
 
 
 def views(client: Client, url: str) -> tuple[int, int]:
@@ -92,3 +93,37 @@ def test_the_worker_counts_a_change_before_anyone_looks(
     department.get(reverse("profile"))
     first, second = views(department, reverse("department"))
     assert first == second
+
+
+def test_removing_the_tests_cache_leaves_every_queue_and_other_cache_alone(redis_queue, settings):
+    """The shared cache's end (`stress_support.flush_cache`) removes its own keys only: the
+    queue and schedule of a worker, on the same Redis database, keep what they hold, as do
+    another cache's keys. (`cache.clear()` would have emptied them all: FLUSHDB.)"""
+    import redis
+
+    url, _, storage = redis_queue
+    prefix = f"cdt-test-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    other = f"cdt-test-{uuid.uuid4().hex[:8]}:1:numbers"
+    conn = redis.Redis.from_url(url)
+    conn.set(other, b"42")
+    try:
+        cache.set("numbers", {"read": 3})
+        cache.set("row", [1, 2])
+        storage.enqueue(b"a task")
+        storage.add_to_schedule(b"a task for later", dt.datetime(2030, 1, 1))
+
+        flush_cache(url, prefix)
+
+        assert (cache.get("numbers"), cache.get("row")) == (None, None)
+        assert list(conn.scan_iter(match=f"{prefix}:*")) == []
+        assert (storage.queue_size(), storage.schedule_size()) == (1, 1)
+        assert conn.get(other) == b"42"
+    finally:
+        conn.delete(other)

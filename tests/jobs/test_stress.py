@@ -160,7 +160,7 @@ def test_jobs_end_done_once_under_load_and_kills(
                 plan.jobs,
                 worker,
                 pressing=clients.is_alive,
-                stall=10 if kills == 0 else stress.LOST_JOB_BOUND,
+                stall=10 if kills == 0 else 20,
                 deadline=time.monotonic() + 120,
             )
         except AssertionError as failure:
