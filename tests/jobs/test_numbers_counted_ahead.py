@@ -32,19 +32,24 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def shared_cache(redis_queue, settings, worker):
-    """The test process and the worker keep numbers in one Redis cache, as gunicorn and the
-    worker do in production; its keys are removed at the end."""
-    url, _, _ = redis_queue
-    prefix = f"cdt-test-{uuid.uuid4().hex[:8]}"
-    settings.CACHES = {
+def redis_cache(url: str, prefix: str) -> dict:
+    """CACHES: Django's Redis cache at `url`, its keys under `prefix`."""
+    return {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": url,
             "KEY_PREFIX": prefix,
         }
     }
+
+
+@pytest.fixture
+def shared_cache(redis_queue, settings, worker):
+    """The test process and the worker keep numbers in one Redis cache, as gunicorn and the
+    worker do in production; its keys are removed at the end."""
+    url, _, _ = redis_queue
+    prefix = f"cdt-test-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = redis_cache(url, prefix)
     worker.env["STRESS_CACHE_PREFIX"] = prefix
     yield
     flush_cache(url, prefix)
@@ -103,13 +108,7 @@ def test_removing_the_tests_cache_leaves_every_queue_and_other_cache_alone(redis
 
     url, _, storage = redis_queue
     prefix = f"cdt-test-{uuid.uuid4().hex[:8]}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-        }
-    }
+    settings.CACHES = redis_cache(url, prefix)
     other = f"cdt-test-{uuid.uuid4().hex[:8]}:1:numbers"
     conn = redis.Redis.from_url(url)
     conn.set(other, b"42")
