@@ -1,6 +1,6 @@
 """The core's background tasks, imported by the worker (`run_huey` autodiscovers `tasks`
 modules): the worker's heartbeat, the look for lost jobs, the PDF warm-up, the nightly recount
-of kept numbers and the backups."""
+of kept numbers, the sweep of unfinished writes and the backups."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task, on_startup
 
 from . import backups  # noqa: F401  (the nightly backup and the backup job)
+from .files import remove_stale_partials
 from .health import beat
 from .jobs import jobs_recover, local_crontab
 from .numbers import recount_everything
@@ -39,6 +40,14 @@ def recount_kept_numbers() -> None:
     """Nightly: every organisation's kept numbers counted from scratch; any that had drifted
     is logged and replaced (`numbers.recount_everything`)."""
     recount_everything()
+
+
+@db_periodic_task(local_crontab(minute="53", hour="2"))
+@lock_task("cdt-portal-remove-stale-partials")
+def remove_unfinished_writes() -> None:
+    """Nightly: the temporary files of writes a killed process never finished
+    (`files.remove_stale_partials`)."""
+    remove_stale_partials()
 
 
 @db_task()

@@ -228,7 +228,7 @@ def version_approval_run(*, job_id: int, version_id: int, actor_id: int) -> str:
             raise PortalError(f"Приказ не удалось сформировать: {exc}") from exc
         if default_storage.exists(name):
             # Not a whole PDF (stored by an earlier version of this code, which wrote in
-            # place): replaced. `store_once` itself never leaves a partial file.
+            # place): replaced. `store_once` gives the name only to a whole file.
             default_storage.delete(name)
         store_once(name, pdf)  # another worker that stored it meanwhile: one file
     job_progress(job_id, 1)

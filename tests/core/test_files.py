@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
-from cdt_portal import files
+from cdt_portal import files, tasks
 
 
 def test_a_file_is_stored_once_with_the_upload_modes(settings):
@@ -23,9 +26,9 @@ def test_a_file_is_stored_once_with_the_upload_modes(settings):
     assert sorted(p.name for p in path.parent.iterdir()) == ["a.pdf"]
 
 
-def test_a_write_cut_short_leaves_no_file_under_the_name(monkeypatch):
-    """What a killed worker leaves: here the write fails half-way; the final name never
-    appears, so nothing takes a truncated file for the stored one."""
+def test_a_write_that_fails_leaves_no_file_at_all(monkeypatch):
+    """A write that fails half-way (a full disk): the final name never appears, so nothing
+    takes a truncated file for the stored one, and the temporary file is removed."""
     real_fsync = os.fsync
 
     def dies(fd):
@@ -39,3 +42,70 @@ def test_a_write_cut_short_leaves_no_file_under_the_name(monkeypatch):
     assert list(folder.iterdir()) == []
     assert files.store_once("documents/sheets/b.pdf", b"%PDF whole") is True
     assert Path(default_storage.path("documents/sheets/b.pdf")).read_bytes() == b"%PDF whole"
+
+
+def killed_while_writing(name: str) -> None:
+    """A child process stores `name` and is killed with SIGKILL after its content is written
+    and flushed, before the final name is linked: what a killed worker leaves."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: nothing but the file write, then wait to be killed
+        try:
+            os.close(reading)
+
+            def written(fd):
+                os.write(writing, b"1")
+                signal.pause()
+
+            files.os.fsync = written
+            files.store_once(name, b"%PDF" + b"x" * 10_000)
+        finally:
+            os._exit(1)
+    os.close(writing)
+    assert os.read(reading, 1) == b"1"
+    os.close(reading)
+    os.kill(pid, signal.SIGKILL)
+    assert os.waitpid(pid, 0)[1] == signal.SIGKILL
+
+
+def test_a_write_killed_outright_leaves_only_a_temporary_file_the_sweep_removes():
+    name = "documents/orders/order-1-2.pdf"
+    killed_while_writing(name)
+    folder = Path(default_storage.path("documents/orders"))
+    (left,) = folder.iterdir()
+    assert left.name.startswith(".order-1-2.pdf.") and left.name.endswith(".partial")
+    assert not default_storage.exists(name)
+    assert left.stat().st_size == 10_004  # written in full; only the name was never linked
+
+    # Stored by the job's next attempt; the sweep leaves a write less than an hour old alone
+    # (it may be going on), and removes it after.
+    assert files.store_once(name, b"%PDF whole") is True
+    assert files.remove_stale_partials() == []
+    later = timezone.now() + files.STALE_AFTER + dt.timedelta(seconds=1)
+    assert files.remove_stale_partials(now=later) == [f"documents/orders/{left.name}"]
+    assert sorted(p.name for p in folder.iterdir()) == ["order-1-2.pdf"]
+    assert default_storage.open(name).read() == b"%PDF whole"
+    assert files.remove_stale_partials(now=later) == []
+
+
+def test_the_sweep_removes_only_old_temporary_files_of_stored_writes(settings):
+    root = Path(settings.MEDIA_ROOT)
+    old = "documents/sheets/.v1-all-ab.pdf.0123456789ab.partial"
+    kept = [
+        "documents/sheets/.v1-all-cd.pdf.ba9876543210.partial",  # written a minute ago
+        "documents/acts/.notes.partial",  # not a name store_once gives
+        "documents/acts/ab.pdf.0123456789ab.partial",  # no leading dot
+        "invitations/slips/x.pdf",
+    ]
+    hour_ago = (timezone.now() - dt.timedelta(minutes=61)).timestamp()
+    for name in [old, *kept]:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"%PDF")
+        os.utime(path, (hour_ago, hour_ago))
+    minute_ago = (timezone.now() - dt.timedelta(minutes=1)).timestamp()
+    os.utime(root / kept[0], (minute_ago, minute_ago))
+    # Run by the nightly periodic task.
+    tasks.remove_unfinished_writes.call_local()
+    assert not (root / old).exists()
+    assert [name for name in kept if (root / name).exists()] == kept

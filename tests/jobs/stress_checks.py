@@ -5,15 +5,19 @@ nothing done twice."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 from pathlib import Path
+
+from django.utils import timezone
 
 from accounts.models import ImportBatch, InvitationMailing, Role, User
 from accounts.selectors import unsent_deliveries
 from acknowledgements import sheet
 from acknowledgements.models import DocumentVersion, ReminderRun, VersionStatus
 from acknowledgements.services import UNSENT
+from cdt_portal import files
 from cdt_portal.models import AuditEntry, Delivery, Job
 from onboarding.models import RegistrationRequest, RequestStatus
 from tests.jobs import stress_support as stress
@@ -127,6 +131,12 @@ def _letter_check(kind: str, rows: list[tuple[str, str]], letters: Counter, repo
     }
 
 
+def _final_name(partial: str) -> str:
+    """`documents/orders/.order-1-2.pdf.0123456789ab.partial` → `documents/orders/order-1-2.pdf`."""
+    folder, _, name = partial.rpartition("/")
+    return f"{folder}/{name[1:].rsplit('.', 2)[0]}"
+
+
 def check_phase(
     phase: int,
     first: int,
@@ -190,6 +200,13 @@ def check_phase(
     stored = {
         str(path.relative_to(media)) for path in (media / "documents").rglob("*") if path.is_file()
     }
+    # A kill between a file's write and its name leaves the temporary file (never served); the
+    # job's next attempt stored the file, and the nightly sweep removes what was left.
+    later = timezone.now() + files.STALE_AFTER + dt.timedelta(seconds=1)
+    unfinished = files.remove_stale_partials(now=later)
+    assert {_final_name(name) for name in unfinished} <= expected_files, unfinished
+    report["unfinished writes swept"] = len(unfinished)
+    stored -= set(unfinished)
     assert stored == expected_files, (
         f"not expected: {sorted(stored - expected_files)}; "
         f"missing: {sorted(expected_files - stored)}"

@@ -22,7 +22,9 @@ Phase 2, the proof that a lost job comes back and nothing happens twice: the wor
 JOB_SILENCE_SECONDS = 3 and its whole process group is SIGKILLed at seeded random moments
 while jobs run, KILLS times, each time started again. Every job must end done; every order and
 every sheet is stored once (the files under MEDIA_ROOT/documents are exactly those the
-versions' orders and the sheets' plans name, each a whole PDF); every letter reached the mail
+versions' orders and the sheets' plans name, each a whole PDF, besides the temporary files of
+writes a kill cut short, of files the next attempt stored, which the nightly sweep removes:
+`cdt_portal.files.remove_stale_partials`); every letter reached the mail
 server at most once, those recorded as sent exactly once, and whoever's letter was not
 confirmed is shown «отправка не подтверждена» and offered again; one `job.requeued` entry per
 time a job was put back, and nothing done twice (`version.approved` once per version,
@@ -37,7 +39,8 @@ registration e-mail while the other half have their acknowledgement sheets built
 list changes a sheet while it is being built (a sheet's key names its people). Everyone
 approves a version, reminds and invites in both phases.
 
-The counts are printed at the end of the run, passed or failed (tests/counts.py).
+The counts are printed at the end of the run, passed or failed, then any failure
+(tests/counts.py).
 PostgreSQL only: it tries the production setup (PostgreSQL's row locks, Redis's queue).
 
 Split by topic: the organisations and what the clients press are tests/jobs/stress_scenario.py,
@@ -200,6 +203,8 @@ def test_jobs_end_done_once_under_load_and_kills(
         summary["total seconds"] = round(time.monotonic() - began, 1)
         for line in format_summary(summary).splitlines():
             report(line)
+        # Last, where a log cut to its tail still shows it.
+        report(f"failed: {str(failure)[:1500]}")
         raise AssertionError(f"{failure}\n{format_summary(summary)}") from failure
     summary["total seconds"] = round(time.monotonic() - began, 1)
     for line in format_summary(summary).splitlines():
