@@ -9,6 +9,11 @@ from django.core.cache import cache
 from accounts.models import Role
 from tests import migrated_copy, rendered_once
 from tests.acknowledgements.builders import make_version
+from tests.counts import (  # noqa: F401  (the hooks that print the counts)
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)
 from tests.e2e.shared_browser import SHARED as SHARED_BROWSER
 from tests.factories import GuardianshipFactory, OrganisationFactory, StudyGroupFactory, UserFactory
 from tests.families.builders import make_notice
@@ -227,15 +232,6 @@ def ready_request(organisation, admin):
 @pytest.fixture
 def notice(organisation, admin):
     return make_notice(organisation, admin)
-
-
-def pytest_terminal_summary(terminalreporter):
-    from tests.counts import LINES
-
-    if LINES:
-        terminalreporter.section("counts")
-        for line in LINES:
-            terminalreporter.write_line(line)
 
 
 def pytest_runtest_setup(item):
