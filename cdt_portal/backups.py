@@ -28,6 +28,7 @@ The code is generic on purpose (all tables, all files): the core knows no app ab
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import io
 import json
@@ -39,6 +40,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import time
 import zoneinfo
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -73,6 +75,10 @@ DB_MEMBERS = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
 # portal (people sign in again) and a way into it for whoever reads the archive.
 SESSION_TABLE = "django_session"
 CHUNK = 1024 * 1024
+# The private folder of a backup being written (its database copy and its archive so far).
+WORK_PREFIX = ".cdt-backup-"
+# A folder younger than this is never taken for abandoned: its backup may not hold it yet.
+ABANDONED_AFTER_SECONDS = 60
 # How every age file starts: binary (what `write_archive` writes) or armored (`age -a`).
 AGE_HEADERS = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
 # Restored stored files and the folders restore creates: what production gives uploads
@@ -337,43 +343,91 @@ def write_archive(
     while final.exists():
         counter += 1
         final = directory / archive_name(now, encrypted=bool(recipients), counter=counter)
-    partial = directory / f".{final.name}.partial"
     manifest: dict = {
         "format": FORMAT,
         "created_at": now.isoformat(),
         "migrations": _applied_migrations(using),
         "media": [],
     }
-    try:
-        # The database copy waits beside the archives (private, removed at the end), not in
-        # /tmp: that may be a small tmpfs, and BACKUP_DIR is where room for backups is kept.
-        with tempfile.TemporaryDirectory(prefix=".cdt-backup-", dir=directory) as tmp:
-            dump = Path(tmp) / "database"
-            vendor = _dump_database(using, dump)
-            archive = _PullStream(_tar_chunks(_members(dump, vendor, storage, manifest)))
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                if recipients:
-                    try:
-                        pyrage.encrypt_io(archive, out, recipients)
-                    except pyrage.EncryptError as exc:
-                        raise archive.failure or BackupError(
-                            f"Encrypting the archive failed: {exc}"
-                        ) from exc
-                else:
-                    shutil.copyfileobj(archive, out, CHUNK)
-                out.flush()
-                # On the disk before it takes its final name: a power cut must not leave an
-                # archive that looks complete and is not.
-                os.fsync(out.fileno())
+    remove_abandoned(directory)
+    # The database copy and the archive being written wait in a private folder beside the
+    # archives (not in /tmp: that may be a small tmpfs, and BACKUP_DIR is where room for
+    # backups is kept), removed when the backup ends or fails, and held (`_held`) for as long
+    # as this backup lives, so that a later backup removes it if this one is killed.
+    with tempfile.TemporaryDirectory(prefix=WORK_PREFIX, dir=directory) as tmp, _held(tmp):
+        dump = Path(tmp) / "database"
+        vendor = _dump_database(using, dump)
+        archive = _PullStream(_tar_chunks(_members(dump, vendor, storage, manifest)))
+        partial = Path(tmp) / "archive"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            if recipients:
+                try:
+                    pyrage.encrypt_io(archive, out, recipients)
+                except pyrage.EncryptError as exc:
+                    raise archive.failure or BackupError(
+                        f"Encrypting the archive failed: {exc}"
+                    ) from exc
+            else:
+                shutil.copyfileobj(archive, out, CHUNK)
+            out.flush()
+            # On the disk before it takes its final name: a power cut must not leave an
+            # archive that looks complete and is not.
+            os.fsync(out.fileno())
         os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
     size = final.stat().st_size
     # `archive`, not `name`: beat(name, **detail) takes its first argument by that name.
     beat("backup", archive=final.name, size=size, encrypted=bool(recipients))
     logger.info("Backup written: %s (%d files, %d bytes)", final, len(manifest["media"]), size)
     return final
+
+
+@contextmanager
+def _held(folder: str) -> Iterator[None]:
+    """An exclusive lock on the backup's folder for the life of this backup. The kernel lets
+    go of it when the process ends, however it ends: a folder whose lock can be taken was
+    left by a backup that was killed (SIGKILL, the OOM killer, a restart)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def remove_abandoned(directory: Path | str) -> list[Path]:
+    """Remove what killed backups left in `directory`: their private folders (a plain copy of
+    the database, personal data, and part of an archive), never one that a backup still
+    holds or that is under a minute old. Run before every backup; returns what was removed."""
+    removed = []
+    for path in sorted(Path(directory).glob(".cdt-portal-*.partial")):
+        # An archive cut short beside the archives, by a backup of an earlier version of this
+        # code (which wrote it there, not in its folder).
+        try:
+            if time.time() - path.stat().st_mtime >= ABANDONED_AFTER_SECONDS:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # removed meanwhile by another backup
+            continue
+    for path in sorted(Path(directory).glob(f"{WORK_PREFIX}*")):
+        try:
+            if time.time() - path.stat().st_mtime < ABANDONED_AFTER_SECONDS:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a backup is writing it
+        else:
+            shutil.rmtree(path)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    for path in removed:
+        logger.warning("Removed what a killed backup left: %s", path)
+    return removed
 
 
 # --- Keeping N ----------------------------------------------------------------------------------

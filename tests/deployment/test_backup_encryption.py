@@ -94,9 +94,10 @@ def test_the_plain_tar_never_reaches_the_disk(settings, tmp_path, monkeypatch):
     monkeypatch.setattr(pyrage, "encrypt_io", encrypt_and_look)
     archive = backups.write_archive(tmp_path)
 
-    partial = f".{archive.name}.partial"
-    assert sorted(name.split("/")[-1] for name in on_disk) == sorted(["database", partial])
-    assert on_disk[partial].startswith(AGE_HEADER)
+    (folder,) = {name.split("/")[0] for name in on_disk}
+    assert folder.startswith(backups.WORK_PREFIX)
+    assert sorted(on_disk) == [f"{folder}/archive", f"{folder}/database"]
+    assert on_disk[f"{folder}/archive"].startswith(AGE_HEADER)
     # A tar header says "ustar" at byte 257; the database copy is SQLite's or pg_dump's own.
     assert all(head[257:262] != b"ustar" for head in on_disk.values())
     assert [p.name for p in tmp_path.iterdir()] == [archive.name]

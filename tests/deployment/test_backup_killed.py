@@ -1,0 +1,89 @@
+"""A backup killed outright (SIGKILL, the OOM killer, a restart mid-backup) skips every cleanup
+of its own and leaves its private folder beside the archives: a plain copy of the database,
+personal data, and part of the archive. The next backup removes it; a folder that a live
+backup holds, or that is under a minute old, is left alone (`cdt_portal.backups`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from cdt_portal import backups
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def aged(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def killed_backup(directory: Path) -> Path:
+    """A child process backs up into `directory` and is killed with SIGKILL once its copy of
+    the database is written; the folder it leaves."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: no database access, the backup's own steps, then wait to die
+        try:
+            os.close(reading)
+
+            def dumped(using, dump):
+                dump.write_bytes(b"SQLite format 3\x00 the people's names")
+                os.write(writing, b"1")
+                signal.pause()
+
+            backups._applied_migrations = lambda using: []
+            backups._dump_database = dumped
+            backups.write_archive(directory)
+        finally:
+            os._exit(1)
+    os.close(writing)
+    assert os.read(reading, 1) == b"1"
+    os.close(reading)
+    os.kill(pid, signal.SIGKILL)
+    assert os.waitpid(pid, 0)[1] == signal.SIGKILL
+    (left,) = directory.iterdir()
+    return left
+
+
+def test_the_next_backup_removes_what_a_killed_one_left(tmp_path, caplog):
+    left = killed_backup(tmp_path)
+    assert left.name.startswith(backups.WORK_PREFIX)
+    assert [p.name for p in left.iterdir()] == ["database"]
+    aged(left, 120)  # the next night's backup finds it a day old
+
+    with caplog.at_level(logging.WARNING, logger="cdt_portal.backups"):
+        archive = backups.write_archive(tmp_path)
+
+    assert [p.name for p in tmp_path.iterdir()] == [archive.name]
+    assert f"Removed what a killed backup left: {left}" in caplog.messages
+
+
+def test_a_live_backups_folder_and_a_fresh_one_are_left_alone(tmp_path):
+    live = tmp_path / f"{backups.WORK_PREFIX}live"
+    fresh = tmp_path / f"{backups.WORK_PREFIX}fresh"
+    abandoned = tmp_path / f"{backups.WORK_PREFIX}abandoned"
+    # Left beside the archives by a backup of the code before its private folder held it.
+    cut_short = tmp_path / ".cdt-portal-20261130-023000.tar.age.partial"
+    kept_archive = tmp_path / "cdt-portal-20261130-023000.tar.age"
+    for folder in (live, fresh, abandoned):
+        folder.mkdir()
+        (folder / "database").write_bytes(b"rows")
+    cut_short.write_bytes(b"age-encryption.org/v1\n")
+    kept_archive.write_bytes(b"age-encryption.org/v1\n")
+    for path in (live, abandoned, cut_short, kept_archive):
+        aged(path, 120)
+
+    with backups._held(str(live)):  # a backup writing it, here or in another process
+        assert backups.remove_abandoned(tmp_path) == [cut_short, abandoned]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [live.name, fresh.name, kept_archive.name]
+        )
+    # Once its backup is gone, however it ended, its folder is abandoned.
+    assert backups.remove_abandoned(tmp_path) == [live]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, kept_archive.name])
