@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from cdt_portal import files, tasks
+from tests.killed import killed_at
 
 
 def test_a_file_is_stored_once_with_the_upload_modes(settings):
@@ -45,27 +45,14 @@ def test_a_write_that_fails_leaves_no_file_at_all(monkeypatch):
 
 
 def killed_while_writing(name: str) -> None:
-    """A child process stores `name` and is killed with SIGKILL after its content is written
-    and flushed, before the final name is linked: what a killed worker leaves."""
-    reading, writing = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: nothing but the file write, then wait to be killed
-        try:
-            os.close(reading)
+    """A child process stores `name` and is killed after its content is written and flushed,
+    before the final name is linked: what a killed worker leaves."""
 
-            def written(fd):
-                os.write(writing, b"1")
-                signal.pause()
+    def store(reached):
+        files.os.fsync = lambda fd: reached()
+        files.store_once(name, b"%PDF" + b"x" * 10_000)
 
-            files.os.fsync = written
-            files.store_once(name, b"%PDF" + b"x" * 10_000)
-        finally:
-            os._exit(1)
-    os.close(writing)
-    assert os.read(reading, 1) == b"1"
-    os.close(reading)
-    os.kill(pid, signal.SIGKILL)
-    assert os.waitpid(pid, 0)[1] == signal.SIGKILL
+    killed_at(store)
 
 
 def test_a_write_killed_outright_leaves_only_a_temporary_file_the_sweep_removes():

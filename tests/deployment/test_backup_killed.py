@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
 from cdt_portal import backups
+from tests.killed import killed_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,29 +24,19 @@ def aged(path: Path, seconds: float) -> None:
 
 
 def killed_backup(directory: Path) -> Path:
-    """A child process backs up into `directory` and is killed with SIGKILL once its copy of
-    the database is written; the folder it leaves."""
-    reading, writing = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: no database access, the backup's own steps, then wait to die
-        try:
-            os.close(reading)
+    """A child process backs up into `directory` and is killed once its copy of the database
+    is written; the folder it leaves."""
 
-            def dumped(using, dump):
-                dump.write_bytes(b"SQLite format 3\x00 the people's names")
-                os.write(writing, b"1")
-                signal.pause()
+    def back_up(reached):
+        def dumped(using, dump):
+            dump.write_bytes(b"SQLite format 3\x00 the people's names")
+            reached()
 
-            backups._applied_migrations = lambda using: []
-            backups._dump_database = dumped
-            backups.write_archive(directory)
-        finally:
-            os._exit(1)
-    os.close(writing)
-    assert os.read(reading, 1) == b"1"
-    os.close(reading)
-    os.kill(pid, signal.SIGKILL)
-    assert os.waitpid(pid, 0)[1] == signal.SIGKILL
+        backups._applied_migrations = lambda using: []  # the child touches no database
+        backups._dump_database = dumped
+        backups.write_archive(directory)
+
+    killed_at(back_up)
     (left,) = directory.iterdir()
     return left
 
