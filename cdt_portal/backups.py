@@ -413,15 +413,18 @@ def remove_abandoned(directory: Path | str) -> list[Path]:
         try:
             if time.time() - path.stat().st_mtime < ABANDONED_AFTER_SECONDS:
                 continue
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        except (FileNotFoundError, NotADirectoryError):
+            # Never through a link: only a folder a backup made is removed.
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:  # gone meanwhile, not a folder, or a link
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(path)
         except BlockingIOError:
             continue  # a backup is writing it
+        except FileNotFoundError:
+            continue  # another backup, starting at the same moment, removed it first
         else:
-            shutil.rmtree(path)
             removed.append(path)
         finally:
             os.close(fd)

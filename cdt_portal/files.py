@@ -28,8 +28,8 @@ from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-# `.<final name>.<12 hex digits>.partial`, beside the final name.
-_PARTIAL = re.compile(r"\..+\.[0-9a-f]{12}\.partial")
+# `.<final name>.<12 hex digits>.partial`, beside the final name (group 1).
+PARTIAL = re.compile(r"\.(.+)\.[0-9a-f]{12}\.partial")
 # Far longer than any write takes, so a write still going on (on this worker or another
 # machine's) is never removed under it.
 STALE_AFTER = dt.timedelta(hours=1)
@@ -84,7 +84,7 @@ def remove_stale_partials(*, now: dt.datetime | None = None) -> list[str]:
     removed = []
     for folder, _, names in os.walk(root):
         for name in names:
-            if not _PARTIAL.fullmatch(name):
+            if not PARTIAL.fullmatch(name):
                 continue
             path = Path(folder) / name
             try:

@@ -77,3 +77,18 @@ def test_a_live_backups_folder_and_a_fresh_one_are_left_alone(tmp_path):
     # Once its backup is gone, however it ended, its folder is abandoned.
     assert backups.remove_abandoned(tmp_path) == [live]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, kept_archive.name])
+
+
+def test_a_link_that_looks_like_a_backups_folder_is_not_followed(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "key.txt").write_bytes(b"AGE-SECRET-KEY-1")
+    backups_dir = tmp_path / "backups"
+    backups_dir.mkdir()
+    link = backups_dir / f"{backups.WORK_PREFIX}link"
+    link.symlink_to(precious, target_is_directory=True)
+    os.utime(link, (time.time() - 120,) * 2, follow_symlinks=False)
+    aged(precious, 120)
+
+    assert backups.remove_abandoned(backups_dir) == []
+    assert link.is_symlink() and (precious / "key.txt").read_bytes() == b"AGE-SECRET-KEY-1"

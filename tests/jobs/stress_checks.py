@@ -132,9 +132,8 @@ def _letter_check(kind: str, rows: list[tuple[str, str]], letters: Counter, repo
 
 
 def _final_name(partial: str) -> str:
-    """`documents/orders/.order-1-2.pdf.0123456789ab.partial` → `documents/orders/order-1-2.pdf`."""
     folder, _, name = partial.rpartition("/")
-    return f"{folder}/{name[1:].rsplit('.', 2)[0]}"
+    return f"{folder}/{files.PARTIAL.fullmatch(name)[1]}"
 
 
 def check_phase(
