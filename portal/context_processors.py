@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.conf import settings
 from django.http import HttpRequest
 from django.shortcuts import resolve_url
@@ -25,7 +27,8 @@ def portal(request: HttpRequest) -> dict:
         # (tests/test_url_layers.py).
         "login_url": resolve_url(settings.LOGIN_URL),
         "home_url": resolve_url(settings.LOGIN_REDIRECT_URL),
-        # Lazy: queried only where the frame shows them (on a page that sets
-        # `show_department_messages`: the dashboard), and only for an institution's administrator.
-        "department_messages": unread_messages(user) if user.is_authenticated else (),
+        # A callable, which the template calls only where the frame shows the messages (a
+        # page that sets `show_department_messages`: the dashboard), so no other page even
+        # builds the query; only an institution's administrator gets any.
+        "department_messages": partial(unread_messages, user) if user.is_authenticated else (),
     }
