@@ -41,6 +41,7 @@ class AccountsConfig(AppConfig):
                 "person.roles.refused": "Изменение ролей отклонено",
                 "person.activation.refused": "Отключение или включение отклонено",
                 "person.login_unlocked": "Вход разблокирован",
+                "person.login_unlock.refused": "Разблокировка входа отклонена",
                 "person.activated": "Учётная запись включена",
                 "person.deactivated": "Учётная запись отключена",
                 "guardianship.linked": "Родитель привязан",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -28,9 +29,10 @@ from .permissions import (
     get_batch_for_user,
     get_group_for_user,
     get_person_for_user,
+    get_student_for_user,
     roles_required,
 )
-from .roles import is_manager
+from .roles import is_manager, may_edit_group
 from .selectors import (
     import_apply_job,
     import_batch_checked,
@@ -365,7 +367,7 @@ def _send_invitation_code(request: HttpRequest, invitation) -> HttpResponse:
 @roles_required(ADMINS)
 def person_parents(request: HttpRequest, pk: int) -> HttpResponse:
     """Link a parent to a student (or unlink)."""
-    student = get_person_for_user(request, pk)
+    student = get_student_for_user(request, pk)
     form = ParentLinkForm(request.POST or None, organisation=request.user.organisation)
     if request.method == "POST":
         if "unlink" in request.POST:
@@ -417,8 +419,11 @@ def group_new(request: HttpRequest) -> HttpResponse:
 
 @roles_required(ADMINS | TEACHERS)
 def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    """The administrator edits everything; a teacher of the group only its chat link."""
+    """The administrator edits everything; a teacher of the group only its chat link; anyone
+    else who may see the group (the director) is refused."""
     group = get_group_for_user(request, pk)
+    if not may_edit_group(request.user, group):
+        raise PermissionDenied
     is_admin = request.user.has_role(Role.ADMIN)
     if is_admin:
         form = GroupForm(request.POST or None, instance=group, organisation=group.organisation)

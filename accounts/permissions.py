@@ -12,12 +12,13 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from cdt_portal.access import View
 
-from .models import ImportBatch, Role, StudyGroup, User
+from .models import Guardianship, ImportBatch, Role, StudyGroup, User, UserRole
 
 # The rules views use. Each is a set of roles; a person holding any of them passes.
 MANAGERS = frozenset({Role.ADMIN, Role.DIRECTOR})
@@ -59,6 +60,20 @@ def get_child_for_parent(request: HttpRequest, pk: int) -> User:
         pk=pk,
         organisation_id=request.user.organisation_id,
         parent_links__parent=request.user,
+    )
+
+
+def get_student_for_user(request: HttpRequest, pk: int) -> User:
+    """A student of the person's organisation, or someone still linked to a parent (whose role
+    was taken away later: the link can still be removed); anyone else is 404, so no parent is
+    ever linked to a teacher or the director."""
+    return get_object_or_404(
+        User.objects.prefetch_related("user_roles").filter(
+            Q(Exists(UserRole.objects.filter(user=OuterRef("pk"), role=Role.STUDENT)))
+            | Q(Exists(Guardianship.objects.filter(student=OuterRef("pk"))))
+        ),
+        pk=pk,
+        organisation_id=request.user.organisation_id,
     )
 
 

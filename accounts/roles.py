@@ -12,7 +12,7 @@ after re-entering the password (the services check it).
 
 from __future__ import annotations
 
-from .models import Role, User
+from .models import Role, StudyGroup, User
 
 # The roles each role may add to or remove from someone else.
 GRANTABLE: dict[str, frozenset[str]] = {
@@ -35,6 +35,11 @@ NOT_GRANTABLE = "Вы не можете назначать или снимать
 ACCOUNT_NOT_YOURS = (
     "Отключать и включать учётную запись руководителя или администратора может только руководитель."
 )
+UNLOCK_NOT_YOURS = (
+    "Снять блокировку входа руководителя или администратора может только тот, кто назначает все "
+    "его роли (администратору — руководитель)."
+)
+GROUP_NOT_YOURS = "Ссылки на чаты объединения меняют его педагоги и администратор."
 CONTACTS_LOCKED = (
     "E-mail и телефон этого человека меняет только он сам или тот, кто назначает все его роли "
     "(администратору — руководитель)."
@@ -152,3 +157,18 @@ def may_change_contacts(actor: User, person_pk: int, held: frozenset[str] | set[
 def contacts_need_password(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
     """A change to one's own contacts, or to a manager's, is confirmed with the actor's password."""
     return actor.pk == person_pk or is_manager(held)
+
+
+def may_edit_group(actor: User, group: StudyGroup) -> bool:
+    """Whether the actor may open the group's form: an administrator of its organisation (the
+    whole group), or one of its own teachers (its chat links only). The director sees every
+    group but edits none, even while teaching another group: a chat link is where families
+    go, so only whoever keeps the group's chat sets it. `group.teachers` prefetched is read
+    from the prefetch."""
+    if actor.organisation_id is None or actor.organisation_id != group.organisation_id:
+        return False
+    if actor.has_role(Role.ADMIN):
+        return True
+    return actor.has_role(Role.TEACHER) and any(
+        teacher.pk == actor.pk for teacher in group.teachers.all()
+    )

@@ -17,7 +17,7 @@ from .permissions import (
     get_person_for_user,
     roles_required,
 )
-from .roles import may_open_account_of
+from .roles import may_edit_group, may_open_account_of
 from .selectors import (
     group_students,
     latest_person_delivery,
@@ -75,6 +75,8 @@ def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "login_failures": login_failures(person),
             # Only whoever stands above every role the person holds may open their account.
             "may_invite": person.is_active and may_open_account_of(request.user, person),
+            # ... and only they may let a locked-out person try again (`login_unlock`).
+            "may_unlock": may_open_account_of(request.user, person),
         },
     )
 
@@ -85,7 +87,11 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/group_detail.html",
-        {"group": group, "students": group_students(group)},
+        {
+            "group": group,
+            "students": group_students(group),
+            "may_edit": may_edit_group(request.user, group),
+        },
     )
 
 

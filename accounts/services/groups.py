@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from cdt_portal.audit import log_action
+from cdt_portal.errors import PortalError
 
 from ..models import (
     Organisation,
     StudyGroup,
     User,
 )
+from ..roles import GROUP_NOT_YOURS, may_edit_group
 from .common import _assign, _full_clean, _locked
 
 # --- Groups -------------------------------------------------------------------------------
@@ -99,12 +101,15 @@ def group_set_link(
     *, group: StudyGroup, actor: User, chat_invite_link: str, max_invite_link: str | None = None
 ) -> StudyGroup:
     """A teacher keeps their own group's chat invite links (the Sferum one and, for the move
-    to MAX, the MAX one; `None` leaves the MAX link as it is)."""
+    to MAX, the MAX one; `None` leaves the MAX link as it is). Nobody else's but an
+    administrator's (`roles.may_edit_group`)."""
     values = {"chat_invite_link": chat_invite_link}
     if max_invite_link is not None:
         values["max_invite_link"] = max_invite_link
     with transaction.atomic():
         locked = _locked(group)
+        if not may_edit_group(actor, locked):
+            raise PortalError(GROUP_NOT_YOURS, field="chat_invite_link")
         changed = _assign(locked, values, GROUP_LINK_FIELDS)
         if changed:
             _full_clean(locked)

@@ -18,13 +18,16 @@ from cdt_portal.errors import PortalError
 from ..models import (
     Guardianship,
     Organisation,
+    Role,
     User,
 )
 from ..roles import (
     ACCOUNT_NOT_YOURS,
     CONTACTS_LOCKED,
+    UNLOCK_NOT_YOURS,
     contacts_need_password,
     may_change_contacts,
+    may_open_account_of,
     may_switch_account,
 )
 from ..selectors import throttle_keys
@@ -53,6 +56,7 @@ from .common import (
     username_base,
 )
 
+NOT_A_STUDENT = "Родителя привязывают только к обучающемуся."
 ADMIN_ACTIONS = {True: "admin.added", False: "admin.changed"}
 
 
@@ -328,6 +332,12 @@ def guardianship_link(*, parent: User, student: User, actor: User | None) -> Gua
         )
     if parent.pk == student.pk:
         raise PortalError("Человек не может быть собственным родителем.", field="parent")
+    # A parent linked to a teacher or the director would act for them on the family's pages
+    # (a consent given in their name).
+    if not student.has_role(Role.STUDENT):
+        raise PortalError(NOT_A_STUDENT, field="parent")
+    if not parent.has_role(Role.PARENT):
+        raise PortalError("Выберите родителя из списка.", field="parent")
     with transaction.atomic():
         link, created = Guardianship.objects.get_or_create(parent=parent, student=student)
         if created:
@@ -353,9 +363,16 @@ def guardianship_unlink(*, student: User, parent_id: int, actor: User) -> None:
 
 def login_unlock(*, person: User, actor: User) -> int:
     """The director or an administrator clears the person's failed attempts (sign-in, codes,
-    password reset, invitation) from every address. Returns how many counters were cleared."""
+    password reset, invitation) from every address. Returns how many counters were cleared.
+    Only whoever may open the person's account (`roles.may_open_account_of`) may let them try
+    again: anyone else could clear the director's lock between two batches of guesses at her
+    password. A refusal is recorded (its own transaction), as a refused deactivation is."""
     if actor.organisation_id is None or actor.organisation_id != person.organisation_id:
         raise PortalError("Этот человек не из вашей организации.")
+    if not may_open_account_of(actor, person):
+        with transaction.atomic():
+            log_action(actor, person, "person.login_unlock.refused")
+        raise PortalError(UNLOCK_NOT_YOURS)
     with transaction.atomic():
         cleared = sum(throttle.reset(key) for key in throttle_keys(person))
         if not cleared:

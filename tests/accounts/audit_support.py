@@ -72,6 +72,7 @@ AUDITED_SERVICES = {
 REFUSAL_ACTIONS = (
     "person.roles.refused",
     "person.activation.refused",
+    "person.login_unlock.refused",
     "invitation.email_failed",
     "invitation.email_unconfirmed",
 )

@@ -120,3 +120,44 @@ def test_a_student_sees_their_groups_link_and_a_parent_sees_each_childs(
     assert "secret" not in page and stranger_group.name not in page
     assert "VK Мессенджер" in page
     assert "должен отличаться от номера ребёнка" in page
+
+
+def test_a_teaching_director_sees_another_teachers_group_but_may_not_change_its_link(
+    client, organisation, group
+):
+    """The director sees every group; teaching a group of her own gives her its link only,
+    not a colleague's (whose families follow the link)."""
+    director = UserFactory(
+        organisation=organisation, username="dir-teacher", roles=["director", "teacher"]
+    )
+    StudyGroupFactory(organisation=organisation, name="Её кружок").teachers.add(director)
+    client.force_login(director)
+    page = client.get(reverse("group_detail", kwargs={"pk": group.pk}))
+    assert page.status_code == 200
+    assert reverse("group_edit", kwargs={"pk": group.pk}) not in page.content.decode()
+    url = reverse("group_edit", kwargs={"pk": group.pk})
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"chat_invite_link": LINK}).status_code == 403
+    group.refresh_from_db()
+    assert (group.chat_invite_link, group.max_invite_link) == ("", "")
+
+
+def test_the_service_refuses_a_link_from_anyone_but_the_groups_teacher_or_an_administrator(
+    teacher, admin, director, group, organisation
+):
+    from accounts.services import group_set_link
+    from cdt_portal.errors import PortalError
+    from cdt_portal.models import AuditEntry
+
+    colleague = UserFactory(organisation=organisation, username="colleague", roles=["teacher"])
+    for actor in (colleague, director):
+        with pytest.raises(PortalError, match="меняют его педагоги и администратор"):
+            group_set_link(group=group, actor=actor, chat_invite_link=LINK)
+    group.refresh_from_db()
+    assert group.chat_invite_link == ""
+    assert not AuditEntry.objects.filter(action="group.link_changed").exists()
+    for actor in (teacher, admin):
+        group_set_link(group=group, actor=actor, chat_invite_link=f"{LINK}&by={actor.username}")
+    group.refresh_from_db()
+    assert group.chat_invite_link == f"{LINK}&by={admin.username}"
+    assert AuditEntry.objects.filter(action="group.link_changed").count() == 2

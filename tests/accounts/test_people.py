@@ -1,5 +1,6 @@
 """The administrator adds, edits and deactivates people by hand."""
 
+import pytest
 from django.urls import reverse
 
 from accounts.models import Role, User
@@ -137,3 +138,44 @@ def test_the_admin_links_a_parent_to_a_student(client, admin, student, organisat
     assert student.parent_links.filter(parent=mother).exists()
     client.post(reverse("person_parents", kwargs={"pk": student.pk}), {"unlink": mother.pk})
     assert not student.parent_links.filter(parent=mother).exists()
+
+
+def test_a_parent_is_linked_to_a_student_only(client, admin, director, teacher, parent):
+    """A parent linked to the director or a teacher would act for them on the family's pages
+    (a consent in their name): their «Родители» page is 404, and the service refuses."""
+    from accounts.models import Guardianship
+    from accounts.services import guardianship_link
+    from cdt_portal.errors import PortalError
+
+    client.force_login(admin)
+    for person in (director, teacher):
+        url = reverse("person_parents", kwargs={"pk": person.pk})
+        assert client.get(url).status_code == 404
+        assert client.post(url, {"parent": parent.pk}).status_code == 404
+        with pytest.raises(PortalError, match="только к обучающемуся"):
+            guardianship_link(parent=parent, student=person, actor=admin)
+    assert not Guardianship.objects.filter(student__in=[director, teacher]).exists()
+
+
+def test_a_parent_is_never_linked_to_someone_who_is_not_a_parent(admin, student, teacher):
+    from accounts.models import Guardianship
+    from accounts.services import guardianship_link
+    from cdt_portal.errors import PortalError
+
+    with pytest.raises(PortalError, match="Выберите родителя из списка"):
+        guardianship_link(parent=teacher, student=student, actor=admin)
+    assert not Guardianship.objects.filter(student=student, parent=teacher).exists()
+
+
+def test_a_former_students_parent_can_still_be_unlinked(client, admin, student, parent):
+    """The student role taken away later: the page still opens, so the old link can go."""
+    from accounts.models import Guardianship, UserRole
+
+    assert Guardianship.objects.filter(student=student, parent=parent).exists()  # the fixture's
+    UserRole.objects.filter(user=student, role="student").delete()
+    client.force_login(admin)
+    url = reverse("person_parents", kwargs={"pk": student.pk})
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"unlink": parent.pk})
+    assert (response.status_code, response["Location"]) == (302, f"/people/{student.pk}/")
+    assert not Guardianship.objects.filter(student=student).exists()

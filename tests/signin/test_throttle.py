@@ -224,3 +224,42 @@ def test_the_confirm_form_is_throttled(client, teacher, regulation):
     assert client.post(url, {"read": "on", "password": PASSWORD}).status_code == 429
     assert not regulation.acknowledgements.filter(person=teacher).exists()
     assert AuditEntry.objects.filter(action="signin.locked_out").count() == 1
+
+
+def test_only_whoever_stands_above_the_person_unlocks_them(client, admin, director):
+    """An administrator who could clear the director's lock could go on guessing her password
+    between two batches of guesses: the administrator is refused (and the refusal recorded),
+    the page offers her no button, and the director's lock holds."""
+    guesser = Client()
+    for _ in range(LIMIT):
+        sign_in(guesser, "director", "wrong")
+    assert sign_in(guesser, "director", PASSWORD).status_code == 429
+
+    client.force_login(admin)
+    page = client.get(f"/people/{director.pk}/").content.decode()
+    assert f"Неудачных попыток входа: {LIMIT}." in page
+    assert f'action="/people/{director.pk}/unlock/"' not in page
+    assert "data-unlock-not-yours" in page
+    response = client.post(reverse("login_unlock", args=[director.pk]), follow=True)
+    assert response.redirect_chain == [(f"/people/{director.pk}/", 302)]
+    assert "Снять блокировку входа руководителя или администратора" in (response.content.decode())
+    assert not AuditEntry.objects.filter(action="person.login_unlocked").exists()
+    refusal = AuditEntry.objects.get(action="person.login_unlock.refused")
+    assert (refusal.actor_id, refusal.object_id) == (admin.pk, str(director.pk))
+    assert sign_in(guesser, "director", PASSWORD).status_code == 429
+
+
+def test_the_director_unlocks_an_administrator(client, admin, director):
+    guesser = Client()
+    for _ in range(LIMIT):
+        sign_in(guesser, "admin", "wrong")
+    client.force_login(director)
+    assert (
+        f'action="/people/{admin.pk}/unlock/"'
+        in client.get(f"/people/{admin.pk}/").content.decode()
+    )
+    response = client.post(reverse("login_unlock", args=[admin.pk]))
+    assert (response.status_code, response["Location"]) == (302, f"/people/{admin.pk}/")
+    entry = AuditEntry.objects.get(action="person.login_unlocked")
+    assert (entry.actor_id, entry.object_id) == (director.pk, str(admin.pk))
+    assert sign_in(guesser, "admin", PASSWORD).status_code == 302
