@@ -29,6 +29,9 @@ from ..selectors import (
 )
 
 ALREADY_READ = "ознакомление уже подтверждено"
+RETRY_SUPERSEDED = (
+    "После этой рассылки была рассылка № {number}: повторяйте неотправленные из последней."
+)
 
 
 def version_set_deadline(
@@ -92,15 +95,19 @@ def reminders_start(
 ) -> ReminderRun:
     """A reminder run for everyone who has not confirmed (or, for a retry, for those whose
     reminder failed in `retry_failed_of`; for a `scheduled` one, those whose reminder is due
-    on `on_date`), sent by a job. While the last run is still going, pressing again finds it;
-    once it finished, pressing again starts the next run."""
+    on `on_date`), sent by a job. While the last run is still going, pressing again (either
+    button) finds it; once it finished, pressing again starts the next run. Only the last run's
+    unsent letters are retried: a later run has written to those people already, or offers
+    its own unsent ones, so a second retry of the same run would write to them twice."""
     with transaction.atomic():
         DocumentVersion.objects.select_for_update().get(pk=version.pk).require("remind")
         last = ReminderRun.objects.filter(version=version).first()
-        if last is not None and last.finished_at is None and retry_failed_of is None:
+        if last is not None and last.finished_at is None:
             # Its job, queued again if it failed (a queue that was down): the run goes on.
             _start_reminders_job(last, actor)
             return last
+        if retry_failed_of is not None and last.pk != retry_failed_of.pk:
+            raise PortalError(RETRY_SUPERSEDED.format(number=last.number))
         run = ReminderRun.objects.create(
             version=version,
             number=(last.number if last else 0) + 1,

@@ -411,3 +411,47 @@ def test_lost_jobs_are_queued_again_once_and_finish_without_repeating_work(
     assert Job.objects.get(pk=fresh.pk).status == "running"  # alive: left alone
     assert AuditEntry.objects.filter(action="job.requeued").count() == 2
     assert jobs_recover() == []  # both done now
+
+
+def test_a_second_press_of_retry_finds_the_first_retry_and_a_superseded_run_is_not_retried(
+    client, admin, teacher, regulation, readers_with_email, monkeypatch
+):
+    """«Повторить» pressed twice before the worker took the first retry (two tabs, a double
+    click on a slow page): one retry run, one letter. After it, the first run is no longer
+    retried (its unsent ones were retried already); the page offers the last run's only."""
+    real_send = EmailBackend.send_messages
+    refused = []
+
+    def smtp(self, messages):
+        if messages[0].to == ["teacher@example.ru"] and not refused:
+            refused.append(messages[0])
+            raise smtplib.SMTPRecipientsRefused({"teacher@example.ru": (550, b"no such user")})
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", smtp)
+    client.force_login(admin)
+    client.post(reverse("acknowledgement_remind"))
+    first = ReminderRun.objects.get()
+    assert first.deliveries.get(person=teacher).status == "failed"
+    mail.outbox.clear()
+
+    queued = []  # the worker is busy: both presses come before either job runs
+    monkeypatch.setattr("cdt_portal.jobs._after_commit", queued.append)
+    for _ in range(2):
+        response = client.post(reverse("acknowledgement_remind"), {"retry": str(first.pk)})
+        assert (response.status_code, response["Location"]) == (302, "/regulation/remind/")
+    for callback in queued:
+        callback()
+    retry = ReminderRun.objects.get(retry_of=first)
+    assert list(ReminderRun.objects.values_list("number", flat=True)) == [2, 1]
+    assert [m.to for m in mail.outbox] == [["teacher@example.ru"]]
+    assert retry.deliveries.get(person=teacher).status == "sent"
+    assert Job.objects.filter(key=retry.job_key).count() == 1
+
+    # The first run's letter stays «failed» in its own record, but it is not offered again.
+    with pytest.raises(PortalError, match="была рассылка № 2"):
+        reminders_retry_failed(run=first, actor=admin, base_url="http://testserver/")
+    response = client.post(reverse("acknowledgement_remind"), {"retry": str(first.pk)}, follow=True)
+    assert "После этой рассылки была рассылка № 2" in response.content.decode()
+    assert ReminderRun.objects.count() == 2
+    assert len(mail.outbox) == 1
