@@ -19,7 +19,9 @@ The app that owns a kind of letter says what it is (`build`), what to do as a le
 claimed (`on_claim`: refuse it — `failed` with the reason —, withdraw it — `withdrawn`, when
 what it asks was done meanwhile —, or issue what it carries, such as an invitation's new link)
 and as it ends (`on_settled`: its audit entry, or taking back what a letter that did not go
-carried). Both run inside the row's own transaction.
+carried). Both run inside the row's own transaction, and so does `build`, before the row is
+committed `sending`: a letter that could not be built is still `pending`, and sent by the
+job's next attempt (`tests/core/test_outbox.py`).
 """
 
 from __future__ import annotations
@@ -101,10 +103,9 @@ def send(
     )
     with Mailer() as mailer:  # one SMTP connection for the whole batch
         for pk in pks:
-            delivery = _claim(pk, on_claim, on_settled)
-            if delivery is not None:
-                outcome = mailer.send(build(delivery))
-                _settle(pk, outcome, on_settled)
+            message = _claim(pk, build, on_claim, on_settled)
+            if message is not None:
+                _settle(pk, mailer.send(message), on_settled)
             if progress is not None:
                 progress()
 
@@ -120,7 +121,14 @@ def _save(delivery: Delivery, status: str, reason: str = "", attempts: int | Non
     delivery.save(update_fields=fields)
 
 
-def _claim(pk: int, on_claim: Hook | None, on_settled: Hook | None) -> Delivery | None:
+def _claim(
+    pk: int,
+    build: Callable[[Delivery], EmailMessage],
+    on_claim: Hook | None,
+    on_settled: Hook | None,
+) -> EmailMessage | None:
+    """The letter to hand to the mail server, its row committed `sending`; None when the row
+    is not to be sent (settled already, or just now)."""
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(of=("self",)).select_related("person").get(pk=pk)
@@ -139,8 +147,14 @@ def _claim(pk: int, on_claim: Hook | None, on_settled: Hook | None) -> Delivery 
                 if on_settled is not None:
                     on_settled(delivery)
                 return None
+        # Built before `sending` is committed, in the same transaction: a letter that cannot
+        # be built (a template error, the database gone for a moment) stays `pending` with
+        # whatever `on_claim` did undone, and the job's next attempt sends it, instead of a
+        # row left `sending` that the next run would call unconfirmed although nothing was
+        # handed to the mail server.
+        message = build(delivery)
         _save(delivery, Status.SENDING)
-    return delivery
+    return message
 
 
 def _settle(pk: int, outcome, on_settled: Hook | None) -> None:
