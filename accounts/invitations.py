@@ -8,6 +8,7 @@ expired link never works again.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -47,6 +48,17 @@ class IssuedInvitation:
     invitation: Invitation
     url: str
     emailed: bool
+
+
+# How long a manager's invitation code works once its letter is sent.
+CODE_MINUTES = 30
+
+
+def code_expires_at(invitation: Invitation) -> dt.datetime | None:
+    """When the invitation's last code stops working (None: no code was sent)."""
+    if invitation.code_sent_at is None:
+        return None
+    return invitation.code_sent_at + dt.timedelta(minutes=CODE_MINUTES)
 
 
 def mask_email(email: str) -> str:

@@ -6,16 +6,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from cdt_portal import throttle
 from cdt_portal.access import public
 from cdt_portal.downloads import private_stored_response
 from cdt_portal.errors import PortalError
 from cdt_portal.inputs import parse_id
+from cdt_portal.jobs import job_state
 from cdt_portal.models import Job
 from cdt_portal.paging import paginate
 
@@ -38,6 +40,7 @@ from .selectors import (
     import_batch_checked,
     import_check_job,
     invitation_by_pk,
+    invitation_code_state,
     invitation_for_link,
     latest_person_delivery,
     mailing_for_user,
@@ -48,7 +51,6 @@ from .selectors import (
     visible_groups,
 )
 from .services import (
-    CODE_MINUTES,
     IMPORT_MAX_BYTES,
     IMPORT_ROLES,
     group_create,
@@ -337,31 +339,42 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
             "form": form,
             "person": invitation.user,
             "masked_email": mask_email(invitation.user.email) if invitation.user.email else "",
+            # Where the code is: being sent (followed by its progress bar), refused, or sent.
+            "code": invitation_code_state(invitation) if needs_code else None,
+            "code_status_url": reverse("invitation_code_status", args=[pk, token]),
         },
         status=400 if form.is_bound and form.errors else 200,
     )
 
 
 def _send_invitation_code(request: HttpRequest, invitation) -> HttpResponse:
-    """«Отправить код на e-mail»: a few codes per link and address, then the lockout page."""
+    """«Отправить код на e-mail»: a few codes per link and address, then the lockout page. The
+    page it returns to follows the job sending the code, and says when it went or why not."""
     key = f"invite-code:{invitation.pk}"
     throttle.check(request, key)
     try:
-        job = invitation_code_start(invitation=invitation)
+        invitation_code_start(invitation=invitation)
     except PortalError as exc:
         messages.error(request, exc.message)
     else:
         throttle.spent(request, key)
-        job.refresh_from_db()
-        if job.status == job.Status.FAILED:
-            messages.error(request, job.message)
-        else:
-            messages.info(
-                request,
-                f"Код отправлен на {mask_email(invitation.user.email)}: он действует "
-                f"{CODE_MINUTES} минут.",
-            )
     return redirect(request.path)
+
+
+@public
+@require_safe
+def invitation_code_status(request: HttpRequest, pk: int, token: str) -> JsonResponse:
+    """How far the job sending the code is, for the progress bar of the invitation's page: to
+    whoever holds the link, as the page itself (its token, its lockout)."""
+    throttle.check(request, f"invite:{pk}")
+    try:
+        invitation = invitation_for_link(pk, token)
+    except PortalError as exc:
+        raise Http404(exc.message) from exc
+    job = invitation_code_state(invitation).job
+    if job is None:
+        raise Http404("Код не запрашивали")
+    return JsonResponse(job_state(job))
 
 
 @roles_required(ADMINS)

@@ -20,7 +20,7 @@ from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry, Delivery, Job
 from cdt_portal.paging import contains_any_case, search_people
 
-from .invitations import LINK_USED, make_token
+from .invitations import LINK_USED, code_expires_at, make_token
 from .models import (
     Guardianship,
     ImportBatch,
@@ -187,6 +187,32 @@ def _organisation_time(at: dt.datetime, organisation: Organisation | None) -> dt
         return timezone.localtime(at, zoneinfo.ZoneInfo(organisation.time_zone))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return timezone.localtime(at)
+
+
+@dataclass(frozen=True)
+class CodeState:
+    """Where a manager's invitation code is, for the invitation's page: the last job sending
+    one, and the last code sent, on the organisation's clock."""
+
+    job: Job | None
+    sent_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    fresh: bool
+
+
+def invitation_code_state(invitation: Invitation) -> CodeState:
+    prefix = f"invitation-code:{invitation.pk}:"  # the jobs' keys (`invitation_code_start`)
+    job = Job.objects.filter(kind="invitation_code", key__startswith=prefix).order_by("-pk").first()
+    expires = code_expires_at(invitation)
+    organisation = invitation.user.organisation
+    return CodeState(
+        job=job,
+        sent_at=_organisation_time(invitation.code_sent_at, organisation)
+        if invitation.code_sent_at
+        else None,
+        expires_at=_organisation_time(expires, organisation) if expires else None,
+        fresh=expires is not None and timezone.now() < expires,
+    )
 
 
 def invitation_by_pk(pk: int) -> Invitation | None:

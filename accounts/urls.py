@@ -37,6 +37,11 @@ urlpatterns = [
         people_views.invitation_accept_view,
         name="invitation_accept",
     ),
+    path(
+        "invite/<int:pk>/<str:token>/code/",
+        people_views.invitation_code_status,
+        name="invitation_code_status",
+    ),
     path("groups/", people_views.group_list, name="group_list"),
     path("groups/new/", people_views.group_new, name="group_new"),
     path("groups/<int:pk>/", views.group_detail, name="group_detail"),

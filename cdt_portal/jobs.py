@@ -51,6 +51,7 @@ from .audit import log_action
 from .errors import PortalError
 from .health import WORKER_SILENT_AFTER, last_beat
 from .models import Job
+from .progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -572,6 +573,21 @@ def register_job_viewer(rule: Callable[[Any, Job], bool]) -> None:
 
 def may_see_job(user: Any, job: Job) -> bool:
     return job.started_by_id == getattr(user, "pk", None) or _job_viewer(user, job)
+
+
+def job_state(job: Job) -> dict[str, Any]:
+    """How far the job is, as the progress bar's script reads it (static/js/progress.js)."""
+    return {
+        "status": job.status,
+        "status_label": job.get_status_display(),
+        "title": job.title,
+        "done": job.done,
+        "total": job.total,
+        "percent": Progress(job.done, job.total).percent,
+        "finished": job.finished,
+        "result_url": job.result_url,
+        "message": job.message,
+    }
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,8 @@ from django.views.decorators.cache import never_cache
 
 from . import health
 from .access import login_only, public
-from .jobs import may_see_job
+from .jobs import job_state, may_see_job
 from .models import Job
-from .progress import Progress
 from .redirects import safe_next
 
 logger = logging.getLogger(__name__)
@@ -36,19 +35,7 @@ def job_status(request: HttpRequest, pk: int) -> JsonResponse:
     job = Job.objects.filter(pk=pk).first()
     if job is None or not may_see_job(request.user, job):
         raise Http404("Нет такой работы")
-    return JsonResponse(
-        {
-            "status": job.status,
-            "status_label": job.get_status_display(),
-            "title": job.title,
-            "done": job.done,
-            "total": job.total,
-            "percent": Progress(job.done, job.total).percent,
-            "finished": job.finished,
-            "result_url": job.result_url,
-            "message": job.message,
-        }
-    )
+    return JsonResponse(job_state(job))
 
 
 @public

@@ -238,6 +238,12 @@ TABLE: dict[str, Row] = {
     "invite/<int:pk>/<str:token>/": page(
         rule(GONE), args=lambda w: {"pk": w.invitation.pk, "token": "forged"}
     ),
+    # The code's progress, read by the invitation's page: nothing without a working link.
+    "invite/<int:pk>/<str:token>/code/": Row(
+        get=rule(NOT_FOUND),
+        post=EVERYONE_405,
+        args=lambda w: {"pk": w.invitation.pk, "token": "forged"},
+    ),
     "groups/": page(roles(director=OK, admin=OK, teacher=OK, outsider=OK)),
     "groups/new/": page(ADMINS_OWN),
     "groups/<int:pk>/": page(

@@ -27,10 +27,13 @@ from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
 from ..invitations import (
+    CODE_MINUTES,
     LINK_USED,
     IssuedInvitation,
+    code_expires_at,
     invitation_slip,
     invitation_url,
+    mask_email,
     render_invitation_slips,
 )
 from ..models import (
@@ -441,7 +444,6 @@ def send_invitations(job_id: int, mailing_id: int) -> str:
 
 # --- A manager proves the mailbox before an invitation opens the account ------------------
 
-CODE_MINUTES = 30
 CODE_NEEDS_EMAIL = (
     "Руководитель и администратор подтверждают приглашение кодом из письма, а у вашей учётной "
     "записи нет e-mail. Попросите того, кто вас пригласил, указать его и прислать новое "
@@ -450,6 +452,7 @@ CODE_NEEDS_EMAIL = (
 CODE_FIRST = "Сначала получите код: нажмите «Отправить код на e-mail»."
 CODE_OLD = "Код устарел: он действует 30 минут. Получите новый."
 CODE_WRONG = "Код не подошёл. Проверьте последнее письмо с кодом или получите новый."
+CODE_NOT_NEEDED = "приглашение уже принято"
 
 
 def _code_hash(invitation: Invitation, code: str) -> str:
@@ -460,8 +463,10 @@ def _code_hash(invitation: Invitation, code: str) -> str:
 def invitation_code_start(*, invitation: Invitation) -> Job:
     """A director or an administrator accepting an invitation first gets a code at the e-mail
     on their account (a printed slip, or a link passed on, alone never opens a manager's
-    account). A job sends it; pressing again within the minute finds the same job, later a
-    new code replaces the old one."""
+    account). A job sends it; pressing again within the minute finds the same job (sent, or
+    still going), later a new code replaces the old one. A press after the job failed (the
+    server refused the letter) queues it again with a new letter: each press carries its own
+    mark (`press`), which names the letter's batch."""
     user = invitation.user
     if not user.email:
         raise PortalError(CODE_NEEDS_EMAIL)
@@ -469,53 +474,66 @@ def invitation_code_start(*, invitation: Invitation) -> Job:
         task=send_invitation_code,
         key=f"invitation-code:{invitation.pk}:{timezone.now():%Y%m%d%H%M}",
         kind="invitation_code",
-        title=f"Код подтверждения на {user.email}",
+        # Masked: the invitation's page, open to whoever holds the link, shows the job.
+        title=f"Код подтверждения на {mask_email(user.email)}",
         organisation_id=user.organisation_id,
         actor=None,
-        args=(invitation.pk,),
+        args=(invitation.pk, secrets.token_hex(8)),
         total=1,
     )
 
 
-def invitation_code_run(*, job_id: int, invitation_id: int) -> str:
-    """The job: a new code, its hash kept on the invitation (the code itself nowhere), then
-    the letter. A letter the server refuses fails the job with the reason."""
-    code = f"{secrets.randbelow(10**6):06d}"
-    with transaction.atomic():
-        locked = (
-            Invitation.objects.select_for_update(of=("self",))
-            .select_related("user__organisation")
-            .get(pk=invitation_id)
-        )
-        if locked.used_at or not locked.user.email:
-            return ""
-        locked.code_hash = _code_hash(locked, code)
-        locked.code_sent_to = locked.user.email
+def invitation_code_run(*, job_id: int, invitation_id: int, press: str = "") -> str:
+    """The job: the letter with a new code, its hash kept on the invitation (the code itself
+    nowhere). The code is drawn when its letter is claimed, in the letter's own transaction,
+    so a job that runs again after its letter went (a worker killed before the job was marked
+    done) replaces nothing: the code in the letter stays the one that works. A letter the
+    server refuses fails the job with the reason."""
+    invitation = (
+        Invitation.objects.select_related("user__organisation").filter(pk=invitation_id).first()
+    )
+    if invitation is None or invitation.used_at or not invitation.user.email:
+        return ""
+    user = invitation.user
+    batch = f"invitation-code:{invitation.pk}:{job_id}:{press}"
+    outbox.record(
+        batch=batch,
+        kind="invitation_code",
+        organisation_id=user.organisation_id,
+        recipients=[Recipient(user, user.email)],
+    )
+    drawn: dict[str, str] = {}
+
+    def claim(letter: Delivery) -> None:
+        locked = Invitation.objects.select_for_update(of=("self",)).get(pk=invitation.pk)
+        if locked.used_at:
+            letter.status, letter.reason = Delivery.Status.WITHDRAWN, CODE_NOT_NEEDED
+            return
+        drawn["code"] = f"{secrets.randbelow(10**6):06d}"
+        locked.code_hash = _code_hash(locked, drawn["code"])
+        locked.code_sent_to = letter.email
         locked.code_sent_at = timezone.now()
         locked.save(update_fields=["code_hash", "code_sent_to", "code_sent_at"])
         log_action(
             None,
-            locked.user,
+            user,
             "invitation.code_sent",
-            {"invitation": locked.pk, "email": locked.code_sent_to},
-            organisation_id=locked.user.organisation_id,
+            {"invitation": locked.pk, "email": letter.email},
+            organisation_id=user.organisation_id,
         )
-    batch = f"invitation-code:{locked.pk}:{job_id}"
-    outbox.record(
-        batch=batch,
-        kind="invitation_code",
-        organisation_id=locked.user.organisation_id,
-        recipients=[Recipient(locked.user, locked.code_sent_to)],
-    )
+
     outbox.send(
         batch=batch,
         build=lambda letter: build_templated(
             "invitation_code",
             to=[letter.email],
-            context={"person": locked.user, "code": code, "minutes": CODE_MINUTES},
+            context={"person": user, "code": drawn["code"], "minutes": CODE_MINUTES},
         ),
+        on_claim=claim,
     )
     letter = outbox.letters(batch).get()
+    if letter.status == Delivery.Status.WITHDRAWN:
+        return ""
     if letter.status != Delivery.Status.SENT:
         raise PortalError(f"Письмо с кодом не отправлено: {letter.reason or 'сервер не ответил'}")
     job_progress(job_id, 1)
@@ -524,14 +542,14 @@ def invitation_code_run(*, job_id: int, invitation_id: int) -> str:
 
 # Not retried from the jobs page: the person asks for a new code on the invitation's page.
 @job_task(retryable=False)
-def send_invitation_code(job_id: int, invitation_id: int) -> str:
-    return invitation_code_run(job_id=job_id, invitation_id=invitation_id)
+def send_invitation_code(job_id: int, invitation_id: int, press: str = "") -> str:
+    return invitation_code_run(job_id=job_id, invitation_id=invitation_id, press=press)
 
 
 def _require_code(invitation: Invitation, code: str) -> None:
     if not invitation.code_hash or invitation.code_sent_at is None:
         raise PortalError(CODE_FIRST, field="code")
-    if invitation.code_sent_at < timezone.now() - dt.timedelta(minutes=CODE_MINUTES):
+    if code_expires_at(invitation) <= timezone.now():
         raise PortalError(CODE_OLD, field="code")
     if not constant_time_compare(_code_hash(invitation, code), invitation.code_hash):
         raise PortalError(CODE_WRONG, field="code")

@@ -8,8 +8,9 @@ without another click. Without JavaScript the page says to reload, and a reload 
 
 1. The approval of a version: tests/e2e/test_approval_job.py. Here: 2. the acknowledgement
 sheet and its blank, 3. a staff import (checked, then added), 4. invitations by e-mail (one
-person's, pressed twice; the ticked people's), 5. reminders (and a run the queue refused, gone
-on with one more press), 6. the sheet without JavaScript."""
+person's, pressed twice; the ticked people's; a manager's code on her invitation's page),
+5. reminders (and a run the queue refused, gone on with one more press), 6. the sheet without
+JavaScript."""
 
 from __future__ import annotations
 
@@ -211,6 +212,53 @@ def test_an_invitation_shows_its_letter_sent_and_a_second_press_sends_none(tab, 
         expect(letter).to_contain_text("отправлено")
     assert len(mail.outbox) == 1
     assert InvitationMailing.objects.count() == 1
+
+
+def test_a_managers_code_shows_its_progress_then_when_it_went_and_opens_the_account(tab, demo):
+    """A new administrator, invited by the director, opens her link: «Отправить код на e-mail»
+    shows the letter's job going, then, without another click, when the code went and until
+    when it works; the code from that letter and a new password open the account."""
+    from django.core import mail
+
+    from accounts.models import Role, User
+    from accounts.services import invitation_issue
+
+    [person] = staff_with_email(demo, 1)  # no password yet
+    person.user_roles.create(role=Role.ADMIN)
+    director = User.objects.get(username="director")
+    issued = invitation_issue(user=person, actor=director, base_url=tab.base_url + "/")
+    mail.outbox.clear()
+    page = tab.page
+    tab.goto(issued.url[len(tab.base_url) :])
+    tab.assert_clean()
+    masked = person.email[:2] + "***@example.ru"
+    with queued_jobs():
+        with page.expect_navigation():
+            page.get_by_role("button", name="Отправить код на e-mail").click()
+        tab.assert_clean()
+        expect(
+            page.get_by_role("progressbar", name=f"Код подтверждения на {masked}")
+        ).to_be_visible()
+        tab.capture("invitation-code-sending")
+        assert mail.outbox == []
+        with consumer():
+            # The code's job has no result page: progress.js reloads the invitation's page.
+            sent = page.locator("[data-code-sent]")
+            expect(sent).to_be_visible(timeout=JOB_SECONDS * 1000)
+        tab.assert_clean()
+    expect(sent).to_contain_text(f"Код отправлен на {masked} в ")
+    tab.capture("invitation-code-sent")
+    expect(page.get_by_role("progressbar")).to_have_count(0)
+    [letter] = mail.outbox
+    code = re.search(r": (\d{6})\n", letter.body).group(1)
+    page.get_by_label("Новый пароль").fill("Ёлка-2026-зима")
+    page.get_by_label("Подтверждение нового пароля").fill("Ёлка-2026-зима")
+    page.get_by_label("Код из письма").fill(code)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Сохранить пароль и войти").click()
+    tab.assert_clean()
+    assert tab.url_path() == "/dashboard/"
+    assert User.objects.get(pk=person.pk).check_password("Ёлка-2026-зима")
 
 
 def test_invitations_to_the_ticked_people_reach_the_mailing_results(tab, demo):
