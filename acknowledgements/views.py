@@ -220,6 +220,13 @@ def version_source_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _reading_heading(document: Document) -> str:
+    """«Ознакомление с …»: the regulation by its usual short name, any other act by its own."""
+    if document.code == REGULATION_CODE:
+        return "Ознакомление с Положением"
+    return f"Ознакомление с документом «{document.title}»"
+
+
 def _confirmed_message(document: Document) -> str:
     if document.is_agreement:
         return "Спасибо! Соглашение принято: теперь вы можете подтверждать ознакомление в портале."
@@ -308,6 +315,7 @@ def acknowledgement_list(request: HttpRequest, code: str = REGULATION_CODE) -> H
         "acknowledgements/acknowledgement_list.html",
         {
             "version": version,
+            "heading": _reading_heading(version.document),
             **paging,
             "status": status,
             "query": query,

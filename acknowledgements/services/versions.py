@@ -189,7 +189,7 @@ def _start_approval_job(version: DocumentVersion, actor: User) -> Job:
         task=version_approval_task,
         key=approval_job_key(version),
         kind="version.approve",
-        title=f"Утверждение редакции {version.number}",
+        title=f"Утверждение редакции {version.number}: {version.document.title}",
         organisation_id=version.document.organisation_id,
         actor=actor,
         args=(version.pk, actor.pk),

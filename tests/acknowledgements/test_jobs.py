@@ -455,3 +455,31 @@ def test_a_second_press_of_retry_finds_the_first_retry_and_a_superseded_run_is_n
     assert "После этой рассылки была рассылка № 2" in response.content.decode()
     assert ReminderRun.objects.count() == 2
     assert len(mail.outbox) == 1
+
+
+def test_the_blank_is_offered_as_a_blank_and_each_acts_pages_and_jobs_name_the_act(
+    client, director, regulation, organisation
+):
+    """The blank's page says it is a blank (no marks to be current); the list of who has read
+    an act other than the regulation is headed with that act, not «Положение»; and the jobs'
+    list tells one act's approval from another's."""
+    from tests.acknowledgements.builders import make_act
+
+    client.force_login(director)
+    blank = client.get(reverse("regulation_sheet_pdf") + "?blank=1").content.decode()
+    assert (
+        "Бланк листа ознакомления (без отметок, для подписей от руки) ещё не сформирован" in blank
+    )
+    assert "Сформировать бланк" in blank and "текущими отметками" not in blank
+    regulation_list = client.get("/regulation/acknowledgements/").content.decode()
+    assert '<h1 class="mb-1">Ознакомление с Положением</h1>' in regulation_list
+    act = make_act(organisation, director, title="Инструкция по охране труда")
+    page = client.get(f"/documents/{act.document.code}/acknowledgements/")
+    assert page.status_code == 200
+    heading = "Ознакомление с документом «Инструкция по охране труда»"
+    assert f'<h1 class="mb-1">{heading}</h1>' in page.content.decode()
+    assert f"<title>{heading}" in page.content.decode()
+    assert set(Job.objects.filter(kind="version.approve").values_list("title", flat=True)) == {
+        f"Утверждение редакции {regulation.number}: {regulation.document.title}",
+        "Утверждение редакции 1: Инструкция по охране труда",
+    }

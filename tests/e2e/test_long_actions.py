@@ -59,8 +59,9 @@ def test_the_sheet_opens_by_itself_when_it_is_ready(tab, demo, blank):
         tab.goto(address)
         tab.assert_clean()
         expect(page.get_by_role("progressbar")).to_have_count(0)
+        button = "Сформировать бланк" if blank else "Сформировать лист ознакомления"
         with page.expect_navigation():
-            page.get_by_role("button", name="Сформировать лист ознакомления").click()
+            page.get_by_role("button", name=button).click()
         tab.assert_clean()
         assert tab.url_path() == address  # the POST came back to the sheet's address
         expect(page.get_by_text("Лист ознакомления готовится…")).to_be_visible()
