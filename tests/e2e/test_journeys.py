@@ -149,6 +149,29 @@ def test_phone_navbar_collapses_and_opens(phone_tab):
     tab.assert_clean()
 
 
+def test_the_administrators_navbar_fits_every_window_from_1200_px(tab):
+    """From 1200 px the navbar is laid out in a row: the administrator's (the longest: eight
+    items, her name and «Выйти») is one line at 1280 px and wraps onto a second row in a
+    narrower window rather than push «Выйти» out of it; nothing scrolls sideways; below
+    1200 px the menu is collapsed."""
+    page = tab.page
+    tab.log_in("admin")
+    first, last = (page.get_by_role("link", name=name, exact=True) for name in ("Панель", "Журнал"))
+    for width in (1400, 1280, 1200):
+        page.set_viewport_size({"width": width, "height": 900})
+        logout = page.get_by_role("button", name="Выйти")
+        expect(logout).to_be_visible()
+        box = logout.bounding_box()
+        assert box["x"] + box["width"] <= width, (width, box)
+        if width >= 1280:
+            assert first.bounding_box()["y"] == last.bounding_box()["y"], f"two rows at {width}"
+        tab.no_horizontal_overflow()
+    page.set_viewport_size({"width": 1199, "height": 900})
+    expect(page.get_by_role("button", name="Открыть меню")).to_be_visible()
+    tab.no_horizontal_overflow()
+    tab.assert_clean()
+
+
 def test_admin_switches_messenger_to_max(tab):
     """A deployment still on VK Мессенджер (the demo starts in MAX, so it is set to VK here):
     the administrator moves it to MAX, and the joining page follows."""
