@@ -58,6 +58,7 @@ class AccountsConfig(AppConfig):
                 "invitation.emailed": "Приглашение отправлено по e-mail",
                 "invitation.email_failed": "Приглашение по e-mail не отправлено",
                 "invitation.email_unconfirmed": "Отправка приглашения не подтверждена",
+                "invitation.email_withdrawn": "Приглашение по e-mail не понадобилось: выдано новое",
                 "import.checked": "Список проверен",
                 "import.expired": "Непринятый список удалён через сутки",
                 "import.uploaded": "Список загружен на проверку",

@@ -265,7 +265,9 @@ SETTLED_ACTIONS = {
     Delivery.Status.SENT: "invitation.emailed",
     Delivery.Status.FAILED: "invitation.email_failed",
     Delivery.Status.UNCONFIRMED: "invitation.email_unconfirmed",
+    Delivery.Status.WITHDRAWN: "invitation.email_withdrawn",
 }
+SUPERSEDED = "человеку уже выдано более новое приглашение"
 
 
 def _mailing_hash(organisation: Organisation, people: list[User], scope: str) -> str:
@@ -391,6 +393,11 @@ def invitation_mailing_run(*, job_id: int, mailing_id: int) -> str:
         elif not may_open_account_of(mailing.created_by, person):
             # A role given since the mailing started puts the account out of its sender's reach.
             letter.status, letter.reason = Delivery.Status.FAILED, out_of_reach_message(person)
+        elif Invitation.objects.filter(user=person, created_at__gt=mailing.created_at).exists():
+            # Invited again since (a later mailing, a printed slip): this older letter would
+            # replace the link they already hold (a failed job retried from the jobs' list,
+            # or a mailing's letter left pending while the queue was down).
+            letter.status, letter.reason = Delivery.Status.WITHDRAWN, SUPERSEDED
         else:
             invitation = _new_invitation(
                 user=person, actor=mailing.created_by, emailed_to=letter.email

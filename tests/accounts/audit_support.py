@@ -75,6 +75,7 @@ REFUSAL_ACTIONS = (
     "person.login_unlock.refused",
     "invitation.email_failed",
     "invitation.email_unconfirmed",
+    "invitation.email_withdrawn",
 )
 # Public functions that write no audit entry of their own, and why.
 NOT_AUDITED = {

@@ -472,3 +472,38 @@ def test_sending_is_recorded_queued_then_attempted_then_sent_in_that_order(
     ]
     assert actions[0][1] == {"action": "send", "key": job.key}
     assert len(mail.outbox) == 1
+
+
+def test_an_old_failed_mailing_retried_after_a_new_invitation_sends_nothing(
+    client, admin, organisation, queue_down
+):
+    """The queue was down when the administrator invited someone: that job failed, its letter
+    still pending. Invited again later (a new mailing), the person gets a letter with a new
+    link. «Повторить» on the old job, still on the jobs' list, must not send a second letter
+    whose link would replace the one they hold: the old letter is withdrawn, and recorded."""
+    [person] = waiting(organisation, 1)
+    client.force_login(admin)
+    client.post(reverse("person_invite", kwargs={"pk": person.pk}))
+    old_job = Job.objects.get(kind="invitations")
+    assert (old_job.status, old_job.message) == ("failed", QUEUE_DOWN)
+    queue_down()  # the queue is back
+    # Past the double-press window: a new press is a new mailing.
+    InvitationMailing.objects.update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    client.post(reverse("person_invite", kwargs={"pk": person.pk}))
+    [letter] = mail.outbox
+    held = Invitation.objects.get(user=person)
+
+    response = client.post(reverse("job_retry", kwargs={"pk": old_job.pk}))
+    assert response.status_code == 302
+    old_job.refresh_from_db()
+    assert old_job.status == "done"
+    assert mail.outbox == [letter]
+    assert list(Invitation.objects.filter(user=person)) == [held]
+    old_mailing = InvitationMailing.objects.get(key=old_job.key)
+    old_letter = outbox.letters(old_mailing.batch).get()
+    assert (old_letter.status, old_letter.reason) == (
+        "withdrawn",
+        "человеку уже выдано более новое приглашение",
+    )
+    entry = AuditEntry.objects.get(action="invitation.email_withdrawn")
+    assert (entry.actor_id, entry.object_id) == (admin.pk, str(person.pk))
