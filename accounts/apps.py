@@ -10,10 +10,11 @@ class AccountsConfig(AppConfig):
         # every app's config.
         from django.contrib.auth.signals import user_logged_in
 
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
         from cdt_portal.jobs import register_job_viewer
 
         from .middleware import start_session_clocks
+        from .models import Role
         from .roles import MANAGER_ROLES
 
         # The director and the administrators follow every job of their organisation (the
@@ -65,4 +66,24 @@ class AccountsConfig(AppConfig):
                 "import.applied": "Список добавлен",
                 "import.cancelled": "Загрузка списка отменена",
             }
+        )
+        roles = dict(Role.choices)
+        register_data(
+            {
+                "roles": "роли",
+                "role": "роль",
+                "refused": "отклонено",
+                "active": "включить",
+                "attempts_cleared": "сброшено неудачных попыток",
+                "invitation": "приглашение",
+                "mailing": "рассылка",
+                "emailed_to": "отправлено на",
+                "people": "людей",
+                "retry": "повтор рассылки",
+                "errors": "строк с ошибками",
+                "matches": "уже есть в портале",
+                "to_add": "будет добавлено",
+                "error": "ошибка",
+            },
+            {"roles": roles, "role": roles, "refused": roles, "audience_roles": roles},
         )

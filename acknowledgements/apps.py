@@ -24,6 +24,24 @@ class AcknowledgementsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the audit module imports models, which cannot be imported before the
         # app registry is ready.
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
 
         register_actions(ACTION_LABELS)
+        register_data(
+            {
+                "agreement": "соглашение",
+                "paper_only_ended": "отметка «только на бумаге» снята",
+                "by_version": "заменена редакцией",
+                "run": "рассылка",
+                "sent": "отправлено",
+                "failed": "не отправлено",
+                "unconfirmed": "не подтверждено",
+                "without_email": "без e-mail",
+                "order_label": "приказ",
+                "recorded_by": "записал(а)",
+                "paper_date": "дата подписи на бумаге",
+                # A new document's entry carries its first version's due date and file.
+                "read_by": "срок ознакомления",
+                "source_pdf": "файл PDF",
+            }
+        )

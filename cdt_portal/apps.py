@@ -9,7 +9,8 @@ class CdtPortalConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         from . import checks  # noqa: F401  (registers the system checks)
-        from .audit import register_actions
+        from .audit import register_actions, register_data
+        from .models import Job
 
         # Every app's `tasks` (and, through them, its services, where the job tasks are
         # defined), in the web server as in the worker: the job registry must know every task
@@ -25,3 +26,4 @@ class CdtPortalConfig(AppConfig):
                 "job.resumed": "Прерванная фоновая работа запущена снова",
             }
         )
+        register_data({}, {"job.was": dict(Job.Status.choices)})

@@ -8,13 +8,18 @@ being served (set by `AuditContextMiddleware`); work outside a request records n
 from __future__ import annotations
 
 import contextvars
+import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from . import numbers
 from .models import AuditEntry
@@ -119,6 +124,127 @@ def register_actions(labels: dict[str, str]) -> None:
 
 def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
+
+
+# What an entry's data keys are called, where the key is not a field of the entry's model (whose
+# own verbose name is used), and what their values mean where they are codes (a role, a
+# status); a key may be named for one model only («registrationrequest.to»). Apps add theirs in
+# their AppConfig.ready(), as for the actions.
+DATA_LABELS: dict[str, str] = {
+    "reason": "причина",
+    "email": "e-mail",
+    "from": "было",
+    "to": "стало",
+    "fields": "поля",
+    "person": "человек",
+    "student": "обучающийся",
+    "parent": "родитель",
+    "version": "редакция",
+    "job": "работа",
+    "key": "ключ",
+    "filename": "файл",
+    "size": "размер, байт",
+    "text_sha256": "контрольная сумма текста",
+    "signature_terms_sha256": "контрольная сумма правил подписи",
+    "comment": "комментарий",
+    "attempt": "попытка",
+    "was": "было",
+    "silent_seconds": "без признаков жизни, с",
+    "kind": "вид",
+    "status": "состояние",
+    "count": "число",
+    "title": "название",
+    "subject": "тема",
+    "message": "сообщение",
+    "letter": "письмо",
+}
+DATA_VALUES: dict[str, dict[str, str]] = {}
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# A changed text is shown by its beginning: the whole of it is in the version's history.
+TEXT_SHOWN = 80
+
+
+def register_data(labels: dict[str, str], values: dict[str, dict[str, str]] | None = None) -> None:
+    DATA_LABELS.update(labels)
+    DATA_VALUES.update(values or {})
+
+
+def describe_data(entry: AuditEntry) -> str:
+    """What changed, as one line a person reads: «Роли: — → администратор, педагог; срок:
+    06.01.2027». Keys by their Russian names, codes by their labels, dates as 30.11.2023,
+    checksums by their first characters; an unknown key is shown as it is."""
+    model = (
+        ContentType.objects.get_for_id(entry.content_type_id).model_class()
+        if entry.content_type_id
+        else None
+    )
+    name = model._meta.model_name if model is not None else ""
+    parts = []
+    for key, value in sorted((entry.data or {}).items()):
+        field = _field(model, key)
+        label = (
+            DATA_LABELS.get(f"{name}.{key}")
+            or DATA_LABELS.get(key)
+            or (str(field.verbose_name) if field else key)
+        )
+        choices = (
+            DATA_VALUES.get(f"{name}.{key}")
+            or DATA_VALUES.get(key)
+            or ({str(k): str(v) for k, v in field.flatchoices} if field and field.choices else {})
+        )
+        if _is_change(key, value):
+            old, new = (_readable(key, v, choices) for v in value)
+            parts.append(f"{label}: {old} → {new}")
+        else:
+            parts.append(f"{label}: {_readable(key, value, choices)}")
+    return "; ".join(parts)
+
+
+# Keys whose value is itself a list (not a pair of before and after), unless it is a pair of
+# lists: `roles: [["teacher"], ["teacher", "admin"]]` is a change, `roles: ["director"]` is not.
+LIST_VALUED = {"fields", "institutions", "refused", "audience_groups", "audience_people",
+               "audience_roles", "students", "teachers", "parent", "roles"}  # fmt: skip
+
+
+def _is_change(key: str, value) -> bool:
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    if all(isinstance(item, list) for item in value):
+        return True
+    return key not in LIST_VALUED
+
+
+def _field(model, key: str):
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(key)
+    except FieldDoesNotExist:
+        return None
+
+
+def _readable(key: str, value, choices: dict[str, str]) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    if isinstance(value, list):
+        return ", ".join(_readable(key, item, choices) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    if text in choices:
+        return str(choices[text])
+    if key.endswith("sha256"):
+        return f"{text[:12]}…"
+    if ISO_MOMENT.fullmatch(text[:16]) and len(text) > 16:
+        moment = parse_datetime(text)
+        if moment is not None:
+            return f"{timezone.localtime(moment):%d.%m.%Y %H:%M}"
+    if ISO_DATE.fullmatch(text):
+        return f"{text[8:10]}.{text[5:7]}.{text[:4]}"
+    return text if len(text) <= TEXT_SHOWN else f"{text[:TEXT_SHOWN].rstrip()}…"
 
 
 def organisation_entries(

@@ -9,7 +9,7 @@ class DepartmentsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: these modules import models, which Django loads only
         # after every app's config.
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
         from cdt_portal.numbers import register_counter
 
         from .selectors import INSTITUTION_ROW, INSTITUTION_ROW_COUNTER
@@ -31,3 +31,4 @@ class DepartmentsConfig(AppConfig):
                 ),
             }
         )
+        register_data({"institutions": "организации"})

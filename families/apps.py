@@ -8,8 +8,21 @@ class FamiliesConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: the audit module imports models, which Django loads
         # only after every app's config.
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
 
         from .actions import LABELS
+        from .models import ConsentMethod
 
         register_actions(LABELS)
+        register_data(
+            {
+                "own": "своё согласие",
+                "since": "с",
+                "adult": "совершеннолетний",
+                "channel": "канал связи",
+                # A consent's entry names how and when it was signed (ConsentDetails' fields).
+                "consentrecord.method": "как дано",
+                "consentrecord.signed_on": "дата подписи",
+            },
+            {"consentrecord.method": dict(ConsentMethod.choices)},
+        )

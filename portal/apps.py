@@ -11,8 +11,9 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, not at the top: the audit module imports models, which Django loads
         # only after every app's config.
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
 
         from .actions import LABELS
 
         register_actions(LABELS)
+        register_data({"week_start": "неделя с"})

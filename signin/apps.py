@@ -13,7 +13,7 @@ class SigninConfig(AppConfig):
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in
 
-        from cdt_portal.audit import register_actions
+        from cdt_portal.audit import register_actions, register_data
 
         from . import receivers
 
@@ -28,5 +28,14 @@ class SigninConfig(AppConfig):
                 "signin.locked_out": "Вход заблокирован после неудачных попыток",
                 "signin.password_reset": "Пароль выбран по ссылке из письма",
                 "signin.password_changed": "Пароль изменён",
+            }
+        )
+        register_data(
+            {
+                "failures": "неудачных попыток",
+                "until": "до",
+                "codes_left": "осталось кодов",
+                "recovery_codes": "кодов восстановления",
+                "device": "устройство",
             }
         )
