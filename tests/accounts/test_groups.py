@@ -161,3 +161,13 @@ def test_the_service_refuses_a_link_from_anyone_but_the_groups_teacher_or_an_adm
     group.refresh_from_db()
     assert group.chat_invite_link == f"{LINK}&by={admin.username}"
     assert AuditEntry.objects.filter(action="group.link_changed").count() == 2
+
+
+def test_the_teachers_button_adds_a_link_first_and_changes_it_after(client, teacher, group):
+    client.force_login(teacher)
+    edit = reverse("group_edit", kwargs={"pk": group.pk})
+    page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()
+    assert f'href="{edit}">Добавить ссылку</a>' in page
+    client.post(edit, {"chat_invite_link": LINK})
+    page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()
+    assert f'href="{edit}">Изменить ссылку</a>' in page

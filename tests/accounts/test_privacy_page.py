@@ -4,6 +4,8 @@ footer, the consent and the sign-in page."""
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 
 
@@ -48,3 +50,15 @@ def test_linked_from_the_footer_the_consent_and_the_sign_in_page(client, parent,
     client.force_login(parent)
     assert link in client.get(reverse("family_home")).content.decode()  # the footer
     assert reverse("privacy") in client.get(reverse("consent_text")).content.decode()
+
+
+def test_the_title_names_the_organisation_once(client, parent, organisation):
+    """Signed in, the frame adds the person's organisation to every title: the page does not
+    add it again. The public page (nobody signed in, or another organisation's) names it."""
+    name = organisation.short_name
+    public = client.get(reverse("privacy_public", kwargs={"slug": organisation.slug}))
+    assert f"<title>Политика обработки персональных данных — {name}" in public.content.decode()
+    client.force_login(parent)
+    page = client.get(reverse("privacy")).content.decode()
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert title == f"Политика обработки персональных данных — {name}"
