@@ -36,6 +36,20 @@ def code_in(letter) -> str:
     return re.search(r": (\d{6})\n", letter.body).group(1)
 
 
+def refusing_server(monkeypatch, code: int, text: bytes) -> dict:
+    """The mail server refuses every letter with `code` while `server["down"]` is true."""
+    real_send = EmailBackend.send_messages
+    server = {"down": True}
+
+    def smtp(self, messages):
+        if server["down"]:
+            raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (code, text)})
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", smtp)
+    return server
+
+
 def test_the_job_run_again_after_its_letter_went_keeps_the_code_that_was_sent(invitation):
     """A worker killed after the letter went and before the job was marked done: the job is
     queued again with its own arguments (jobs_recover). It sends nothing and draws nothing."""
@@ -56,15 +70,7 @@ def test_a_press_after_a_refused_letter_sends_a_new_one_within_the_same_minute(
 ):
     minute = timezone.now().replace(second=0, microsecond=0)
     monkeypatch.setattr(timezone, "now", lambda: minute)  # both presses in one minute
-    real_send = EmailBackend.send_messages
-    server = {"down": True}
-
-    def smtp(self, messages):
-        if server["down"]:
-            raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (450, b"mailbox busy")})
-        return real_send(self, messages)
-
-    monkeypatch.setattr(EmailBackend, "send_messages", smtp)
+    server = refusing_server(monkeypatch, 450, b"mailbox busy")
     first = invitation_code_start(invitation=invitation)
     first.refresh_from_db()
     assert (first.status, first.message) == (
@@ -109,15 +115,7 @@ def test_the_page_follows_the_code_then_says_why_it_did_not_go_and_then_that_it_
 
     url = invitation_url(invitation, "")
     status_url = f"{url}code/"
-    real_send = EmailBackend.send_messages
-    server = {"down": True}
-
-    def smtp(self, messages):
-        if server["down"]:
-            raise smtplib.SMTPRecipientsRefused({messages[0].to[0]: (550, b"no such user")})
-        return real_send(self, messages)
-
-    monkeypatch.setattr(EmailBackend, "send_messages", smtp)
+    server = refusing_server(monkeypatch, 550, b"no such user")
     queued = []
     monkeypatch.setattr("cdt_portal.jobs._after_commit", queued.append)
     holder = Client()

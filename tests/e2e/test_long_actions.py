@@ -172,6 +172,25 @@ def staff_with_email(demo, count: int) -> list:
     return people
 
 
+def letter_job_shows(tab: Tab, progressbar: str, result: str, capture: str = ""):
+    """A letter's job seen waiting on the queue (its bar; `capture` names its pictures), then
+    run by the consumer: the job has no result page, so progress.js reloads the page, which
+    shows `result` and no bar. Returns the result's locator."""
+    from django.core import mail
+
+    page = tab.page
+    expect(page.get_by_role("progressbar", name=progressbar)).to_be_visible()
+    if capture:
+        tab.capture(capture)
+    assert mail.outbox == []
+    with consumer():
+        shown = page.locator(result)
+        expect(shown).to_be_visible(timeout=JOB_SECONDS * 1000)
+    tab.assert_clean()
+    expect(page.get_by_role("progressbar")).to_have_count(0)
+    return shown
+
+
 def test_an_invitation_shows_its_letter_sent_and_a_second_press_sends_none(tab, demo):
     from django.core import mail
     from django.utils import timezone
@@ -190,17 +209,8 @@ def test_an_invitation_shows_its_letter_sent_and_a_second_press_sends_none(tab, 
         tab.assert_clean()
         assert tab.url_path() == f"/people/{person.pk}/"
         expect_message(page, f"Приглашение отправляется на {person.email}.")
-        expect(
-            page.get_by_role("progressbar", name=f"Приглашение на {person.email}")
-        ).to_be_visible()
-        assert mail.outbox == []
-        with consumer():
-            # The letter's job has no result page: progress.js reloads the person's page.
-            letter = page.locator("[data-invitation-letter]")
-            expect(letter).to_be_visible(timeout=JOB_SECONDS * 1000)
-        tab.assert_clean()
+        letter = letter_job_shows(tab, f"Приглашение на {person.email}", "[data-invitation-letter]")
         expect(letter).to_contain_text(f"Письмо-приглашение на {person.email}: отправлено")
-        expect(page.get_by_role("progressbar")).to_have_count(0)
         assert [m.to for m in mail.outbox] == [[person.email]]
 
         # Pressed again at once (within 30 s): the answer names the letter already sent, and
@@ -237,19 +247,11 @@ def test_a_managers_code_shows_its_progress_then_when_it_went_and_opens_the_acco
         with page.expect_navigation():
             page.get_by_role("button", name="Отправить код на e-mail").click()
         tab.assert_clean()
-        expect(
-            page.get_by_role("progressbar", name=f"Код подтверждения на {masked}")
-        ).to_be_visible()
-        tab.capture("invitation-code-sending")
-        assert mail.outbox == []
-        with consumer():
-            # The code's job has no result page: progress.js reloads the invitation's page.
-            sent = page.locator("[data-code-sent]")
-            expect(sent).to_be_visible(timeout=JOB_SECONDS * 1000)
-        tab.assert_clean()
+        sent = letter_job_shows(
+            tab, f"Код подтверждения на {masked}", "[data-code-sent]", "invitation-code-sending"
+        )
     expect(sent).to_contain_text(f"Код отправлен на {masked} в ")
     tab.capture("invitation-code-sent")
-    expect(page.get_by_role("progressbar")).to_have_count(0)
     [letter] = mail.outbox
     code = re.search(r": (\d{6})\n", letter.body).group(1)
     page.get_by_label("Новый пароль").fill("Ёлка-2026-зима")

@@ -139,11 +139,17 @@ def test_a_lock_that_ends_after_midnight_names_the_day():
     )
 
 
-def test_an_administrator_unlocks_a_person(client, teacher, admin):
-    victim = Client()
+def locked_out(username: str) -> Client:
+    """A client that guessed the person's password wrong until locked out."""
+    guesser = Client()
     for _ in range(LIMIT):
-        sign_in(victim, "teacher", "wrong")
-    assert sign_in(victim, "teacher", PASSWORD).status_code == 429
+        sign_in(guesser, username, "wrong")
+    assert sign_in(guesser, username, PASSWORD).status_code == 429
+    return guesser
+
+
+def test_an_administrator_unlocks_a_person(client, teacher, admin):
+    victim = locked_out("teacher")
 
     client.force_login(admin)
     page = client.get(f"/people/{teacher.pk}/").content.decode()
@@ -230,10 +236,7 @@ def test_only_whoever_stands_above_the_person_unlocks_them(client, admin, direct
     """An administrator who could clear the director's lock could go on guessing her password
     between two batches of guesses: the administrator is refused (and the refusal recorded),
     the page offers her no button, and the director's lock holds."""
-    guesser = Client()
-    for _ in range(LIMIT):
-        sign_in(guesser, "director", "wrong")
-    assert sign_in(guesser, "director", PASSWORD).status_code == 429
+    guesser = locked_out("director")
 
     client.force_login(admin)
     page = client.get(f"/people/{director.pk}/").content.decode()
@@ -250,9 +253,7 @@ def test_only_whoever_stands_above_the_person_unlocks_them(client, admin, direct
 
 
 def test_the_director_unlocks_an_administrator(client, admin, director):
-    guesser = Client()
-    for _ in range(LIMIT):
-        sign_in(guesser, "admin", "wrong")
+    guesser = locked_out("admin")
     client.force_login(director)
     assert (
         f'action="/people/{admin.pk}/unlock/"'
