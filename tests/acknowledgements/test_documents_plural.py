@@ -117,6 +117,15 @@ def form(**values):
     return data
 
 
+def test_the_documents_list_keeps_each_number_with_its_sign(client, organisation, admin):
+    """«№ 15-О» never breaks at «№»: a non-breaking space joins them on the list."""
+    make_act(organisation, admin)
+    client.force_login(admin)
+    page = client.get(reverse("document_list")).content.decode()
+    assert "№\u00a015-О" in page
+    assert "№ 15-О" not in page
+
+
 def test_an_act_for_one_group_is_read_by_its_teachers_only(client, organisation, admin, teacher):
     group = StudyGroupFactory(organisation=organisation, name="Робототехника")
     group.teachers.add(teacher)

@@ -96,6 +96,9 @@ def test_overview_lists_only_the_departments_institutions(
     shown = re.findall(r'data-institution="([^"]+)"', response.content.decode())
     assert shown == ["cdt", "alpha", "beta", "gamma"]  # by name: «МКУ ДО «ЦДТ»» first
     assert other_organisation.short_name not in response.content.decode()
+    # «0 из 3» stays on one line in a narrow column, as each count does.
+    cells = re.findall(r"<td[^>]*>(?:<span[^>]*>)?\d+ из \d+", response.content.decode())
+    assert cells and all("text-nowrap" in cell for cell in cells), cells
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,8 @@ def test_the_filled_pdf_contains_every_element_of_article_9_and_good_grammar(
     assert "даю согласие оператору персональных данных:" in text
     assert f"даю согласие {located.full_name}" not in text
     assert "даю согласие Муниципальное" not in text
+    # The child's name in the nominative after a colon, not after «ребёнка» as if declined.
+    assert "законным представителем ребёнка: Кузнецов Максим Андреевич" in " ".join(text.split())
 
 
 def test_the_blank_pdf_has_every_element_with_lines_for_ink(client, admin, located):
