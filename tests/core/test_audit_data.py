@@ -5,8 +5,10 @@ as 30.11.2023, checksums by their beginning; a key nobody named is shown as it i
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
 from accounts.models import User
 from acknowledgements.models import DocumentVersion
@@ -40,10 +42,15 @@ def test_each_kind_of_value_reads_as_a_person_writes_it(db):
     assert describe_data(entry(DocumentVersion, {"text_sha256": checksum})) == (
         "контрольная сумма текста: e149df4c943f…"
     )
+    # A moment on the clock of the zone the page is shown in (the organisation's, set by its
+    # middleware; here Moscow, whatever an earlier test left active).
     locked = {"until": "2026-12-07T03:16:17.010081+00:00", "failures": 5, "active": False}
-    assert describe_data(entry(User, locked)) == (
-        "включить: нет; неудачных попыток: 5; до: 07.12.2026 06:16"
-    )
+    with timezone.override(zoneinfo.ZoneInfo("Europe/Moscow")):
+        assert describe_data(entry(User, locked)) == (
+            "включить: нет; неудачных попыток: 5; до: 07.12.2026 06:16"
+        )
+    with timezone.override(zoneinfo.ZoneInfo("Asia/Vladivostok")):
+        assert describe_data(entry(User, locked)).endswith("до: 07.12.2026 13:16")
     text = "Абзац. " * 30
     assert describe_data(entry(DocumentVersion, {"text": [text, text + "Ещё."]})) == (
         f"текст: {text[:80].rstrip()}… → {text[:80].rstrip()}…"
