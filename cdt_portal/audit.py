@@ -126,10 +126,11 @@ def action_label(action: str) -> str:
     return ACTION_LABELS.get(action, action)
 
 
-# What an entry's data keys are called, where the key is not a field of the entry's model (whose
-# own verbose name is used), and what their values mean where they are codes (a role, a
-# status); a key may be named for one model only («registrationrequest.to»). Apps add theirs in
-# their AppConfig.ready(), as for the actions.
+# What an entry's data keys are called, and what their values mean where they are codes (a role,
+# a status), where the entry's model does not say it: a field's own verbose name and choices
+# come first, unless a label is registered for that model's key («registrationrequest.to»);
+# these general ones serve every other key of that name. Apps add theirs in their
+# AppConfig.ready(), as for the actions.
 DATA_LABELS: dict[str, str] = {
     "reason": "причина",
     "email": "e-mail",
@@ -171,9 +172,10 @@ def register_data(labels: dict[str, str], values: dict[str, dict[str, str]] | No
 
 
 def describe_data(entry: AuditEntry) -> str:
-    """What changed, as one line a person reads: «Роли: — → администратор, педагог; срок:
-    06.01.2027». Keys by their Russian names, codes by their labels, dates as 30.11.2023,
-    checksums by their first characters; an unknown key is shown as it is."""
+    """What changed, as one line a person reads: «роли: педагог → администратор ИКОП «Сферум»,
+    педагог; срок ознакомления: — → 06.01.2027». Keys by their Russian names, codes by their
+    labels, dates as 30.11.2023, checksums by their first characters; an unknown key is shown
+    as it is."""
     model = (
         ContentType.objects.get_for_id(entry.content_type_id).model_class()
         if entry.content_type_id
@@ -184,14 +186,17 @@ def describe_data(entry: AuditEntry) -> str:
     for key, value in sorted((entry.data or {}).items()):
         field = _field(model, key)
         label = (
-            DATA_LABELS.get(f"{name}.{key}")
-            or DATA_LABELS.get(key)
-            or (str(field.verbose_name) if field else key)
+            DATA_LABELS.get(f"{name}.{key}") or _field_label(field) or DATA_LABELS.get(key) or key
         )
         choices = (
             DATA_VALUES.get(f"{name}.{key}")
+            or (
+                {str(k): str(v) for k, v in field.flatchoices}
+                if getattr(field, "choices", None)
+                else {}
+            )
             or DATA_VALUES.get(key)
-            or ({str(k): str(v) for k, v in field.flatchoices} if field and field.choices else {})
+            or {}
         )
         if _is_change(key, value):
             old, new = (_readable(key, v, choices) for v in value)
@@ -222,6 +227,15 @@ def _field(model, key: str):
         return model._meta.get_field(key)
     except FieldDoesNotExist:
         return None
+
+
+def _field_label(field) -> str:
+    """The field's verbose name, if its model gave one: Django's default is the field's name
+    («text sha256»), not a word a person reads."""
+    if field is None or not hasattr(field, "verbose_name"):
+        return ""
+    label = str(field.verbose_name)
+    return "" if label == field.name.replace("_", " ") else label
 
 
 def _readable(key: str, value, choices: dict[str, str]) -> str:

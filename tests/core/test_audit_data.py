@@ -14,6 +14,7 @@ from accounts.models import User
 from acknowledgements.models import DocumentVersion
 from cdt_portal.audit import describe_data
 from cdt_portal.models import AuditEntry
+from families.models import ConsentText
 from onboarding.models import RegistrationRequest
 
 
@@ -38,8 +39,13 @@ def test_each_kind_of_value_reads_as_a_person_writes_it(db):
     assert describe_data(entry(User, {"from": "profile_created", "to": "verified"})) == (
         "статус был: учебный профиль создан; статус стал: статус «учитель» подтверждён"
     )
+    # A field's own verbose name first; the general label where the model gave none (a
+    # consent text's field is called «text sha256» by Django's default).
     checksum = "e149df4c943fea6dd6407e38be604989caf8369323572c2a65e7549f4fad5203"
     assert describe_data(entry(DocumentVersion, {"text_sha256": checksum})) == (
+        "SHA-256 текста: e149df4c943f…"
+    )
+    assert describe_data(entry(ConsentText, {"text_sha256": checksum})) == (
         "контрольная сумма текста: e149df4c943f…"
     )
     # A moment on the clock of the zone the page is shown in (the organisation's, set by its
