@@ -192,12 +192,14 @@ def _organisation_time(at: dt.datetime, organisation: Organisation | None) -> dt
 @dataclass(frozen=True)
 class CodeState:
     """Where a manager's invitation code is, for the invitation's page: the last job sending
-    one, and the last code sent, on the organisation's clock."""
+    one, and the last code sent, on the organisation's clock; why the last job failed, as a
+    sentence («…: 550 no such user.», or the queue's own message, which ends with its stop)."""
 
     job: Job | None
     sent_at: dt.datetime | None
     expires_at: dt.datetime | None
     fresh: bool
+    failure: str
 
 
 def invitation_code_state(invitation: Invitation) -> CodeState:
@@ -212,6 +214,11 @@ def invitation_code_state(invitation: Invitation) -> CodeState:
         else None,
         expires_at=_organisation_time(expires, organisation) if expires else None,
         fresh=expires is not None and timezone.now() < expires,
+        failure=(
+            job.message.rstrip(".") + "."
+            if job is not None and job.status == Job.Status.FAILED
+            else ""
+        ),
     )
 
 

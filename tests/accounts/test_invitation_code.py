@@ -163,3 +163,26 @@ def test_the_codes_status_needs_the_links_own_token(client, invitation):
     forged = good.replace(make_token(invitation), "forged")
     assert client.get(forged).status_code == 404
     assert client.post(good).status_code == 405
+
+
+def test_a_code_the_queue_refused_is_one_sentence_on_the_page(invitation):
+    """The queue's own message ends with its full stop: the page adds none of its own."""
+    from django.test import Client
+    from huey.contrib.djhuey import HUEY
+
+    from accounts.invitations import invitation_url
+    from cdt_portal.jobs import QUEUE_DOWN
+
+    def refuse(task):
+        raise OSError("unable to open database file")
+
+    url = invitation_url(invitation, "")
+    holder = Client()
+    HUEY.enqueue = refuse
+    try:
+        holder.post(url, {"send_code": "1"})
+    finally:
+        vars(HUEY).pop("enqueue", None)
+    page = holder.get(url).content.decode()
+    assert f"{QUEUE_DOWN} Попробуйте получить код ещё раз" in page
+    assert ".. " not in page
