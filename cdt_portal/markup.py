@@ -10,9 +10,11 @@ off: «sferum.ru» without a scheme stays text, as the author typed it.
 """
 
 import functools
+import re
 
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 from .errors import PortalError
 
@@ -40,6 +42,32 @@ def _link_open(self, tokens, idx, options, env) -> str:
 
 
 _markdown.add_render_rule("link_open", _link_open)
+
+
+NBSP = "\u00a0"
+
+
+def nowrap_marks(text: str) -> str:
+    """«№ 201-О», «30.11.2023 г.» kept whole at a line's end: a non-breaking space after «№»
+    and before «г.» (on a phone a line otherwise breaks «№» from its number)."""
+    return text.replace("№ ", f"№{NBSP}").replace(" г.", f"{NBSP}г.")
+
+
+# A number after «№» that starts with a digit («201-О», «152-ФЗ», «5.1»; a full stop after it ends
+# the sentence): kept on one line whole, as a browser otherwise breaks «152-» from «ФЗ» at its
+# hyphen.
+_NUMBER = re.compile(rf"№{NBSP}([0-9](?:[\w/-]|\.(?=\w))*)")
+
+
+def _text(self, tokens, idx, options, env) -> str:
+    """A run of text, escaped as markdown-it escapes it, with «№» and «г.» kept whole: typed
+    texts rarely carry the non-breaking space. Only text is touched, never a link's address or
+    title."""
+    html = nowrap_marks(escapeHtml(tokens[idx].content))
+    return _NUMBER.sub(rf'<span class="text-nowrap">№{NBSP}\1</span>', html)
+
+
+_markdown.add_render_rule("text", _text)
 
 
 # The regulation (30,000 characters) is read far more often than it changes: rendering it took

@@ -155,8 +155,23 @@ def notice_overview(organisation: Organisation) -> NoticeOverview:
 # The consents ---------------------------------------------------------------------------------
 
 
+def _default_text(template_name: str, organisation: Organisation) -> str:
+    return render_to_string(
+        template_name,
+        {"organisation": organisation, "retention_days": settings.CONSENT_RETENTION_DAYS},
+    )
+
+
 def default_consent_text(organisation: Organisation) -> str:
-    return render_to_string("families/consent_default.md", {"organisation": organisation})
+    """The parent's consent: for their own data and their child's."""
+    return _default_text("families/consent_default.md", organisation)
+
+
+def default_student_consent_text(organisation: Organisation) -> str:
+    """A student's own consent (from 14): in the first person, for their own data only, and
+    withdrawn from their own page. An edition of `ConsentText` like the parent's, told apart
+    by its text."""
+    return _default_text("families/student_consent_default.md", organisation)
 
 
 def default_signature_terms(organisation: Organisation) -> str:
@@ -180,6 +195,11 @@ def current_consent_text(organisation: Organisation) -> ConsentText:
     # A changed template (the complete consent of issue 12) is a new edition: stored with the
     # first consent under it, while the records under the old one keep theirs.
     return _stored_or_new(ConsentText, organisation, default_consent_text(organisation))
+
+
+def current_student_consent_text(organisation: Organisation) -> ConsentText:
+    """The student's own consent text in force, shown unsaved until the first student gives it."""
+    return _stored_or_new(ConsentText, organisation, default_student_consent_text(organisation))
 
 
 def consent_state(student: User) -> ConsentRecord | None:
@@ -322,6 +342,27 @@ def consent_record_for_manager(organisation: Organisation, pk: int) -> ConsentRe
     )
 
 
+def consent_operator(organisation: Organisation) -> dict:
+    """The organisation as the operator a consent is given to."""
+    return {
+        "full_name": organisation.full_name,
+        "short_name": organisation.short_name,
+        "address": organisation.address,
+        "phone": organisation.phone.as_international if organisation.phone else "",
+        "email": organisation.email,
+    }
+
+
+def student_consent_document_context(organisation: Organisation) -> dict:
+    """What a student's own consent shows: the operator and the student's text in force."""
+    text = current_student_consent_text(organisation)
+    return {
+        "operator": consent_operator(organisation),
+        "terms_html": str(render_markdown(text.text)),
+        "text": text,
+    }
+
+
 def consent_document_context(organisation: Organisation, details=None, student=None) -> dict:
     """What the consent document (HTML and PDF) shows: the organisation as operator, the terms
     (a recorded consent's own edition, else the edition in force), and the filled details or
@@ -333,13 +374,7 @@ def consent_document_context(organisation: Organisation, details=None, student=N
         else current_consent_text(organisation)
     )
     return {
-        "operator": {
-            "full_name": organisation.full_name,
-            "short_name": organisation.short_name,
-            "address": organisation.address,
-            "phone": organisation.phone.as_international if organisation.phone else "",
-            "email": organisation.email,
-        },
+        "operator": consent_operator(organisation),
         "terms_html": str(render_markdown(text.text)),
         "text": text,
         "details": details,

@@ -70,6 +70,7 @@ from .selectors import (
     declined_family_ids,
     default_consent_text,
     default_signature_terms,
+    default_student_consent_text,
     parent_reminder_batch,
     parent_reminders_job_key,
     parents_due_reminder,
@@ -166,6 +167,10 @@ def _stored_edition(model, organisation: Organisation, body: str):
 
 def _consent_text_in_force(organisation: Organisation) -> ConsentText:
     return _stored_edition(ConsentText, organisation, default_consent_text(organisation))
+
+
+def _student_consent_text_in_force(organisation: Organisation) -> ConsentText:
+    return _stored_edition(ConsentText, organisation, default_student_consent_text(organisation))
 
 
 TERMS_NOT_ACCEPTED = (
@@ -368,7 +373,7 @@ def student_consent_give(
     _require_terms(terms_accepted)
     with transaction.atomic():
         User.objects.select_for_update().get(pk=student.pk)
-        consent_text = _consent_text_in_force(student.organisation)
+        consent_text = _student_consent_text_in_force(student.organisation)
         terms = _signature_terms(student.organisation)
         row = StudentConsent.objects.create(
             student=student,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -58,6 +59,7 @@ from .selectors import (
     parent_deadline,
     parents_to_remind_in_person,
     recent_parent_reminders,
+    student_consent_document_context,
     student_consent_state,
     student_notice_state,
 )
@@ -320,8 +322,8 @@ def student_consent_view(request: HttpRequest) -> HttpResponse:
         {
             "consent": consent,
             "form": form,
-            "terms_html": _terms_html(student.organisation),
-            **consent_document_context(student.organisation),
+            "signature_terms_html": _signature_terms_html(student.organisation),
+            **student_consent_document_context(student.organisation),
         },
         status=400 if form.errors else 200,
     )
@@ -342,7 +344,10 @@ def student_consent_withdraw_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "families/student_consent_withdraw.html",
-        {"consent": student_consent_state(request.user)},
+        {
+            "consent": student_consent_state(request.user),
+            "retention_days": settings.CONSENT_RETENTION_DAYS,
+        },
     )
 
 
@@ -444,7 +449,7 @@ def consent_give_view(request: HttpRequest, pk: int) -> HttpResponse:
                 "form": form,
                 "password_error": password_error,
                 "terms_error": terms_error,
-                "terms_html": _terms_html(request.user.organisation),
+                "signature_terms_html": _signature_terms_html(request.user.organisation),
                 "own_consent_too": _own_consent_too(preview.child_birth_date),
                 **consent_document_context(request.user.organisation, preview),
             },
@@ -462,7 +467,7 @@ def _consent_form(request: HttpRequest, child, form) -> HttpResponse:
     )
 
 
-def _terms_html(organisation) -> str:
+def _signature_terms_html(organisation) -> str:
     """The terms of the простая электронная подпись a consent is signed under online."""
     return render_markdown(current_signature_terms(organisation).text)
 
@@ -491,7 +496,11 @@ def consent_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "families/consent_withdraw.html",
-        {"child": child, "consent": consent_state(child)},
+        {
+            "child": child,
+            "consent": consent_state(child),
+            "retention_days": settings.CONSENT_RETENTION_DAYS,
+        },
     )
 
 

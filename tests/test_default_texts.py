@@ -31,6 +31,7 @@ from cdt_portal.emails import build_templated
 from families.selectors import (
     default_consent_text,
     default_notice_text,
+    default_student_consent_text,
     default_student_notice_text,
 )
 from families.services import notice_publish, student_notice_publish
@@ -169,6 +170,7 @@ def every_default_text(client, organisation, *, state, admin, teacher, student, 
     out["parents' notice"] = default_notice_text(organisation)
     out["students' notice"] = default_student_notice_text(organisation)
     out["consent"] = default_consent_text(organisation)
+    out["student's own consent"] = default_student_consent_text(organisation)
     out["agreement on the простая электронная подпись"] = default_agreement_text(organisation)
     # Both notices published with their default texts, so the family home shows them and the
     # buttons that confirm them.

@@ -11,6 +11,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import NumberParseException
 
 from cdt_portal.emails import portal_name as _portal_name
+from cdt_portal.markup import nowrap_marks as _nowrap_marks
 
 register = template.Library()
 
@@ -44,6 +45,4 @@ def portal_name(organisation, word: str = "Портал") -> str:
 
 @register.filter
 def nowrap_marks(text: str) -> str:
-    """«№ 201-О», «30.11.2023 г.» kept whole at a line's end: a non-breaking space after «№»
-    and before «г.» (a heading on a phone otherwise breaks «№» from its number)."""
-    return str(text).replace("№ ", "№\u00a0").replace(" г.", "\u00a0г.")
+    return _nowrap_marks(str(text))

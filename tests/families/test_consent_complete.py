@@ -54,7 +54,7 @@ def test_the_parent_fills_confirms_and_the_record_keeps_every_element(
     assert preview.status_code == 200
     page = preview.content.decode()
     assert "Что будет дальше." in page and "Подтверждаю: даю согласие" in page
-    assert "серия 28 12 № 345678" in page
+    assert "серия 28 12 №&nbsp;345678" in page
     assert not ConsentRecord.objects.exists()
 
     before = AuditEntry.objects.count()

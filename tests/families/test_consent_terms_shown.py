@@ -1,0 +1,122 @@
+"""What a parent and a student sign online is what they are shown: the consent in force, once,
+and under «Условия использования простой электронной подписи» the terms of that signature
+(these pages showed the consent a second time there, so the terms being accepted were never
+seen). A student's own consent has its own text: in the first person, about their own data,
+withdrawn from their own page; its edition is stored apart from the parent's."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from cdt_portal.markup import render_markdown
+from families.models import ConsentRecord, ConsentText, StudentConsent
+from families.selectors import (
+    default_consent_text,
+    default_signature_terms,
+    default_student_consent_text,
+)
+from tests.families.builders import FILLED_CONSENT, give_consent, give_own_consent, years_ago
+
+SIGNATURE_TERMS_SENTENCE = "Ключ простой электронной подписи"
+
+
+def signature_terms_block(page: str) -> str:
+    found = re.search(r'<details class="[^"]*signature-terms">(.*?)</details>', page, re.S)
+    assert found, "the page has no «Условия использования простой электронной подписи»"
+    return found.group(1)
+
+
+def test_the_parents_confirmation_shows_the_consent_once_and_the_signature_terms_under_their_name(
+    client, parent, student
+):
+    client.force_login(parent)
+    page = client.post(reverse("consent_give", kwargs={"pk": student.pk}), FILLED_CONSENT)
+    assert page.status_code == 200
+    text = page.content.decode()
+    terms = signature_terms_block(text)
+    assert SIGNATURE_TERMS_SENTENCE in terms
+    assert "Цель обработки" not in terms
+    assert text.count("Цель обработки") == 1
+    assert str(render_markdown(default_signature_terms(student.organisation))) in text
+
+
+def test_the_students_page_shows_their_own_consent_once_and_the_signature_terms(client, student):
+    client.force_login(student)
+    page = client.get(reverse("student_consent"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    terms = signature_terms_block(text)
+    assert SIGNATURE_TERMS_SENTENCE in terms and "Цель обработки" not in terms
+    assert text.count("Цель обработки") == 1
+    assert str(render_markdown(default_student_consent_text(student.organisation))) in text
+    # The parent's wording is not the student's: no child, no «Мои дети».
+    consent = text[text.index("Цель обработки") : text.index("<details")]
+    assert "ребёнка" not in consent and "Мои дети" not in consent
+    assert "до окончания моего обучения" in consent
+    assert "«Моё согласие на обработку персональных данных» → «Отозвать согласие»" in consent
+
+
+def test_a_students_consent_is_stored_under_the_students_text_and_a_parents_under_the_parents(
+    parent, student
+):
+    own = give_own_consent(student, years_ago(15))
+    record = give_consent(parent, student)
+    organisation = student.organisation
+    assert own.consent_text.text == default_student_consent_text(organisation)
+    assert record.consent_text.text == default_consent_text(organisation)
+    assert own.consent_text_id != record.consent_text_id
+    assert ConsentText.objects.filter(organisation=organisation).count() == 2
+    # A second act under each finds its stored edition.
+    StudentConsent.objects.filter(pk=own.pk).delete()
+    again = give_own_consent(student, years_ago(15))
+    assert again.consent_text_id == own.consent_text_id
+    assert ConsentRecord.objects.get().consent_text_id == record.consent_text_id
+
+
+@pytest.mark.parametrize("days", [30, 45])
+def test_the_texts_and_the_withdrawal_pages_name_the_retention_in_force(
+    client, settings, parent, student, days
+):
+    settings.CONSENT_RETENTION_DAYS = days
+    organisation = student.organisation
+    sentence = f"уничтожает данные в течение {days} дней"
+    assert sentence in default_consent_text(organisation)
+    assert sentence in default_student_consent_text(organisation)
+
+    give_consent(parent, student)
+    client.force_login(parent)
+    page = client.get(reverse("consent_withdraw", kwargs={"pk": student.pk}))
+    assert page.status_code == 200
+    assert f"уничтожит их в течение {days} дней" in page.content.decode()
+
+    give_own_consent(student, years_ago(15))
+    client.force_login(student)
+    page = client.get(reverse("student_consent_withdraw"))
+    assert page.status_code == 200
+    assert f"уничтожит сведения согласия через {days} дней" in page.content.decode()
+
+
+def test_a_number_stays_with_its_sign_in_every_published_text_and_the_consent_pages(
+    client, parent, student
+):
+    html = str(render_markdown("Приказ № 201-О от 30.11.2023 г. и закон № 152-ФЗ."))
+    assert html == (
+        '<p>Приказ <span class="text-nowrap">№\u00a0201-О</span> от 30.11.2023\u00a0г. и закон '
+        '<span class="text-nowrap">№\u00a0152-ФЗ</span>.</p>\n'
+    )
+    # A link's title is not text: it keeps what was typed.
+    linked = str(render_markdown('[закон](https://example.ru "№ 5")'))
+    assert linked == '<p><a href="https://example.ru" title="№ 5" rel="noopener">закон</a></p>\n'
+
+    client.force_login(parent)
+    for url in (
+        reverse("consent_give", kwargs={"pk": student.pk}),
+        reverse("consent_text"),
+        reverse("privacy"),
+    ):
+        page = client.get(url).content.decode()
+        assert '<span class="text-nowrap">№&nbsp;152-ФЗ</span>' in page, url
+        assert "№ 152" not in page, url
