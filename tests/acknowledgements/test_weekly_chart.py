@@ -82,12 +82,23 @@ def charts(page: str) -> dict[str, dict]:
     found = {}
     for chunk in page.split("data-weekly-chart=")[1:]:
         code = chunk.split('"', 2)[1]
+        title = re.search(r'<h3 class="h6">(.*?)</h3>', chunk).group(1)
+        empty = re.search(r"<p [^>]*data-weekly-empty>(.*?)</p>", chunk)
+        if empty:
+            assert "<svg" not in chunk and "<table" not in chunk, chunk
+            found[code] = {"title": title, "empty": empty.group(1)}
+            continue
         svg = re.search(r"<svg.*?</svg>", chunk, re.S).group(0)
         table = re.search(r"<table.*?</table>", chunk, re.S).group(0)
         rects = re.findall(r"<rect [^>]*>", svg)
         rows = re.findall(r'<th scope="row">с (\d\d\.\d\d\.\d{4})</th><td>(\d+)</td>', table)
+        labels = re.findall(
+            r'<text class="weekly-chart-label([^"]*)"[^>]*>(\d\d\.\d\d)</text>', svg
+        )
         found[code] = {
-            "title": re.search(r'<h3 class="h6">(.*?)</h3>', chunk).group(1),
+            "title": title,
+            "minor": [label for classes, label in labels if "weekly-chart-label-minor" in classes],
+            "labels": [label for _, label in labels],
             "bars": [int(re.search(r'data-count="(\d+)"', rect).group(1)) for rect in rects],
             "heights": [float(re.search(r' height="([\d.]+)"', rect).group(1)) for rect in rects],
             "table": [int(n) for _, n in rows],
@@ -158,6 +169,30 @@ def test_the_department_counts_its_institutions_together_and_no_other(
     assert_drawn_as_read(found[second], SECOND_WEEKS)
     # One chart for both regulations, named by the one with a title.
     assert found["sferum"]["title"] == "Положение об использовании ИКОП «Сферум»"
+
+
+def test_a_document_nobody_confirmed_for_twelve_weeks_says_so_instead_of_an_empty_chart(
+    client, director, organisation, regulation, admin
+):
+    """Nobody confirmed the regulation in the twelve weeks (one paper signature before them);
+    a second act, confirmed this week, is drawn. On a phone every other date is hidden, the
+    current week's always shown (portal.css)."""
+    on_paper(regulation, readers(organisation, 1, "Давняя")[0], monday(WEEKS), admin)
+    act = make_act(organisation, admin, title="Положение о защите персональных данных")
+    on_paper(act, readers(organisation, 1, "Читающая")[0], timezone.localdate(), admin)
+    client.force_login(director)
+    response = client.get(DASHBOARD)
+    assert response.status_code == 200
+    found = charts(response.content.decode())
+    assert found["sferum"] == {
+        "title": "Положение об использовании ИКОП «Сферум»",
+        "empty": "За 12 недель ни одного ознакомления.",
+    }
+    drawn = found[act.document.code]
+    assert drawn["bars"] == week_list(ago0=1)
+    labels = [f"{monday(ago):%d.%m}" for ago in range(WEEKS - 1, -1, -1)]
+    assert drawn["labels"] == labels
+    assert drawn["minor"] == labels[0::2]  # the current week is the last, not minor
 
 
 def test_no_document_no_chart(client, director):

@@ -132,6 +132,22 @@ class Tab:
             f"{self.page.url}: page is {widths[0]} px wide in a {widths[1]} px window"
         )
 
+    def scroll_hints_match(self) -> None:
+        """Every table wider than its region, and no other, has the line above it that says it
+        scrolls sideways (static/js/tables.js)."""
+        wrong = self.page.evaluate(
+            """() => [...document.querySelectorAll('.table-responsive')]
+                .map((region) => ({
+                    wide: region.scrollWidth > region.clientWidth + 1,
+                    hinted: !!region.previousElementSibling
+                        && region.previousElementSibling.hasAttribute('data-scroll-hint'),
+                    label: region.getAttribute('aria-label')
+                        || region.querySelector('table').className,
+                }))
+                .filter((region) => region.wide !== region.hinted)"""
+        )
+        assert wrong == [], f"{self.page.url}: {wrong}"
+
     def log_in(self, username: str, password: str = DEMO_PASSWORD) -> None:
         self.goto("/accounts/login/")
         self.assert_clean()
@@ -195,6 +211,7 @@ class Tab:
                 self.assert_accessible(name)
                 # A navbar with one item too many overflows at desktop width too.
                 self.no_horizontal_overflow()
+                self.scroll_hints_match()
                 if not SCREENSHOTS_WANTED:
                     continue
                 SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -48,9 +48,14 @@ def test_the_department_follows_its_institutions_and_its_message_is_read(tab):
     tab.capture("department-overview")
 
     # At 390 px the table scrolls sideways in its own region, reached with Tab (issue 21):
-    # every column is there, the last one shown once the region is scrolled to its end.
+    # every column is there, the last one shown once the region is scrolled to its end. A line
+    # above it says so, only while it is wider than the window.
+    hint = page.locator("[data-scroll-hint]")
+    expect(hint).to_have_count(0)
     page.set_viewport_size(PHONE)
+    expect(hint).to_have_text("Таблицу можно прокрутить вбок: в ней все столбцы.")
     region = page.get_by_role("region", name="Организации управления: внедрение «Сферума»")
+    assert hint.evaluate("(line) => line.nextElementSibling.dataset.institutionsRegion") == ""
     tab.tab_to(region)
     headers = region.get_by_role("columnheader")
     expect(headers).to_have_count(9)
@@ -61,6 +66,7 @@ def test_the_department_follows_its_institutions_and_its_message_is_read(tab):
     expect(last).to_be_in_viewport()
     tab.no_horizontal_overflow()
     page.set_viewport_size(DESKTOP)
+    expect(hint).to_have_count(0)
 
     # Sorted by the share of staff who read the regulation, most first (ties by name).
     with page.expect_navigation():

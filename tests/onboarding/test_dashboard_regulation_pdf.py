@@ -25,3 +25,18 @@ def test_the_dashboard_names_the_regulation_pdf_for_what_it_is(client, director,
     assert response["Content-Type"] == "application/pdf"
     text = pdf_text(response.content)
     assert "УТВЕРЖДАЮ" in text.upper() and "Положение" in text
+
+
+def test_the_regulations_buttons_wrap_with_a_gap_between_them(client, director, regulation):
+    """On a phone the three buttons wrap onto lines of their own; in a flex row with a gap they
+    no longer touch (they sat line on line before)."""
+    client.force_login(director)
+    page = client.get(reverse("dashboard")).content.decode()
+    row = re.search(r'<div class="([^"]*)" data-dashboard-actions>(.*?)</div>', page, re.S)
+    assert row is not None
+    assert set(row.group(1).split()) == {"d-flex", "flex-wrap", "gap-2"}
+    assert re.findall(r"<a [^>]*>(.*?)</a>", row.group(2)) == [
+        "Кто не ознакомился",
+        LABEL,
+        "Лист ознакомления (PDF)",
+    ]
