@@ -19,15 +19,20 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-# Without an organisation (a superuser's letter), the portal's generic name.
-GENERIC_PORTAL_NAME = "Портал ЦДТ по внедрению «Сферума»"
+# Without an organisation (a superuser's or a department's letter), the portal's generic name:
+# one deployment serves many institutions, so it names none of them (as the pages' title does).
+GENERIC_PORTAL_NAME = "Портал по внедрению «Сферума»"
 
 
 def portal_name(organisation=None, *, word: str = "Портал") -> str:
     """The portal's name for people of `organisation`: «Портал МКУ ДО «ЦДТ» по внедрению
     «Сферума»». `word` is «Портал» in the case the sentence needs («в портале …»)."""
     short_name = (getattr(organisation, "short_name", "") or "").strip()
-    return f"{word} {short_name or 'ЦДТ'} по внедрению «Сферума»"
+    return (
+        f"{word} {short_name} по внедрению «Сферума»"
+        if short_name
+        else f"{word} по внедрению «Сферума»"
+    )
 
 
 def organisation_of(context: dict):

@@ -100,7 +100,8 @@ def test_the_portal_name():
 
     assert portal_name(Organisation()) == f"Портал {NAME}"
     assert portal_name(Organisation(), word="портале") == f"портале {NAME}"
-    assert portal_name(None) == GENERIC_PORTAL_NAME == "Портал ЦДТ по внедрению «Сферума»"
+    assert portal_name(None) == GENERIC_PORTAL_NAME == "Портал по внедрению «Сферума»"
+    assert portal_name(None, word="портале") == "портале по внедрению «Сферума»"
 
 
 def test_the_invitation(admin, newcomer):
@@ -243,7 +244,7 @@ def test_a_person_without_an_organisation_gets_the_generic_name(superuser):
             "invitation": type("I", (), {"expires_at": timezone.now()})(),
         },
     )
-    assert message.subject == "Приглашение в портал ЦДТ по внедрению «Сферума»"
+    assert message.subject == "Приглашение в портал по внедрению «Сферума»"
     assert from_header(message) == f"{GENERIC_PORTAL_NAME} <{settings.DEFAULT_FROM_EMAIL}>"
 
 
