@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from cdt_portal import outbox, throttle
-from cdt_portal.audit import person_entries
+from cdt_portal.audit import describe_entries, person_entries
 from cdt_portal.errors import PortalError
 from cdt_portal.models import AuditEntry, Delivery, Job
 from cdt_portal.paging import contains_any_case, search_people
@@ -91,7 +91,10 @@ class PersonRecord:
 def person_record(person: User) -> PersonRecord:
     links = Guardianship.objects.select_related("parent", "student")
     # One more than shown, to know whether there are older entries without counting them all.
-    history = list(person_entries(person.organisation_id, person)[: HISTORY_ON_PERSON_PAGE + 1])
+    history = describe_entries(
+        person_entries(person.organisation_id, person)[: HISTORY_ON_PERSON_PAGE + 1],
+        person.organisation_id,
+    )
     letters = list(outbox.history(person)[: HISTORY_ON_PERSON_PAGE + 1])
     return PersonRecord(
         parents=[link.parent for link in links.filter(student=person)],

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
@@ -166,16 +167,52 @@ ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 TEXT_SHOWN = 80
 
 
+# Keys whose value is a person's id, or a list of ids (a group's teachers before and after):
+# shown by the person's name (`describe_entries`). A key whose value is `[id, name]` (the name
+# as it was, `accounts`' guardianship entries) is shown by that name.
+PEOPLE_KEYS = {"person", "student", "parent", "recorded_by", "students", "teachers",
+               "audience_people"}  # fmt: skip
+
+
 def register_data(labels: dict[str, str], values: dict[str, dict[str, str]] | None = None) -> None:
     DATA_LABELS.update(labels)
     DATA_VALUES.update(values or {})
 
 
-def describe_data(entry: AuditEntry) -> str:
+def _person_ids(value) -> set[int]:
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int):
+        return {value}
+    if isinstance(value, list):
+        return set().union(*(_person_ids(item) for item in value)) if value else set()
+    return set()
+
+
+def describe_entries(entries: Iterable[AuditEntry], organisation_id: int) -> list[AuditEntry]:
+    """The entries, each with its `description` (`describe_data`), the people their data name
+    by id read by name in one query, among the organisation's own people only: an id of anyone
+    else stays a number."""
+    entries = list(entries)
+    ids = set()
+    for entry in entries:
+        for key, value in (entry.data or {}).items():
+            if key in PEOPLE_KEYS:
+                ids |= _person_ids(value)
+    people = (
+        get_user_model().objects.filter(pk__in=ids, organisation_id=organisation_id) if ids else []
+    )
+    names = {str(person.pk): str(person) for person in people}
+    for entry in entries:
+        entry.description = describe_data(entry, names)
+    return entries
+
+
+def describe_data(entry: AuditEntry, names: dict[str, str] | None = None) -> str:
     """What changed, as one line a person reads: «роли: педагог → администратор ИКОП «Сферум»,
     педагог; срок ознакомления: — → 06.01.2027». Keys by their Russian names, codes by their
-    labels, dates as 30.11.2023, checksums by their first characters; an unknown key is shown
-    as it is."""
+    labels, people by `names` (id → name), dates as 30.11.2023, checksums by their first
+    characters; an unknown key is shown as it is."""
     model = (
         ContentType.objects.get_for_id(entry.content_type_id).model_class()
         if entry.content_type_id
@@ -188,8 +225,12 @@ def describe_data(entry: AuditEntry) -> str:
         label = (
             DATA_LABELS.get(f"{name}.{key}") or _field_label(field) or DATA_LABELS.get(key) or key
         )
+        if key in PEOPLE_KEYS and _is_named(value):
+            parts.append(f"{label}: {value[1]}")
+            continue
         choices = (
-            DATA_VALUES.get(f"{name}.{key}")
+            ((names or {}) if key in PEOPLE_KEYS else {})
+            or DATA_VALUES.get(f"{name}.{key}")
             or (
                 {str(k): str(v) for k, v in field.flatchoices}
                 if getattr(field, "choices", None)
@@ -210,6 +251,16 @@ def describe_data(entry: AuditEntry) -> str:
 # lists: `roles: [["teacher"], ["teacher", "admin"]]` is a change, `roles: ["director"]` is not.
 LIST_VALUED = {"fields", "institutions", "refused", "audience_groups", "audience_people",
                "audience_roles", "students", "teachers", "parent", "roles"}  # fmt: skip
+
+
+def _is_named(value) -> bool:
+    """`[id, name]`: a person as an entry named them when it was written."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and isinstance(value[1], str)
+    )
 
 
 def _is_change(key: str, value) -> bool:

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from accounts.permissions import MANAGERS, roles_required
-from cdt_portal.audit import action_label, organisation_entries
+from cdt_portal.audit import action_label, describe_entries, organisation_entries
 from cdt_portal.exports import csv_response
 from cdt_portal.paging import paginate
 
@@ -29,14 +29,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
     if entries is None:
         return render(request, "portal/audit_log.html", {"form": form}, status=400)
-    return render(
-        request,
-        "portal/audit_log.html",
-        {
-            "form": form,
-            **paginate(request, entries, organisation_id=request.user.organisation_id),
-        },
+    page = paginate(request, entries, organisation_id=request.user.organisation_id)
+    page["page_obj"].object_list = describe_entries(
+        page["page_obj"].object_list, request.user.organisation_id
     )
+    return render(request, "portal/audit_log.html", {"form": form, **page})
 
 
 @roles_required(MANAGERS)

@@ -10,9 +10,9 @@ import zoneinfo
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import StudyGroup, User
 from acknowledgements.models import DocumentVersion
-from cdt_portal.audit import describe_data
+from cdt_portal.audit import describe_data, describe_entries
 from cdt_portal.models import AuditEntry
 from families.models import ConsentText
 from onboarding.models import RegistrationRequest
@@ -74,3 +74,41 @@ def test_no_entry_of_the_demo_shows_a_bare_key_or_a_year_first_date(db):
     raw = [line for line in shown if any(re.search(rf"(^|; ){key}: ", line) for key in keys)]
     assert raw == []
     assert [line for line in shown if re.search(r"\d{4}-\d{2}-\d{2}", line)] == []
+
+
+def test_people_are_named_not_numbered_and_only_the_organisations_own(
+    client, admin, parent, student, outsider
+):
+    """A consent's entry names the student and the parent by id; a guardianship's entry keeps
+    the parent's name as it was. The page shows names; an id of another organisation's person
+    stays a number, so the log never reads out who that is."""
+    from accounts.services import guardianship_unlink
+    from tests.families.builders import give_consent
+
+    give_consent(parent, student)
+    guardianship_unlink(actor=admin, parent_id=parent.pk, student=student)
+    consent = AuditEntry.objects.get(action="consent.given")
+    unlinked = AuditEntry.objects.get(action="guardianship.unlinked")
+    assert consent.data["student"] == student.pk and consent.data["parent"] == parent.pk
+    assert unlinked.data["parent"] == [parent.pk, parent.full_name]
+
+    organisation = admin.organisation_id
+    described = {
+        e.action: e.description for e in describe_entries([consent, unlinked], organisation)
+    }
+    parts = described["consent.given"].split("; ")
+    assert parts[:2] == ["как дано: в портале", f"родитель: {parent.full_name}"]
+    assert f"обучающийся: {student.full_name}" in parts
+    assert described["guardianship.unlinked"] == f"родитель: {parent.full_name}"
+
+    foreign = entry(StudyGroup, {"person": outsider.pk, "students": [[student.pk], [outsider.pk]]})
+    assert describe_entries([foreign], organisation)[0].description == (
+        f"человек: {outsider.pk}; обучающиеся: {student.full_name} → {outsider.pk}"
+    )
+
+    client.force_login(admin)
+    page = client.get("/audit/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert f"обучающийся: {student.full_name}" in text
+    assert f"родитель: {parent.full_name}</td>" in text

@@ -253,18 +253,20 @@ def grow(w, count: int) -> None:
         for i, (p, s) in enumerate(families)
         if i % 5 == 1
     )
-    # The log: an entry per new person, by different actors, about different kinds of object.
+    # The log: an entry per new person, by different actors, about different kinds of object;
+    # every other one names its person by id, as a confirmation's entry does, which the page
+    # shows by name (`cdt_portal.audit.describe_entries`).
     kinds = [ContentType.objects.get_for_model(m) for m in (User, StudyGroup, DocumentVersion)]
     AuditEntry.objects.bulk_create(
         AuditEntry(
             organisation=org,
             actor=p,
             actor_name=p.full_name,
-            action="person.created",
+            action="acknowledgement.confirmed" if i % 2 else "person.created",
             content_type=kinds[i % len(kinds)],
             object_id=str(p.pk),
             object_repr=p.full_name,
-            data={"roles": [None, ["teacher"]]},
+            data={"person": p.pk} if i % 2 else {"roles": [None, ["teacher"]]},
         )
         for i, p in enumerate(teachers + students + parents)
     )
