@@ -306,16 +306,22 @@ class ConsentListing:
 def consent_listing(
     organisation: Organisation, *, query: str = "", group_id: int | None = None
 ) -> ConsentListing:
-    """Students with their consent history (oldest first), found by name and group."""
+    """Students with their parents' consent history and their own (from 14), each oldest first,
+    found by name and group."""
     records = Prefetch(
         "consents",
         queryset=ConsentRecord.objects.select_related("parent", "details").order_by("at", "pk"),
         to_attr="consent_history",
     )
+    own = Prefetch(
+        "own_consents",
+        queryset=StudentConsent.objects.order_by("at", "pk"),
+        to_attr="own_consent_history",
+    )
     students = search_people(
         User.objects.filter(organisation=organisation)
         .with_role(Role.STUDENT)
-        .prefetch_related(records, "study_groups")
+        .prefetch_related(records, own, "study_groups")
         .order_by("last_name", "first_name"),
         query,
     )

@@ -22,7 +22,7 @@ from families.models import (
     ConsentRecord,
     StudentConsent,
 )
-from families.services import consent_data_erase, consent_withdraw
+from families.services import consent_data_erase, consent_withdraw, student_consent_withdraw
 from tests.factories import PASSWORD
 from tests.families.builders import (
     FILLED_CONSENT,
@@ -282,3 +282,39 @@ def test_the_privacy_policy_states_the_erasure_and_the_students_own_consent(clie
     assert f"через {days} дней после отзыва согласия или после окончания обучения" in text
     assert "портал каждую ночь автоматически удаляет из согласий" in text
     assert "обучающийся, достигший 14 лет, даёт и собственное согласие" in text
+
+
+def test_the_managers_list_shows_the_students_own_consent_and_its_withdrawal(
+    client, admin, director, parent, student
+):
+    """The operator must know a student's own consent and act on its withdrawal: the list of
+    consents shows it beside the parent's, and its acts in the history."""
+    give_consent(parent, student)
+    own = give_own_consent(student, years_ago(15))
+    client.force_login(director)
+    page = client.get(reverse("consents"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert (
+        '<div class="small mt-1" data-own-consent>своё согласие обучающегося: '
+        '<span class="badge text-bg-success">'
+        f"дано {timezone.localtime(own.at):%d.%m.%Y}</span></div>"
+    ) in text
+    assert (
+        f"{timezone.localtime(own.at):%d.%m.%Y %H:%M} — дано (своё согласие обучающегося)" in text
+    )
+
+    withdrawn = student_consent_withdraw(student=student, ip_address=None)
+    client.force_login(admin)
+    text = client.get(reverse("consents")).content.decode()
+    assert (
+        f'<span class="badge text-bg-danger">отозвано {timezone.localtime(withdrawn.at):%d.%m.%Y}'
+        "</span></div>"
+    ) in text
+    assert text.count("(своё согласие обучающегося)") == 2
+
+
+def test_a_student_without_an_own_consent_shows_none(client, admin, student):
+    client.force_login(admin)
+    text = client.get(reverse("consents")).content.decode()
+    assert "data-own-consent" not in text and "своё согласие обучающегося" not in text
