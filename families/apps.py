@@ -10,6 +10,7 @@ class FamiliesConfig(AppConfig):
         # only after every app's config.
         from cdt_portal.audit import register_actions, register_data
 
+        from . import checks  # noqa: F401  (registers the system checks)
         from .actions import LABELS
         from .models import ConsentMethod
 

@@ -276,10 +276,17 @@ def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -
     return due
 
 
+# How far apart the erasure's runs are (`families.tasks`: every night).
+ERASURE_RUNS_EVERY = dt.timedelta(days=1)
+
+
 def consent_data_due_for_erasure(now: dt.datetime) -> list[ErasureDue]:
     """Every consent whose identity and address data the retention no longer allows to keep,
-    across organisations: the parents' (the details of a «дано» act) and the students' own."""
-    cutoff = now - dt.timedelta(days=settings.CONSENT_RETENTION_DAYS)
+    across organisations: the parents' (the details of a «дано» act) and the students' own.
+    The law counts the retention as a limit (152-ФЗ ст. 21 ч. 5: «в срок, не превышающий
+    тридцати дней»), and the job runs once a night, so a consent is due on the last run before
+    its retention ends: due at the next run instead, it would be kept up to a day too long."""
+    cutoff = now - (dt.timedelta(days=settings.CONSENT_RETENTION_DAYS) - ERASURE_RUNS_EVERY)
     parents = _due(
         ConsentDetails.objects.filter(record__action=ConsentAction.GIVEN),
         student="record__student",
@@ -599,8 +606,10 @@ def _latest_consent_action():
 
 def pending_parents(organisation: Organisation, kind: str) -> QuerySet[User]:
     """Active parents who have not done `kind` yet: not confirmed the notice in force, or with
-    an active child whose consent in force is not «дано». Families who decline Sferum
-    (`declined_family_ids`) are left out: nobody presses them. Two queries, whatever the size."""
+    an active child for whom no consent was ever given. Families who decline Sferum
+    (`declined_family_ids`) are left out, and so are those who withdrew a consent: they
+    decided, and nobody presses them (a consent is voluntary; the consents list shows the
+    withdrawal). Two queries, whatever the size."""
     parents = User.objects.active_in(organisation).with_role(Role.PARENT)
     if kind == ParentTask.NOTICE:
         notice = current_notice(organisation)
@@ -615,7 +624,7 @@ def pending_parents(organisation: Organisation, kind: str) -> QuerySet[User]:
                 parent=OuterRef("pk"), student__is_active=True, student__organisation=organisation
             )
             .annotate(state=Subquery(_latest_consent_action()))
-            .filter(Q(state__isnull=True) | ~Q(state="given"))
+            .filter(state__isnull=True)
         )
         parents = parents.filter(Exists(missing))
     return parents.exclude(pk__in=declined_family_ids(organisation)).order_by(
@@ -637,8 +646,9 @@ def overdue_parents(
 def overdue_consent_student_ids(
     organisation: Organisation, *, today: dt.date | None = None
 ) -> frozenset[int]:
-    """Active students without a consent in force past the consent's due date (for the
-    «просрочено» badge and filter of the consents list), families who decline left out."""
+    """Active students for whom no consent was given by the consent's due date (for the
+    «просрочено» badge and filter of the consents list); families who decline, and those who
+    withdrew a consent, left out (`pending_parents`)."""
     deadline = parent_deadline(organisation, ParentTask.CONSENT)
     today = today or timezone.localdate()
     if deadline is None or today <= deadline.due_date:
@@ -652,7 +662,7 @@ def overdue_consent_student_ids(
         User.objects.active_in(organisation)
         .with_role(Role.STUDENT)
         .annotate(state=Subquery(latest))
-        .filter(Q(state__isnull=True) | ~Q(state="given"))
+        .filter(state__isnull=True)
         .exclude(pk__in=declined_family_ids(organisation))
         .values_list("pk", flat=True)
     )

@@ -419,11 +419,11 @@ def student_consent_withdraw(*, student: User, ip_address: str | None) -> Studen
 
 
 def consent_data_erase(*, now: dt.datetime | None = None) -> int:
-    """The nightly job: the identity and address data of each consent whose retention has
-    passed (CONSENT_RETENTION_DAYS after a withdrawal or after the student's account was
-    switched off) are blanked, one transaction and one audit entry per consent; the act, its
-    way and its dates stay. Returns how many were erased; a second run the same night finds
-    none."""
+    """The nightly job: the identity and address data of each consent whose retention ends
+    before the next night's run (CONSENT_RETENTION_DAYS after a withdrawal or after the
+    student's account was switched off: `selectors.consent_data_due_for_erasure`) are
+    blanked, one transaction and one audit entry per consent; the act, its way and its dates
+    stay. Returns how many were erased; a second run the same night finds none."""
     now = now or timezone.now()
     erased = 0
     for due in consent_data_due_for_erasure(now):

@@ -31,7 +31,8 @@ def scheduled_parent_reminders() -> None:
 @lock_task("cdt-portal-consent-erasure")
 def erase_consent_data() -> None:
     """Nightly at 03:20 (TIME_ZONE): the identity and address data of the consents whose
-    retention has passed are erased, each audited (`services.consent_data_erase`)."""
+    retention ends before the next night's run are erased, each audited
+    (`services.consent_data_erase`)."""
     erased = services.consent_data_erase()
     if erased:
         logger.info("Consents' identity data erased after the retention: %d", erased)

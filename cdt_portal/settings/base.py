@@ -403,9 +403,10 @@ REMINDER_MAX = env.int("REMINDER_MAX", default=5)
 
 # A consent's identity and address data are erased this many days after it was withdrawn or the
 # student's studies ended (their account switched off): 152-ФЗ ст. 21 ч. 5 gives the operator 30
-# days, and the privacy policy (templates/accounts/privacy.html) and the consent's text say so.
-# The nightly job `families.tasks.erase_consent_data` does it
-# (tests/families/test_consent_retention.py).
+# days at most (families.E001 refuses more), and the privacy policy
+# (templates/accounts/privacy.html) and the consent's text say so. The nightly job
+# `families.tasks.erase_consent_data` does it on the last night before the period ends
+# (tests/families/test_student_consent_and_retention.py).
 CONSENT_RETENTION_DAYS = env.int("CONSENT_RETENTION_DAYS", default=30)
 
 # The online questionnaire the registration request needs (section 4.5 of the regulation); the

@@ -12,6 +12,7 @@ from phonenumbers import NumberParseException
 
 from cdt_portal.emails import portal_name as _portal_name
 from cdt_portal.markup import nowrap_marks as _nowrap_marks
+from cdt_portal.plural import plural
 
 register = template.Library()
 
@@ -41,6 +42,13 @@ def phone(value: object) -> str:
 @register.filter
 def portal_name(organisation, word: str = "Портал") -> str:
     return _portal_name(organisation, word=word)
+
+
+@register.filter
+def days(number: int) -> str:
+    """«30 дней», «21 день», «22 дня»: a number of days after «через» or «не позднее чем
+    через», so a configured period reads right whatever its number."""
+    return f"{number} {plural(int(number), 'день', 'дня', 'дней')}"
 
 
 @register.filter

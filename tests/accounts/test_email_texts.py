@@ -122,6 +122,10 @@ def test_the_invitation(admin, newcomer):
     assert f"она действует до {on_ural_clock(expires)} и только один раз" in message.body
     assert on_moscow_clock(expires) not in message.body
     assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
+    # Someone who did not expect it is told to leave the link alone, not merely not to answer.
+    assert message.body.rstrip().endswith(
+        "Если вы не ждали этого письма, не переходите по ссылке и никому её не пересылайте."
+    )
     assert_named_well(message)
 
 
@@ -188,6 +192,29 @@ def test_the_account_change_notice_tells_the_time_on_the_organisations_clock(new
     assert "- e-mail: не был указан → a@b.ru" in message.body
     assert "- мобильный телефон: не был указан → +7 912 345-67-89" in message.body
     assert message.subject == f"Ваши e-mail и телефон изменены — Портал {NAME}"
+    # No address before: the letter went to the new one only, and says nothing of two.
+    assert "на прежний и на новый адрес" not in message.body
+
+
+@pytest.mark.parametrize(
+    ("email_changed", "old_email", "new_email", "both"),
+    [(True, "old@b.ru", "new@b.ru", True), (False, "a@b.ru", "a@b.ru", False),
+     (True, "a@b.ru", "", False)],
+)  # fmt: skip
+def test_the_account_change_notice_says_two_addresses_only_when_it_went_to_two(
+    newcomer, email_changed, old_email, new_email, both
+):
+    message = build_templated(
+        "account_changed",
+        to=[newcomer.email],
+        context={
+            "person": newcomer, "actor": newcomer, "by_someone_else": False,
+            "email_changed": email_changed, "phone_changed": not email_changed,
+            "old_email": old_email, "new_email": new_email, "old_phone": "",
+            "new_phone": "+79123456789", "changed_at": dt.datetime(2026, 12, 7, tzinfo=dt.UTC),
+        },
+    )  # fmt: skip
+    assert ("Письмо отправлено на прежний и на новый адрес." in message.body) is both
 
 
 def test_the_password_reset(client, teacher):
@@ -208,7 +235,7 @@ def test_the_reminder(admin, teacher, regulation):
     reminders_start(version=regulation, actor=admin, base_url="http://testserver/")
     [message] = [m for m in mail.outbox if m.to == ["teacher@example.ru"]]
     assert message.subject == f"Напоминание: ознакомьтесь с Положением о «Сферуме» — Портал {NAME}"
-    assert "утверждённым: Приказ от 30.11.2023 г. № 201-О." in message.body
+    assert "утверждённым приказом от 30.11.2023 г. № 201-О." in message.body
     assert f"Прочитать и подтвердить ознакомление можно в портале {NAME}:" in message.body
     assert from_header(message) == f"Портал {NAME} <{settings.DEFAULT_FROM_EMAIL}>"
     assert_named_well(message)

@@ -84,7 +84,7 @@ def test_reminders_go_to_those_who_have_not_confirmed(
     message = mail.outbox[0]
     assert "ознакомьтесь с Положением" in message.subject
     assert "http://testserver/regulation/" in message.body
-    assert "Приказ от 30.11.2023 г. № 201-О" in message.body
+    assert "утверждённым приказом от 30.11.2023 г. № 201-О." in message.body
     text = response.content.decode()
     assert "Напоминания отправлены: 1." in text
     assert no_email.full_name in text

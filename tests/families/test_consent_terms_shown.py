@@ -19,6 +19,7 @@ from families.selectors import (
     default_student_consent_text,
 )
 from tests.families.builders import FILLED_CONSENT, give_consent, give_own_consent, years_ago
+from tests.helpers import pdf_text
 
 SIGNATURE_TERMS_SENTENCE = "Ключ простой электронной подписи"
 
@@ -76,13 +77,13 @@ def test_a_students_consent_is_stored_under_the_students_text_and_a_parents_unde
     assert ConsentRecord.objects.get().consent_text_id == record.consent_text_id
 
 
-@pytest.mark.parametrize("days", [30, 45])
+@pytest.mark.parametrize("days", [30, 14])
 def test_the_texts_and_the_withdrawal_pages_name_the_retention_in_force(
     client, settings, parent, student, days
 ):
     settings.CONSENT_RETENTION_DAYS = days
     organisation = student.organisation
-    sentence = f"уничтожает данные в течение {days} дней"
+    sentence = f"уничтожает данные не позднее чем через {days} дней"
     assert sentence in default_consent_text(organisation)
     assert sentence in default_student_consent_text(organisation)
 
@@ -90,13 +91,13 @@ def test_the_texts_and_the_withdrawal_pages_name_the_retention_in_force(
     client.force_login(parent)
     page = client.get(reverse("consent_withdraw", kwargs={"pk": student.pk}))
     assert page.status_code == 200
-    assert f"уничтожит их в течение {days} дней" in page.content.decode()
+    assert f"уничтожит эти данные не позднее чем через {days} дней" in page.content.decode()
 
     give_own_consent(student, years_ago(15))
     client.force_login(student)
     page = client.get(reverse("student_consent_withdraw"))
     assert page.status_code == 200
-    assert f"уничтожит сведения согласия через {days} дней" in page.content.decode()
+    assert f"уничтожит сведения согласия не позднее чем через {days} дней" in page.content.decode()
 
 
 def test_a_number_stays_with_its_sign_in_every_published_text_and_the_consent_pages(
@@ -120,3 +121,73 @@ def test_a_number_stays_with_its_sign_in_every_published_text_and_the_consent_pa
         page = client.get(url).content.decode()
         assert '<span class="text-nowrap">№&nbsp;152-ФЗ</span>' in page, url
         assert "№ 152" not in page, url
+
+
+def test_a_number_of_days_takes_its_form():
+    from cdt_portal.templatetags.formatting import days
+
+    assert [days(n) for n in (1, 2, 5, 11, 14, 21, 22, 30)] == [
+        "1 день",
+        "2 дня",
+        "5 дней",
+        "11 дней",
+        "14 дней",
+        "21 день",
+        "22 дня",
+        "30 дней",
+    ]
+
+
+def test_the_consents_say_what_the_law_says_and_the_online_one_is_signed(parent, student):
+    """The withdrawal's article is cited for what it says (152-ФЗ ст. 9 ч. 2: processing goes on
+    only on the grounds of ст. 6 ч. 1 пп. 2–11), the data list names both addresses and what
+    signing online records, the parent's title names both people's data, and an online consent
+    bears the mark of its простая электронная подпись where a signature would stand."""
+    from django.test import Client
+
+    organisation = student.organisation
+    for text in (default_consent_text(organisation), default_student_consent_text(organisation)):
+        assert "(ч. 2 ст. 9" not in text
+        assert (
+            "После отзыва Оператор продолжает обработку только при наличии оснований, "
+            "предусмотренных пунктами 2–11 части 1 статьи 6 Федерального закона № 152-ФЗ "
+            "(часть 2 статьи 9 этого закона)."
+        ) in text
+        assert "дата, время и IP-адрес подписания согласия в портале" in text
+    assert "адреса регистрации (проживания) родителя и обучающегося" in default_consent_text(
+        organisation
+    )
+    terms = default_signature_terms(organisation)
+    assert "IP-адрес устройства" in terms and "адрес компьютера" not in terms
+    assert "обучающийся может оформить согласие на бумаге, обратившись к Оператору" in terms
+
+    record = give_consent(parent, student)
+    client = Client()
+    client.force_login(parent)
+    page = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
+    assert page.status_code == 200
+    text = " ".join(pdf_text(page.content).replace("\u2010 ", "").split())
+    assert (
+        "Согласие родителя (законного представителя) на обработку своих персональных данных "
+        "и персональных данных обучающегося"
+    ) in text
+    assert (
+        "Подписано простой электронной подписью (вводом пароля от личного кабинета в портале). "
+        f"Подписант — родитель (законный представитель): {record.details.parent_full_name}"
+    ) in text
+
+
+def test_the_students_page_names_the_student_not_a_masculine_noun(client, student):
+    client.force_login(student)
+    text = client.get(reverse("student_consent")).content.decode()
+    assert f"<p>Я, {student.full_name}, в соответствии" in text
+    assert "Я, обучающийся," not in text
+
+
+def test_a_child_without_a_group_is_spoken_of_in_the_childs_gender(client, parent, student):
+    """«Пока не записан» for the son of a mother: the form follows the child, not the parent
+    reading the page."""
+    client.force_login(parent)
+    text = client.get(reverse("family_home")).content.decode()
+    assert "Пока не записан ни в одно объединение." in text
+    assert "Пока не записана" not in text

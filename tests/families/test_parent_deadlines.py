@@ -21,6 +21,7 @@ from cdt_portal.models import AuditEntry, Delivery, Job
 from families.models import ParentDeadline
 from families.selectors import notice_counts, overdue_parents, parent_reminder_history
 from families.services import (
+    consent_withdraw,
     family_choice_set,
     notice_confirm,
     parent_deadline_set,
@@ -274,6 +275,36 @@ def test_consent_reminders_stop_once_consent_is_given(admin, organisation, maile
     assert "согласие на обработку персональных данных" in mail.outbox[0].subject
     give_consent(mailed_parent, student)
     assert reminded(TODAY() + dt.timedelta(3)) == []
+
+
+def test_a_family_that_withdrew_its_consent_is_neither_reminded_nor_overdue(
+    client, admin, organisation, mailed_parent, student
+):
+    """A withdrawal is a decision, as declining Sferum is: a consent is voluntary, so no
+    reminder presses the family and no list calls them overdue; the consents list shows the
+    withdrawal. A family that never answered is still reminded."""
+    other_child = UserFactory(organisation=organisation, roles=[Role.STUDENT])
+    silent = UserFactory(organisation=organisation, roles=[Role.PARENT], email="silent@example.ru")
+    GuardianshipFactory(parent=silent, student=other_child)
+    give_consent(mailed_parent, student)
+    consent_withdraw(parent=mailed_parent, student=student, ip_address=None)
+    parent_deadline_set(
+        organisation=organisation, actor=admin, kind="consent", due_date=TODAY() + dt.timedelta(3)
+    )
+    [letter] = reminded(TODAY())
+    assert letter.email == "silent@example.ru"
+    assert mail.outbox[0].to == ["silent@example.ru"]
+    body = mail.outbox[0].body
+    assert "отказаться" not in body
+    assert "Давать его не обязательно." in body
+
+    ParentDeadline.objects.update(due_date=TODAY() - dt.timedelta(days=1))
+    assert list(overdue_parents(organisation, "consent")) == [silent]
+    client.force_login(admin)
+    page = client.get(reverse("consents"), {"overdue": "1"}).content.decode()
+    assert other_child.full_name in page and student.full_name not in page
+    page = client.get(reverse("consents")).content.decode()
+    assert f'<span class="badge text-bg-danger">отозвано {TODAY():%d.%m.%Y}</span>' in page
 
 
 def test_parents_without_email_are_recorded_and_listed_to_remind_in_person(

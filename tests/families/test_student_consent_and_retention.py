@@ -158,6 +158,7 @@ def test_the_parents_confirmation_says_a_child_of_14_consents_too(client, parent
 # --- the retention -----------------------------------------------------------------------------
 
 RETENTION = dt.timedelta(days=settings.CONSENT_RETENTION_DAYS)
+NIGHT = dt.timedelta(days=1)  # the erasure runs every night
 
 
 def identity(details: ConsentDetails) -> dict:
@@ -172,12 +173,13 @@ def test_a_withdrawn_consents_identity_is_erased_after_the_retention_and_audited
     kept = identity(ConsentDetails.objects.get(record=given))
     assert kept["id_number"] == "345678"
 
-    # A day before the retention has passed: nothing is erased.
-    assert consent_data_erase(now=withdrawn.at + RETENTION - dt.timedelta(days=1)) == 0
+    # More than a night before the retention ends: nothing is erased.
+    assert consent_data_erase(now=withdrawn.at + RETENTION - NIGHT - dt.timedelta(hours=1)) == 0
     assert identity(ConsentDetails.objects.get(record=given)) == kept
     assert not AuditEntry.objects.filter(action="consent.data.erased").exists()
 
-    later = withdrawn.at + RETENTION + dt.timedelta(hours=1)
+    # The last night before it ends: erased, before the retention has passed.
+    later = withdrawn.at + RETENTION - NIGHT + dt.timedelta(hours=1)
     assert consent_data_erase(now=later) == 1
     details = ConsentDetails.objects.get(record=given)
     blank = {
@@ -225,8 +227,8 @@ def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_re
     person_set_active(person=student, actor=admin, active=False)
     left = AuditEntry.objects.get(action="person.deactivated").at
 
-    assert consent_data_erase(now=left + RETENTION - dt.timedelta(minutes=1)) == 0
-    assert consent_data_erase(now=left + RETENTION + dt.timedelta(minutes=1)) == 2
+    assert consent_data_erase(now=left + RETENTION - NIGHT - dt.timedelta(minutes=1)) == 0
+    assert consent_data_erase(now=left + RETENTION - NIGHT + dt.timedelta(minutes=1)) == 2
     assert ConsentDetails.objects.get(record=given).parent_full_name == ""
     own.refresh_from_db()
     assert {name: getattr(own, name) for name in STUDENT_CONSENT_FIELDS} == {
@@ -279,8 +281,10 @@ def test_the_privacy_policy_states_the_erasure_and_the_students_own_consent(clie
     client.force_login(parent)
     text = client.get(reverse("privacy")).content.decode()
     days = settings.CONSENT_RETENTION_DAYS
-    assert f"через {days} дней после отзыва согласия или после окончания обучения" in text
-    assert "портал каждую ночь автоматически удаляет из согласий" in text
+    assert (
+        f"не позднее чем через {days} дней после отзыва согласия или после окончания обучения"
+    ) in text
+    assert "портал в ночь перед окончанием этого срока автоматически удаляет из согласий" in text
     assert "обучающийся, достигший 14 лет, даёт и собственное согласие" in text
 
 
@@ -318,3 +322,31 @@ def test_a_student_without_an_own_consent_shows_none(client, admin, student):
     client.force_login(admin)
     text = client.get(reverse("consents")).content.decode()
     assert "data-own-consent" not in text and "своё согласие обучающегося" not in text
+
+
+@pytest.mark.parametrize("hour", [0, 3, 4, 14, 23])
+def test_the_nightly_run_never_keeps_a_withdrawn_consent_past_its_retention(parent, student, hour):
+    """Whatever the hour of the withdrawal, the first nightly run (03:20) that erases the
+    consent comes before the retention has passed (152-ФЗ ст. 21 ч. 5: «не превышающий»), and
+    no run erases it more than a night early."""
+    given = give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    local = timezone.localtime(withdrawn.at)
+    at = local.replace(hour=hour, minute=40, second=0, microsecond=0)
+    ConsentRecord.objects.filter(pk=withdrawn.pk).update(at=at)
+    ConsentRecord.objects.filter(pk=given.pk).update(at=at - NIGHT)  # given the day before
+    night = (at + dt.timedelta(days=1)).replace(hour=3, minute=20)
+    while consent_data_erase(now=night) == 0:
+        night += NIGHT
+        assert night < at + 2 * RETENTION, "never erased"
+    assert at + RETENTION - NIGHT <= night < at + RETENTION
+    assert ConsentDetails.objects.get(record=given).erased_at == night
+
+
+@pytest.mark.parametrize(("days", "wrong"), [(30, False), (1, False), (31, True), (0, True)])
+def test_a_retention_the_law_does_not_allow_is_refused_by_the_checks(settings, days, wrong):
+    from django.core.checks import run_checks
+
+    settings.CONSENT_RETENTION_DAYS = days
+    errors = [e.id for e in run_checks() if e.id == "families.E001"]
+    assert errors == (["families.E001"] if wrong else [])

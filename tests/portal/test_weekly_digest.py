@@ -67,9 +67,9 @@ def test_the_digest_tells_the_numbers_the_overdue_and_the_changes(
     assert "- Сотрудники ознакомлены с Положением: 0 из 2" in body
     assert "- Родители ознакомлены с уведомлением: 0 из 1" in body
     read_by = TODAY() - dt.timedelta(days=2)
-    assert f"Не ознакомились с Положением после срока {read_by:%d.%m.%Y} (2):" in body
+    assert f"Не ознакомились с Положением к сроку {read_by:%d.%m.%Y} (2):" in body
     assert f"- {teacher.full_name}" in body
-    assert "Родители, не ознакомившиеся с уведомлением после срока (1):" in body
+    assert "Родители, не ознакомившиеся с уведомлением к сроку (1):" in body
     assert f"- {parent.full_name}" in body
     assert "- Установлен срок для родителей: 1" in body
     assert "- Опубликовано уведомление родителей: 1" in body
@@ -158,9 +158,9 @@ def test_the_digest_lists_who_is_overdue_on_each_document(
     body = mail.outbox[0].body
     overdue = body[body.index("ПРОСРОЧЕНО") : body.index("ЧТО ИЗМЕНИЛОСЬ")]
     assert overdue.splitlines()[1:] == [
-        f"Не ознакомились с Положением после срока {past:%d.%m.%Y} (2):",
+        f"Не ознакомились с Положением к сроку {past:%d.%m.%Y} (2):",
         *sorted(f"- {p.full_name}" for p in (admin, teacher)),
-        "Не ознакомились с документом «Правила внутреннего трудового распорядка» после срока "
+        "Не ознакомились с документом «Правила внутреннего трудового распорядка» к сроку "
         f"{past:%d.%m.%Y} (1):",
         f"- {teacher.full_name}",
         "",
