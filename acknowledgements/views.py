@@ -185,7 +185,7 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(exc.field, exc.message)
             # A refusal about a field is shown at the field; any other (no agreement accepted
             # yet, only on paper) is the page's message.
-            refusal = exc.message if exc.field is None else CHECK_THE_FORM
+            refusal = exc.message if exc.field is None else _check_the_form(version.document)
         else:
             if created:
                 messages.success(request, _confirmed_message(version.document))
@@ -194,14 +194,19 @@ def confirm(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(back)
             return redirect(document_url("read", version.document.code))
     else:
-        refusal = CHECK_THE_FORM
+        refusal = _check_the_form(version.document)
     messages.error(request, refusal)
     # The form comes back with its errors, whatever the refusal was, so it can be sent again.
     unconfirmed = ReadingStatus(version=version, acknowledgement=None, must_read=True)
     return _regulation_page(request, unconfirmed, form, document=version.document, status_code=400)
 
 
-CHECK_THE_FORM = "Ознакомление не записано: проверьте поля формы."
+def _check_the_form(document: Document) -> str:
+    """The page's message for a form sent incomplete: the agreement on the простая электронная
+    подпись is accepted, not «read», so its refusal says what was not recorded."""
+    if document.is_agreement:
+        return "Соглашение не принято: проверьте поля формы."
+    return "Ознакомление не записано: проверьте поля формы."
 
 
 @roles_required(STAFF)

@@ -44,6 +44,21 @@ def _clean_identity_document(form: forms.Form, data: dict) -> None:
         data["id_series"] = "—"
 
 
+# A series is required for the documents that have one (the passport, the birth certificate: the
+# first choices, so the defaults), and the field says so as every required field does (crispy
+# forms' asterisk); another document may have none («—» is stored).
+PASSPORT_SERIES = {
+    "id_series": ("id_document", IdentityDocument.PASSPORT, _("Обязательна для паспорта РФ.")),
+}
+
+
+def _mark_series_required(form: forms.Form) -> None:
+    for series, (document, with_series, note) in form.SERIES_REQUIRED.items():
+        chosen = form[document].value() or form.fields[document].choices[0][0]
+        form.fields[series].required = chosen == with_series
+        form.fields[series].help_text = note
+
+
 class ConsentForm(forms.Form):
     """The consent's elements (152-ФЗ ст. 9 ч. 4) a parent fills in; the operator's come from
     the organisation's record."""
@@ -75,11 +90,8 @@ class ConsentForm(forms.Form):
     )
     authority_issued_by = forms.CharField(label=_("Кем выдан"), max_length=500)
 
-    # A series is required for the documents that have one (the passport, the birth
-    # certificate: the first choices, so the defaults), and the field says so as every required
-    # field does (crispy forms' asterisk); another document may have none («—» is stored).
     SERIES_REQUIRED = {
-        "id_series": ("id_document", IdentityDocument.PASSPORT, _("Обязательна для паспорта РФ.")),
+        **PASSPORT_SERIES,
         "authority_series": (
             "authority_document",
             AuthorityDocument.BIRTH_CERTIFICATE,
@@ -89,10 +101,7 @@ class ConsentForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for series, (document, with_series, note) in self.SERIES_REQUIRED.items():
-            chosen = self[document].value() or self.fields[document].choices[0][0]
-            self.fields[series].required = chosen == with_series
-            self.fields[series].help_text = note
+        _mark_series_required(self)
 
     def clean(self):
         data = super().clean()
@@ -181,6 +190,12 @@ class StudentConsentForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+    SERIES_REQUIRED = PASSPORT_SERIES
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _mark_series_required(self)
 
     def clean(self):
         data = super().clean()

@@ -177,13 +177,19 @@ TERMS_NOT_ACCEPTED = (
     "Отметьте, что принимаете условия простой электронной подписи: без них согласие в портале "
     "не подписать. Или распечатайте согласие, подпишите его и передайте в учреждение."
 )
+# A student has no printable consent of their own in the portal: the paper way goes through
+# the operator (the signature terms' point 4).
+STUDENT_TERMS_NOT_ACCEPTED = (
+    "Отметьте, что принимаете условия простой электронной подписи: без них согласие в портале "
+    "не подписать. Или оформите согласие на бумаге, обратившись к администратору учреждения."
+)
 
 
-def _require_terms(accepted: bool) -> None:
+def _require_terms(accepted: bool, message: str = TERMS_NOT_ACCEPTED) -> None:
     """An online consent is signed only under accepted terms of the простая электронная
     подпись; otherwise it is refused before anything is written."""
     if not accepted:
-        raise PortalError(TERMS_NOT_ACCEPTED, field="terms")
+        raise PortalError(message, field="terms")
 
 
 def _signature_terms(organisation: Organisation) -> SignatureTerms:
@@ -370,7 +376,7 @@ def student_consent_give(
         raise PortalError("Заполните все сведения согласия.", field=missing[0])
     if not student.check_password(password):
         raise PortalError(WRONG_PASSWORD, field="password")
-    _require_terms(terms_accepted)
+    _require_terms(terms_accepted, STUDENT_TERMS_NOT_ACCEPTED)
     with transaction.atomic():
         User.objects.select_for_update().get(pk=student.pk)
         consent_text = _student_consent_text_in_force(student.organisation)

@@ -33,9 +33,9 @@ def test_the_director_opens_her_sferum_status_page(tab):
     expect(page.get_by_role("heading", level=1)).to_have_text("Мой статус в «Сферуме»")
     tab.assert_clean()
     with page.expect_navigation():
-        page.get_by_role("button", name="Профиль создан").click()
+        page.get_by_role("button", name="Отметить: профиль создан").click()
     expect(page.get_by_text("Отмечено.")).to_be_visible()
-    expect(page.get_by_role("button", name="Подтверждение запрошено")).to_be_visible()
+    expect(page.get_by_role("button", name="Отметить: подтверждение запрошено")).to_be_visible()
     tab.assert_clean()
 
 

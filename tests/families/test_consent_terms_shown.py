@@ -191,3 +191,30 @@ def test_a_child_without_a_group_is_spoken_of_in_the_childs_gender(client, paren
     text = client.get(reverse("family_home")).content.decode()
     assert "Пока не записан ни в одно объединение." in text
     assert "Пока не записана" not in text
+
+
+ACTIONS = 'class="d-flex flex-wrap align-items-center gap-2 form-actions"'
+
+
+def test_the_families_buttons_wrap_apart_on_a_phone(client, parent, student):
+    """The main button and its «Отмена», «Назад» or «Исправить» sit in one wrapping row with a
+    gap: at 390 px the second wrapped right under the first, touching it."""
+    give_consent(parent, student)
+    give_own_consent(student, years_ago(15))
+    client.force_login(parent)
+    pages = {
+        "consent form": client.get(reverse("consent_give", kwargs={"pk": student.pk})),
+        "consent confirmation": client.post(
+            reverse("consent_give", kwargs={"pk": student.pk}), FILLED_CONSENT
+        ),
+        "withdrawal": client.get(reverse("consent_withdraw", kwargs={"pk": student.pk})),
+        "channel": client.get(reverse("family_choice", kwargs={"pk": student.pk})),
+    }
+    client.force_login(student)
+    pages["student's withdrawal"] = client.get(reverse("student_consent_withdraw"))
+    for name, page in pages.items():
+        assert page.status_code == 200, name
+        text = page.content.decode()
+        row = text[text.index(ACTIONS) :]
+        row = row[: row.index("</div>") if "</div>" in row else len(row)]
+        assert 'type="submit"' in row and 'class="btn btn-link"' in row, name

@@ -17,7 +17,7 @@ def step(client, to):
 
 def test_a_teacher_reports_their_steps_and_the_admin_verifies(client, teacher, admin):
     client.force_login(teacher)
-    assert "Профиль создан" in client.get(reverse("my_sferum_status")).content.decode()
+    assert "Отметить: профиль создан" in client.get(reverse("my_sferum_status")).content.decode()
     step(client, SferumStatus.PROFILE_CREATED)
     page = step(client, SferumStatus.VERIFICATION_REQUESTED).content.decode()
     today = f"{timezone.localdate():%d.%m.%Y}"
@@ -78,7 +78,7 @@ def test_an_unknown_step_is_refused(client, teacher):
 def test_opening_the_page_writes_nothing(client, teacher):
     client.force_login(teacher)
     page = client.get(reverse("my_sferum_status")).content.decode()
-    assert "Профиль создан" in page
+    assert "Отметить: профиль создан" in page
     assert not TeacherSferumStatus.objects.exists()
 
 
