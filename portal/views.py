@@ -9,7 +9,8 @@ from accounts.models import Organisation
 from accounts.permissions import TEACHERS, roles_required
 from accounts.selectors import public_organisations, taught_groups
 from accounts.views import render_join
-from acknowledgements.selectors import reading_status
+from acknowledgements.models import REGULATION_CODE
+from acknowledgements.selectors import my_documents, reading_status
 from cdt_portal.access import public
 
 from .navigation import home_url
@@ -33,5 +34,15 @@ def teacher_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "portal/teacher_home.html",
-        {"groups": taught_groups(request.user), "reading": reading_status(request.user)},
+        {
+            "groups": taught_groups(request.user),
+            "reading": reading_status(request.user),
+            # The regulation has its own card above; every other act still to read is named
+            # here too, or a teacher learns of it only from «Мои документы».
+            "other_documents": [
+                item
+                for item in my_documents(request.user)
+                if item.acknowledgement is None and item.document.code != REGULATION_CODE
+            ],
+        },
     )
