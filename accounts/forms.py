@@ -3,6 +3,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
+from .messenger import MAX, VK
 from .models import Messenger, Organisation, Role, StudyGroup, User
 from .roles import contacts_need_password, editable_roles, may_change_contacts
 from .services import ORGANISATION_FIELDS
@@ -139,6 +140,16 @@ def invite_link_field(name: str = "chat_invite_link", **kwargs):
     return StudyGroup._meta.get_field(name).formfield(assume_scheme="https", **kwargs)
 
 
+def _only_the_messengers_links(form: forms.ModelForm, organisation: Organisation) -> None:
+    """Only the links the group's pages show for the organisation's messenger are asked for
+    (`accounts.messenger.chat_links`): under VK the Sferum chat's, under MAX the MAX chat's,
+    both during the move. A link not asked for is kept as it is."""
+    state = organisation.messenger_texts.state
+    unused = {VK: "max_invite_link", MAX: "chat_invite_link"}.get(state)
+    if unused:
+        del form.fields[unused]
+
+
 class GroupForm(forms.ModelForm):
     """The administrator's form: everything about a group."""
 
@@ -161,6 +172,7 @@ class GroupForm(forms.ModelForm):
         self.fields["students"].queryset = people.with_role(Role.STUDENT)
         for name in ("teachers", "students"):
             self.fields[name].label_from_instance = lambda p: p.full_name
+        _only_the_messengers_links(self, organisation)
 
 
 class GroupLinkForm(forms.ModelForm):
@@ -172,6 +184,10 @@ class GroupLinkForm(forms.ModelForm):
     class Meta:
         model = StudyGroup
         fields = ["chat_invite_link", "max_invite_link"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _only_the_messengers_links(self, self.instance.organisation)
 
 
 class ParentLinkForm(forms.Form):

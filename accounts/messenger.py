@@ -63,6 +63,26 @@ class MessengerTexts:
     max_only_from: str = ""
 
     @property
+    def no_chat_link(self) -> str:
+        """A group's page without a chat link yet: which chat's link to add (the ones
+        `chat_links` shows in this state)."""
+        seen = "обучающиеся и родители увидят её на своей странице."
+        if self.state == VK:
+            return (
+                "Ссылки ещё нет. Создайте чат объединения в «Сферуме» и добавьте "
+                f"ссылку-приглашение — {seen}"
+            )
+        if self.state == MAX:
+            return (
+                "Ссылки ещё нет. Добавьте ссылку-приглашение в чат объединения в MAX "
+                f"(вида https://max.ru/join/…) — {seen}"
+            )
+        return (
+            "Ссылки ещё нет. Добавьте ссылку-приглашение в чат объединения в MAX или, пока "
+            f"чат не перенесён, в VK Мессенджере — {seen}"
+        )
+
+    @property
     def label(self) -> str:
         """The state in a table's cell: «VK», «переход до 01.12.2025» or «MAX»."""
         if self.state == TRANSITION:

@@ -71,15 +71,13 @@ def group_update(
     name: str,
     teachers: Iterable[User],
     students: Iterable[User],
-    chat_invite_link: str = "",
+    chat_invite_link: str | None = None,
     max_invite_link: str | None = None,
 ) -> StudyGroup:
-    """Everything about a group (the administrator). `max_invite_link=None` leaves the MAX
-    link as it is."""
+    """Everything about a group (the administrator). A link given as None is left as it is:
+    the form asks only for the links of the organisation's messenger."""
     teachers, students = list(teachers), list(students)
-    values = {"name": name, "chat_invite_link": chat_invite_link}
-    if max_invite_link is not None:
-        values["max_invite_link"] = max_invite_link
+    values = {"name": name, **_links_given(chat_invite_link, max_invite_link)}
     with transaction.atomic():
         locked = _locked(group)
         changed = _assign(locked, values, ("name", *GROUP_LINK_FIELDS))
@@ -97,15 +95,23 @@ def group_update(
     return locked
 
 
+def _links_given(chat_invite_link: str | None, max_invite_link: str | None) -> dict:
+    """The links to store: a link given as None is left as it is."""
+    given = {"chat_invite_link": chat_invite_link, "max_invite_link": max_invite_link}
+    return {field: value for field, value in given.items() if value is not None}
+
+
 def group_set_link(
-    *, group: StudyGroup, actor: User, chat_invite_link: str, max_invite_link: str | None = None
+    *,
+    group: StudyGroup,
+    actor: User,
+    chat_invite_link: str | None = None,
+    max_invite_link: str | None = None,
 ) -> StudyGroup:
-    """A teacher keeps their own group's chat invite links (the Sferum one and, for the move
-    to MAX, the MAX one; `None` leaves the MAX link as it is). Nobody else's but an
+    """A teacher keeps their own group's chat invite links (the Sferum one under VK, the MAX
+    one under MAX, both during the move; `None` leaves a link as it is). Nobody else's but an
     administrator's (`roles.may_edit_group`)."""
-    values = {"chat_invite_link": chat_invite_link}
-    if max_invite_link is not None:
-        values["max_invite_link"] = max_invite_link
+    values = _links_given(chat_invite_link, max_invite_link)
     with transaction.atomic():
         locked = _locked(group)
         if not may_edit_group(actor, locked):

@@ -26,7 +26,7 @@ def test_a_teacher_keeps_their_groups_link(on_vk, client, teacher, group):
     "link",
     ["http://sferum.ru/?invite=abc", "javascript:alert(1)", "ftp://sferum.ru/x", "не ссылка"],
 )
-def test_a_link_that_is_not_https_is_refused(client, teacher, group, link):
+def test_a_link_that_is_not_https_is_refused(client, on_vk, teacher, group, link):
     client.force_login(teacher)
     response = client.post(
         reverse("group_edit", kwargs={"pk": group.pk}), {"chat_invite_link": link}
@@ -163,7 +163,7 @@ def test_the_service_refuses_a_link_from_anyone_but_the_groups_teacher_or_an_adm
     assert AuditEntry.objects.filter(action="group.link_changed").count() == 2
 
 
-def test_the_teachers_button_adds_a_link_first_and_changes_it_after(client, teacher, group):
+def test_the_teachers_button_adds_a_link_first_and_changes_it_after(client, on_vk, teacher, group):
     client.force_login(teacher)
     edit = reverse("group_edit", kwargs={"pk": group.pk})
     page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()

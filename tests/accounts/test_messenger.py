@@ -231,7 +231,8 @@ def test_a_max_link_must_lead_to_max(group):
     assert form.is_valid(), form.errors
 
 
-def test_the_teacher_keeps_both_links(client, teacher, group):
+def test_the_teacher_keeps_both_links_during_the_move(client, organisation, teacher, group):
+    set_state(organisation, Messenger.TRANSITION)
     client.force_login(teacher)
     response = client.post(
         reverse("group_edit", args=[group.pk]),
@@ -300,3 +301,47 @@ def test_the_regulation_wording_table():
     assert not VK_WORDS.search(replaced)
     assert "доступен в мессенджере MAX" in replaced
     assert "Установите мессенджер MAX" in replaced
+
+
+@pytest.mark.parametrize(
+    ("state", "asked", "kept"),
+    [(Messenger.MAX, "max_invite_link", "chat_invite_link"),
+     (Messenger.VK, "chat_invite_link", "max_invite_link")],
+)  # fmt: skip
+def test_the_forms_ask_only_for_the_messengers_link_and_keep_the_other(
+    client, organisation, admin, teacher, group, state, asked, kept
+):
+    """Under MAX the group's pages show only the MAX chat's link, under VK only the Sferum
+    chat's: the teacher's and the administrator's forms ask for that one, and a value sent for
+    the other changes nothing."""
+    group.chat_invite_link, group.max_invite_link = VK_LINK, MAX_LINK
+    group.save()
+    set_state(organisation, state)
+    new = {"chat_invite_link": "https://sferum.ru/?invite=new", "max_invite_link": MAX_LINK + "2"}
+    edit = reverse("group_edit", args=[group.pk])
+    for person, extra in ((teacher, {}), (admin, {"name": group.name, "teachers": [teacher.pk]})):
+        client.force_login(person)
+        fields = client.get(edit).context["form"].fields
+        assert asked in fields and kept not in fields
+        response = client.post(edit, {**new, **extra})
+        assert response.status_code == 302
+        assert response["Location"] == reverse("group_detail", args=[group.pk])
+        group.refresh_from_db()
+        assert getattr(group, asked) == new[asked]
+        assert getattr(group, kept) == (VK_LINK if kept == "chat_invite_link" else MAX_LINK)
+        setattr(group, asked, VK_LINK if asked == "chat_invite_link" else MAX_LINK)
+        group.save()
+    page = client.get(reverse("group_detail", args=[group.pk])).content.decode()
+    assert "Ссылки ещё нет" not in page
+
+
+def test_a_group_without_a_link_says_which_chats_link_to_add(client, organisation, teacher, group):
+    client.force_login(teacher)
+    for state, sentence in (
+        (Messenger.MAX, "Добавьте ссылку-приглашение в чат объединения в MAX"),
+        (Messenger.VK, "Создайте чат объединения в «Сферуме» и добавьте ссылку-приглашение"),
+        (Messenger.TRANSITION, "в чат объединения в MAX или, пока чат не перенесён, в VK"),
+    ):
+        set_state(organisation, state)
+        page = client.get(reverse("group_detail", args=[group.pk])).content.decode()
+        assert sentence in page, state
