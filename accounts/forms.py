@@ -148,6 +148,9 @@ def _only_the_messengers_links(form: forms.ModelForm, organisation: Organisation
     unused = {VK: "max_invite_link", MAX: "chat_invite_link"}.get(state)
     if unused:
         del form.fields[unused]
+    if state == MAX:
+        # The model's help speaks of the move («Для перехода в MAX»), long made here.
+        form.fields["max_invite_link"].help_text = _("Ссылка вида https://max.ru/join/…")
 
 
 class GroupForm(forms.ModelForm):
