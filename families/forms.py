@@ -8,7 +8,16 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuthorityDocument, ConsentAction, FamilyChannel, IdentityDocument
+from cdt_portal.errors import PortalError
+
+from .models import (
+    AuthorityDocument,
+    ChildDocument,
+    ConsentAction,
+    FamilyChannel,
+    IdentityDocument,
+)
+from .selectors import with_child_document
 
 PAST_DATE = {
     "widget": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -25,23 +34,46 @@ def _digits(value: str) -> str:
     return re.sub(r"[\s-]", "", value or "")
 
 
-def _clean_identity_document(form: forms.Form, data: dict) -> None:
+def _clean_identity_document(form: forms.Form, data: dict, prefix: str = "id") -> None:
     """A passport's series (4 digits, stored «45 12») and number (6 digits) checked and
-    normalised; another document may have no series («—» is stored). The parent's consent and
-    a student's own share it."""
-    if data.get("id_document") == IdentityDocument.PASSPORT:
-        series, number = _digits(data.get("id_series", "")), _digits(data.get("id_number", ""))
+    normalised, a birth certificate's as `_clean_birth_certificate`; another document may have
+    no series («—» is stored). The parent's, the child's (`prefix` «child_id») and a student's
+    own document share it."""
+    document, series_field, number_field = (
+        f"{prefix}_{name}" for name in ("document", "series", "number")
+    )
+    if data.get(document) == IdentityDocument.PASSPORT:
+        series, number = _digits(data.get(series_field, "")), _digits(data.get(number_field, ""))
         # Left empty, the series has the field's own «Обязательное поле.».
-        if "id_series" in data and not re.fullmatch(r"\d{4}", series):
-            form.add_error("id_series", _("Серия паспорта — 4 цифры, например 45 12."))
-        elif "id_series" in data:
-            data["id_series"] = f"{series[:2]} {series[2:]}"
-        if "id_number" in data and not re.fullmatch(r"\d{6}", number):
-            form.add_error("id_number", _("Номер паспорта — 6 цифр, например 123456."))
-        elif "id_number" in data:
-            data["id_number"] = number
-    elif not data.get("id_series"):
-        data["id_series"] = "—"
+        if series_field in data and not re.fullmatch(r"\d{4}", series):
+            form.add_error(series_field, _("Серия паспорта — 4 цифры, например 45 12."))
+        elif series_field in data:
+            data[series_field] = f"{series[:2]} {series[2:]}"
+        if number_field in data and not re.fullmatch(r"\d{6}", number):
+            form.add_error(number_field, _("Номер паспорта — 6 цифр, например 123456."))
+        elif number_field in data:
+            data[number_field] = number
+    elif data.get(document) == AuthorityDocument.BIRTH_CERTIFICATE:
+        _clean_birth_certificate(form, data, prefix)
+    elif not data.get(series_field):
+        data[series_field] = "—"
+
+
+def _clean_birth_certificate(form: forms.Form, data: dict, prefix: str) -> None:
+    """A birth certificate's series (Roman numerals and two letters, stored «IV-МЮ») and number
+    (6 digits): the document proving a parent's authority, or the child's own identity."""
+    series_field, number_field = f"{prefix}_series", f"{prefix}_number"
+    series = (data.get(series_field) or "").strip().upper().replace(" ", "")
+    if series_field in data and not re.fullmatch(r"[IVXLC1]{1,6}-?[А-ЯЁ]{2}", series):
+        form.add_error(
+            series_field,
+            _("Серия свидетельства о рождении — римские цифры и две буквы, например IV-МЮ."),
+        )
+    elif series_field in data:
+        data[series_field] = re.sub(r"^([IVXLC1]+)-?", r"\1-", series)
+    number = _digits(data.get(number_field, ""))
+    if number_field in data and not re.fullmatch(r"\d{6}", number):
+        form.add_error(number_field, _("Номер свидетельства о рождении — 6 цифр."))
 
 
 # A series is required for the documents that have one (the passport, the birth certificate: the
@@ -79,6 +111,25 @@ class ConsentForm(forms.Form):
         label=_("Дата рождения ребёнка"), validators=[_not_in_future], **PAST_DATE
     )
     child_address = forms.CharField(label=_("Адрес ребёнка"), max_length=500)
+    child_id_document = forms.ChoiceField(
+        label=_("Документ, удостоверяющий личность ребёнка"),
+        choices=[
+            ("", _("то же свидетельство (до 14 лет)")),
+            *ChildDocument.choices,
+        ],
+        required=False,
+        help_text=_(
+            "До 14 лет личность ребёнка удостоверяет свидетельство о рождении: если оно же "
+            "подтверждает ваши полномочия, оставьте «то же свидетельство» и не заполняйте поля "
+            "ниже. С 14 лет — паспорт ребёнка; опекун указывает документ ребёнка."
+        ),
+    )
+    child_id_series = forms.CharField(label=_("Серия"), max_length=20, required=False)
+    child_id_number = forms.CharField(label=_("Номер"), max_length=30, required=False)
+    child_id_issued_on = forms.DateField(
+        label=_("Дата выдачи"), validators=[_not_in_future], required=False, **PAST_DATE
+    )
+    child_id_issued_by = forms.CharField(label=_("Кем выдан"), max_length=500, required=False)
     authority_document = forms.ChoiceField(
         label=_("Документ, подтверждающий полномочия законного представителя"),
         choices=AuthorityDocument.choices,
@@ -107,29 +158,39 @@ class ConsentForm(forms.Form):
         data = super().clean()
         _clean_identity_document(self, data)
         if data.get("authority_document") == AuthorityDocument.BIRTH_CERTIFICATE:
-            series = (data.get("authority_series") or "").strip().upper().replace(" ", "")
-            if "authority_series" in data and not re.fullmatch(r"[IVXLC1]{1,6}-?[А-ЯЁ]{2}", series):
-                self.add_error(
-                    "authority_series",
-                    _(
-                        "Серия свидетельства о рождении — римские цифры и две буквы, "
-                        "например IV-МЮ."
-                    ),
-                )
-            elif "authority_series" in data:
-                data["authority_series"] = re.sub(r"^([IVXLC1]+)-?", r"\1-", series)
-            number = _digits(data.get("authority_number", ""))
-            if "authority_number" in data and not re.fullmatch(r"\d{6}", number):
-                self.add_error("authority_number", _("Номер свидетельства о рождении — 6 цифр."))
+            _clean_birth_certificate(self, data, "authority")
         elif not data.get("authority_series"):
             data["authority_series"] = "—"
         born = data.get("child_birth_date")
-        issued = data.get("authority_issued_on")
-        if born and issued and issued < born:
-            self.add_error(
-                "authority_issued_on", _("Документ не может быть выдан раньше рождения ребёнка.")
-            )
+        for issued_field in ("authority_issued_on", "child_id_issued_on"):
+            issued = data.get(issued_field)
+            if born and issued and issued < born:
+                self.add_error(
+                    issued_field, _("Документ не может быть выдан раньше рождения ребёнка.")
+                )
+        self._clean_child_document(data)
         return data
+
+    def _clean_child_document(self, data: dict) -> None:
+        """The child's own document, when given, is filled in whole; left empty, it is the
+        birth certificate below, for a child under 14 (`selectors.with_child_document`, which
+        the service applies again with the document's date)."""
+        if data.get("child_id_document"):
+            for name in ("child_id_number", "child_id_issued_on", "child_id_issued_by"):
+                if name in data and not data[name]:
+                    self.add_error(name, _("Обязательное поле."))
+            if data["child_id_document"] in (
+                ChildDocument.PASSPORT,
+                ChildDocument.BIRTH_CERTIFICATE,
+            ):
+                if "child_id_series" in data and not data["child_id_series"]:
+                    self.add_error("child_id_series", _("Обязательное поле."))
+            _clean_identity_document(self, data, prefix="child_id")
+        elif not self.errors:
+            try:
+                data.update(with_child_document(data, timezone.localdate()))
+            except PortalError as exc:
+                self.add_error(exc.field, exc.message)
 
 
 class PaperConsentForm(ConsentForm):

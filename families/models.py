@@ -176,6 +176,15 @@ class AuthorityDocument(models.TextChoices):
     OTHER = "other", _("иной документ, подтверждающий полномочия")
 
 
+class ChildDocument(models.TextChoices):
+    """What proves a child's identity: a birth certificate until 14, a passport from 14
+    (Положение о паспорте гражданина РФ), another document for a foreign child."""
+
+    BIRTH_CERTIFICATE = "birth_certificate", _("свидетельство о рождении")
+    PASSPORT = "passport", _("паспорт гражданина Российской Федерации")
+    OTHER = "other", _("иной документ, удостоверяющий личность")
+
+
 class ConsentMethod(models.TextChoices):
     ONLINE = "online", _("в портале")
     PAPER = "paper", _("на бумаге")
@@ -222,6 +231,18 @@ class ConsentDetails(IdentityDocumentFields):
     child_full_name = models.CharField(_("Ф.И.О. ребёнка"), max_length=300, blank=True)
     child_birth_date = models.DateField(_("дата рождения ребёнка"), null=True, blank=True)
     child_address = models.CharField(_("адрес ребёнка"), max_length=500, blank=True)
+    # The child is the subject of the data: their own identity document (152-ФЗ ст. 9 ч. 4
+    # п. 1). Blank in acts recorded before it was asked for.
+    child_id_document = models.CharField(
+        _("документ, удостоверяющий личность ребёнка"),
+        max_length=20,
+        choices=ChildDocument.choices,
+        blank=True,
+    )
+    child_id_series = models.CharField(_("серия"), max_length=20, blank=True)
+    child_id_number = models.CharField(_("номер"), max_length=30, blank=True)
+    child_id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
+    child_id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
     authority_document = models.CharField(
         _("документ, подтверждающий полномочия"),
         max_length=20,
@@ -292,6 +313,11 @@ CONSENT_DETAIL_FIELDS = (
     "child_full_name",
     "child_birth_date",
     "child_address",
+    "child_id_document",
+    "child_id_series",
+    "child_id_number",
+    "child_id_issued_on",
+    "child_id_issued_by",
     "authority_document",
     "authority_series",
     "authority_number",
@@ -308,7 +334,13 @@ STUDENT_CONSENT_FIELDS = (
     "id_issued_on",
     "id_issued_by",
 )
-CONSENT_DATE_FIELDS = ("id_issued_on", "child_birth_date", "authority_issued_on", "birth_date")
+CONSENT_DATE_FIELDS = (
+    "id_issued_on",
+    "child_birth_date",
+    "child_id_issued_on",
+    "authority_issued_on",
+    "birth_date",
+)
 
 
 # Families who choose another channel ------------------------------------------------------

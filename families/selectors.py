@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Guardianship, Organisation, Role, StudyGroup, User
 from acknowledgements.models import text_sha256
+from cdt_portal.errors import PortalError
 from cdt_portal.markup import render_markdown
 from cdt_portal.models import AuditEntry, Delivery
 from cdt_portal.paging import search_people
@@ -37,6 +38,8 @@ from cdt_portal.progress import Progress
 from cdt_portal.reminder_schedule import reminder_due
 
 from .models import (
+    AuthorityDocument,
+    ChildDocument,
     ConsentAction,
     ConsentDetails,
     ConsentRecord,
@@ -215,6 +218,37 @@ ADULT_AGE = 18
 def age_on(birth_date: dt.date, day: dt.date) -> int:
     """Full years on `day` (born on 29 February: a year older on 1 March of other years)."""
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+CHILD_DOCUMENT_FIELDS = ("series", "number", "issued_on", "issued_by")
+CHILD_PASSPORT_NEEDED = (
+    "Ребёнку исполнилось 14 лет: его личность удостоверяет паспорт. Укажите паспорт ребёнка."
+)
+CHILD_DOCUMENT_NEEDED = (
+    "Полномочия подтверждает не свидетельство о рождении ребёнка: укажите документ, "
+    "удостоверяющий личность ребёнка."
+)
+
+
+def with_child_document(details: dict, day: dt.date) -> dict:
+    """The consent's details with the child's identity document (the subject's, 152-ФЗ ст. 9
+    ч. 4 п. 1). Left empty, it is the birth certificate that proves the parent's authority, if
+    that is what the parent gave and the child is under 14 on `day`; otherwise the child's own
+    document is needed (`PortalError` on `child_id_document`). Returns a new dict."""
+    details = dict(details)
+    if details.get("child_id_document"):
+        return details
+    born = details.get("child_birth_date")
+    if isinstance(born, str):  # a service's caller may give the date as ISO text
+        born = dt.date.fromisoformat(born) if born else None
+    if born is not None and age_on(born, day) >= OWN_CONSENT_AGE:
+        raise PortalError(CHILD_PASSPORT_NEEDED, field="child_id_document")
+    if details.get("authority_document") != AuthorityDocument.BIRTH_CERTIFICATE:
+        raise PortalError(CHILD_DOCUMENT_NEEDED, field="child_id_document")
+    details["child_id_document"] = ChildDocument.BIRTH_CERTIFICATE
+    for name in CHILD_DOCUMENT_FIELDS:
+        details[f"child_id_{name}"] = details.get(f"authority_{name}")
+    return details
 
 
 def student_consent_state(student: User) -> StudentConsent | None:

@@ -76,6 +76,7 @@ from .selectors import (
     parents_due_reminder,
     pending_parents,
     student_consent_state,
+    with_child_document,
 )
 
 # The notices: published by an administrator, confirmed by parents and students ----------------
@@ -225,6 +226,7 @@ def _consent_act(
     if signed_on > timezone.localdate():
         raise PortalError("Дата не может быть в будущем.", field="signed_on")
     if action == ConsentAction.GIVEN:
+        details = with_child_document(details, signed_on)
         missing = [
             f for f in CONSENT_DETAIL_FIELDS if f != "child_birth_date" and not details.get(f)
         ]

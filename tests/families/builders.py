@@ -31,6 +31,15 @@ FILLED_CONSENT = {
     "authority_issued_on": "2014-06-20",
     "authority_issued_by": "Отдел ЗАГС администрации г. Твери",
 }
+# The child's own passport, for a child of 14 or older, or a parent whose authority another
+# document proves (without it, the birth certificate above is the child's identity document).
+CHILD_PASSPORT = {
+    "child_id_document": "passport",
+    "child_id_series": "2820",
+    "child_id_number": "556677",
+    "child_id_issued_on": "2025-07-01",
+    "child_id_issued_by": "УМВД России по Тверской области",
+}
 
 
 def give_consent(parent, student, *, details=None, ip_address=None):

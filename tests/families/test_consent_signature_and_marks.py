@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from families.forms import ConsentForm, PaperConsentForm
 from families.services import consent_record_paper
-from tests.families.builders import FILLED_CONSENT, give_consent
+from tests.families.builders import CHILD_PASSPORT, FILLED_CONSENT, give_consent
 from tests.helpers import pdf_text
 
 SIGNATURE_LINE = "Подпись: ______"
@@ -91,7 +91,15 @@ def test_the_series_is_optional_for_other_documents_and_required_for_a_passport(
     certificate = ConsentForm({**FILLED_CONSENT, "authority_series": ""})
     assert certificate.errors["authority_series"] == ["Обязательное поле."]
     guardianship = ConsentForm(
-        {**FILLED_CONSENT, "authority_document": "guardianship", "authority_series": ""}
+        {
+            **FILLED_CONSENT,
+            "authority_document": "guardianship",
+            "authority_series": "",
+            **CHILD_PASSPORT,
+            "child_id_document": "birth_certificate",
+            "child_id_series": "I-ОН",
+            "child_id_issued_on": "2014-06-20",
+        }
     )
     assert guardianship.is_valid(), guardianship.errors
     # A paper withdrawal needs no series at all.

@@ -16,6 +16,7 @@ from accounts.services import person_set_active
 from cdt_portal.models import AuditEntry
 from families import tasks
 from families.models import (
+    CONSENT_DATE_FIELDS,
     CONSENT_DETAIL_FIELDS,
     STUDENT_CONSENT_FIELDS,
     ConsentDetails,
@@ -25,6 +26,7 @@ from families.models import (
 from families.services import consent_data_erase, consent_withdraw, student_consent_withdraw
 from tests.factories import PASSWORD
 from tests.families.builders import (
+    CHILD_PASSPORT,
     FILLED_CONSENT,
     give_consent,
     give_own_consent,
@@ -139,7 +141,10 @@ def test_the_student_withdraws_and_a_second_withdrawal_changes_nothing(client, s
 def test_the_parents_confirmation_says_a_child_of_14_consents_too(client, parent, student):
     client.force_login(parent)
     url = reverse("consent_give", kwargs={"pk": student.pk})
-    older = client.post(url, {**FILLED_CONSENT, "child_birth_date": years_ago(15).isoformat()})
+    older = client.post(
+        url,
+        {**FILLED_CONSENT, "child_birth_date": years_ago(15).isoformat(), **CHILD_PASSPORT},
+    )
     assert older.status_code == 200
     assert "Ребёнку исполнилось 14 лет" in older.content.decode()
     born = years_ago(9)
@@ -182,10 +187,7 @@ def test_a_withdrawn_consents_identity_is_erased_after_the_retention_and_audited
     later = withdrawn.at + RETENTION - NIGHT + dt.timedelta(hours=1)
     assert consent_data_erase(now=later) == 1
     details = ConsentDetails.objects.get(record=given)
-    blank = {
-        name: None if name in ("id_issued_on", "child_birth_date", "authority_issued_on") else ""
-        for name in CONSENT_DETAIL_FIELDS
-    }
+    blank = {name: None if name in CONSENT_DATE_FIELDS else "" for name in CONSENT_DETAIL_FIELDS}
     assert identity(details) == blank
     assert details.erased_at == later
     # The acts, their way and their dates stay.
