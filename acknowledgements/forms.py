@@ -24,16 +24,20 @@ class ConfirmForm(forms.Form):
         help_text=_("Пароль нужен ещё раз, чтобы подтверждение было именно вашим."),
     )
 
-    def __init__(self, *args, document=None, **kwargs) -> None:
+    def __init__(self, *args, document=None, person=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # In the reader's own gender, as the stamp after it («Ознакомлена»); «(а)» only where
+        # the patronymic does not tell.
+        suffix = person.gender_suffix if person is not None else "(а)"
+        self.fields["read"].label = f"С Положением ознакомлен{suffix}"
         # The regulation keeps its words; the agreement is accepted; any other act is read.
         if document is not None and document.is_agreement:
-            self.fields["read"].label = _("Соглашение прочитал(а) и принимаю")
+            self.fields["read"].label = f"Соглашение прочитал{suffix} и принимаю"
             self.fields["read"].error_messages["required"] = _(
                 "Отметьте, что вы принимаете соглашение."
             )
         elif document is not None and document.code != REGULATION_CODE:
-            self.fields["read"].label = _("С документом ознакомлен(а)")
+            self.fields["read"].label = f"С документом ознакомлен{suffix}"
             self.fields["read"].error_messages["required"] = _(
                 "Отметьте, что вы ознакомились с документом."
             )

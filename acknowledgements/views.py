@@ -159,7 +159,8 @@ def regulation(request: HttpRequest, code: str = REGULATION_CODE) -> HttpRespons
     (the regulation's page is `/regulation/`, every other's `/documents/<code>/`)."""
     document = get_document_or_404(request, code)
     status = reading_status(request.user, code=code)
-    return _regulation_page(request, status, ConfirmForm(document=document), document=document)
+    form = ConfirmForm(document=document, person=request.user)
+    return _regulation_page(request, status, form, document=document)
 
 
 @require_POST
@@ -167,7 +168,7 @@ def regulation(request: HttpRequest, code: str = REGULATION_CODE) -> HttpRespons
 def confirm(request: HttpRequest, pk: int) -> HttpResponse:
     version = get_version_for_user(request, pk)
     _require_or_refuse(version, "confirm")
-    form = ConfirmForm(request.POST, document=version.document)
+    form = ConfirmForm(request.POST, document=version.document, person=request.user)
     # The password again is a guess like the sign-in's: counted on the same throttle.
     throttle.check(request, request.user.get_username())
     if form.is_valid():

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from accounts.models import Role
 from acknowledgements.models import AckMethod, Acknowledgement, VersionStatus
 from acknowledgements.selectors import readers
 from tests.acknowledgements.builders import make_version
@@ -33,7 +34,7 @@ def test_the_regulation_page_shows_the_whole_text_and_the_form(client, teacher, 
     page = client.get(reverse("regulation")).content.decode()
     assert "<h2>1. Общие положения</h2>" in page
     assert "<h2>2. Регистрация на платформе</h2>" in page
-    assert "С Положением ознакомлен(а)" in page
+    assert "С Положением ознакомлена" in page  # the teacher is Софья Николаевна
     assert 'type="password"' in page
 
 
@@ -142,3 +143,17 @@ def test_the_director_reads_but_is_not_on_the_sheet(client, director, regulation
 def test_a_deactivated_teacher_is_no_longer_asked(organisation, regulation):
     gone = UserFactory(organisation=organisation, roles=["teacher"], is_active=False)
     assert gone not in readers(regulation.document)
+
+
+def test_the_tick_speaks_in_the_readers_gender(client, organisation, regulation):
+    """«С Положением ознакомлен» for Пётр Ильич, «ознакомлена» for Софья Николаевна, and
+    «(а)» only where the patronymic does not tell."""
+    for patronymic, label in (
+        ("Ильич", "С Положением ознакомлен<"),
+        ("Николаевна", "С Положением ознакомлена<"),
+        ("", "С Положением ознакомлен(а)<"),
+    ):
+        reader = UserFactory(organisation=organisation, patronymic=patronymic, roles=[Role.TEACHER])
+        client.force_login(reader)
+        page = client.get("/regulation/").content.decode()
+        assert label in page, patronymic

@@ -206,7 +206,7 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
     expect(page).to_have_url(tab.base_url + "/documents/esign-agreement/?next=/regulation/")
     expect(page.get_by_role("heading", name="Примите соглашение")).to_be_visible()
     tab.assert_clean()
-    page.get_by_label("Соглашение прочитал(а) и принимаю").check()
+    page.get_by_label("Соглашение прочитала и принимаю").check()
     page.get_by_label("Ваш пароль").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Принять соглашение").click()
     # The form's own anchor (#confirm) stays with the address it is sent back to.
@@ -216,7 +216,7 @@ def test_teacher_confirms_the_regulation_by_keyboard_after_a_wrong_password(tab)
     tab.assert_clean()
 
     # Keyboard only: Tab to the tick, Space, Tab to the password, type, Tab to the button, Enter.
-    read = page.get_by_label("С Положением ознакомлен(а)")
+    read = page.get_by_label("С Положением ознакомлена")
     password = page.get_by_label("Ваш пароль")
     submit = page.get_by_role("button", name="Подтвердить ознакомление")
     tab.tab_to(read)
