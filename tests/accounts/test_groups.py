@@ -171,3 +171,14 @@ def test_the_teachers_button_adds_a_link_first_and_changes_it_after(client, on_v
     client.post(edit, {"chat_invite_link": LINK})
     page = client.get(reverse("group_detail", kwargs={"pk": group.pk})).content.decode()
     assert f'href="{edit}">Изменить ссылку</a>' in page
+
+
+def test_a_teachers_groups_are_called_hers_and_the_families_page_leads_back(client, teacher, group):
+    client.force_login(teacher)
+    listing = client.get(reverse("group_list")).content.decode()
+    assert '<h1 class="mb-0">Мои объединения</h1>' in listing
+    families = client.get(reverse("group_families", kwargs={"pk": group.pk}))
+    assert families.status_code == 200
+    text = families.content.decode()
+    assert f'<a href="{reverse("group_list")}">Мои объединения</a>' in text
+    assert f'<a href="{reverse("group_detail", kwargs={"pk": group.pk})}">{group.name}</a>' in text
