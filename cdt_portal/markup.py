@@ -53,6 +53,18 @@ def nowrap_marks(text: str) -> str:
     return text.replace("№ ", f"№{NBSP}").replace(" г.", f"{NBSP}г.")
 
 
+# An address's abbreviations keep what follows them on their line: «д. 5», «кв. 12».
+_ADDRESS_ABBREVIATION = re.compile(
+    r"(?<![\w-])(г|ул|д|кв|корп|стр|пр|пер|пл|наб|обл|пос|с|ш|мкр|пом|оф)\. (?=\S)"
+)
+
+
+def nowrap_address(text: str) -> str:
+    """«г. Тверь, ул. Советская, д. 5, кв. 12» with a non-breaking space after each
+    abbreviation, so a line never ends with «кв.» and starts with «12»."""
+    return _ADDRESS_ABBREVIATION.sub(rf"\1.{NBSP}", text)
+
+
 # A number after «№» that starts with a digit («201-О», «152-ФЗ», «5.1»; a full stop after it ends
 # the sentence): kept on one line whole, as a browser otherwise breaks «152-» from «ФЗ» at its
 # hyphen.

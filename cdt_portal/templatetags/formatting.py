@@ -11,6 +11,7 @@ from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import NumberParseException
 
 from cdt_portal.emails import portal_name as _portal_name
+from cdt_portal.markup import nowrap_address as _nowrap_address
 from cdt_portal.markup import nowrap_marks as _nowrap_marks
 from cdt_portal.plural import plural
 
@@ -49,6 +50,11 @@ def days(number: int) -> str:
     """«30 дней», «21 день», «22 дня»: a number of days after «через» or «не позднее чем
     через», so a configured period reads right whatever its number."""
     return f"{number} {plural(int(number), 'день', 'дня', 'дней')}"
+
+
+@register.filter
+def address(text: str) -> str:
+    return _nowrap_address(str(text))
 
 
 @register.filter

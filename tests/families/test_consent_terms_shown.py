@@ -218,3 +218,19 @@ def test_the_families_buttons_wrap_apart_on_a_phone(client, parent, student):
         row = text[text.index(ACTIONS) :]
         row = row[: row.index("</div>") if "</div>" in row else len(row)]
         assert 'type="submit"' in row and 'class="btn btn-link"' in row, name
+
+
+def test_an_addresss_abbreviations_keep_their_words_on_the_consent(client, parent, student):
+    """«кв.» at a line's end and «12» on the next (seen in the consent's PDF): each
+    abbreviation of an address is followed by a non-breaking space, in the parent's, the child's
+    and the operator's address; a word merely ending in one («ул» in «Тул.») is left alone."""
+    from cdt_portal.markup import nowrap_address
+
+    assert nowrap_address("г. Тверь, ул. Советская, д. 5, кв. 12, Тверская обл.") == (
+        "г.\u00a0Тверь, ул.\u00a0Советская, д.\u00a05, кв.\u00a012, Тверская обл."
+    )
+    assert nowrap_address("Тул. 5") == "Тул. 5"
+    client.force_login(parent)
+    page = client.post(reverse("consent_give", kwargs={"pk": student.pk}), FILLED_CONSENT)
+    text = page.content.decode()
+    assert text.count("г.\u00a0Тверь, ул.\u00a0Советская, д.\u00a05, кв.\u00a012") == 2
