@@ -111,3 +111,18 @@ def test_the_blank_asks_for_the_childs_document(client, admin):
         "(до 14 лет — свидетельство о рождении, с 14 лет — паспорт), серия ________ "
         "№ ____________, дата выдачи ___.___.________, кем выдан:"
     ) in text
+
+
+def test_an_act_recorded_before_the_childs_document_was_asked_for_is_shown_as_signed(
+    client, parent, student
+):
+    client.force_login(parent)
+    assert confirmed(client, student, FILLED_CONSENT).status_code == 302
+    ConsentDetails.objects.update(
+        child_id_document="", child_id_series="", child_id_number="",
+        child_id_issued_on=None, child_id_issued_by="",
+    )  # fmt: skip
+    pdf = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
+    text = " ".join(pdf_text(pdf.content).split())
+    assert "удостоверяющий личность ребёнка" not in text
+    assert "являясь законным представителем ребёнка: Кузнецов Максим Андреевич" in text
