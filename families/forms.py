@@ -188,7 +188,9 @@ class ConsentForm(forms.Form):
             _clean_identity_document(self, data, prefix="child_id")
         elif not self.errors:
             try:
-                data.update(with_child_document(data, timezone.localdate()))
+                # On the paper's own date for a paper act, as the service checks it.
+                day = data.get("signed_on") or timezone.localdate()
+                data.update(with_child_document(data, day))
             except PortalError as exc:
                 self.add_error(exc.field, exc.message)
 
