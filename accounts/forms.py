@@ -3,7 +3,7 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.formfields import PhoneNumberField
 
-from .messenger import MAX, VK
+from .messenger import MAX, VK, is_max_link
 from .models import Messenger, Organisation, Role, StudyGroup, User
 from .roles import contacts_need_password, editable_roles, may_change_contacts
 from .services import ORGANISATION_FIELDS
@@ -151,6 +151,20 @@ def _only_the_messengers_links(form: forms.ModelForm, organisation: Organisation
     if state == MAX:
         # The model's help speaks of the move («Для перехода в MAX»), long made here.
         form.fields["max_invite_link"].help_text = _("Ссылка вида https://max.ru/join/…")
+        group = form.instance
+        if not group.max_invite_link and is_max_link(group.chat_invite_link):
+            # A MAX link kept in the Sferum field, which the pages show as the MAX link: it is
+            # offered here, and saving moves it (`moves_max_link`), so it can be changed or
+            # removed like any other.
+            form.initial["max_invite_link"] = group.chat_invite_link
+            form.moves_max_link = True
+
+
+def _moved_max_link(form: forms.ModelForm, data: dict) -> dict:
+    """The cleaned data, with the Sferum field emptied when its MAX link was moved."""
+    if getattr(form, "moves_max_link", False):
+        data["chat_invite_link"] = ""
+    return data
 
 
 class GroupForm(forms.ModelForm):
@@ -177,6 +191,9 @@ class GroupForm(forms.ModelForm):
             self.fields[name].label_from_instance = lambda p: p.full_name
         _only_the_messengers_links(self, organisation)
 
+    def clean(self):
+        return _moved_max_link(self, super().clean())
+
 
 class GroupLinkForm(forms.ModelForm):
     """A teacher keeps their own group's chat invite links (Sferum's and, for MAX, MAX's)."""
@@ -191,6 +208,9 @@ class GroupLinkForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         _only_the_messengers_links(self, self.instance.organisation)
+
+    def clean(self):
+        return _moved_max_link(self, super().clean())
 
 
 class ParentLinkForm(forms.Form):

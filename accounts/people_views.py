@@ -450,7 +450,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 else:
                     group_set_link(group=group, actor=request.user, **form.cleaned_data)
             except PortalError as exc:
-                form.add_error(exc.field, exc.message)
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             else:
                 messages.success(request, "Объединение сохранено.")
                 return redirect("group_detail", pk=group.pk)

@@ -171,6 +171,10 @@ class ConsentForm(forms.Form):
         self._clean_child_document(data)
         return data
 
+    # An online consent names the child's identity document; a paper one is recorded as it
+    # was signed (`PaperConsentForm`).
+    CHILD_DOCUMENT_REQUIRED = True
+
     def _clean_child_document(self, data: dict) -> None:
         """The child's own document, when given, is filled in whole; left empty, it is the
         birth certificate below, for a child under 14 (`selectors.with_child_document`, which
@@ -186,13 +190,14 @@ class ConsentForm(forms.Form):
                 if "child_id_series" in data and not data["child_id_series"]:
                     self.add_error("child_id_series", _("Обязательное поле."))
             _clean_identity_document(self, data, prefix="child_id")
-        elif not self.errors:
-            try:
-                # On the paper's own date for a paper act, as the service checks it.
-                day = data.get("signed_on") or timezone.localdate()
-                data.update(with_child_document(data, day))
-            except PortalError as exc:
-                self.add_error(exc.field, exc.message)
+        if self.errors:
+            return
+        # On the paper's own date for a paper act, as the service checks it.
+        day = data.get("signed_on") or timezone.localdate()
+        try:
+            data.update(with_child_document(data, day, required=self.CHILD_DOCUMENT_REQUIRED))
+        except PortalError as exc:
+            self.add_error(exc.field, exc.message)
 
 
 class PaperConsentForm(ConsentForm):
@@ -209,6 +214,7 @@ class PaperConsentForm(ConsentForm):
     )
 
     field_order = ["action", "parent", "signed_on"]
+    CHILD_DOCUMENT_REQUIRED = False
 
     def __init__(self, *args, parents=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -230,25 +230,34 @@ CHILD_DOCUMENT_NEEDED = (
 )
 
 
-def with_child_document(details: dict, day: dt.date) -> dict:
+def with_child_document(details: dict, day: dt.date, *, required: bool = True) -> dict:
     """The consent's details with the child's identity document (the subject's, 152-ФЗ ст. 9
     ч. 4 п. 1). Left empty, it is the birth certificate that proves the parent's authority, if
     that is what the parent gave and the child is under 14 on `day`; otherwise the child's own
-    document is needed (`PortalError` on `child_id_document`). Returns a new dict."""
+    document is needed (`PortalError` on `child_id_document`). From 14 a birth certificate no
+    longer proves the child's identity, whichever way it is given. `required=False` (a paper
+    signed on a blank printed before the document was asked for) lets it stay empty. Returns a
+    new dict."""
     details = dict(details)
-    if details.get("child_id_document"):
-        return details
     born = details.get("child_birth_date")
     if isinstance(born, str):  # a service's caller may give the date as ISO text
         born = dt.date.fromisoformat(born) if born else None
-    if born is not None and age_on(born, day) >= OWN_CONSENT_AGE:
-        raise PortalError(CHILD_PASSPORT_NEEDED, field="child_id_document")
-    if details.get("authority_document") != AuthorityDocument.BIRTH_CERTIFICATE:
-        raise PortalError(CHILD_DOCUMENT_NEEDED, field="child_id_document")
-    details["child_id_document"] = ChildDocument.BIRTH_CERTIFICATE
-    for name in CHILD_DOCUMENT_FIELDS:
-        details[f"child_id_{name}"] = details.get(f"authority_{name}")
-    return details
+    fourteen = born is not None and age_on(born, day) >= OWN_CONSENT_AGE
+    given = details.get("child_id_document")
+    if given:
+        if fourteen and given == ChildDocument.BIRTH_CERTIFICATE:
+            raise PortalError(CHILD_PASSPORT_NEEDED, field="child_id_document")
+        return details
+    if not fourteen and details.get("authority_document") == AuthorityDocument.BIRTH_CERTIFICATE:
+        details["child_id_document"] = ChildDocument.BIRTH_CERTIFICATE
+        for name in CHILD_DOCUMENT_FIELDS:
+            details[f"child_id_{name}"] = details.get(f"authority_{name}")
+        return details
+    if not required:
+        return details
+    raise PortalError(
+        CHILD_PASSPORT_NEEDED if fourteen else CHILD_DOCUMENT_NEEDED, field="child_id_document"
+    )
 
 
 def student_consent_state(student: User) -> StudentConsent | None:

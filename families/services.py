@@ -226,10 +226,13 @@ def _consent_act(
     if signed_on > timezone.localdate():
         raise PortalError("Дата не может быть в будущем.", field="signed_on")
     if action == ConsentAction.GIVEN:
-        details = with_child_document(details, signed_on)
-        missing = [
-            f for f in CONSENT_DETAIL_FIELDS if f != "child_birth_date" and not details.get(f)
-        ]
+        # A paper is recorded as it was signed: one on a blank printed before the child's
+        # document was asked for has none, and the record must still be made.
+        details = with_child_document(details, signed_on, required=method == "online")
+        optional = {"child_birth_date"}
+        if not details.get("child_id_document"):
+            optional |= {f for f in CONSENT_DETAIL_FIELDS if f.startswith("child_id_")}
+        missing = [f for f in CONSENT_DETAIL_FIELDS if f not in optional and not details.get(f)]
         if missing:
             raise PortalError("Заполните все сведения согласия.", field=missing[0])
     with transaction.atomic():

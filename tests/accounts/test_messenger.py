@@ -319,7 +319,9 @@ def test_the_forms_ask_only_for_the_messengers_link_and_keep_the_other(
     set_state(organisation, state)
     new = {"chat_invite_link": "https://sferum.ru/?invite=new", "max_invite_link": MAX_LINK + "2"}
     edit = reverse("group_edit", args=[group.pk])
-    for person, extra in ((teacher, {}), (admin, {"name": group.name, "teachers": [teacher.pk]})):
+    students = list(group.students.values_list("pk", flat=True))
+    everything = {"name": group.name, "teachers": [teacher.pk], "students": students}
+    for person, extra in ((teacher, {}), (admin, everything)):
         client.force_login(person)
         fields = client.get(edit).context["form"].fields
         assert asked in fields and kept not in fields
@@ -327,6 +329,7 @@ def test_the_forms_ask_only_for_the_messengers_link_and_keep_the_other(
         assert response.status_code == 302
         assert response["Location"] == reverse("group_detail", args=[group.pk])
         group.refresh_from_db()
+        assert list(group.students.values_list("pk", flat=True)) == students
         assert getattr(group, asked) == new[asked]
         assert getattr(group, kept) == (VK_LINK if kept == "chat_invite_link" else MAX_LINK)
         setattr(group, asked, VK_LINK if asked == "chat_invite_link" else MAX_LINK)
@@ -345,3 +348,26 @@ def test_a_group_without_a_link_says_which_chats_link_to_add(client, organisatio
         set_state(organisation, state)
         page = client.get(reverse("group_detail", args=[group.pk])).content.decode()
         assert sentence in page, state
+
+
+def test_under_max_a_max_link_kept_in_the_sferum_field_can_be_changed_and_removed(
+    client, organisation, teacher, group
+):
+    """The pages show such a link as the MAX link; the form offers it in the MAX field, and
+    saving moves it there, so clearing the field removes it from the pages."""
+    group.chat_invite_link, group.max_invite_link = MAX_LINK, ""
+    group.save()
+    set_state(organisation, Messenger.MAX)
+    client.force_login(teacher)
+    detail = reverse("group_detail", args=[group.pk])
+    edit = reverse("group_edit", args=[group.pk])
+    page = client.get(detail).content.decode()
+    assert MAX_LINK in page and f'href="{edit}">Изменить ссылку</a>' in page
+    form = client.get(edit).context["form"]
+    assert form["max_invite_link"].value() == MAX_LINK
+    response = client.post(edit, {"max_invite_link": ""})
+    assert response.status_code == 302 and response["Location"] == detail
+    group.refresh_from_db()
+    assert (group.chat_invite_link, group.max_invite_link) == ("", "")
+    page = client.get(detail).content.decode()
+    assert MAX_LINK not in page and f'href="{edit}">Добавить ссылку</a>' in page

@@ -1,7 +1,15 @@
 """Notices and consents built as the portal builds them."""
 
+import datetime as dt
+
 from families.services import notice_publish
 from tests.factories import PASSWORD
+
+# The filled consent's child is nine or ten whatever the year the suite runs in: under 14, so
+# the birth certificate below is also the child's identity document (a fixed date would turn
+# the child 14 one day and every consent built here would need a passport).
+CHILD_BORN = dt.date(dt.date.today().year - 10, 6, 2)
+CERTIFICATE_ISSUED = CHILD_BORN + dt.timedelta(days=18)
 
 
 def make_notice(organisation, actor):
@@ -23,12 +31,12 @@ FILLED_CONSENT = {
     "id_issued_on": "2015-03-17",
     "id_issued_by": "УМВД России по Тверской области",
     "child_full_name": "Кузнецов Максим Андреевич",
-    "child_birth_date": "2014-06-02",
+    "child_birth_date": CHILD_BORN.isoformat(),
     "child_address": "г. Тверь, ул. Советская, д. 5, кв. 12",
     "authority_document": "birth_certificate",
     "authority_series": "I-ОН",
     "authority_number": "654321",
-    "authority_issued_on": "2014-06-20",
+    "authority_issued_on": CERTIFICATE_ISSUED.isoformat(),
     "authority_issued_by": "Отдел ЗАГС администрации г. Твери",
 }
 # The child's own passport, for a child of 14 or older, or a parent whose authority another
@@ -46,16 +54,14 @@ def give_consent(parent, student, *, details=None, ip_address=None):
     """The parent gives consent online with the password and the terms ticked: `details`, or
     every element of the form filled in (the form's strings as the services receive them
     after the form: dates as dates)."""
-    import datetime as dt
-
     from families.services import consent_give
 
     if details is None:
         details = {
             **FILLED_CONSENT,
             "id_issued_on": dt.date(2015, 3, 17),
-            "child_birth_date": dt.date(2014, 6, 2),
-            "authority_issued_on": dt.date(2014, 6, 20),
+            "child_birth_date": CHILD_BORN,
+            "authority_issued_on": CERTIFICATE_ISSUED,
         }
     return consent_give(
         parent=parent,

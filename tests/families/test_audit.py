@@ -28,6 +28,8 @@ from tests import audit_observer
 from tests.audit_observer import Audit, assert_entry
 from tests.factories import PASSWORD
 from tests.families.builders import (
+    CERTIFICATE_ISSUED,
+    CHILD_BORN,
     FILLED_CONSENT,
     give_consent,
     student_consent_details,
@@ -149,8 +151,8 @@ def test_the_full_consent_online_and_on_paper_write_one_entry_each(
     details = {
         **FILLED_CONSENT,
         "id_issued_on": dt.date(2015, 3, 17),
-        "child_birth_date": dt.date(2014, 6, 2),
-        "authority_issued_on": dt.date(2014, 6, 20),
+        "child_birth_date": CHILD_BORN,
+        "authority_issued_on": CERTIFICATE_ISSUED,
     }
     audit = Audit()
     given = services.consent_give(

@@ -6,8 +6,6 @@ with nothing written."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.urls import reverse
 
@@ -16,7 +14,12 @@ from families.models import ConsentDetails, ConsentRecord
 from families.selectors import CHILD_DOCUMENT_NEEDED, CHILD_PASSPORT_NEEDED
 from families.services import consent_give
 from tests.factories import PASSWORD
-from tests.families.builders import CHILD_PASSPORT, FILLED_CONSENT, years_ago
+from tests.families.builders import (
+    CERTIFICATE_ISSUED,
+    CHILD_PASSPORT,
+    FILLED_CONSENT,
+    years_ago,
+)
 from tests.helpers import pdf_text
 
 
@@ -42,14 +45,15 @@ def test_under_14_the_birth_certificate_is_the_childs_document_and_the_pdf_says_
         "birth_certificate",
         "I-ОН",
         "654321",
-        dt.date(2014, 6, 20),
+        CERTIFICATE_ISSUED,
         "Отдел ЗАГС администрации г. Твери",
     )
     pdf = client.get(reverse("consent_pdf", kwargs={"pk": student.pk}))
     text = " ".join(pdf_text(pdf.content).replace("\u2010 ", "").split())
     assert (
         "документ, удостоверяющий личность ребёнка: свидетельство о рождении, серия I-ОН "
-        "№ 654321, дата выдачи 20.06.2014, кем выдан: Отдел ЗАГС администрации г. Твери,"
+        f"№ 654321, дата выдачи {CERTIFICATE_ISSUED:%d.%m.%Y}, кем выдан: Отдел ЗАГС "
+        "администрации г. Твери,"
     ) in text
 
 
@@ -126,3 +130,54 @@ def test_an_act_recorded_before_the_childs_document_was_asked_for_is_shown_as_si
     text = " ".join(pdf_text(pdf.content).split())
     assert "удостоверяющий личность ребёнка" not in text
     assert "являясь законным представителем ребёнка: Кузнецов Максим Андреевич" in text
+
+
+def test_from_14_a_birth_certificate_is_refused_even_when_chosen(client, parent, student):
+    """A consent first given under 14 stores the certificate; given again after the 14th
+    birthday (the form comes pre-filled), the certificate no longer proves who the child is."""
+    client.force_login(parent)
+    data = {
+        **FILLED_CONSENT,
+        "child_birth_date": years_ago(16).isoformat(),
+        **CHILD_PASSPORT,
+        "child_id_document": "birth_certificate",
+        "child_id_series": "I-ОН",
+    }
+    page = client.post(reverse("consent_give", kwargs={"pk": student.pk}), data)
+    assert page.status_code == 400
+    assert page.context["form"].errors["child_id_document"] == [CHILD_PASSPORT_NEEDED]
+    assert confirmed(client, student, data).status_code == 400
+    assert not ConsentRecord.objects.exists()
+
+
+def test_a_paper_signed_on_the_old_blank_is_recorded_without_the_childs_document(
+    client, admin, parent, student
+):
+    """A guardian's paper on a blank printed before the child's document was asked for: the
+    administrator records it as it was signed, and its document shows no such line."""
+    client.force_login(admin)
+    response = client.post(
+        reverse("consent_paper", kwargs={"pk": student.pk}),
+        {
+            **FILLED_CONSENT,
+            "authority_document": "guardianship",
+            "authority_series": "",
+            "action": "given",
+            "parent": parent.pk,
+            "signed_on": "2026-11-20",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("consents")
+    details = ConsentDetails.objects.get()
+    assert (details.method, details.child_id_document, details.child_id_number) == (
+        "paper",
+        "",
+        "",
+    )
+    # Online, the same details are refused: the parent fills in the current form.
+    with pytest.raises(PortalError):
+        consent_give(
+            parent=parent, student=student,
+            details={**FILLED_CONSENT, "authority_document": "guardianship"},
+            password=PASSWORD, terms_accepted=True, ip_address=None,
+        )  # fmt: skip

@@ -18,8 +18,8 @@ from cdt_portal.models import AuditEntry
 from families.models import ConsentDetails, ConsentRecord
 from families.services import consent_give, consent_record_paper, consent_withdraw
 from tests.factories import PASSWORD
+from tests.families.builders import CERTIFICATE_ISSUED, CHILD_BORN, give_consent
 from tests.families.builders import FILLED_CONSENT as FILLED
-from tests.families.builders import give_consent
 from tests.helpers import pdf_text as raw_pdf_text
 
 
@@ -96,8 +96,8 @@ def test_the_filled_pdf_contains_every_element_of_article_9_and_good_grammar(
         "УМВД России по Тверской области",
         # the child and the document proving authority
         "Кузнецов Максим Андреевич",
-        "дата рождения 02.06.2014",
-        "свидетельство о рождении, серия I-ОН № 654321 от 20.06.2014",
+        f"дата рождения {CHILD_BORN:%d.%m.%Y}",
+        f"свидетельство о рождении, серия I-ОН № 654321 от {CERTIFICATE_ISSUED:%d.%m.%Y}",
         "Отдел ЗАГС администрации г. Твери",
         # the operator: full name and address
         f"оператору персональных данных: {located.full_name}",

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from families.forms import ConsentForm, PaperConsentForm
 from families.services import consent_record_paper
-from tests.families.builders import CHILD_PASSPORT, FILLED_CONSENT, give_consent
+from tests.families.builders import (
+    CERTIFICATE_ISSUED,
+    CHILD_BORN,
+    CHILD_PASSPORT,
+    FILLED_CONSENT,
+    give_consent,
+)
 from tests.helpers import pdf_text
 
 SIGNATURE_LINE = "Подпись: ______"
@@ -41,8 +47,8 @@ def test_a_paper_consent_keeps_its_signature_line(client, parent, admin, student
         **FILLED_CONSENT,
         "id_series": "28 12",
         "id_issued_on": dt.date(2015, 3, 17),
-        "child_birth_date": dt.date(2014, 6, 2),
-        "authority_issued_on": dt.date(2014, 6, 20),
+        "child_birth_date": CHILD_BORN,
+        "authority_issued_on": CERTIFICATE_ISSUED,
     }
     record = consent_record_paper(
         actor=admin,
@@ -98,7 +104,7 @@ def test_the_series_is_optional_for_other_documents_and_required_for_a_passport(
             **CHILD_PASSPORT,
             "child_id_document": "birth_certificate",
             "child_id_series": "I-ОН",
-            "child_id_issued_on": "2014-06-20",
+            "child_id_issued_on": CERTIFICATE_ISSUED.isoformat(),
         }
     )
     assert guardianship.is_valid(), guardianship.errors
