@@ -190,20 +190,26 @@ class ConsentMethod(models.TextChoices):
     PAPER = "paper", _("на бумаге")
 
 
+def document_fields(label: str, choices) -> tuple[models.Field, ...]:
+    """A document's kind, series, number, date of issue and issuer: the five fields a consent
+    keeps for each document it names (`<prefix>_document`, `_series`, `_number`, `_issued_on`,
+    `_issued_by`)."""
+    return (
+        models.CharField(label, max_length=20, choices=choices, blank=True),
+        models.CharField(_("серия"), max_length=20, blank=True),
+        models.CharField(_("номер"), max_length=30, blank=True),
+        models.DateField(_("дата выдачи"), null=True, blank=True),
+        models.CharField(_("кем выдан"), max_length=500, blank=True),
+    )
+
+
 class IdentityDocumentFields(models.Model):
     """The identity document of the person who signs a consent (152-ФЗ ст. 9 ч. 4): the parent
     in a parent's consent, the student in their own."""
 
-    id_document = models.CharField(
-        _("документ, удостоверяющий личность"),
-        max_length=20,
-        choices=IdentityDocument.choices,
-        blank=True,
+    id_document, id_series, id_number, id_issued_on, id_issued_by = document_fields(
+        _("документ, удостоверяющий личность"), IdentityDocument.choices
     )
-    id_series = models.CharField(_("серия"), max_length=20, blank=True)
-    id_number = models.CharField(_("номер"), max_length=30, blank=True)
-    id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
 
     class Meta:
         abstract = True
@@ -233,26 +239,20 @@ class ConsentDetails(IdentityDocumentFields):
     child_address = models.CharField(_("адрес ребёнка"), max_length=500, blank=True)
     # The child is the subject of the data: their own identity document (152-ФЗ ст. 9 ч. 4
     # п. 1). Blank in acts recorded before it was asked for.
-    child_id_document = models.CharField(
-        _("документ, удостоверяющий личность ребёнка"),
-        max_length=20,
-        choices=ChildDocument.choices,
-        blank=True,
-    )
-    child_id_series = models.CharField(_("серия"), max_length=20, blank=True)
-    child_id_number = models.CharField(_("номер"), max_length=30, blank=True)
-    child_id_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    child_id_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
-    authority_document = models.CharField(
-        _("документ, подтверждающий полномочия"),
-        max_length=20,
-        choices=AuthorityDocument.choices,
-        blank=True,
-    )
-    authority_series = models.CharField(_("серия"), max_length=20, blank=True)
-    authority_number = models.CharField(_("номер"), max_length=30, blank=True)
-    authority_issued_on = models.DateField(_("дата выдачи"), null=True, blank=True)
-    authority_issued_by = models.CharField(_("кем выдан"), max_length=500, blank=True)
+    (
+        child_id_document,
+        child_id_series,
+        child_id_number,
+        child_id_issued_on,
+        child_id_issued_by,
+    ) = document_fields(_("документ, удостоверяющий личность ребёнка"), ChildDocument.choices)
+    (
+        authority_document,
+        authority_series,
+        authority_number,
+        authority_issued_on,
+        authority_issued_by,
+    ) = document_fields(_("документ, подтверждающий полномочия"), AuthorityDocument.choices)
     # When the nightly job erased the identity and address data above (`CONSENT_DETAIL_FIELDS`): the
     # retention after a withdrawal or after the end of the student's studies had passed
     # (`services.consent_data_erase`). The act itself, its way and dates stay.
