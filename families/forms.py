@@ -219,6 +219,12 @@ class PaperConsentForm(ConsentForm):
     def __init__(self, *args, parents=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].choices = [(p.pk, p.full_name) for p in parents]
+        # The administrator copies the paper, which the parent's own wording does not fit.
+        self.fields["child_id_document"].help_text = _(
+            "Как в бумажном согласии. Если документ ребёнка на бланке не указан, оставьте «то "
+            "же свидетельство»: для ребёнка до 14 лет запишется свидетельство о рождении, "
+            "подтверждающее полномочия, иначе согласие запишется без документа ребёнка."
+        )
         if self.data.get("action") == ConsentAction.WITHDRAWN:
             for name in ConsentForm.base_fields:
                 self.fields[name].required = False

@@ -181,3 +181,11 @@ def test_a_paper_signed_on_the_old_blank_is_recorded_without_the_childs_document
             details={**FILLED_CONSENT, "authority_document": "guardianship"},
             password=PASSWORD, terms_accepted=True, ip_address=None,
         )  # fmt: skip
+
+
+def test_the_paper_form_tells_the_administrator_to_copy_the_paper(client, admin, parent, student):
+    client.force_login(admin)
+    page = client.get(reverse("consent_paper", kwargs={"pk": student.pk}))
+    assert page.status_code == 200
+    help_text = str(page.context["form"].fields["child_id_document"].help_text)
+    assert help_text.startswith("Как в бумажном согласии.") and "ваши полномочия" not in help_text
