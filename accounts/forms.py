@@ -140,34 +140,40 @@ def invite_link_field(name: str = "chat_invite_link", **kwargs):
     return StudyGroup._meta.get_field(name).formfield(assume_scheme="https", **kwargs)
 
 
-def _only_the_messengers_links(form: forms.ModelForm, organisation: Organisation) -> None:
-    """Only the links the group's pages show for the organisation's messenger are asked for
-    (`accounts.messenger.chat_links`): under VK the Sferum chat's, under MAX the MAX chat's,
-    both during the move. A link not asked for is kept as it is."""
-    state = organisation.messenger_texts.state
-    unused = {VK: "max_invite_link", MAX: "chat_invite_link"}.get(state)
-    if unused:
-        del form.fields[unused]
-    if state == MAX:
-        # The model's help speaks of the move («Для перехода в MAX»), long made here.
-        form.fields["max_invite_link"].help_text = _("Ссылка вида https://max.ru/join/…")
-        group = form.instance
-        if not group.max_invite_link and is_max_link(group.chat_invite_link):
-            # A MAX link kept in the Sferum field, which the pages show as the MAX link: it is
-            # offered here, and saving moves it (`moves_max_link`), so it can be changed or
-            # removed like any other.
-            form.initial["max_invite_link"] = group.chat_invite_link
-            form.moves_max_link = True
+class MessengerLinksForm(forms.ModelForm):
+    """A group's chat links: only those the group's pages show for the organisation's messenger
+    are asked for (`accounts.messenger.chat_links`): under VK the Sferum chat's, under MAX the
+    MAX chat's, both during the move. A link not asked for is kept as it is."""
+
+    def _ask_for_the_messengers_links(self) -> None:
+        state = self.instance.organisation.messenger_texts.state
+        unused = {VK: "max_invite_link", MAX: "chat_invite_link"}.get(state)
+        if unused:
+            del self.fields[unused]
+        if state == MAX:
+            # The model's help speaks of the move («Для перехода в MAX»), long made here.
+            self.fields["max_invite_link"].help_text = _("Ссылка вида https://max.ru/join/…")
+            if self._max_link_in_the_sferum_field():
+                # The pages show it as the MAX link: it is offered here, and saving moves it
+                # (`clean`), so it can be changed or removed like any other.
+                self.initial["max_invite_link"] = self.instance.chat_invite_link
+
+    def _max_link_in_the_sferum_field(self) -> bool:
+        group = self.instance
+        return (
+            "chat_invite_link" not in self.fields
+            and not group.max_invite_link
+            and is_max_link(group.chat_invite_link)
+        )
+
+    def clean(self):
+        data = super().clean()
+        if self._max_link_in_the_sferum_field():
+            data["chat_invite_link"] = ""
+        return data
 
 
-def _moved_max_link(form: forms.ModelForm, data: dict) -> dict:
-    """The cleaned data, with the Sferum field emptied when its MAX link was moved."""
-    if getattr(form, "moves_max_link", False):
-        data["chat_invite_link"] = ""
-    return data
-
-
-class GroupForm(forms.ModelForm):
+class GroupForm(MessengerLinksForm):
     """The administrator's form: everything about a group."""
 
     class Meta:
@@ -189,13 +195,10 @@ class GroupForm(forms.ModelForm):
         self.fields["students"].queryset = people.with_role(Role.STUDENT)
         for name in ("teachers", "students"):
             self.fields[name].label_from_instance = lambda p: p.full_name
-        _only_the_messengers_links(self, organisation)
-
-    def clean(self):
-        return _moved_max_link(self, super().clean())
+        self._ask_for_the_messengers_links()
 
 
-class GroupLinkForm(forms.ModelForm):
+class GroupLinkForm(MessengerLinksForm):
     """A teacher keeps their own group's chat invite links (Sferum's and, for MAX, MAX's)."""
 
     chat_invite_link = invite_link_field()
@@ -207,10 +210,7 @@ class GroupLinkForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        _only_the_messengers_links(self, self.instance.organisation)
-
-    def clean(self):
-        return _moved_max_link(self, super().clean())
+        self._ask_for_the_messengers_links()
 
 
 class ParentLinkForm(forms.Form):

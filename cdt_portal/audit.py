@@ -185,7 +185,7 @@ def _person_ids(value) -> set[int]:
     if isinstance(value, int):
         return {value}
     if isinstance(value, list):
-        return set().union(*(_person_ids(item) for item in value)) if value else set()
+        return set().union(*map(_person_ids, value))
     return set()
 
 

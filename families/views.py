@@ -271,11 +271,11 @@ def consent_deadline_view(request: HttpRequest) -> HttpResponse:
 # privacy page --------------------------------------------------------------------------------
 
 STUDENTS = frozenset({Role.STUDENT})
-# Names filled into the consent are never hyphenated: the printed document reads them whole.
 # The consent's opening paragraphs are a form: names, numbers and lines to fill in by hand.
 # Justified, their few long words spread apart and the lines' labels were hyphenated, so they
-# are set ragged right, unhyphenated (tests/families/test_consent_pdf_layout.py); the terms
-# that follow are the document's justified text.
+# are set ragged right and never hyphenated, the names read whole
+# (tests/families/test_consent_pdf_layout.py); the terms that follow are the document's
+# justified text.
 CONSENT_CSS = ".consent-field { text-align: left; hyphens: manual; }"
 
 

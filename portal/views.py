@@ -9,8 +9,7 @@ from accounts.models import Organisation
 from accounts.permissions import TEACHERS, roles_required
 from accounts.selectors import public_organisations, taught_groups
 from accounts.views import render_join
-from acknowledgements.models import REGULATION_CODE
-from acknowledgements.selectors import my_documents, reading_status
+from acknowledgements.selectors import other_documents_to_read, reading_status
 from cdt_portal.access import public
 
 from .navigation import home_url
@@ -37,12 +36,6 @@ def teacher_home(request: HttpRequest) -> HttpResponse:
         {
             "groups": taught_groups(request.user),
             "reading": reading_status(request.user),
-            # The regulation has its own card above; every other act still to read is named
-            # here too, or a teacher learns of it only from «Мои документы».
-            "other_documents": [
-                item
-                for item in my_documents(request.user)
-                if item.acknowledgement is None and item.document.code != REGULATION_CODE
-            ],
+            "other_documents": other_documents_to_read(request.user),
         },
     )
