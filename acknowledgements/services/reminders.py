@@ -20,7 +20,7 @@ from cdt_portal.jobs import ThrottledProgress, job_task, start_job
 from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
-from ..models import TRANSITIONS, Acknowledgement, DocumentVersion, ReminderRun
+from ..models import TRANSITIONS, Acknowledgement, DocumentVersion, ReminderRun, VersionStatus
 from ..selectors import (
     counted_version_ids,
     pending_readers,
@@ -98,9 +98,23 @@ def reminders_start(
     on `on_date`), sent by a job. While the last run is still going, pressing again (either
     button) finds it; once it finished, pressing again starts the next run. Only the last run's
     unsent letters are retried: a later run has written to those people already, or offers
-    its own unsent ones, so a second retry of the same run would write to them twice."""
+    its own unsent ones, so a second retry of the same run would write to them twice.
+
+    A press is about the document in force: when a new version replaced `version` while the
+    press was on its way (the page read it just before the approval committed), the run is for
+    the new one. A retry is of its own run's version and is refused instead."""
     with transaction.atomic():
-        DocumentVersion.objects.select_for_update().get(pk=version.pk).require("remind")
+        locked = DocumentVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == VersionStatus.SUPERSEDED and retry_failed_of is None:
+            # Read after the lock: the approval that superseded it has committed by now.
+            newer = (
+                DocumentVersion.objects.select_for_update()
+                .filter(document_id=locked.document_id, status=VersionStatus.APPROVED)
+                .first()
+            )
+            if newer is not None:
+                locked = version = newer
+        locked.require("remind")
         last = ReminderRun.objects.filter(version=version).first()
         if last is not None and last.finished_at is None:
             # Its job, queued again if it failed (a queue that was down): the run goes on.

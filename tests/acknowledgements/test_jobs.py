@@ -483,3 +483,20 @@ def test_the_blank_is_offered_as_a_blank_and_each_acts_pages_and_jobs_name_the_a
         f"Утверждение редакции {regulation.number}: {regulation.document.title}",
         "Утверждение редакции 1: Инструкция по охране труда",
     }
+
+
+def test_a_press_that_arrives_after_a_new_version_replaced_its_version_reminds_for_the_new_one(
+    admin, director, regulation
+):
+    """The remind page read the version in force just before an approval committed: the press
+    is about the document in force, so its run is for the version that replaced it (the stress
+    test's presses met this under PostgreSQL), not refused; a retry of the old run is refused."""
+    from tests.acknowledgements.builders import make_version
+
+    newer = make_version(regulation.document.organisation, director, approve=True)
+    regulation.refresh_from_db()
+    assert regulation.status == VersionStatus.SUPERSEDED
+    run = reminders_start(version=regulation, actor=admin, base_url="http://testserver/")
+    assert run.version_id == newer.pk
+    assert not ReminderRun.objects.filter(version=regulation).exists()
+    assert Job.objects.filter(kind="reminders").count() == 1
