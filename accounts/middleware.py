@@ -10,7 +10,11 @@ from django.utils import timezone
 
 
 class OrganisationTimezoneMiddleware:
-    """Show times in the person's organisation's time zone (a deployment may span Russia)."""
+    """Show times in the person's organisation's time zone (a deployment may span Russia),
+    for this request only: the thread serves the next request, or a test goes on, in the
+    deployment's zone. A streamed response is written after this returns, so it takes the
+    zone with it (`cdt_portal.exports.csv_response`'s callers pass their rows the zone).
+    Test: tests/accounts/test_time_zone_scope.py."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -18,11 +22,9 @@ class OrganisationTimezoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         organisation = getattr(user, "organisation", None) if user else None
-        if organisation is not None:
-            timezone.activate(organisation.time_zone)
-        else:
-            timezone.deactivate()
-        return self.get_response(request)
+        zone = organisation.time_zone if organisation is not None else None
+        with timezone.override(zone):
+            return self.get_response(request)
 
 
 # Session keys: when the person signed in, and when they were last seen (seconds since epoch).

@@ -41,12 +41,15 @@ def audit_csv(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
     if entries is None:
         return render(request, "portal/audit_log.html", {"form": form}, status=400)
+    # The rows are written while the response streams, after the organisation's time zone
+    # has been put back (accounts.middleware.OrganisationTimezoneMiddleware): they take it.
+    zone = timezone.get_current_timezone()
     return csv_response(
         f"Журнал действий {timezone.localdate():%d.%m.%Y}.csv",
         ["Когда", "Кто", "Действие", "Объект", "Что изменилось", "IP-адрес"],
         (
             [
-                f"{timezone.localtime(entry.at):%d.%m.%Y %H:%M:%S}",
+                f"{timezone.localtime(entry.at, zone):%d.%m.%Y %H:%M:%S}",
                 entry.actor_name,
                 action_label(entry.action),
                 entry.object_repr,
