@@ -116,7 +116,8 @@ def test_the_invitation(admin, newcomer):
     [message] = mail.outbox
     assert message.subject == f"Приглашение в портал {NAME}"
     assert subject_header(message) == message.subject
-    assert f"Вас приглашают в портал {NAME}: там Положение" in message.body
+    # The regulation goes by the name the pages and the reminder give it.
+    assert f"Вас приглашают в портал {NAME}: там Положение о «Сферуме», ссылки" in message.body
     assert "Это портал вашей организации, а не сама платформа «Сферум»." in message.body
     expires = issued.invitation.expires_at
     assert f"она действует до {on_ural_clock(expires)} и только один раз" in message.body
