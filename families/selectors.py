@@ -161,7 +161,11 @@ def notice_overview(organisation: Organisation) -> NoticeOverview:
 def _default_text(template_name: str, organisation: Organisation) -> str:
     return render_to_string(
         template_name,
-        {"organisation": organisation, "retention_days": settings.CONSENT_RETENTION_DAYS},
+        {
+            "organisation": organisation,
+            "retention_days": settings.CONSENT_RETENTION_DAYS,
+            "sferum_operator": settings.SFERUM_OPERATOR,
+        },
     )
 
 

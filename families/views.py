@@ -217,6 +217,7 @@ def consents(request: HttpRequest) -> HttpResponse:
             "query": query,
             "only_overdue": only_overdue,
             "overdue_ids": overdue_ids,
+            "sferum_operator_missing": not settings.SFERUM_OPERATOR,
             **_deadline_context(organisation, ParentTask.CONSENT, request.user),
         },
     )

@@ -408,6 +408,12 @@ REMINDER_MAX = env.int("REMINDER_MAX", default=5)
 # `families.tasks.erase_consent_data` does it on the last night before the period ends
 # (tests/families/test_student_consent_and_retention.py).
 CONSENT_RETENTION_DAYS = env.int("CONSENT_RETENTION_DAYS", default=30)
+# Who receives the families' data through Sferum: the platform operator's name and address as
+# its user agreement gives them (152-ФЗ ст. 9 ч. 4 asks a consent to say to whom data go). The
+# portal has no official source for them, so the deployment fills them in; the consent texts
+# name them when set, and the managers' consent page says they are missing when not
+# (tests/families/test_sferum_operator.py).
+SFERUM_OPERATOR = env("SFERUM_OPERATOR", default="").strip()
 
 # The online questionnaire the registration request needs (section 4.5 of the regulation); the
 # request page links to it and asks the administrator to check that the link is still current.

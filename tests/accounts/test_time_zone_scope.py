@@ -1,6 +1,7 @@
-"""The organisation's time zone holds for its person's request and no longer: the thread goes
-on in the deployment's zone, and a streamed export that is written after the middleware has
-returned still gives the organisation's times (accounts.middleware.OrganisationTimezoneMiddleware)."""
+"""The organisation's time zone holds for its person's request and no longer
+(accounts.middleware.OrganisationTimezoneMiddleware): the thread goes on in the deployment's
+zone, and a streamed export, written after the middleware has returned, still gives the
+organisation's times."""
 
 from __future__ import annotations
 
