@@ -50,6 +50,8 @@ def privacy_context(organisation: Organisation) -> dict:
         "administrators": list(organisation.platform_administrators),
         # The nightly erasure of consents' identity data keeps this term (families.tasks).
         "retention_days": settings.CONSENT_RETENTION_DAYS,
+        # Whom the data go to through Sferum, as the consents name them (SFERUM_OPERATOR).
+        "sferum_operator": settings.SFERUM_OPERATOR,
     }
 
 

@@ -1,7 +1,8 @@
 """Whom the families' data go to through Sferum: the consent texts name the platform operator
 with the name and address the deployment gives (SFERUM_OPERATOR); while it gives none, the
 texts say only «оператору ИКОП «Сферум»», and the managers' page of consents says what is
-missing and who fills it in. A consent given before keeps its edition."""
+missing and who fills it in. A consent given before keeps its edition. The privacy policy
+names them as the consents do."""
 
 from __future__ import annotations
 
@@ -66,3 +67,15 @@ def test_the_parent_is_shown_the_operator_and_a_consent_given_before_keeps_its_t
     assert NAMED in after.consent_text.text
     assert current_consent_text(organisation).pk == after.consent_text_id
     assert ConsentRecord.objects.get(pk=before.pk).consent_text.text == old_text
+
+
+def test_the_privacy_policy_names_the_operator_as_the_consents_do(client, settings, organisation):
+    page_url = reverse("privacy_public", kwargs={"slug": organisation.slug})
+    settings.SFERUM_OPERATOR = ""
+    page = client.get(page_url)
+    assert page.status_code == 200
+    assert "Передача осуществляется оператору ИКОП «Сферум» в объёме" in page.content.decode()
+    settings.SFERUM_OPERATOR = OPERATOR
+    page = client.get(page_url)
+    assert page.status_code == 200
+    assert f"оператору ИКОП «Сферум» ({OPERATOR}) в объёме" in page.content.decode()
