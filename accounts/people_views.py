@@ -34,7 +34,7 @@ from .permissions import (
     get_student_for_user,
     roles_required,
 )
-from .roles import is_manager, may_edit_group
+from .roles import is_manager, is_platform_staff, may_edit_group
 from .selectors import (
     import_apply_job,
     import_batch_checked,
@@ -113,17 +113,28 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         initial={"roles": sorted(person.roles)},
         actor=request.user,
     )
+    if request.method == "POST":
+        # The actor's password, asked again for a manager's contacts, counts on the sign-in's
+        # counters (tests/trust/test_secrets_are_throttled_everywhere.py).
+        throttle.check(request, request.user.get_username())
     if request.method == "POST" and form.is_valid():
         try:
             person_update(person=person, actor=request.user, **form.cleaned_data)
         except PortalError as exc:
+            if exc.field == "password":
+                throttle.failed(request, request.user.get_username())
             form.add_error(exc.field, exc.message)
         else:
             messages.success(request, "Изменения сохранены.")
             return redirect("person_detail", pk=person.pk)
     if request.method == "POST":
         messages.error(request, "Изменения не сохранены: проверьте поля формы.")
-    return render(request, "accounts/person_form.html", {"form": form, "person": person})
+    return render(
+        request,
+        "accounts/person_form.html",
+        {"form": form, "person": person},
+        status=400 if form.errors else 200,
+    )
 
 
 @roles_required(MANAGERS)
@@ -314,7 +325,14 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
             {"reason": exc.message, "invitation": invitation_by_pk(pk)},
             status=410,
         )
-    needs_code = is_manager(invitation.user.roles)
+    needs_code = is_manager(invitation.user.roles, staff=is_platform_staff(invitation.user))
+    code_key = f"invite-guess:{pk}"
+    if needs_code and request.method == "POST":
+        # The mailed code has six digits: besides each address's own limit, wrong codes from
+        # all addresses together stop at the second factor's limit, as its codes do
+        # (tests/trust/test_secrets_are_throttled_everywhere.py).
+        throttle.check(request, code_key)
+        throttle.check_everywhere(request, code_key, settings.OTP_USER_FAILURE_LIMIT)
     if request.method == "POST" and "send_code" in request.POST and needs_code:
         return _send_invitation_code(request, invitation)
     form = InvitationAcceptForm(invitation.user, request.POST or None, needs_code=needs_code)
@@ -326,7 +344,7 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
                 code=form.cleaned_data.get("code", ""),
             )
         except PortalError as exc:
-            throttle.failed(request, f"invite:{pk}")
+            throttle.failed(request, code_key if exc.field == "code" else f"invite:{pk}")
             form.add_error(exc.field, exc.message)
         else:
             login(request, user, backend="accounts.backends.UsernameOrEmailBackend")

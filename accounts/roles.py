@@ -7,7 +7,10 @@ else's account (an invitation, a printed slip, an e-mail a reset link would go t
 stands above every role that person holds (`reach`): an administrator cannot open the
 director's or another administrator's account. The e-mail and phone of a director or an
 administrator are changed only by that person, or by whoever stands above them, and only
-after re-entering the password (the services check it).
+after re-entering the password (the services check it). The portal's own staff (Django
+admin's staff and superusers) stand outside every organisation's hierarchy whatever roles
+they hold or lack: only the superuser changes their roles, account, contacts or password
+(`is_platform_staff`; tests/trust/test_platform_staff_out_of_reach.py).
 """
 
 from __future__ import annotations
@@ -46,6 +49,19 @@ CONTACTS_LOCKED = (
 )
 
 
+PLATFORM_STAFF_OUT_OF_REACH = (
+    "{name} — сотрудник платформы (администратор портала): эту учётную запись меняет только "
+    "суперпользователь."
+)
+
+
+def is_platform_staff(person: User | None) -> bool:
+    """The portal's own operators: their account opens the Django admin, so taking it over
+    would be worth more than any organisation's role (one may carry an organisation, and
+    roles, or none)."""
+    return bool(person is not None and (person.is_superuser or person.is_staff))
+
+
 def _union(table: dict[str, frozenset[str]], user: User) -> frozenset[str]:
     if user.is_superuser:
         return frozenset(Role.values)
@@ -59,14 +75,17 @@ def grantable_roles(actor: User) -> frozenset[str]:
 def may_switch_account(actor: User, person: User) -> bool:
     """Whether the actor may deactivate or reactivate the person: the same reach as over their
     roles (an administrator cannot lock out the director or another administrator)."""
-    return may_manage_roles_of(actor, person.roles, person.pk)
+    return may_manage_roles_of(actor, person.roles, person.pk, staff=is_platform_staff(person))
 
 
 def may_manage_roles_of(
-    actor: User, held: frozenset[str] | set[str], person_pk: int | None
+    actor: User, held: frozenset[str] | set[str], person_pk: int | None, *, staff: bool
 ) -> bool:
-    """`held`: the person's roles now (none for a new person)."""
+    """`held`: the person's roles now (none for a new person); `staff`: the person is the
+    platform's staff (`is_platform_staff`)."""
     if person_pk is not None and person_pk == actor.pk:
+        return False
+    if staff and not actor.is_superuser:
         return False
     return set(held) <= _union(MANAGEABLE, actor)
 
@@ -74,13 +93,14 @@ def may_manage_roles_of(
 def editable_roles(actor: User, person: User | None) -> frozenset[str]:
     """The roles the actor's form offers for this person (a new one when `person` is None)."""
     held = person.roles if person is not None else frozenset()
-    if not may_manage_roles_of(actor, held, person.pk if person is not None else None):
+    pk = person.pk if person is not None else None
+    if not may_manage_roles_of(actor, held, pk, staff=is_platform_staff(person)):
         return frozenset()
     return grantable_roles(actor)
 
 
 def role_change_refusal(
-    actor: User, person_pk: int | None, before: set[str], after: set[str]
+    actor: User, person_pk: int | None, before: set[str], after: set[str], *, staff: bool
 ) -> tuple[str, list[str]] | None:
     """Why the actor may not turn `before` into `after` (and the roles at stake), or None."""
     changed = set(before) ^ set(after)
@@ -90,7 +110,7 @@ def role_change_refusal(
         if Role.ADMIN in before and Role.ADMIN not in after:
             return OWN_ADMIN_ROLE, _plain(changed)
         return OWN_ROLES, _plain(changed)
-    if not may_manage_roles_of(actor, before, person_pk):
+    if not may_manage_roles_of(actor, before, person_pk, staff=staff):
         return NOT_YOURS, _plain(changed)
     refused = changed - grantable_roles(actor)
     if refused:
@@ -103,8 +123,10 @@ def _plain(roles: set[str]) -> list[str]:
     return sorted(str(role) for role in roles)
 
 
-def is_manager(roles: frozenset[str] | set[str]) -> bool:
-    return bool(set(roles) & MANAGER_ROLES)
+def is_manager(roles: frozenset[str] | set[str], *, staff: bool) -> bool:
+    """Whether the account is worth taking over: a director's, an administrator's, or the
+    platform staff's (their contacts need the password, their invitation a mailed code)."""
+    return staff or bool(set(roles) & MANAGER_ROLES)
 
 
 def reach(actor: User) -> frozenset[str]:
@@ -137,26 +159,32 @@ def may_open_account_of(actor: User, person: User) -> bool:
         return True
     if actor.pk == person.pk or actor.organisation_id != person.organisation_id:
         return False
-    return set(person.roles) <= reach(actor)
+    return not is_platform_staff(person) and set(person.roles) <= reach(actor)
 
 
 def out_of_reach_message(person: User) -> str:
+    if is_platform_staff(person):
+        return PLATFORM_STAFF_OUT_OF_REACH.format(name=person.full_name or person.username)
     labels = ", ".join(str(label) for value, label in Role.choices if value in person.roles)
     return ACCOUNT_OUT_OF_REACH.format(name=person.full_name or person.username, roles=labels)
 
 
-def may_change_contacts(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
+def may_change_contacts(
+    actor: User, person_pk: int, held: frozenset[str] | set[str], *, staff: bool
+) -> bool:
     """Whether the actor may change this person's e-mail and phone: the person themself, the
     superuser, or whoever stands above every role the person holds (an e-mail is where a
     reset link goes: whoever sets it could take the account)."""
     if actor.pk == person_pk or actor.is_superuser:
         return True
-    return set(held) <= reach(actor)
+    return not staff and set(held) <= reach(actor)
 
 
-def contacts_need_password(actor: User, person_pk: int, held: frozenset[str] | set[str]) -> bool:
+def contacts_need_password(
+    actor: User, person_pk: int, held: frozenset[str] | set[str], *, staff: bool
+) -> bool:
     """A change to one's own contacts, or to a manager's, is confirmed with the actor's password."""
-    return actor.pk == person_pk or is_manager(held)
+    return actor.pk == person_pk or is_manager(held, staff=staff)
 
 
 def may_edit_group(actor: User, group: StudyGroup) -> bool:

@@ -126,12 +126,15 @@ def people_waiting_for_invitation(actor: User) -> QuerySet[User]:
     the actor may invite: never anyone holding a role the actor does not stand above
     (`roles.may_open_account_of`), so neither the list nor a printed slip shows them."""
     out_of_reach = set(Role.values) - reach(actor)
-    return (
+    people = (
         people_without_password(actor.organisation_id)
         .exclude(user_roles__role__in=out_of_reach)
         .exclude(pk=actor.pk)
-        .order_by("last_name", "first_name")
     )
+    if not actor.is_superuser:
+        # The platform's own staff are nobody's in an organisation (`roles.is_platform_staff`).
+        people = people.exclude(is_superuser=True).exclude(is_staff=True)
+    return people.order_by("last_name", "first_name")
 
 
 # --- Groups -------------------------------------------------------------------------------

@@ -35,7 +35,11 @@ def client_username(request: HttpRequest | None, credentials: dict | None) -> st
             request._signin_usernames = known
     if typed not in known:
         person = person_by_login(typed)
-        known[typed] = (person.username if person else typed).lower()[: throttle.MAX_KEY_LENGTH]
+        # A login that names nobody counts as typed, but never under one of the throttle's
+        # own keys: «otp:director» typed here must not add to the director's second-factor
+        # failures. No username or e-mail address holds a colon, so it is escaped.
+        name = person.username if person else typed.replace(":", "%3a")
+        known[typed] = name.lower()[: throttle.MAX_KEY_LENGTH]
     return known[typed]
 
 

@@ -21,9 +21,10 @@ SECOND_FACTOR_ROLES = (Role.DIRECTOR, Role.ADMIN, Role.DEPARTMENT)
 def person_for_throttle_key(key: str) -> User | None:
     """The person a throttle key is about, when there is one: a username or e-mail typed into
     the sign-in form (found the way the sign-in backend finds it), `otp:<username>`,
-    `reset:<e-mail>` or `invite:<invitation id>`."""
+    `reset:<e-mail>`, or `invite:`, `invite-code:` (codes sent) and `invite-guess:` (wrong
+    codes) with an invitation id."""
     kind, _, value = key.partition(":") if ":" in key else ("", "", key)
-    if kind == "invite":
+    if kind in ("invite", "invite-code", "invite-guess"):
         invitation = (
             Invitation.objects.select_related("user__organisation")
             .filter(pk=parse_id(value) or 0)

@@ -248,13 +248,21 @@ def profile(request: HttpRequest) -> HttpResponse:
     factor, which are this app's."""
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST":
+        # The password asked again guards where a reset link goes: guessed on a session left
+        # open, it counts on the sign-in's counters, as the confirm form's does
+        # (tests/trust/test_secrets_are_throttled_everywhere.py).
+        throttle.check(request, request.user.get_username())
         if form.is_valid():
             try:
                 profile_update(user=request.user, **form.cleaned_data)
             except PortalError as exc:
+                if exc.field == "password":
+                    throttle.failed(request, request.user.get_username())
                 form.add_error(exc.field, exc.message)
             else:
                 messages.success(request, "Контактные данные сохранены.")
                 return redirect("profile")
         messages.error(request, "Проверьте поля формы: изменения не сохранены.")
-    return render(request, "signin/profile.html", {"form": form})
+    return render(
+        request, "signin/profile.html", {"form": form}, status=400 if form.errors else 200
+    )

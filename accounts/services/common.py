@@ -19,6 +19,7 @@ from ..models import (
     UserRole,
 )
 from ..roles import (
+    is_platform_staff,
     role_change_refusal,
 )
 
@@ -176,8 +177,15 @@ class _Refused(Exception):
         self.action, self.message, self.data, self.field = action, message, data, field
 
 
-def _check_roles(actor: User, person_pk: int | None, before: set[str], after: set[str]) -> None:
-    refusal = role_change_refusal(actor, person_pk, before, after)
+def _check_roles(actor: User, person: User | None, before: set[str], after: set[str]) -> None:
+    """`person`: None for a new one."""
+    refusal = role_change_refusal(
+        actor,
+        person.pk if person is not None else None,
+        before,
+        after,
+        staff=is_platform_staff(person),
+    )
     if refusal is not None:
         message, at_stake = refusal
         raise _Refused(

@@ -26,6 +26,7 @@ from ..roles import (
     CONTACTS_LOCKED,
     UNLOCK_NOT_YOURS,
     contacts_need_password,
+    is_platform_staff,
     may_change_contacts,
     may_open_account_of,
     may_switch_account,
@@ -254,11 +255,13 @@ def _person_update(
 ) -> User:
     locked = _locked(person)
     held = _held_roles(locked)
-    _check_roles(actor, locked.pk, held, roles)
+    _check_roles(actor, locked, held, roles)
     before = snapshot(locked, CONTACT_FIELDS)
     changed = _assign(locked, details, PERSON_FIELDS)
     contacts = [field for field in CONTACT_FIELDS if field in changed]
-    if contacts and not may_change_contacts(actor, locked.pk, held):
+    if contacts and not may_change_contacts(
+        actor, locked.pk, held, staff=is_platform_staff(locked)
+    ):
         raise _Refused(
             "person.contacts.refused",
             CONTACTS_LOCKED,
@@ -267,7 +270,7 @@ def _person_update(
         )
     if changed:
         _full_clean(locked, exclude=["password"])
-    if contacts and contacts_need_password(actor, locked.pk, held):
+    if contacts and contacts_need_password(actor, locked.pk, held, staff=is_platform_staff(locked)):
         _check_password(actor, password)
     if changed:
         locked.save(update_fields=list(changed))
@@ -290,7 +293,7 @@ def user_set_roles(*, user: User, roles: set[str], actor: User | None = None) ->
         with transaction.atomic():
             locked = _locked(user)
             if actor is not None:
-                _check_roles(actor, locked.pk, _held_roles(locked), roles)
+                _check_roles(actor, locked, _held_roles(locked), roles)
             before, after = _store_roles(locked, roles)
             if before != after:
                 _sheets_changed(locked.organisation_id)

@@ -19,7 +19,7 @@ from tests.factories import PASSWORD
 def test_a_bad_mobile_phone_is_refused_with_a_russian_message(client, teacher, phone, message):
     client.force_login(teacher)
     response = client.post(reverse("profile"), {"email": "", "phone": phone})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert message in response.content.decode()
     teacher.refresh_from_db()
     assert teacher.phone == ""
