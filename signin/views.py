@@ -66,9 +66,12 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         # Counted per address asked about and client, known or not (the same work either way):
-        # at most LOGIN_FAILURE_LIMIT reset e-mails per address and client per cool-off.
+        # at most LOGIN_FAILURE_LIMIT reset e-mails per address and client per cool-off, and
+        # OTP_USER_FAILURE_LIMIT from all clients together, so many clients cannot fill a
+        # mailbox (tests/trust/test_secrets_are_throttled_everywhere.py).
         key = "reset:" + form.cleaned_data["email"]
         throttle.check(self.request, key)
+        throttle.check_everywhere(self.request, key, settings.OTP_USER_FAILURE_LIMIT)
         response = super().form_valid(form)
         throttle.spent(self.request, key)
         return response

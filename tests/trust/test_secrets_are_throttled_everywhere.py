@@ -2,7 +2,8 @@
 the throttle's own keys («otp:director») adds nothing to that key; an invitation's mailed code
 is stopped across addresses, as the second factor's codes are; the password asked again on
 the profile page and on a manager's contacts counts on the sign-in's counters (a session left
-open on a shared computer is not a free guessing machine)."""
+open on a shared computer is not a free guessing machine). Password reset letters to one
+address stop across clients too, so many clients cannot fill a mailbox."""
 
 from __future__ import annotations
 
@@ -99,3 +100,17 @@ def test_the_password_for_a_managers_contacts_is_counted_too(client, director, a
     assert client.post(url, {**data, "password": PASSWORD}).status_code == 429
     admin.refresh_from_db()
     assert admin.email != "evil@example.ru"
+
+
+def test_reset_letters_to_one_address_stop_across_clients(teacher):
+    teacher.email = "ivanova@cdt.example"
+    teacher.save(update_fields=["email"])
+    limit = settings.OTP_USER_FAILURE_LIMIT
+    statuses = []
+    for n in range(4):  # four clients, each under its own limit
+        asker = Client(REMOTE_ADDR=f"192.0.2.{n + 1}")
+        for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+            response = asker.post("/accounts/password/reset/", {"email": "ivanova@cdt.example"})
+            statuses.append(response.status_code)
+    assert statuses == [302] * limit + [429] * (16 - limit)
+    assert len(mail.outbox) == limit
