@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
 from cdt_portal.models import Delivery
+from cdt_portal.validators import single_line
 
 from .gender import gender_of, gender_suffix
 from .messenger import MessengerTexts, is_max_link, texts_for
@@ -62,8 +63,10 @@ class Department(models.Model):
     never their people."""
 
     slug = models.SlugField(_("код в адресе"), unique=True)
-    full_name = models.CharField(_("полное наименование"), max_length=500)
-    short_name = models.CharField(_("краткое наименование"), max_length=200)
+    full_name = models.CharField(_("полное наименование"), max_length=500, validators=[single_line])
+    short_name = models.CharField(
+        _("краткое наименование"), max_length=200, validators=[single_line]
+    )
     email = models.EmailField(_("e-mail"), blank=True)
     phone = PhoneNumberField(_("телефон"), blank=True)
 
@@ -80,8 +83,10 @@ class Organisation(models.Model):
     """An educational institution. Every other record belongs to exactly one."""
 
     slug = models.SlugField(_("код в адресе"), unique=True)
-    full_name = models.CharField(_("полное наименование"), max_length=500)
-    short_name = models.CharField(_("краткое наименование"), max_length=200)
+    full_name = models.CharField(_("полное наименование"), max_length=500, validators=[single_line])
+    short_name = models.CharField(
+        _("краткое наименование"), max_length=200, validators=[single_line]
+    )
     department = models.ForeignKey(
         Department,
         verbose_name=_("управление образования"),
@@ -91,11 +96,12 @@ class Organisation(models.Model):
         blank=True,
     )
     head_position = models.CharField(
-        _("должность руководителя"), max_length=200, default="Директор"
+        _("должность руководителя"), max_length=200, default="Директор", validators=[single_line]
     )
     head_name = models.CharField(
         _("руководитель (как в подписи)"),
         max_length=200,
+        validators=[single_line],
         help_text=_("Инициалы и фамилия, как печатаются в документах: «О.Б. Денисенко»."),
     )
     address = models.CharField(_("адрес"), max_length=500, blank=True)
@@ -255,14 +261,18 @@ class User(AbstractUser):
         null=True,
         blank=True,
     )
-    last_name = models.CharField(_("фамилия"), max_length=150)
-    first_name = models.CharField(_("имя"), max_length=150)
-    patronymic = models.CharField(_("отчество"), max_length=150, blank=True)
+    last_name = models.CharField(_("фамилия"), max_length=150, validators=[single_line])
+    first_name = models.CharField(_("имя"), max_length=150, validators=[single_line])
+    patronymic = models.CharField(
+        _("отчество"), max_length=150, blank=True, validators=[single_line]
+    )
     email = models.EmailField(_("e-mail"), blank=True)
     phone = PhoneNumberField(
         _("мобильный телефон"), blank=True, validators=[validate_russian_mobile]
     )
-    position = models.CharField(_("должность"), max_length=300, blank=True)
+    position = models.CharField(
+        _("должность"), max_length=300, blank=True, validators=[single_line]
+    )
     # Raised by the services when a person is deactivated or loses a role: it is part of the
     # session hash, so every session the person had stops working at its next request, and a
     # later reactivation does not bring the old sessions back.
@@ -492,7 +502,7 @@ class StudyGroup(models.Model):
     """A творческое объединение: its teachers and students, and its Sferum chat."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="groups")
-    name = models.CharField(_("название"), max_length=300)
+    name = models.CharField(_("название"), max_length=300, validators=[single_line])
     teachers = models.ManyToManyField(
         User, verbose_name=_("педагоги"), related_name="taught_groups", blank=True
     )

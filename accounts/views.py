@@ -111,7 +111,12 @@ def organisation_settings(request: HttpRequest) -> HttpResponse:
                 messages.success(request, "Сведения об организации сохранены.")
                 return redirect("organisation_settings")
         messages.error(request, "Проверьте поля формы: изменения не сохранены.")
-    return render(request, "accounts/organisation_form.html", {"form": form})
+    return render(
+        request,
+        "accounts/organisation_form.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_GET

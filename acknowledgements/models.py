@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Organisation
 from cdt_portal.errors import PortalError
 from cdt_portal.models import Delivery
+from cdt_portal.validators import single_line
 
 REGULATION_CODE = "sferum"
 REGULATION_TITLE = "Положение об использовании ИКОП «Сферум»"
@@ -58,7 +59,7 @@ class Document(models.Model):
         Organisation, on_delete=models.PROTECT, related_name="documents"
     )
     code = models.SlugField(_("код"), default=REGULATION_CODE)
-    title = models.CharField(_("название"), max_length=500)
+    title = models.CharField(_("название"), max_length=500, validators=[single_line])
     kind = models.CharField(
         _("вид"), max_length=20, choices=DocumentKind.choices, default=DocumentKind.REGULATION
     )
@@ -211,9 +212,11 @@ class DocumentVersion(models.Model):
             "пустая строка — новый абзац."
         ),
     )
-    order_number = models.CharField(_("номер приказа"), max_length=50)
+    order_number = models.CharField(_("номер приказа"), max_length=50, validators=[single_line])
     order_date = models.DateField(_("дата приказа"))
-    approver_position = models.CharField(_("должность утверждающего"), max_length=200)
+    approver_position = models.CharField(
+        _("должность утверждающего"), max_length=200, validators=[single_line]
+    )
     approver_name = models.CharField(_("утверждающий (инициалы и фамилия)"), max_length=200)
     status = models.CharField(
         _("статус"), max_length=20, choices=VersionStatus.choices, default=VersionStatus.DRAFT

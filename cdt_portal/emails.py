@@ -65,7 +65,9 @@ def sender(organisation=None) -> str:
     display, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     if display or not address:
         return settings.DEFAULT_FROM_EMAIL
-    quoted = portal_name(organisation).replace("\\", "\\\\").replace('"', '\\"')
+    # One line whatever is stored: a line break in a header is refused by Django.
+    name = " ".join(portal_name(organisation).split())
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{quoted}" <{address}>'
 
 

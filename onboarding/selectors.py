@@ -232,7 +232,8 @@ def registration_eml(registration: RegistrationRequest) -> bytes:
             "программы отправляется с него."
         )
     message = build_registration_email(registration)
-    message.from_email = formataddr((organisation.short_name, organisation.email))
+    # One line whatever is stored: a line break in a header is refused by Django.
+    message.from_email = formataddr((" ".join(organisation.short_name.split()), organisation.email))
     message.extra_headers = {
         **message.extra_headers,
         "Reply-To": organisation.email,

@@ -189,7 +189,7 @@ def test_the_settings_page_refuses_a_transition_without_a_date(on_vk, client, ad
     response = client.post(
         reverse("organisation_settings"), settings_data(organisation, messenger="transition")
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "Для перехода укажите дату" in response.content.decode()
     organisation.refresh_from_db()
     assert organisation.messenger == Messenger.VK
