@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from accounts.models import User
@@ -24,11 +25,14 @@ from ..models import TRANSITIONS, Acknowledgement, DocumentVersion, ReminderRun,
 from ..selectors import (
     counted_version_ids,
     pending_readers,
+    readers,
     reminder_counts,
     scheduled_targets,
 )
 
 ALREADY_READ = "ознакомление уже подтверждено"
+VERSION_REPLACED = "редакция уже не действует"
+NOT_A_READER = "человеку больше не нужно знакомиться с документом"
 RETRY_SUPERSEDED = (
     "После этой рассылки была рассылка № {number}: повторяйте неотправленные из последней."
 )
@@ -182,9 +186,30 @@ def reminders_run(*, job_id: int, run_id: int) -> str:
 
     counted = counted_version_ids(run.version)
 
+    in_force = DocumentVersion.objects.filter(
+        pk=run.version_id, status__in=TRANSITIONS["remind"].sources
+    )
+
     def claim(letter: Delivery) -> None:
+        # Asked again as each letter's turn comes, in one query: a run retried or resumed
+        # later must not remind of a replaced version, nor anyone who read it, left, or is no
+        # longer asked (tests/acknowledgements/test_reminders_claim.py). Why not is looked
+        # up only for a letter withdrawn.
+        still_due = (
+            readers(run.version.document)
+            .filter(pk=letter.person_id)
+            .exclude(acknowledgements__version__in=counted)
+            .filter(Exists(in_force))
+        )
+        if still_due.exists():
+            return
+        letter.status = Status.WITHDRAWN
         if Acknowledgement.objects.filter(person=letter.person, version__in=counted).exists():
-            letter.status, letter.reason = Status.WITHDRAWN, ALREADY_READ
+            letter.reason = ALREADY_READ
+        elif not in_force.exists():
+            letter.reason = VERSION_REPLACED
+        else:
+            letter.reason = NOT_A_READER
 
     def build(letter: Delivery):
         return build_templated(
