@@ -158,6 +158,9 @@ class PaperForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         input_formats=["%Y-%m-%d", "%d.%m.%Y"],
     )
+    # The version the page showed: a new one approved while the form was filled in is not
+    # the one the paper was signed for (the view refuses the mismatch).
+    version = forms.IntegerField(widget=forms.HiddenInput)
 
     def __init__(self, *args, people, **kwargs) -> None:
         super().__init__(*args, **kwargs)

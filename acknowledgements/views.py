@@ -406,11 +406,21 @@ def remind(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
     )
 
 
+PAPER_VERSION_CHANGED = (
+    "Пока вы заполняли форму, в силу вступила другая редакция ({order}). Подпись на бумажном "
+    "листе относится к той редакции, которую человек подписал: проверьте лист и запишите "
+    "подпись заново."
+)
+
+
 @roles_required(MANAGERS)
 def record_paper(request: HttpRequest, code: str = REGULATION_CODE) -> HttpResponse:
     version = get_current_version_or_404(request, code)
     people = pending_readers(version)
-    form = PaperForm(request.POST or None, people=people)
+    form = PaperForm(request.POST or None, people=people, initial={"version": version.pk})
+    if request.method == "POST" and form.is_valid() and form.cleaned_data["version"] != version.pk:
+        order = f"приказ от {version.order_date:%d.%m.%Y} г. № {version.order_number}"
+        form.add_error(None, PAPER_VERSION_CHANGED.format(order=order))
     if request.method == "POST" and form.is_valid():
         person = form.cleaned_data["person"]
         try:
@@ -434,6 +444,7 @@ def record_paper(request: HttpRequest, code: str = REGULATION_CODE) -> HttpRespo
         request,
         "acknowledgements/paper_form.html",
         {"version": version, "form": form, **_pending_page(request, version)},
+        status=400 if form.errors else 200,
     )
 
 

@@ -129,7 +129,8 @@ def test_paper_signature_is_recorded_with_its_date_and_who_recorded_it(
 ):
     client.force_login(admin)
     response = client.post(
-        reverse("acknowledgement_paper"), {"person": teacher.pk, "paper_date": "2023-12-04"}
+        reverse("acknowledgement_paper"),
+        {"person": teacher.pk, "paper_date": "2023-12-04", "version": regulation.pk},
     )
     assert response.status_code == 302
     ack = Acknowledgement.objects.get(person=teacher)
@@ -155,7 +156,8 @@ def test_a_paper_date_in_the_future_or_before_the_order_is_refused(
 ):
     client.force_login(admin)
     response = client.post(
-        reverse("acknowledgement_paper"), {"person": teacher.pk, "paper_date": f"{paper_date()}"}
+        reverse("acknowledgement_paper"),
+        {"person": teacher.pk, "paper_date": f"{paper_date()}", "version": regulation.pk},
     )
     assert message in response.content.decode()
     assert not Acknowledgement.objects.exists()
@@ -167,7 +169,7 @@ def test_paper_for_someone_who_already_confirmed_is_refused(
     client.force_login(admin)
     response = client.post(
         reverse("acknowledgement_paper"),
-        {"person": confirmed_teacher.pk, "paper_date": "2023-12-04"},
+        {"person": confirmed_teacher.pk, "paper_date": "2023-12-04", "version": regulation.pk},
     )
     assert "Выберите сотрудника из списка." in response.content.decode()
     assert Acknowledgement.objects.get().method == AckMethod.ONLINE
@@ -176,7 +178,8 @@ def test_paper_for_someone_who_already_confirmed_is_refused(
 def test_paper_for_a_person_of_another_organisation_is_refused(client, admin, outsider, regulation):
     client.force_login(admin)
     response = client.post(
-        reverse("acknowledgement_paper"), {"person": outsider.pk, "paper_date": "2023-12-04"}
+        reverse("acknowledgement_paper"),
+        {"person": outsider.pk, "paper_date": "2023-12-04", "version": regulation.pk},
     )
     assert "Выберите сотрудника из списка." in response.content.decode()
     assert not Acknowledgement.objects.exists()
@@ -185,7 +188,8 @@ def test_paper_for_a_person_of_another_organisation_is_refused(client, admin, ou
 def test_teachers_cannot_record_paper_for_anyone(client, teacher, admin, regulation):
     client.force_login(teacher)
     response = client.post(
-        reverse("acknowledgement_paper"), {"person": admin.pk, "paper_date": "2023-12-04"}
+        reverse("acknowledgement_paper"),
+        {"person": admin.pk, "paper_date": "2023-12-04", "version": regulation.pk},
     )
     assert response.status_code == 403
     assert not Acknowledgement.objects.exists()

@@ -78,12 +78,14 @@ def test_the_paper_page_search_narrows_the_list_and_its_pages_keep_it(
     assert "Никого не найдено." in client.get(url, {"q": "Несуществующая"}).content.decode()
 
 
-def test_a_paper_post_records_the_person_it_names_from_any_page(client, admin, pending_120):
+def test_a_paper_post_records_the_person_it_names_from_any_page(
+    client, admin, regulation, pending_120
+):
     client.force_login(admin)
     person = pending_120[-1]  # on page 3, not on the page the form was posted from
     response = client.post(
         reverse("acknowledgement_paper") + "?page=1",
-        {"person": person.pk, "paper_date": "2023-12-04"},
+        {"person": person.pk, "paper_date": "2023-12-04", "version": regulation.pk},
     )
     assert (response.status_code, response["Location"]) == (302, reverse("acknowledgement_list"))
     ack = Acknowledgement.objects.get()
@@ -97,32 +99,35 @@ def test_a_paper_post_records_the_person_it_names_from_any_page(client, admin, p
     page = client.get(reverse("acknowledgement_paper"), {"page": 3}).content.decode()
     assert person.pk not in radios(page) and "Не ознакомились: 119." in page
     again = client.post(
-        reverse("acknowledgement_paper"), {"person": person.pk, "paper_date": "2023-12-05"}
+        reverse("acknowledgement_paper"),
+        {"person": person.pk, "paper_date": "2023-12-05", "version": regulation.pk},
     )
-    assert again.status_code == 200
+    assert again.status_code == 400
     assert "Выберите сотрудника из списка." in again.content.decode()
     assert Acknowledgement.objects.count() == 1
 
 
-def test_a_refused_paper_post_keeps_the_choice_on_its_page(client, admin, pending_120):
+def test_a_refused_paper_post_keeps_the_choice_on_its_page(client, admin, regulation, pending_120):
     client.force_login(admin)
     person = pending_120[60]  # row 63: page 2
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
     response = client.post(
         reverse("acknowledgement_paper") + "?page=2",
-        {"person": person.pk, "paper_date": f"{tomorrow}"},
+        {"person": person.pk, "paper_date": f"{tomorrow}", "version": regulation.pk},
     )
     html = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "не может быть позже сегодняшней" in html
     assert f'value="{person.pk}" checked' in html
     assert not Acknowledgement.objects.exists()
 
 
-def test_a_paper_post_without_a_person_says_so(client, admin, pending_120):
+def test_a_paper_post_without_a_person_says_so(client, admin, regulation, pending_120):
     client.force_login(admin)
-    response = client.post(reverse("acknowledgement_paper"), {"paper_date": "2023-12-04"})
-    assert response.status_code == 200
+    response = client.post(
+        reverse("acknowledgement_paper"), {"paper_date": "2023-12-04", "version": regulation.pk}
+    )
+    assert response.status_code == 400
     assert "Обязательное поле." in response.content.decode()
     assert not Acknowledgement.objects.exists()
 
