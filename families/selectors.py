@@ -234,6 +234,15 @@ CHILD_DOCUMENT_NEEDED = (
 )
 
 
+def child_birth_date(details: dict) -> dt.date | None:
+    """The child's date of birth in a consent's details (a service's caller may give it as
+    ISO text), or None."""
+    born = details.get("child_birth_date")
+    if isinstance(born, str):
+        return dt.date.fromisoformat(born) if born else None
+    return born
+
+
 def with_child_document(details: dict, day: dt.date, *, required: bool = True) -> dict:
     """The consent's details with the child's identity document (the subject's, 152-ФЗ ст. 9
     ч. 4 п. 1). Left empty, it is the birth certificate that proves the parent's authority, if
@@ -243,9 +252,7 @@ def with_child_document(details: dict, day: dt.date, *, required: bool = True) -
     signed on a blank printed before the document was asked for) lets it stay empty. Returns a
     new dict."""
     details = dict(details)
-    born = details.get("child_birth_date")
-    if isinstance(born, str):  # a service's caller may give the date as ISO text
-        born = dt.date.fromisoformat(born) if born else None
+    born = child_birth_date(details)
     fourteen = born is not None and age_on(born, day) >= OWN_CONSENT_AGE
     given = details.get("child_id_document")
     if given:

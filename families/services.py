@@ -63,6 +63,7 @@ from .selectors import (
     OWN_CONSENT_AGE,
     REMINDER_KIND,
     age_on,
+    child_birth_date,
     consent_data_due_for_erasure,
     consent_state,
     current_notice,
@@ -202,6 +203,26 @@ def _blank(field: str):
     return None if field in CONSENT_DATE_FIELDS else ""
 
 
+ADULT_CONSENTS_ALONE = (
+    "С 18 лет обучающийся даёт согласие на обработку своих персональных данных сам: родитель "
+    "(законный представитель) за совершеннолетнего его не даёт."
+)
+OLDER_THAN_IN_FORCE = (
+    "Бумага подписана {signed:%d.%m.%Y}, раньше действующего решения от {last:%d.%m.%Y}: более "
+    "ранний документ его не отменяет. Если родитель подписал новый, укажите его дату."
+)
+
+
+def _signed_on(record: ConsentRecord | None) -> dt.date | None:
+    """The day an act was signed: on its paper, or the day it was given online."""
+    if record is None:
+        return None
+    details = getattr(record, "details", None)
+    if details is not None and details.signed_on:
+        return details.signed_on
+    return timezone.localdate(record.at)
+
+
 def _consent_act(
     *,
     actor: User,
@@ -226,6 +247,9 @@ def _consent_act(
     if signed_on > timezone.localdate():
         raise PortalError("Дата не может быть в будущем.", field="signed_on")
     if action == ConsentAction.GIVEN:
+        born = child_birth_date(details)
+        if born and age_on(born, signed_on) >= ADULT_AGE:
+            raise PortalError(ADULT_CONSENTS_ALONE, field="child_birth_date")
         # A paper is recorded as it was signed: one on a blank printed before the child's
         # document was asked for has none, and the record must still be made.
         details = with_child_document(details, signed_on, required=method == "online")
@@ -240,6 +264,12 @@ def _consent_act(
         last = consent_state(student)
         if action == ConsentAction.WITHDRAWN and (last is None or last.action == action):
             raise PortalError("Согласие не действует: отзывать нечего.")
+        last_on = _signed_on(last)
+        if last_on is not None and signed_on < last_on:
+            # The act in force is the newest: a paper signed before it cannot undo it.
+            raise PortalError(
+                OLDER_THAN_IN_FORCE.format(signed=signed_on, last=last_on), field="signed_on"
+            )
         consent_text = _consent_text_in_force(student.organisation)
         terms = _signature_terms(student.organisation) if terms_accepted else None
         record = ConsentRecord.objects.create(
