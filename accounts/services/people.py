@@ -64,7 +64,9 @@ ADMIN_ACTIONS = {True: "admin.added", False: "admin.changed"}
 def admin_saved(*, actor: User, obj: models.Model, added: bool, fields: Iterable[str]) -> None:
     """The platform's superuser added or changed `obj` in the Django admin, where no other
     service runs: the change is recorded like any other (so counted numbers are counted again,
-    `cdt_portal.numbers`), and the organisation's stored sheets are looked up anew."""
+    `cdt_portal.numbers`), and the organisation's stored sheets are looked up anew. An
+    account switched off or on here is also recorded as the portal's switch records it
+    (tests/families/test_erasure_after_admin_switch_off.py)."""
     if isinstance(obj, Organisation):
         organisation_id = obj.pk
     else:
@@ -78,6 +80,11 @@ def admin_saved(*, actor: User, obj: models.Model, added: bool, fields: Iterable
             {"fields": sorted(fields)},
             organisation_id=organisation_id,
         )
+        if isinstance(obj, User) and not added and "is_active" in fields:
+            # The same entry as the portal's own switch: a student's consents are erased a
+            # set time after it (families' nightly erasure counts from it).
+            action = "person.activated" if obj.is_active else "person.deactivated"
+            log_action(actor, obj, action, organisation_id=organisation_id)
 
 
 def _tell_about_contacts(person: User, actor: User, before: Mapping[str, Any], changed) -> None:
