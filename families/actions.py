@@ -14,6 +14,8 @@ CONSENT_PAPER_WITHDRAWN = "consent.paper.withdrawn"
 STUDENT_CONSENT_GIVEN = "consent.student.given"
 STUDENT_CONSENT_WITHDRAWN = "consent.student.withdrawn"
 CONSENT_DATA_ERASED = "consent.data.erased"
+CONSENT_ENDED = "consent.ended"
+FAMILY_CHOICE_ENDED = "family.choice.ended"
 FAMILY_DECLINED = "family.declined"
 FAMILY_RETURNED = "family.returned"
 PARENT_DEADLINE_SET = "parent_deadline.set"
@@ -31,6 +33,8 @@ LABELS: dict[str, str] = {
     STUDENT_CONSENT_GIVEN: "Обучающийся дал собственное согласие на обработку персональных данных",
     STUDENT_CONSENT_WITHDRAWN: "Обучающийся отозвал собственное согласие",
     CONSENT_DATA_ERASED: "Сведения согласия удалены по истечении срока хранения",
+    CONSENT_ENDED: "Согласие прекращено: связь с родителем удалена",
+    FAMILY_CHOICE_ENDED: "Выбор семьи снят: связь с родителем удалена",
     FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
     FAMILY_RETURNED: "Семья снова использует «Сферум»",
     PARENT_DEADLINE_SET: "Установлен срок для родителей",

@@ -15,6 +15,15 @@ class FamiliesConfig(AppConfig):
         from .models import ConsentMethod
 
         register_actions(LABELS)
+        # The accounts' unlink ends what the link carried here (the layers run one way, so
+        # accounts announces it rather than calling families).
+        from accounts.signals import guardianship_ended
+
+        from .services import end_what_the_guardianship_carried
+
+        guardianship_ended.connect(
+            end_what_the_guardianship_carried, dispatch_uid="families.guardianship_ended"
+        )
         register_data(
             {
                 "own": "своё согласие",

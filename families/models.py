@@ -188,6 +188,9 @@ class ChildDocument(models.TextChoices):
 class ConsentMethod(models.TextChoices):
     ONLINE = "online", _("в портале")
     PAPER = "paper", _("на бумаге")
+    # Not the parent's act: the administrator removed the parent's link to the child, which
+    # ends the consent that parent gave (families.services.end_what_the_guardianship_carried).
+    UNLINKED = "unlinked", _("связь с родителем удалена")
 
 
 def document_fields(label: str, choices) -> tuple[models.Field, ...]:

@@ -24,10 +24,12 @@ from cdt_portal.outbox import Recipient
 
 from .actions import (
     CONSENT_DATA_ERASED,
+    CONSENT_ENDED,
     CONSENT_GIVEN,
     CONSENT_PAPER_GIVEN,
     CONSENT_PAPER_WITHDRAWN,
     CONSENT_WITHDRAWN,
+    FAMILY_CHOICE_ENDED,
     FAMILY_DECLINED,
     FAMILY_RETURNED,
     NOTICE_CONFIRMED,
@@ -45,6 +47,7 @@ from .models import (
     STUDENT_CONSENT_FIELDS,
     ConsentAction,
     ConsentDetails,
+    ConsentMethod,
     ConsentRecord,
     ConsentText,
     FamilyChannel,
@@ -375,6 +378,53 @@ def consent_record_paper(
             CONSENT_PAPER_GIVEN if action == ConsentAction.GIVEN else CONSENT_PAPER_WITHDRAWN
         ),
     )
+
+
+def end_what_the_guardianship_carried(
+    sender, *, parent: User, student: User, actor: User | None, **kwargs
+) -> None:
+    """`accounts.signals.guardianship_ended`, inside the unlink's transaction: a consent the
+    former parent gave and that is still in force ends with an act of its own (method
+    «связь с родителем удалена», recorded by who unlinked), so the child's consent is asked
+    of the family again and the former parent's data are erased after the retention, as
+    after a withdrawal; their «не используем Сферум» choice for the child is taken away.
+    Each is audited (tests/families/test_guardianship_ended.py)."""
+    User.objects.select_for_update().get(pk=student.pk)
+    last = consent_state(student)
+    if last is not None and last.action == ConsentAction.GIVEN and last.parent_id == parent.pk:
+        today = timezone.localdate()
+        record = ConsentRecord.objects.create(
+            parent=parent,
+            student=student,
+            action=ConsentAction.WITHDRAWN,
+            consent_text=last.consent_text,
+            ip_address=None,
+            signature_terms=None,
+        )
+        ConsentDetails.objects.create(
+            record=record,
+            method=ConsentMethod.UNLINKED,
+            signed_on=today,
+            recorded_by=actor,
+            **{f: _blank(f) for f in CONSENT_DETAIL_FIELDS},
+        )
+        log_action(
+            actor,
+            record,
+            CONSENT_ENDED,
+            {"student": student.pk, "parent": parent.pk, "signed_on": today.isoformat()},
+            organisation_id=student.organisation_id,
+        )
+    choice = FamilyChoice.objects.filter(parent=parent, student=student, declined=True).first()
+    if choice is not None:
+        choice.delete()
+        log_action(
+            actor,
+            student,
+            FAMILY_CHOICE_ENDED,
+            {"student": student.pk, "parent": parent.pk, "channel": choice.channel},
+            organisation_id=student.organisation_id,
+        )
 
 
 # A student's own consent, from 14 (ГК РФ ст. 26) ---------------------------------------------

@@ -32,6 +32,7 @@ from ..roles import (
     may_switch_account,
 )
 from ..selectors import throttle_keys
+from ..signals import guardianship_ended
 from .common import (
     CONTACT_FIELDS,
     NOTICE_NOT_SENT,
@@ -356,7 +357,9 @@ def guardianship_link(*, parent: User, student: User, actor: User | None) -> Gua
 
 
 def guardianship_unlink(*, student: User, parent_id: int, actor: User) -> None:
-    """Remove a parent from a student; a parent who is not linked changes nothing."""
+    """Remove a parent from a student; a parent who is not linked changes nothing. What the
+    link carried is ended in the same transaction by the apps that keep it
+    (`accounts.signals.guardianship_ended`)."""
     with transaction.atomic():
         link = (
             Guardianship.objects.select_for_update(of=("self",))
@@ -369,6 +372,7 @@ def guardianship_unlink(*, student: User, parent_id: int, actor: User) -> None:
         parent = link.parent
         link.delete()
         log_action(actor, student, "guardianship.unlinked", {"parent": _person_label(parent)})
+        guardianship_ended.send(sender=Guardianship, parent=parent, student=student, actor=actor)
 
 
 def login_unlock(*, person: User, actor: User) -> int:

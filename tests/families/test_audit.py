@@ -51,6 +51,9 @@ AUDITED_SERVICES = {
     "student_consent_give": "consent.student.given",
     "student_consent_withdraw": "consent.student.withdrawn",
     "consent_data_erase": "consent.data.erased",  # one entry per consent erased
+    # Run by the accounts' unlink (accounts.signals.guardianship_ended); also writes
+    # "family.choice.ended" when the former parent had declined.
+    "end_what_the_guardianship_carried": "consent.ended",
 }
 # Public functions that write no audit entry of their own, and why.
 NOT_AUDITED: dict[str, str] = {
@@ -364,6 +367,35 @@ def test_a_refusal_writes_nothing(case, organisation, admin, teacher, parent, st
         call()
     assert audit.new() == []
     assert rows() == before
+
+
+def test_unlinking_a_parent_ends_their_consent_and_choice_with_one_entry_each(
+    admin, parent, student, organisation
+):
+    from accounts.services import guardianship_unlink
+
+    give_consent(parent, student)
+    services.family_choice_set(parent=parent, student=student, declined=True, channel="paper")
+    audit = Audit()
+    guardianship_unlink(student=student, parent_id=parent.pk, actor=admin)
+    unlinked, ended, choice = audit.new()
+    assert unlinked.action == "guardianship.unlinked"
+    assert_entry(
+        ended,
+        actor=admin,
+        action="consent.ended",
+        obj=ConsentRecord.objects.latest("at", "pk"),
+        organisation=organisation,
+        data={"student": student.pk, "parent": parent.pk, "signed_on": TODAY().isoformat()},
+    )
+    assert_entry(
+        choice,
+        actor=admin,
+        action="family.choice.ended",
+        obj=student,
+        organisation=organisation,
+        data={"student": student.pk, "parent": parent.pk, "channel": "paper"},
+    )
 
 
 def test_every_service_wrote_what_it_declares(observed, db):
