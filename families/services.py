@@ -287,7 +287,8 @@ def _consent_act(
             record=record,
             method=method,
             signed_on=signed_on,
-            recorded_by=actor if actor != parent else None,
+            # A paper is recorded by someone, even by the parent who is also an administrator.
+            recorded_by=actor if method == "paper" else None,
             **{f: details.get(f) or _blank(f) for f in CONSENT_DETAIL_FIELDS},
         )
         # The log names the act, not the personal data (those stay in ConsentDetails).

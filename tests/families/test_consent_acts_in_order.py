@@ -92,3 +92,20 @@ def test_a_parent_does_not_consent_for_an_adult(admin, parent, student):
     }
     give_consent(parent, student, details=seventeen)
     assert consent_state(student).action == "given"
+
+
+def test_a_paper_recorded_by_an_administrator_who_is_the_parent_names_her(
+    admin, student, organisation
+):
+    """The administrator who is also the child's parent records her own paper: the record
+    still says who entered it."""
+    from accounts.models import Role
+    from accounts.services import guardianship_link, user_set_roles
+
+    user_set_roles(user=admin, roles={Role.ADMIN, Role.TEACHER, Role.PARENT})
+    guardianship_link(parent=admin, student=student, actor=None)
+    record = consent_record_paper(
+        actor=admin, parent=admin, student=student, action="given",
+        signed_on=timezone.localdate(), details=paper_details(years_ago(10)),
+    )  # fmt: skip
+    assert record.details.recorded_by == admin
