@@ -29,6 +29,10 @@ class DepartmentsConfig(AppConfig):
                 "department.message.email_unconfirmed": (
                     "Отправка сообщения управления образования на e-mail не подтверждена"
                 ),
+                "department.message.email_withdrawn": (
+                    "Сообщение управления образования не отправлено: адресат больше не "
+                    "администратор"
+                ),
             }
         )
         register_data({"institutions": "организации"})

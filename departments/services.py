@@ -29,7 +29,9 @@ LETTER_ACTIONS = {
     Delivery.Status.SENT: "department.message.emailed",
     Delivery.Status.FAILED: "department.message.email_failed",
     Delivery.Status.UNCONFIRMED: "department.message.email_unconfirmed",
+    Delivery.Status.WITHDRAWN: "department.message.email_withdrawn",
 }
+NO_LONGER_ADMIN = "больше не администратор организации, которой адресовано сообщение"
 
 NOT_DEPARTMENT = "Отправлять сообщения может только специалист управления образования."
 NO_INSTITUTIONS = "В управлении образования нет ни одной организации: сообщение некому отправить."
@@ -115,6 +117,18 @@ def message_letters_run(*, job_id: int, message_id: int) -> str:
     progress = ThrottledProgress(job_id, total)
     done = total - outbox.letters(message.batch).filter(status=Delivery.Status.PENDING).count()
 
+    addressed = set(message.institutions.values_list("pk", flat=True))
+
+    def claim(letter: Delivery) -> None:
+        # Asked again as its turn comes: a run resumed later (a worker killed, a failure
+        # retried) writes to nobody switched off or no longer an administrator there
+        # (tests/departments/test_message_claim.py).
+        person = letter.person
+        if not (
+            person.is_active and person.organisation_id in addressed and person.has_role(Role.ADMIN)
+        ):
+            letter.status, letter.reason = Delivery.Status.WITHDRAWN, NO_LONGER_ADMIN
+
     def build(letter: Delivery):
         return build_templated(
             "department_message",
@@ -140,7 +154,9 @@ def message_letters_run(*, job_id: int, message_id: int) -> str:
         done += 1
         progress(done)
 
-    outbox.send(batch=message.batch, build=build, on_settled=settled, progress=advance)
+    outbox.send(
+        batch=message.batch, build=build, on_claim=claim, on_settled=settled, progress=advance
+    )
     progress(total, final=True)
     return ""
 
