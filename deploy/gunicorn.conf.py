@@ -4,9 +4,10 @@ Sized for PDF work on a small server: WeasyPrint holds a CPU while it lays out a
 sync workers per two cores; long renders run in the background worker, so 60 s is a ceiling
 for a stuck request, not a budget.
 
-gunicorn reads GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_TIMEOUT and GUNICORN_LOG_LEVEL from its
-own environment (the service's `Environment=`), not from `.env`: this file runs before the
-portal's settings are loaded.
+gunicorn reads GUNICORN_BIND, WEB_CONCURRENCY, GUNICORN_TIMEOUT, GUNICORN_LOG_LEVEL and
+GUNICORN_FORWARDED_ALLOW_IPS from its own environment (the service's `Environment=`), then from
+`.env`, which this file loads itself before the portal's settings are
+(tests/deployment/test_gunicorn_settings.py).
 """
 
 import os

@@ -175,6 +175,19 @@ def test_every_answer_says_no_version_and_refuses_unused_features():
         assert not re.search(r"location[^{]*\{[^}]*add_header", server)
 
 
+def test_nginx_takes_the_largest_upload_with_its_form():
+    """docs/deploy.md: `client_max_body_size 11m`, the signed scan's 10 MB (the staff list's
+    5 MB) plus the form around it; a smaller limit would answer nginx's own 413 page."""
+    from django.conf import settings
+
+    from accounts.services import IMPORT_MAX_BYTES
+
+    sizes = re.findall(r"^\s*client_max_body_size (\d+)m;", SITE.read_text(), re.M)
+    assert sizes == ["11"]
+    largest = max(settings.SCAN_MAX_BYTES, IMPORT_MAX_BYTES)
+    assert largest + 512 * 1024 <= int(sizes[0]) * 1024 * 1024
+
+
 def test_the_acme_challenge_is_served_before_the_https_redirect():
     plain = SITE.read_text().split("\nserver {")[1]
     acme = plain.index("location ^~ /.well-known/acme-challenge/ {")
