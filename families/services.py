@@ -382,7 +382,7 @@ def consent_record_paper(
 
 
 def end_what_the_guardianship_carried(
-    sender, *, parent: User, student: User, actor: User | None, **kwargs
+    *, parent: User, student: User, actor: User | None, **signal
 ) -> None:
     """`accounts.signals.guardianship_ended`, inside the unlink's transaction: a consent the
     former parent gave and that is still in force ends with an act of its own (method
