@@ -44,6 +44,9 @@ class ScanForm(forms.Form):
         help_text=_("Анкета заполняется в электронном виде по ссылке из Положения."),
         **DATE_INPUT,
     )
+    # The letter the page offered to print: one made anew meanwhile (another administrator
+    # changed the details) is not the one this scan shows signed (the service refuses).
+    letter = forms.CharField(widget=forms.HiddenInput)
 
 
 class DateForm(forms.Form):

@@ -120,12 +120,21 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
         )
         if registration
         else None,
-        "scan_form": ScanForm(),
+        "scan_form": ScanForm(
+            initial={"letter": registration.letter_pdf.name if registration else ""}
+        ),
         "sent_form": SentForm(),
         "register_form": RegisteredForm(),
         "return_form": ReasonForm(),
     }
+    scan_form = forms.get("scan_form")
+    if scan_form is not None and scan_form.is_bound and registration is not None:
+        # Offered again for the letter the page shows now, not the one that was posted: a
+        # scan refused because the letter was made anew is then sent for the new one.
+        scan_form.data = scan_form.data.copy()
+        scan_form.data["letter"] = registration.letter_pdf.name
     today_forms.update(forms)
+    refused = any(form is not None and form.is_bound and form.errors for form in forms.values())
     return render(
         request,
         "onboarding/request.html",
@@ -144,6 +153,7 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "email_missing": overview.email_missing,
             **today_forms,
         },
+        status=400 if refused else 200,
     )
 
 
@@ -296,6 +306,7 @@ def request_scan_view(request: HttpRequest) -> HttpResponse:
             actor=request.user,
             scan=scan,
             questionnaire_filled_on=form.cleaned_data["questionnaire_filled_on"],
+            letter=form.cleaned_data["letter"],
         )
     except PortalError as exc:
         form.add_error(exc.field, exc.message)

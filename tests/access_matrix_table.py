@@ -42,7 +42,8 @@ REQUEST_PAGE = to("/onboarding/request/")
 # Request URLs carry no id: they always mean the person's own organisation's current request,
 # and the outsider's organisation has none (404).
 REQUEST_ACTION_REFUSED = roles(admin=REQUEST_PAGE, outsider=NOT_FOUND)
-REQUEST_FORM_INVALID = roles(admin=OK, outsider=NOT_FOUND)
+# An empty POST of a request form: the request page again with the form's errors, a 400.
+REQUEST_FORM_INVALID = roles(admin=400, outsider=NOT_FOUND)
 SIGNED_IN_OK = rule(OK, anonymous=LOGIN)
 
 TEACHER = lambda w: {"pk": w.teacher.pk}  # noqa: E731

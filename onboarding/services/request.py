@@ -147,20 +147,31 @@ def request_prepare_letter(*, request: RegistrationRequest, actor: User) -> Regi
     return locked
 
 
+LETTER_MADE_ANEW = (
+    "Пока вы готовили скан, письмо о назначении сформировано заново: данные администратора "
+    "изменены. Распечатайте новое письмо, подпишите его и приложите его скан."
+)
+
+
 def request_mark_ready(
     *,
     request: RegistrationRequest,
     actor: User,
     scan: CheckedUpload,
     questionnaire_filled_on: dt.date,
+    letter: str,
 ) -> RegistrationRequest:
     """The signed scan is attached and the questionnaire filled in: ready to send. The e-mail's
-    Message-ID is fixed here, so sending and the .eml download (a read) name the same message."""
+    Message-ID is fixed here, so sending and the .eml download (a read) name the same message.
+    `letter`: the stored letter the administrator printed and had signed; a letter made anew
+    since then is refused (tests/onboarding/test_request.py)."""
     if questionnaire_filled_on > timezone.localdate():
         raise PortalError("Дата заполнения анкеты не может быть позже сегодняшней.")
     with transaction.atomic():
         locked = _lock(request)
         locked.require("mark_ready")
+        if letter != locked.letter_pdf.name:
+            raise PortalError(LETTER_MADE_ANEW, field="scan")
         locked.scan.save(
             f"scan-{locked.pk}-{uuid.uuid4().hex}.{scan.extension}",
             ContentFile(scan.content),

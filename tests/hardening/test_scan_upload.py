@@ -34,7 +34,11 @@ def awaiting(client, admin):
 def upload(client, name: str, content: bytes):
     return client.post(
         reverse("request_scan"),
-        {"scan": SimpleUploadedFile(name, content), "questionnaire_filled_on": "2026-11-20"},
+        {
+            "scan": SimpleUploadedFile(name, content),
+            "questionnaire_filled_on": "2026-11-20",
+            "letter": RegistrationRequest.objects.get().letter_pdf.name,
+        },
     )
 
 
@@ -49,7 +53,7 @@ def test_a_file_that_is_not_one_clean_document_is_refused_and_audited(
 ):
     response = upload(client, "скан.pdf", POLYGLOTS[kind])
     text = response.content.decode()
-    assert response.status_code == 200  # the form again, with the message beside the file
+    assert response.status_code == 400  # the form again, with the message beside the file
     assert "Файл не открывается как" in text
     assert "Скан не принят" in text
     awaiting.refresh_from_db()

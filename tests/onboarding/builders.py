@@ -75,6 +75,7 @@ def make_ready_request(organisation, actor):
         actor=actor,
         scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
+        letter=registration.letter_pdf.name,
     )
 
 

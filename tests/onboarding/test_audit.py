@@ -130,6 +130,7 @@ def test_the_request_services_write_one_entry_each(organisation, admin):
         actor=admin,
         scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
+        letter=registration.letter_pdf.name,
     )
     assert_request_entry(
         audit.only(),
@@ -159,12 +160,13 @@ def test_the_request_services_write_one_entry_each(organisation, admin):
     registration = services.request_return(request=registration, actor=admin, reason=" Нет печати ")
     assert_request_entry(audit.only(), registration, admin, S.SENT, S.RETURNED, "Нет печати")
 
-    services.request_prepare_letter(request=registration, actor=admin)
+    registration = services.request_prepare_letter(request=registration, actor=admin)
     registration = services.request_mark_ready(
         request=registration,
         actor=admin,
         scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=dt.date(2026, 11, 20),
+        letter=registration.letter_pdf.name,
     )
     assert registration.message_id != message_id  # the corrected request is a new message
 
@@ -365,6 +367,7 @@ def _questionnaire_in_the_future(w):
         actor=w.admin,
         scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
         questionnaire_filled_on=TODAY() + dt.timedelta(days=1),
+        letter=awaiting.letter_pdf.name,
     )
 
 
@@ -469,6 +472,7 @@ def action_calls(registration: RegistrationRequest, admin: User) -> dict:
             actor=admin,
             scan=CheckedUpload(PNG_SCAN, "image/png", "png"),
             questionnaire_filled_on=TODAY(),
+            letter=registration.letter_pdf.name,
         ),
         "send": lambda: send(registration, admin),
         "resend": lambda: send(registration, admin, "resend"),

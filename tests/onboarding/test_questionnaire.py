@@ -51,7 +51,7 @@ def test_registering_without_the_confirmation_changes_nothing(client, admin, sen
     client.force_login(admin)
     audit = Audit()
     response = client.post(reverse("request_register"), {"date": f"{TODAY()}"})
-    assert response.status_code == 200  # the form again, with its error
+    assert response.status_code == 400  # the form again, with its error
     page = response.content.decode()
     assert "Подтвердите, что вы вошли в «Сферум» с номером телефона, указанным в письме." in page
     sent_request.refresh_from_db()

@@ -40,6 +40,11 @@ def post(client, name, data=None, **kwargs):
     return client.post(reverse(name), data or {}, **kwargs)
 
 
+def printed() -> dict:
+    """The scan form's hidden field: the letter the request page offered to print."""
+    return {"letter": RegistrationRequest.objects.get().letter_pdf.name}
+
+
 def page(client) -> str:
     return client.get(reverse("registration_request")).content.decode()
 
@@ -70,7 +75,11 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
     assert "На подписи" in page(client)
 
     upload = SimpleUploadedFile("скан.pdf", PDF_SCAN, content_type="application/pdf")
-    post(client, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    post(
+        client,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
+    )
     registration.refresh_from_db()
     assert registration.status == RequestStatus.READY
     assert registration.questionnaire_filled_on == dt.date(2026, 11, 20)
@@ -101,7 +110,11 @@ def test_the_whole_path_with_a_return_and_a_resend(as_admin, admin, organisation
     # Corrected: a new letter, a new scan, sent this time from the institution's own mailbox.
     post(client, "request_letter")
     upload = SimpleUploadedFile("scan.png", PNG_SCAN, content_type="image/png")
-    post(client, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    post(
+        client,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
+    )
     eml = client.get(reverse("request_eml"))
     assert eml["Content-Type"] == "message/rfc822"
     parsed = email.message_from_bytes(eml.content, policy=policy.default)
@@ -210,7 +223,9 @@ def test_an_upload_that_is_not_pdf_jpeg_or_png_is_refused(
     _awaiting(as_admin)
     upload = SimpleUploadedFile(filename, content)
     response = post(
-        as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"}
+        as_admin,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
     )
     assert message in response.content.decode()
     registration = RegistrationRequest.objects.get()
@@ -223,7 +238,9 @@ def test_an_upload_over_10_mb_is_refused(as_admin, organisation, admin, settings
     _awaiting(as_admin)
     big = SimpleUploadedFile("big.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024))
     response = post(
-        as_admin, "request_scan", {"scan": big, "questionnaire_filled_on": "2026-11-20"}
+        as_admin,
+        "request_scan",
+        {"scan": big, "questionnaire_filled_on": "2026-11-20", **printed()},
     )
     assert "Файл слишком большой" in response.content.decode()
     assert RegistrationRequest.objects.get().status == RequestStatus.AWAITING_SIGNATURE
@@ -233,7 +250,11 @@ def test_an_upload_over_10_mb_is_refused(as_admin, organisation, admin, settings
 def test_a_jpeg_named_pdf_is_taken_as_a_jpeg(as_admin, organisation, admin):
     _awaiting(as_admin)
     upload = SimpleUploadedFile("scan.pdf", JPEG_SCAN)
-    post(as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20"})
+    post(
+        as_admin,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
+    )
     registration = RegistrationRequest.objects.get()
     assert registration.scan_content_type == "image/jpeg"
     assert registration.scan.name.endswith(".jpg")
@@ -262,7 +283,9 @@ def test_a_questionnaire_date_in_the_future_is_refused(as_admin, organisation, a
     upload = SimpleUploadedFile("scan.png", PNG_SCAN)
     tomorrow = TODAY() + dt.timedelta(days=1)
     response = post(
-        as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": f"{tomorrow}"}
+        as_admin,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": f"{tomorrow}", **printed()},
     )
     assert "не может быть позже сегодняшней" in response.content.decode()
     assert RegistrationRequest.objects.get().status == RequestStatus.AWAITING_SIGNATURE
@@ -352,3 +375,37 @@ def test_the_requests_history_is_append_only_in_the_admin():
     model_admin = django_admin.site._registry[AuditEntry]
     assert not model_admin.has_change_permission(request=None)
     assert not model_admin.has_delete_permission(request=None)
+
+
+def test_a_scan_of_a_letter_made_anew_meanwhile_is_refused(as_admin, admin):
+    """Two administrators: one prints the letter and goes to have it signed, the other
+    changes the appointee's phone, which makes the letter anew. The scan of the old letter is
+    refused (400, the request page again with its form offered for the new letter), nothing
+    is stored, and the scan of the new letter is taken."""
+    _awaiting(as_admin)
+    shown = printed()
+    post(
+        as_admin,
+        "request_details",
+        {"full_name": "Захарова Ольга Викторовна", "phone": "+79120000000"},
+    )
+    assert RegistrationRequest.objects.get().letter_pdf.name != shown["letter"]
+    upload = SimpleUploadedFile("scan.png", PNG_SCAN, content_type="image/png")
+    response = post(
+        as_admin, "request_scan", {"scan": upload, "questionnaire_filled_on": "2026-11-20", **shown}
+    )
+    assert response.status_code == 400
+    assert "письмо о назначении сформировано заново" in response.content.decode()
+    registration = RegistrationRequest.objects.get()
+    # The form is offered again for the letter the page shows now.
+    assert f'name="letter" value="{registration.letter_pdf.name}"' in response.content.decode()
+    assert registration.status == RequestStatus.AWAITING_SIGNATURE
+    assert not registration.scan
+
+    upload = SimpleUploadedFile("scan.png", PNG_SCAN, content_type="image/png")
+    post(
+        as_admin,
+        "request_scan",
+        {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
+    )
+    assert RegistrationRequest.objects.get().status == RequestStatus.READY
