@@ -445,6 +445,20 @@ def send_job(registration: RegistrationRequest) -> Job | None:
     return job
 
 
+def sending_job(registration: RegistrationRequest) -> Job | None:
+    """The request's sending job while it is queued or running: meanwhile the page offers no
+    other way to send the letter, and marking it sent from the organisation's mail is refused
+    (tests/onboarding/test_request.py)."""
+    return (
+        Job.objects.filter(
+            key__startswith=f"registration-send:{registration.pk}:",
+            status__in=(Job.Status.QUEUED, Job.Status.RUNNING),
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
 # Issue 12, §4.7: the director and administrators use the учебный профиль too -------------
 
 

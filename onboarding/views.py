@@ -47,6 +47,7 @@ from .selectors import (
     registration_eml,
     request_overview,
     send_job,
+    sending_job,
     sferum_history,
     teacher_counts,
     teacher_list,
@@ -146,6 +147,8 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "previous": overview.previous,
             "can_send": portal_can_send(),
             "send_job": send_job(registration) if registration else None,
+            # While the portal sends the letter, the page offers no other way to send it.
+            "sending": registration is not None and sending_job(registration) is not None,
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
             "questionnaire_url": settings.SFERUM_QUESTIONNAIRE_URL,

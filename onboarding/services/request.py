@@ -33,7 +33,7 @@ from ..actions import (
 )
 from ..documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from ..models import RegistrationRequest, RequestStatus, SentVia
-from ..selectors import missing_letterhead_fields, organisation_mail_domain
+from ..selectors import missing_letterhead_fields, organisation_mail_domain, sending_job
 
 S = RequestStatus
 
@@ -381,6 +381,12 @@ def _ready_since(request: RegistrationRequest) -> dt.date:
     return timezone.localdate(entry.at if entry else request.created_at)
 
 
+SENDING_FROM_PORTAL = (
+    "Письмо сейчас отправляется из портала: дождитесь результата на странице заявки, "
+    "а не отправляйте его ещё и из почты организации."
+)
+
+
 def request_confirm_sent(
     *, request: RegistrationRequest, actor: User, sent_on: dt.date
 ) -> RegistrationRequest:
@@ -389,6 +395,9 @@ def request_confirm_sent(
     with transaction.atomic():
         locked = _lock(request)
         locked.require("confirm_sent")
+        if sending_job(locked) is not None:
+            # Both ways at once would send Sferum two letters, the request recording one.
+            raise PortalError(SENDING_FROM_PORTAL)
         ready_on = _ready_since(locked)
         if sent_on < ready_on:
             raise PortalError(

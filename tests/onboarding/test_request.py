@@ -409,3 +409,29 @@ def test_a_scan_of_a_letter_made_anew_meanwhile_is_refused(as_admin, admin):
         {"scan": upload, "questionnaire_filled_on": "2026-11-20", **printed()},
     )
     assert RegistrationRequest.objects.get().status == RequestStatus.READY
+
+
+def test_while_the_portal_sends_the_letter_no_other_way_to_send_it_is_offered(
+    as_admin, ready_request, settings
+):
+    """The letter's job is queued: the page says it is being sent, offers neither the .eml nor
+    «Письмо отправлено», and marking it sent from the organisation's mail is refused, so Sferum
+    never gets it twice with the request recording once."""
+    from cdt_portal.models import Job
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    Job.objects.create(
+        kind="registration_send",
+        key=f"registration-send:{ready_request.pk}:send:0:{ready_request.message_id}",
+        title="Отправка заявки",
+        organisation=ready_request.organisation,
+    )
+    text = page(as_admin)
+    assert "data-sending-from-portal" in text
+    assert "Почтовый сервер портала не настроен" not in text
+    assert reverse("request_eml") not in text and reverse("request_sent") not in text
+
+    response = post(as_admin, "request_sent", {"date": f"{TODAY()}"}, follow=True)
+    assert "Письмо сейчас отправляется из портала" in response.content.decode()
+    ready_request.refresh_from_db()
+    assert ready_request.status == RequestStatus.READY
