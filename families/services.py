@@ -431,6 +431,21 @@ def end_what_the_guardianship_carried(
 # A student's own consent, from 14 (ГК РФ ст. 26) ---------------------------------------------
 
 
+BIRTH_DATE_DIFFERS = (
+    "Дата рождения не совпадает с указанной в согласии родителя ({recorded:%d.%m.%Y}). "
+    "Проверьте её; если ошибка в согласии родителя, скажите администратору."
+)
+
+
+def _birth_date_in_parents_consent(student: User) -> dt.date | None:
+    """The child's date of birth in the parent's consent in force, if it says one."""
+    record = consent_state(student)
+    if record is None or record.action != ConsentAction.GIVEN:
+        return None
+    details = getattr(record, "details", None)
+    return details.child_birth_date if details is not None else None
+
+
 def student_consent_give(
     *,
     student: User,
@@ -460,6 +475,11 @@ def student_consent_give(
     missing = [f for f in STUDENT_CONSENT_FIELDS if f != "id_series" and not details.get(f)]
     if missing:
         raise PortalError("Заполните все сведения согласия.", field=missing[0])
+    recorded = _birth_date_in_parents_consent(student)
+    if recorded is not None and recorded != birth_date:
+        # The age decides whether a student may consent at all: a date the parent's consent
+        # contradicts is not taken on the student's word.
+        raise PortalError(BIRTH_DATE_DIFFERS.format(recorded=recorded), field="birth_date")
     if not student.check_password(password):
         raise PortalError(WRONG_PASSWORD, field="password")
     _require_terms(terms_accepted, STUDENT_TERMS_NOT_ACCEPTED)

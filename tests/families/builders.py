@@ -73,6 +73,24 @@ def give_consent(parent, student, *, details=None, ip_address=None):
     )
 
 
+def consent_details_for(born):
+    """A parent's consent filled in for a child born on `born`: the birth certificate under
+    14, the child's passport from 14."""
+    from django.utils import timezone
+
+    from families.selectors import OWN_CONSENT_AGE, age_on
+
+    details = {
+        **FILLED_CONSENT,
+        "id_issued_on": dt.date(2015, 3, 17),
+        "child_birth_date": born,
+        "authority_issued_on": born + dt.timedelta(days=18),
+    }
+    if age_on(born, timezone.localdate()) >= OWN_CONSENT_AGE:
+        details |= {**CHILD_PASSPORT, "child_id_issued_on": dt.date(2025, 7, 1)}
+    return details
+
+
 def student_consent_details(birth_date):
     """A student's own consent filled in as the services receive it: their name, date of birth,
     address and passport."""

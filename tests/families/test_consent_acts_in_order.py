@@ -109,3 +109,26 @@ def test_a_paper_recorded_by_an_administrator_who_is_the_parent_names_her(
         signed_on=timezone.localdate(), details=paper_details(years_ago(10)),
     )  # fmt: skip
     assert record.details.recorded_by == admin
+
+
+def test_a_student_does_not_claim_an_age_the_parents_consent_contradicts(parent, student):
+    """A child of ten whose parent's consent says so cannot give their own consent by typing
+    a date that makes them fifteen."""
+    from families.models import StudentConsent
+    from families.services import BIRTH_DATE_DIFFERS
+    from tests.families.builders import consent_details_for, give_own_consent
+
+    ten = years_ago(10)
+    give_consent(parent, student, details=consent_details_for(ten))
+    with pytest.raises(PortalError) as refused:
+        give_own_consent(student, years_ago(15))
+    assert (refused.value.field, refused.value.message) == (
+        "birth_date",
+        BIRTH_DATE_DIFFERS.format(recorded=ten),
+    )
+    assert not StudentConsent.objects.exists()
+
+    # Once the parent's consent in force gives the date the student gives, theirs is taken.
+    fifteen = years_ago(15)
+    give_consent(parent, student, details=consent_details_for(fifteen))
+    assert give_own_consent(student, fifteen).action == "given"

@@ -18,7 +18,13 @@ from families.selectors import (
     default_signature_terms,
     default_student_consent_text,
 )
-from tests.families.builders import FILLED_CONSENT, give_consent, give_own_consent, years_ago
+from tests.families.builders import (
+    FILLED_CONSENT,
+    consent_details_for,
+    give_consent,
+    give_own_consent,
+    years_ago,
+)
 from tests.helpers import pdf_text
 
 SIGNATURE_TERMS_SENTENCE = "Ключ простой электронной подписи"
@@ -63,8 +69,9 @@ def test_the_students_page_shows_their_own_consent_once_and_the_signature_terms(
 def test_a_students_consent_is_stored_under_the_students_text_and_a_parents_under_the_parents(
     parent, student
 ):
-    own = give_own_consent(student, years_ago(15))
-    record = give_consent(parent, student)
+    born = years_ago(15)  # the same child in both consents
+    own = give_own_consent(student, born)
+    record = give_consent(parent, student, details=consent_details_for(born))
     organisation = student.organisation
     assert own.consent_text.text == default_student_consent_text(organisation)
     assert record.consent_text.text == default_consent_text(organisation)
@@ -87,13 +94,14 @@ def test_the_texts_and_the_withdrawal_pages_name_the_retention_in_force(
     assert sentence in default_consent_text(organisation)
     assert sentence in default_student_consent_text(organisation)
 
-    give_consent(parent, student)
+    born = years_ago(15)  # the same child in both consents
+    give_consent(parent, student, details=consent_details_for(born))
     client.force_login(parent)
     page = client.get(reverse("consent_withdraw", kwargs={"pk": student.pk}))
     assert page.status_code == 200
     assert f"уничтожит эти данные не позднее чем через {days} дней" in page.content.decode()
 
-    give_own_consent(student, years_ago(15))
+    give_own_consent(student, born)
     client.force_login(student)
     page = client.get(reverse("student_consent_withdraw"))
     assert page.status_code == 200
@@ -199,8 +207,9 @@ ACTIONS = 'class="d-flex flex-wrap align-items-center gap-2 form-actions"'
 def test_the_families_buttons_wrap_apart_on_a_phone(client, parent, student):
     """The main button and its «Отмена», «Назад» or «Исправить» sit in one wrapping row with a
     gap: at 390 px the second wrapped right under the first, touching it."""
-    give_consent(parent, student)
-    give_own_consent(student, years_ago(15))
+    born = years_ago(15)  # the same child in both consents
+    give_consent(parent, student, details=consent_details_for(born))
+    give_own_consent(student, born)
     client.force_login(parent)
     pages = {
         "consent form": client.get(reverse("consent_give", kwargs={"pk": student.pk})),

@@ -28,6 +28,7 @@ from tests.factories import PASSWORD
 from tests.families.builders import (
     CHILD_PASSPORT,
     FILLED_CONSENT,
+    consent_details_for,
     give_consent,
     give_own_consent,
     student_consent_details,
@@ -224,8 +225,9 @@ def test_a_consent_given_again_after_a_withdrawal_keeps_its_own_details(parent, 
 def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_retention(
     admin, parent, student
 ):
-    given = give_consent(parent, student)
-    own = give_own_consent(student, years_ago(15))
+    born = years_ago(15)  # the same child in both consents
+    given = give_consent(parent, student, details=consent_details_for(born))
+    own = give_own_consent(student, born)
     person_set_active(person=student, actor=admin, active=False)
     left = AuditEntry.objects.get(action="person.deactivated").at
 
@@ -295,8 +297,9 @@ def test_the_managers_list_shows_the_students_own_consent_and_its_withdrawal(
 ):
     """The operator must know a student's own consent and act on its withdrawal: the list of
     consents shows it beside the parent's, and its acts in the history."""
-    give_consent(parent, student)
-    own = give_own_consent(student, years_ago(15))
+    born = years_ago(15)  # the same child in both consents
+    give_consent(parent, student, details=consent_details_for(born))
+    own = give_own_consent(student, born)
     client.force_login(director)
     page = client.get(reverse("consents"))
     assert page.status_code == 200
