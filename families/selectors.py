@@ -383,6 +383,8 @@ def consent_listing(
         User.objects.filter(organisation=organisation)
         .with_role(Role.STUDENT)
         .prefetch_related(records, own, "study_groups")
+        # A paper act is recorded for one of the student's parents: none, no link to it.
+        .annotate(has_parents=Exists(Guardianship.objects.filter(student=OuterRef("pk"))))
         .order_by("last_name", "first_name"),
         query,
     )

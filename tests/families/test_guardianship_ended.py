@@ -55,7 +55,9 @@ def test_the_former_parents_consent_ends_and_is_erased_after_the_retention(
     )
     # The managers' list says why it ended.
     page = client.get(reverse("consents")).content.decode()
-    assert "отозвано (Е.В. Кузнецова): связь с родителем удалена" in page
+    assert "прекращено: связь с родителем (Е.В. Кузнецова) удалена" in page
+    # No parent left to record a paper act for: no link to the paper form.
+    assert reverse("consent_paper", kwargs={"pk": student.pk}) not in page
     assert f"прекращено {timezone.localtime(ended.at):%d.%m.%Y}" in page
 
     assert consent_data_erase(now=ended.at + RETENTION + dt.timedelta(days=1)) == 1
