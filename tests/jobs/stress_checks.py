@@ -17,6 +17,7 @@ from accounts.selectors import unsent_deliveries
 from acknowledgements import sheet
 from acknowledgements.models import DocumentVersion, ReminderRun, VersionStatus
 from acknowledgements.services import UNSENT
+from acknowledgements.services.reminders import VERSION_REPLACED
 from cdt_portal import files
 from cdt_portal.models import AuditEntry, Delivery, Job
 from onboarding.models import RegistrationRequest, RequestStatus
@@ -238,9 +239,21 @@ def check_phase(
     for run in runs:
         assert run.finished_at is not None
         assert reminded[(str(run.version_id), run.number)] == 1, (run.pk, reminded)
+        replaced = run.version.status != VersionStatus.APPROVED
+        withdrawn = 0
         for delivery in run.deliveries.select_related("person"):
             if delivery.status == Delivery.Status.NO_EMAIL:
                 assert not delivery.person.email
+                continue
+            if delivery.status == Delivery.Status.WITHDRAWN:
+                # A version approved while the run sent its letters replaced the run's version:
+                # the letters not yet sent are withdrawn, none reaches the mail server (a
+                # stranger to `_letter_check` if it did).
+                assert replaced and delivery.reason == VERSION_REPLACED, (
+                    delivery.email,
+                    delivery.reason,
+                )
+                withdrawn += 1
                 continue
             rows.append((delivery.person.email.lower(), delivery.status))
             if delivery.status == Delivery.Status.UNCONFIRMED:
@@ -267,6 +280,9 @@ def check_phase(
             .values_list("pk", flat=True)
         )
         assert readers <= set(run.deliveries.values_list("person_id", flat=True)), run.pk
+        report["reminders withdrawn: their version was replaced"] = (
+            report.get("reminders withdrawn: their version was replaced", 0) + withdrawn
+        )
     _letter_check("reminder", rows, letters, report)
 
     # Invitations: each invited person has one letter in the phase, sent or not confirmed
