@@ -267,9 +267,18 @@ def _consent_act(
         last = consent_state(student)
         if action == ConsentAction.WITHDRAWN and (last is None or last.action == action):
             raise PortalError("Согласие не действует: отзывать нечего.")
-        last_on = _signed_on(last)
+        # The act in force is the newest: a paper signed before a parent's last decision cannot
+        # undo it. The end of a consent by an unlink is nobody's decision: a paper the other
+        # parent signed before it is recorded.
+        decided = (
+            ConsentRecord.objects.filter(student=student)
+            .exclude(details__method=ConsentMethod.UNLINKED)
+            .select_related("details")
+            .order_by("-at", "-pk")
+            .first()
+        )
+        last_on = _signed_on(decided)
         if last_on is not None and signed_on < last_on:
-            # The act in force is the newest: a paper signed before it cannot undo it.
             raise PortalError(
                 OLDER_THAN_IN_FORCE.format(signed=signed_on, last=last_on), field="signed_on"
             )

@@ -17,9 +17,9 @@ from accounts.models import Guardianship, Role
 from cdt_portal.models import AuditEntry
 from families.models import ConsentDetails, FamilyChoice
 from families.selectors import consent_state, family_counts
-from families.services import consent_data_erase, family_choice_set
+from families.services import consent_data_erase, consent_record_paper, family_choice_set
 from tests.factories import GuardianshipFactory, UserFactory
-from tests.families.builders import give_consent
+from tests.families.builders import consent_details_for, give_consent, years_ago
 
 RETENTION = dt.timedelta(days=settings.CONSENT_RETENTION_DAYS)
 
@@ -83,3 +83,26 @@ def test_the_former_parents_choice_is_taken_away(client, admin, parent, student)
     assert not FamilyChoice.objects.filter(parent=parent, student=student).exists()
     entry = AuditEntry.objects.get(action="family.choice.ended")
     assert entry.data == {"student": student.pk, "parent": parent.pk, "channel": "paper"}
+
+
+def test_the_other_parents_earlier_paper_is_recorded_after_the_unlink(
+    client, admin, parent, student
+):
+    """The unlink's end of a consent is nobody's decision: a paper consent the other parent
+    signed before it, but after the former parent's consent, is recorded and in force."""
+    other = UserFactory(
+        organisation=student.organisation, username="father", last_name="Кузнецов",
+        first_name="Андрей", roles=[Role.PARENT],
+    )  # fmt: skip
+    GuardianshipFactory(parent=other, student=student)
+    today = timezone.localdate()
+    consent_record_paper(
+        actor=admin, parent=parent, student=student, action="given",
+        signed_on=today - dt.timedelta(days=10), details=consent_details_for(years_ago(10)),
+    )  # fmt: skip
+    unlink(client, admin, student, parent)
+    paper = consent_record_paper(
+        actor=admin, parent=other, student=student, action="given",
+        signed_on=today - dt.timedelta(days=5), details=consent_details_for(years_ago(10)),
+    )  # fmt: skip
+    assert consent_state(student) == paper
