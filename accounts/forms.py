@@ -5,12 +5,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from .messenger import MAX, VK, is_max_link
 from .models import Messenger, Organisation, Role, StudyGroup, User
-from .roles import (
-    contacts_need_password,
-    editable_roles,
-    is_platform_staff,
-    may_change_contacts,
-)
+from .roles import contacts_need_password, editable_roles, may_change_contacts
 from .services import ORGANISATION_FIELDS
 from .validators import RUSSIAN_MOBILE_EXAMPLE, validate_russian_mobile
 
@@ -120,8 +115,7 @@ class PersonForm(forms.ModelForm):
             self.fields["roles"].help_text = _("Эти роли меняете не вы: %(roles)s.") % {
                 "roles": ", ".join(str(label) for _v, label in self.locked_roles)
             }
-        staff = is_platform_staff(person)
-        may_contacts = person is None or may_change_contacts(actor, person.pk, held, staff=staff)
+        may_contacts = person is None or may_change_contacts(actor, person, held)
         if not may_contacts:
             # Django ignores whatever is posted for a disabled field; the service refuses too.
             for name in ("email", "phone"):
@@ -129,11 +123,7 @@ class PersonForm(forms.ModelForm):
                 self.fields[name].help_text = _(
                     "Меняет только сам человек (администратору — также руководитель)."
                 )
-        if (
-            person is None
-            or not may_contacts
-            or not contacts_need_password(actor, person.pk, held, staff=staff)
-        ):
+        if person is None or not may_contacts or not contacts_need_password(actor, person, held):
             del self.fields["password"]
         if not self.editable_roles:
             self.fields["roles"].required = False

@@ -34,7 +34,7 @@ from .permissions import (
     get_student_for_user,
     roles_required,
 )
-from .roles import is_manager, is_platform_staff, may_edit_group
+from .roles import is_manager, may_edit_group
 from .selectors import (
     import_apply_job,
     import_batch_checked,
@@ -325,7 +325,7 @@ def invitation_accept_view(request: HttpRequest, pk: int, token: str) -> HttpRes
             {"reason": exc.message, "invitation": invitation_by_pk(pk)},
             status=410,
         )
-    needs_code = is_manager(invitation.user.roles, staff=is_platform_staff(invitation.user))
+    needs_code = is_manager(invitation.user)
     code_key = f"invite-guess:{pk}"
     if needs_code and request.method == "POST":
         # The mailed code has six digits: besides each address's own limit, wrong codes from

@@ -75,17 +75,14 @@ def grantable_roles(actor: User) -> frozenset[str]:
 def may_switch_account(actor: User, person: User) -> bool:
     """Whether the actor may deactivate or reactivate the person: the same reach as over their
     roles (an administrator cannot lock out the director or another administrator)."""
-    return may_manage_roles_of(actor, person.roles, person.pk, staff=is_platform_staff(person))
+    return may_manage_roles_of(actor, person.roles, person)
 
 
-def may_manage_roles_of(
-    actor: User, held: frozenset[str] | set[str], person_pk: int | None, *, staff: bool
-) -> bool:
-    """`held`: the person's roles now (none for a new person); `staff`: the person is the
-    platform's staff (`is_platform_staff`)."""
-    if person_pk is not None and person_pk == actor.pk:
+def may_manage_roles_of(actor: User, held: frozenset[str] | set[str], person: User | None) -> bool:
+    """`held`: the person's roles now; `person`: None for a new one."""
+    if person is not None and person.pk == actor.pk:
         return False
-    if staff and not actor.is_superuser:
+    if is_platform_staff(person) and not actor.is_superuser:
         return False
     return set(held) <= _union(MANAGEABLE, actor)
 
@@ -93,24 +90,24 @@ def may_manage_roles_of(
 def editable_roles(actor: User, person: User | None) -> frozenset[str]:
     """The roles the actor's form offers for this person (a new one when `person` is None)."""
     held = person.roles if person is not None else frozenset()
-    pk = person.pk if person is not None else None
-    if not may_manage_roles_of(actor, held, pk, staff=is_platform_staff(person)):
+    if not may_manage_roles_of(actor, held, person):
         return frozenset()
     return grantable_roles(actor)
 
 
 def role_change_refusal(
-    actor: User, person_pk: int | None, before: set[str], after: set[str], *, staff: bool
+    actor: User, person: User | None, before: set[str], after: set[str]
 ) -> tuple[str, list[str]] | None:
-    """Why the actor may not turn `before` into `after` (and the roles at stake), or None."""
+    """Why the actor may not turn `before` into `after` (and the roles at stake), or None;
+    `person`: None for a new one."""
     changed = set(before) ^ set(after)
     if not changed:
         return None
-    if person_pk is not None and person_pk == actor.pk:
+    if person is not None and person.pk == actor.pk:
         if Role.ADMIN in before and Role.ADMIN not in after:
             return OWN_ADMIN_ROLE, _plain(changed)
         return OWN_ROLES, _plain(changed)
-    if not may_manage_roles_of(actor, before, person_pk, staff=staff):
+    if not may_manage_roles_of(actor, before, person):
         return NOT_YOURS, _plain(changed)
     refused = changed - grantable_roles(actor)
     if refused:
@@ -123,10 +120,12 @@ def _plain(roles: set[str]) -> list[str]:
     return sorted(str(role) for role in roles)
 
 
-def is_manager(roles: frozenset[str] | set[str], *, staff: bool) -> bool:
+def is_manager(person: User, held: frozenset[str] | set[str] | None = None) -> bool:
     """Whether the account is worth taking over: a director's, an administrator's, or the
-    platform staff's (their contacts need the password, their invitation a mailed code)."""
-    return staff or bool(set(roles) & MANAGER_ROLES)
+    platform staff's (their contacts need the password, their invitation a mailed code).
+    `held`: the person's roles as just read, when the caller has them (else `person.roles`)."""
+    roles = person.roles if held is None else held
+    return is_platform_staff(person) or bool(set(roles) & MANAGER_ROLES)
 
 
 def reach(actor: User) -> frozenset[str]:
@@ -169,22 +168,18 @@ def out_of_reach_message(person: User) -> str:
     return ACCOUNT_OUT_OF_REACH.format(name=person.full_name or person.username, roles=labels)
 
 
-def may_change_contacts(
-    actor: User, person_pk: int, held: frozenset[str] | set[str], *, staff: bool
-) -> bool:
+def may_change_contacts(actor: User, person: User, held: frozenset[str] | set[str]) -> bool:
     """Whether the actor may change this person's e-mail and phone: the person themself, the
     superuser, or whoever stands above every role the person holds (an e-mail is where a
     reset link goes: whoever sets it could take the account)."""
-    if actor.pk == person_pk or actor.is_superuser:
+    if actor.pk == person.pk or actor.is_superuser:
         return True
-    return not staff and set(held) <= reach(actor)
+    return not is_platform_staff(person) and set(held) <= reach(actor)
 
 
-def contacts_need_password(
-    actor: User, person_pk: int, held: frozenset[str] | set[str], *, staff: bool
-) -> bool:
+def contacts_need_password(actor: User, person: User, held: frozenset[str] | set[str]) -> bool:
     """A change to one's own contacts, or to a manager's, is confirmed with the actor's password."""
-    return actor.pk == person_pk or is_manager(held, staff=staff)
+    return actor.pk == person.pk or is_manager(person, held)
 
 
 def may_edit_group(actor: User, group: StudyGroup) -> bool:

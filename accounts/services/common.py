@@ -19,7 +19,6 @@ from ..models import (
     UserRole,
 )
 from ..roles import (
-    is_platform_staff,
     role_change_refusal,
 )
 
@@ -179,13 +178,7 @@ class _Refused(Exception):
 
 def _check_roles(actor: User, person: User | None, before: set[str], after: set[str]) -> None:
     """`person`: None for a new one."""
-    refusal = role_change_refusal(
-        actor,
-        person.pk if person is not None else None,
-        before,
-        after,
-        staff=is_platform_staff(person),
-    )
+    refusal = role_change_refusal(actor, person, before, after)
     if refusal is not None:
         message, at_stake = refusal
         raise _Refused(

@@ -44,7 +44,6 @@ from ..models import (
 )
 from ..roles import (
     is_manager,
-    is_platform_staff,
     may_open_account_of,
     out_of_reach_message,
 )
@@ -574,7 +573,7 @@ def invitation_accept(*, invitation: Invitation, password: str, code: str = "") 
         )
         if locked.used_at:
             raise PortalError(LINK_USED)
-        if is_manager(locked.user.roles, staff=is_platform_staff(locked.user)):
+        if is_manager(locked.user):
             _require_code(locked, code)
         user = locked.user
         user.set_password(password)

@@ -26,7 +26,6 @@ from ..roles import (
     CONTACTS_LOCKED,
     UNLOCK_NOT_YOURS,
     contacts_need_password,
-    is_platform_staff,
     may_change_contacts,
     may_open_account_of,
     may_switch_account,
@@ -267,9 +266,7 @@ def _person_update(
     before = snapshot(locked, CONTACT_FIELDS)
     changed = _assign(locked, details, PERSON_FIELDS)
     contacts = [field for field in CONTACT_FIELDS if field in changed]
-    if contacts and not may_change_contacts(
-        actor, locked.pk, held, staff=is_platform_staff(locked)
-    ):
+    if contacts and not may_change_contacts(actor, locked, held):
         raise _Refused(
             "person.contacts.refused",
             CONTACTS_LOCKED,
@@ -278,7 +275,7 @@ def _person_update(
         )
     if changed:
         _full_clean(locked, exclude=["password"])
-    if contacts and contacts_need_password(actor, locked.pk, held, staff=is_platform_staff(locked)):
+    if contacts and contacts_need_password(actor, locked, held):
         _check_password(actor, password)
     if changed:
         locked.save(update_fields=list(changed))

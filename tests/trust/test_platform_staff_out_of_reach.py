@@ -49,15 +49,15 @@ def test_the_rules_put_them_out_of_an_administrators_reach(admin, director, staf
     for actor in (admin, director):
         assert not may_open_account_of(actor, staff_member)
         assert not may_switch_account(actor, staff_member)
-        assert not may_change_contacts(actor, staff_member.pk, staff_member.roles, staff=True)
-    assert is_manager(staff_member.roles, staff=True)
+        assert not may_change_contacts(actor, staff_member, staff_member.roles)
+    assert is_manager(staff_member)
     assert staff_member not in people_waiting_for_invitation(admin)
 
 
 def test_a_superuser_still_manages_them(superuser, staff_member):
     assert may_open_account_of(superuser, staff_member)
     assert may_switch_account(superuser, staff_member)
-    assert may_change_contacts(superuser, staff_member.pk, staff_member.roles, staff=True)
+    assert may_change_contacts(superuser, staff_member, staff_member.roles)
 
 
 def test_their_e_mail_is_not_changed_by_the_administrator(client, admin, staff_member):
