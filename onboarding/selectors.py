@@ -434,7 +434,9 @@ DASHBOARD_COUNTER = NumbersCounter(
 
 def send_job(registration: RegistrationRequest) -> Job | None:
     """The request's latest sending job, while it runs or when it failed (the page shows its
-    progress or its reason); None once it is done (the request's state says the rest)."""
+    progress or its reason); None once it is done (the request's state says the rest). While
+    it is not finished the page offers no other way to send the letter, and marking it sent
+    from the organisation's mail is refused (tests/onboarding/test_request.py)."""
     job = (
         Job.objects.filter(key__startswith=f"registration-send:{registration.pk}:")
         .order_by("-created_at", "-pk")
@@ -443,20 +445,6 @@ def send_job(registration: RegistrationRequest) -> Job | None:
     if job is None or job.status == Job.Status.DONE:
         return None
     return job
-
-
-def sending_job(registration: RegistrationRequest) -> Job | None:
-    """The request's sending job while it is queued or running: meanwhile the page offers no
-    other way to send the letter, and marking it sent from the organisation's mail is refused
-    (tests/onboarding/test_request.py)."""
-    return (
-        Job.objects.filter(
-            key__startswith=f"registration-send:{registration.pk}:",
-            status__in=(Job.Status.QUEUED, Job.Status.RUNNING),
-        )
-        .order_by("-pk")
-        .first()
-    )
 
 
 # Issue 12, §4.7: the director and administrators use the учебный профиль too -------------

@@ -47,7 +47,6 @@ from .selectors import (
     registration_eml,
     request_overview,
     send_job,
-    sending_job,
     sferum_history,
     teacher_counts,
     teacher_list,
@@ -136,6 +135,7 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
         scan_form.data["letter"] = registration.letter_pdf.name
     today_forms.update(forms)
     refused = any(form is not None and form.is_bound and form.errors for form in forms.values())
+    job = send_job(registration) if registration else None
     return render(
         request,
         "onboarding/request.html",
@@ -146,9 +146,9 @@ def _request_page(request: HttpRequest, **forms) -> HttpResponse:
             "events": overview.timeline,
             "previous": overview.previous,
             "can_send": portal_can_send(),
-            "send_job": send_job(registration) if registration else None,
+            "send_job": job,
             # While the portal sends the letter, the page offers no other way to send it.
-            "sending": registration is not None and sending_job(registration) is not None,
+            "sending": job is not None and not job.finished,
             "is_admin": request.user.has_role(Role.ADMIN),
             "sferum_email": settings.SFERUM_REGISTRATION_EMAIL,
             "questionnaire_url": settings.SFERUM_QUESTIONNAIRE_URL,

@@ -33,7 +33,7 @@ from ..actions import (
 )
 from ..documents import build_registration_email, new_message_id, portal_can_send, render_letter
 from ..models import RegistrationRequest, RequestStatus, SentVia
-from ..selectors import missing_letterhead_fields, organisation_mail_domain, sending_job
+from ..selectors import missing_letterhead_fields, organisation_mail_domain, send_job
 
 S = RequestStatus
 
@@ -395,7 +395,8 @@ def request_confirm_sent(
     with transaction.atomic():
         locked = _lock(request)
         locked.require("confirm_sent")
-        if sending_job(locked) is not None:
+        job = send_job(locked)
+        if job is not None and not job.finished:
             # Both ways at once would send Sferum two letters, the request recording one.
             raise PortalError(SENDING_FROM_PORTAL)
         ready_on = _ready_since(locked)
