@@ -419,8 +419,8 @@ def record_paper(request: HttpRequest, code: str = REGULATION_CODE) -> HttpRespo
     people = pending_readers(version)
     form = PaperForm(request.POST or None, people=people, initial={"version": version.pk})
     if request.method == "POST" and form.is_valid() and form.cleaned_data["version"] != version.pk:
-        order = f"приказ от {version.order_date:%d.%m.%Y} г. № {version.order_number}"
-        form.add_error(None, PAPER_VERSION_CHANGED.format(order=order))
+        order = version.order_label  # «Приказ от … № …», in the sentence's lower case
+        form.add_error(None, PAPER_VERSION_CHANGED.format(order=order[:1].lower() + order[1:]))
     if request.method == "POST" and form.is_valid():
         person = form.cleaned_data["person"]
         try:

@@ -120,8 +120,8 @@ def message_letters_run(*, job_id: int, message_id: int) -> str:
     addressed = set(message.institutions.values_list("pk", flat=True))
 
     def claim(letter: Delivery) -> None:
-        # Asked again as its turn comes: a run resumed later (a worker killed, a failure
-        # retried) writes to nobody switched off or no longer an administrator there
+        # Asked again as its turn comes: a run resumed later (its worker killed, the job put
+        # back) writes to nobody switched off or no longer an administrator there
         # (tests/departments/test_message_claim.py).
         person = letter.person
         if not (
