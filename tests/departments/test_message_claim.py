@@ -1,5 +1,5 @@
-"""A department message's copies sent by a run that goes on after stopping (a failure
-retried, a worker killed) go only to people who are still administrators of an institution
+"""A department message's copies sent by a run that goes on after stopping (its worker
+killed, the job put back) go only to people who are still administrators of an institution
 the message was addressed to: one switched off meanwhile gets no copy, the letter says why
 and the log has its entry."""
 
