@@ -1,10 +1,11 @@
-"""One Chromium per test process, open only while that process runs browser journeys.
+"""One Chromium of each build per test process, open only while that process runs browser
+journeys (the builds: tests/e2e/conftest.py's `CHROMIUM` and `HEADLESS_SHELL`).
 
 Starting Playwright's driver and Chromium, and closing them, took a second of wall time and
-of CPU; a browser per module paid it for every journey file. A process opens the browser for a
-journey and keeps it for the journey files that follow; it closes it before the next test that
-is not a journey (`close_before` in tests/conftest.py's `pytest_runtest_setup`), or when the
-run ends. Each test still gets a fresh browser context (cookies, storage).
+of CPU; a browser per module paid it for every journey file. A process opens a browser for a
+journey and keeps it for the journey files that follow; it closes them before the next test
+that is not a journey (`close_before` in tests/conftest.py's `pytest_runtest_setup`), or when
+the run ends. Each test still gets a fresh browser context (cookies, storage).
 
 While the browser is open, Playwright's sync API keeps an asyncio loop running in the test
 thread, and Django's ORM refuses to run there (SynchronousOnlyOperation) unless told otherwise
@@ -23,44 +24,50 @@ ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 class SharedBrowser:
     def __init__(self) -> None:
         self.playwright = None
-        self.browser = None
+        self.browsers: dict[str, object] = {}
         self.previous_async_unsafe: str | None = None
 
-    def open(self, launch):
-        """The process's browser, launched by `launch(playwright)` the first time."""
-        if self.browser is None:
+    def open(self, launch, build: str = "chromium"):
+        """The process's browser of `build`, launched by `launch(playwright)` the first time."""
+        if self.playwright is None:
             from playwright.sync_api import sync_playwright
 
             self.previous_async_unsafe = os.environ.get(ASYNC_UNSAFE)
             os.environ[ASYNC_UNSAFE] = "true"
-            self.playwright = sync_playwright().start()
             try:
-                self.browser = launch(self.playwright)
+                self.playwright = sync_playwright().start()
             except BaseException:
                 self.close()
                 raise
-        return self.browser
+        if build not in self.browsers:
+            try:
+                self.browsers[build] = launch(self.playwright)
+            except BaseException:
+                self.close()
+                raise
+        return self.browsers[build]
 
     def close(self) -> None:
-        """Closes the browser and puts DJANGO_ALLOW_ASYNC_UNSAFE back as it was; nothing when
-        no browser is open (the session's end after a test that closed it)."""
-        if self.browser is None and self.playwright is None:
+        """Closes the browsers and puts DJANGO_ALLOW_ASYNC_UNSAFE back as it was; nothing when
+        none is open (the session's end after a test that closed them)."""
+        if not self.browsers and self.playwright is None:
             return
         try:
-            if self.browser is not None:
-                self.browser.close()
+            for browser in self.browsers.values():
+                browser.close()
             if self.playwright is not None:
                 self.playwright.stop()
         finally:
-            self.browser = self.playwright = None
+            self.browsers = {}
+            self.playwright = None
             if self.previous_async_unsafe is None:
                 os.environ.pop(ASYNC_UNSAFE, None)
             else:
                 os.environ[ASYNC_UNSAFE] = self.previous_async_unsafe
 
     def close_before(self, nodeid: str) -> None:
-        """Closes the browser before a test that is not a journey."""
-        if self.browser is not None and not nodeid.startswith(JOURNEYS):
+        """Closes the browsers before a test that is not a journey."""
+        if self.playwright is not None and not nodeid.startswith(JOURNEYS):
             self.close()
 
 

@@ -12,10 +12,8 @@ import pytest
 
 from tests.acknowledgements.test_jobs_consumer import consumer, queued_jobs
 
-from .conftest import CHROMIUM, skip_or_fail
+from .conftest import skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:

@@ -11,10 +11,8 @@ import re
 import openpyxl
 import pytest
 
-from .conftest import CHROMIUM, DESKTOP, PHONE, skip_or_fail
+from .conftest import DESKTOP, PHONE, skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:

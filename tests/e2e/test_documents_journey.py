@@ -17,10 +17,8 @@ from pypdf import PdfReader
 
 from tests.helpers import DEMO_PASSWORD, pdf_text
 
-from .conftest import CHROMIUM, pdf_shown, skip_or_fail
+from .conftest import pdf_shown, skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:
@@ -47,6 +45,7 @@ def nav_link(page, name: str):
     )
 
 
+@pytest.mark.pdf_viewer
 def test_an_act_for_one_group_is_confirmed_and_its_sheet_states_the_basis(tab, demo):
     page = tab.page
     due = today() + dt.timedelta(days=10)

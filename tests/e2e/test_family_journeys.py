@@ -14,10 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import CHROMIUM, skip_or_fail
+from .conftest import skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:

@@ -9,10 +9,8 @@ import pytest
 from tests.acknowledgements.test_jobs_consumer import consumer, queued_jobs
 from tests.helpers import DEMO_PASSWORD, pdf_text
 
-from .conftest import CHROMIUM, DESKTOP, pdf_shown, skip_or_fail
+from .conftest import DESKTOP, pdf_shown, skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:
@@ -36,6 +34,7 @@ def waiting_people(demo) -> tuple[int, int]:
     return waiting.count(), waiting.exclude(email="").count()
 
 
+@pytest.mark.pdf_viewer
 def test_the_administrator_ticks_everyone_then_nobody(tab, demo):
     total, with_email = waiting_people(demo)
     assert total > 2

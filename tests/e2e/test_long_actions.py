@@ -21,10 +21,8 @@ import pytest
 from tests.acknowledgements.test_jobs_consumer import consumer, queued_jobs
 from tests.helpers import pdf_text
 
-from .conftest import CHROMIUM, CSP_WATCH, DESKTOP, Tab, pdf_shown, skip_or_fail
+from .conftest import CSP_WATCH, DESKTOP, Tab, pdf_shown, skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:
@@ -46,6 +44,7 @@ def expect_message(page, text: str) -> None:
 # 2. The acknowledgement sheet ------------------------------------------------------------------
 
 
+@pytest.mark.pdf_viewer
 @pytest.mark.parametrize("blank", [False, True], ids=["sheet", "blank"])
 def test_the_sheet_opens_by_itself_when_it_is_ready(tab, demo, blank):
     """The director asks for the sheet (or its blank); when the job has stored it, progress.js
@@ -425,6 +424,7 @@ def tab_without_javascript(browser, live_server, demo):
         context.close()
 
 
+@pytest.mark.pdf_viewer
 def test_without_javascript_the_sheet_page_says_to_reload_and_a_reload_serves_it(
     tab_without_javascript, demo
 ):

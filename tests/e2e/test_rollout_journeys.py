@@ -19,10 +19,8 @@ import pytest
 from tests.families.builders import FILLED_CONSENT
 from tests.helpers import DEMO_PASSWORD, pdf_text
 
-from .conftest import CHROMIUM, DESKTOP, PHONE, skip_or_fail
+from .conftest import DESKTOP, PHONE, skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:

@@ -1,51 +1,97 @@
-"""The journeys' one browser per process (tests/e2e/shared_browser.py): launched once, kept
-for the journeys, closed before any other test, and Django's permission to run the ORM beside
-Playwright's loop ends with it."""
+"""The journeys' browsers, one of each build per process (tests/e2e/shared_browser.py): launched
+once, kept for the journeys, closed before any other test, and Django's permission to run the
+ORM beside Playwright's loop ends with them. And why a journey that opens a PDF in the tab is
+marked `pdf_viewer` (tests/e2e/conftest.py's `build_for`)."""
 
 import asyncio
 import os
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, skip_or_fail
+from tests.e2e.conftest import CHROMIUM, HEADLESS_SHELL, launch_chromium, skip_or_fail
 from tests.e2e.shared_browser import ASYNC_UNSAFE, SHARED, SharedBrowser
 
 pytestmark = pytest.mark.e2e
 
 
-def launch(playwright):
-    return playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-    )
+def both_builds():
+    for executable in (CHROMIUM, HEADLESS_SHELL):
+        if not executable.exists():
+            skip_or_fail(f"{executable} not found")
 
 
-def test_the_browser_and_the_orms_permission_end_together(monkeypatch):
-    if not CHROMIUM.exists():
-        skip_or_fail(f"{CHROMIUM} not found")
-    # One Playwright loop per thread: the process's own browser is closed first (the next
-    # journey opens it again).
+def test_the_browsers_and_the_orms_permission_end_together(monkeypatch):
+    both_builds()
+    # One Playwright loop per thread: the process's own browsers are closed first (the next
+    # journey opens them again).
     SHARED.close()
     monkeypatch.delenv(ASYNC_UNSAFE, raising=False)
     own = SharedBrowser()
 
-    browser = own.open(launch)
-    assert browser.is_connected()
+    full = own.open(lambda playwright: launch_chromium(playwright, CHROMIUM), build="chromium")
+    assert full.is_connected()
     assert os.environ[ASYNC_UNSAFE] == "true"
     assert asyncio.get_event_loop().is_running()
-    assert own.open(launch) is browser
+    shell = own.open(lambda playwright: launch_chromium(playwright, HEADLESS_SHELL), build="shell")
+    assert shell is not full and shell.is_connected()
+    assert own.open(lambda playwright: pytest.fail("launched twice"), build="chromium") is full
+    assert own.open(lambda playwright: pytest.fail("launched twice"), build="shell") is shell
 
     own.close_before("tests/e2e/test_journeys.py::test_sign_in_by_email")
-    assert own.browser is browser and browser.is_connected()
+    assert own.browsers == {"chromium": full, "shell": shell}
+    assert full.is_connected() and shell.is_connected()
 
     own.close_before("tests/test_search.py::test_search_finds_a_teacher")
-    assert own.browser is None
-    assert not browser.is_connected()
+    assert own.browsers == {} and own.playwright is None
+    assert not full.is_connected() and not shell.is_connected()
     assert ASYNC_UNSAFE not in os.environ
 
 
 def test_closing_a_browser_that_is_not_open_leaves_the_environment_alone(monkeypatch):
-    """The session's end closes the browser again after a test that is not a journey closed
-    it: a permission set before the run (a developer's own) stays."""
+    """The session's end closes the browsers again after a test that is not a journey closed
+    them: a permission set before the run (a developer's own) stays."""
     monkeypatch.setenv(ASYNC_UNSAFE, "true")
     SharedBrowser().close()
     assert os.environ[ASYNC_UNSAFE] == "true"
+
+
+def test_the_shell_cannot_show_a_pdf_so_a_journey_needs_the_mark(shared_browser):
+    """The same PDF, answered inline as the portal answers its documents: the full browser
+    shows it in the tab, the headless shell has no viewer and turns the navigation into a
+    download, which Playwright reports as an error. A journey that opens a PDF in the tab
+    fails in the shell, so it cannot pass there without its `pdf_viewer` mark."""
+    both_builds()
+    from weasyprint import HTML
+
+    pdf = HTML(string="<p>Лист ознакомления</p>").write_pdf()
+    address = "http://127.0.0.1:9/sheet.pdf"  # answered by the route below, never the network
+
+    def serve(route):
+        route.fulfill(
+            status=200,
+            body=pdf,
+            headers={
+                "Content-Type": "application/pdf",
+                "Content-Disposition": 'inline; filename="sheet.pdf"',
+            },
+        )
+
+    shown = {}
+    for build, executable in (("chromium", CHROMIUM), ("shell", HEADLESS_SHELL)):
+        browser = shared_browser.open(
+            lambda playwright, executable=executable: launch_chromium(playwright, executable),
+            build=executable.name,
+        )
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.route(address, serve)
+            try:
+                response = page.goto(address)
+                shown[build] = (response.status, response.headers["content-type"], page.url)
+            except Exception as error:  # Playwright's Error: the navigation did not end
+                shown[build] = str(error).splitlines()[0]
+        finally:
+            context.close()
+    assert shown["chromium"] == (200, "application/pdf", address)
+    assert "Download is starting" in shown["shell"], shown["shell"]

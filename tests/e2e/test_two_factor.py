@@ -7,10 +7,8 @@ from base64 import b32decode
 
 import pytest
 
-from .conftest import CHROMIUM, skip_or_fail
+from .conftest import skip_or_fail
 
-if not CHROMIUM.exists():
-    skip_or_fail(f"{CHROMIUM} not found")
 try:
     from playwright.sync_api import expect
 except ImportError:
