@@ -561,18 +561,20 @@ def job_retry(*, job: Job, actor: Any) -> Job:
 # --- What people see --------------------------------------------------------------------------
 
 
-# Who besides its starter may follow a job: set by the app that knows the roles
-# (`register_job_viewer` in its AppConfig.ready), so the core needs no roles of its own.
-_job_viewer: Callable[[Any, Job], bool] = lambda user, job: False  # noqa: E731
+# Who besides its starter may follow a job: rules added by the apps that know the roles
+# (`register_job_viewer` in their AppConfig.ready), so the core needs no roles of its own; any
+# one rule lets the person follow the job.
+_JOB_VIEWERS: list[Callable[[Any, Job], bool]] = []
 
 
 def register_job_viewer(rule: Callable[[Any, Job], bool]) -> None:
-    global _job_viewer
-    _job_viewer = rule
+    _JOB_VIEWERS.append(rule)
 
 
 def may_see_job(user: Any, job: Job) -> bool:
-    return job.started_by_id == getattr(user, "pk", None) or _job_viewer(user, job)
+    return job.started_by_id == getattr(user, "pk", None) or any(
+        rule(user, job) for rule in _JOB_VIEWERS
+    )
 
 
 def job_state(job: Job) -> dict[str, Any]:

@@ -10,11 +10,15 @@ class DepartmentsConfig(AppConfig):
         # Imported here, not at the top: these modules import models, which Django loads only
         # after every app's config.
         from cdt_portal.audit import register_actions, register_data
+        from cdt_portal.jobs import register_job_viewer
         from cdt_portal.numbers import register_counter
 
-        from .selectors import INSTITUTION_ROW, INSTITUTION_ROW_COUNTER
+        from .selectors import INSTITUTION_ROW, INSTITUTION_ROW_COUNTER, may_follow_letters_job
 
         register_counter(INSTITUTION_ROW, INSTITUTION_ROW_COUNTER)
+        # Every specialist of the department follows its messages' copies by e-mail, not only
+        # the one who sent the message (the message's page shows the job to each of them).
+        register_job_viewer(may_follow_letters_job)
 
         register_actions(
             {

@@ -37,6 +37,12 @@ class DepartmentMessage(models.Model):
         """Its copies by e-mail in the outbox (`cdt_portal.Delivery`)."""
         return f"department-message:{self.pk}"
 
+    @property
+    def job_key(self) -> str:
+        """The job that sends those copies (`cdt_portal.Job.key`): one per message, queued
+        again when it failed."""
+        return f"department-message:{self.pk}"
+
 
 class MessageReceipt(models.Model):
     """An administrator of an institution has read the message (one row per reader)."""

@@ -30,7 +30,7 @@ from accounts.models import (
 from acknowledgements.models import REGULATION_CODE, Acknowledgement, DocumentVersion, VersionStatus
 from acknowledgements.selectors import READER_ROLES
 from cdt_portal import outbox
-from cdt_portal.models import Delivery
+from cdt_portal.models import Delivery, Job
 from cdt_portal.numbers import NumbersCounter, counted_each, newest_entry
 from cdt_portal.paging import contains_any_case
 from cdt_portal.progress import Progress
@@ -390,6 +390,28 @@ def message_for_department(department: Department, pk: int) -> DepartmentMessage
         return DepartmentMessage.objects.get(department=department, pk=pk)
     except DepartmentMessage.DoesNotExist as exc:
         raise Http404("Нет такого сообщения") from exc
+
+
+def message_letters_job(message: DepartmentMessage) -> Job | None:
+    """The job sending the message's copies by e-mail (none for a message sent before there
+    were jobs)."""
+    return Job.objects.filter(key=message.job_key).first()
+
+
+def may_follow_letters_job(user, job: Job) -> bool:
+    """A department's specialist follows the job sending a message of their department."""
+    if job.kind != "department_message" or not job.task_args:
+        return False
+    if getattr(user, "department_id", None) is None or not user.has_role(Role.DEPARTMENT):
+        return False
+    return DepartmentMessage.objects.filter(
+        pk=job.task_args[0], department_id=user.department_id
+    ).exists()
+
+
+def letters_waiting(message: DepartmentMessage) -> int:
+    """How many of the message's copies by e-mail no run has tried yet."""
+    return outbox.letters(message.batch).filter(status=Delivery.Status.PENDING).count()
 
 
 @dataclass(frozen=True)

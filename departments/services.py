@@ -16,8 +16,8 @@ from cdt_portal import outbox
 from cdt_portal.audit import log_action
 from cdt_portal.emails import build_templated
 from cdt_portal.errors import PortalError
-from cdt_portal.jobs import ThrottledProgress, job_task, start_job
-from cdt_portal.models import Delivery
+from cdt_portal.jobs import NOT_FAILED, ThrottledProgress, job_retry, job_task, start_job
+from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
 from .models import DepartmentMessage, MessageReceipt
@@ -98,7 +98,7 @@ def message_send(*, actor: User, subject: str, text: str) -> DepartmentMessage:
         )
         start_job(
             task=send_department_message,
-            key=f"department-message:{message.pk}",
+            key=message.job_key,
             kind="department_message",
             title=f"Сообщение «{subject}» на e-mail администраторов",
             organisation_id=None,
@@ -107,6 +107,18 @@ def message_send(*, actor: User, subject: str, text: str) -> DepartmentMessage:
             total=letters,
         )
     return message
+
+
+def message_letters_go_on(*, actor: User, message: DepartmentMessage) -> Job:
+    """«Продолжить рассылку»: the job sending the copies failed (the queue was down, the
+    worker gave up), so it is queued again as it was (`job_retry`, audited as `job.retried`);
+    its run sends only the letters still waiting. A job not failed is refused."""
+    if actor.department_id != message.department_id or not actor.has_role(Role.DEPARTMENT):
+        raise PortalError(NOT_DEPARTMENT)
+    job = Job.objects.filter(key=message.job_key).first()
+    if job is None:
+        raise PortalError(NOT_FAILED)
+    return job_retry(job=job, actor=actor)
 
 
 def message_letters_run(*, job_id: int, message_id: int) -> str:

@@ -138,6 +138,24 @@ def message_list(request: HttpRequest) -> HttpResponse:
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     department = selectors.department_of(request.user)
     message = selectors.message_for_department(department, pk)
+    return _message_page(request, department, message)
+
+
+@require_POST
+@roles_required(DEPARTMENT)
+def message_go_on(request: HttpRequest, pk: int) -> HttpResponse:
+    department = selectors.department_of(request.user)
+    message = selectors.message_for_department(department, pk)
+    try:
+        services.message_letters_go_on(actor=request.user, message=message)
+    except PortalError as exc:
+        messages.error(request, exc.message)
+        return _message_page(request, department, message, status=400)
+    messages.info(request, "Рассылка копий продолжается: письма получат те, кому они не ушли.")
+    return redirect("department_message", pk=message.pk)
+
+
+def _message_page(request, department, message, status: int = 200) -> HttpResponse:
     lines = selectors.message_readers(message)
     return render(
         request,
@@ -147,7 +165,10 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "message": message,
             "lines": lines,
             "read": sum(1 for line in lines if line.readers),
+            "job": selectors.message_letters_job(message),
+            "waiting": selectors.letters_waiting(message),
         },
+        status=status,
     )
 
 

@@ -144,6 +144,10 @@ TABLE: dict[str, Row] = {
         args=DEPARTMENT_MESSAGE,
         prepare=a_department_message,
     ),
+    # The world's message has no failed job to go on with: the specialist's press is refused.
+    "department/messages/<int:pk>/go-on/": post_only(
+        roles(department=BAD_REQUEST), args=DEPARTMENT_MESSAGE, prepare=a_department_message
+    ),
     "department/institutions/<slug:slug>/": page(
         DEPARTMENT_ONLY, args=lambda w: {"slug": w.admin.organisation.slug}
     ),

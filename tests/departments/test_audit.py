@@ -15,6 +15,8 @@ AUDITED_SERVICES = {
     "message_read": "department.message.read",
     # The copies by e-mail, one entry a letter as it ends.
     "message_letters_run": "department.message.emailed",
+    # The failed job queued again (cdt_portal.jobs.job_retry).
+    "message_letters_go_on": "job.retried",
 }
 NOT_AUDITED: dict[str, str] = {}
 
@@ -124,6 +126,33 @@ def test_each_copy_by_e_mail_writes_one_entry(department_officer, organisation, 
         "department.message.emailed", department_officer.pk, str(admin.pk), organisation.pk
     )  # fmt: skip
     assert emailed.data == {"message": message.pk, "email": "admin@example.ru", "reason": ""}
+
+
+def test_going_on_with_the_copies_writes_the_retry_then_each_copy(
+    department_officer, organisation, admin, monkeypatch
+):
+    from huey.contrib.djhuey import HUEY
+
+    admin.email = "admin@example.ru"
+    admin.save(update_fields=["email"])
+    with monkeypatch.context() as queue_down:
+        queue_down.setattr(HUEY, "enqueue", lambda task: (_ for _ in ()).throw(OSError("down")))
+        message = services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    start = mark()
+    job = services.message_letters_go_on(actor=department_officer, message=message)
+    retried, emailed = since(start)  # the job ran again at once
+    assert (retried.action, retried.actor_id, retried.object_id, retried.organisation_id) == (
+        "job.retried", department_officer.pk, str(job.pk), None
+    )  # fmt: skip
+    assert (emailed.action, emailed.object_id) == ("department.message.emailed", str(admin.pk))
+
+
+def test_going_on_refused_writes_nothing(department_officer, organisation):
+    message = services.message_send(actor=department_officer, subject="Срок", text="До 15.12")
+    start = mark()
+    with pytest.raises(PortalError):
+        services.message_letters_go_on(actor=department_officer, message=message)
+    assert since(start) == []
 
 
 def test_every_service_wrote_what_it_declares(observed, db):
