@@ -15,6 +15,7 @@ STUDENT_CONSENT_GIVEN = "consent.student.given"
 STUDENT_CONSENT_WITHDRAWN = "consent.student.withdrawn"
 CONSENT_DATA_ERASED = "consent.data.erased"
 CONSENT_ENDED = "consent.ended"
+CONSENT_DATA_TO_ERASE = "consent.data.to_erase"
 FAMILY_CHOICE_ENDED = "family.choice.ended"
 FAMILY_DECLINED = "family.declined"
 FAMILY_RETURNED = "family.returned"
@@ -34,6 +35,9 @@ LABELS: dict[str, str] = {
     STUDENT_CONSENT_WITHDRAWN: "Обучающийся отозвал собственное согласие",
     CONSENT_DATA_ERASED: "Сведения согласия удалены по истечении срока хранения",
     CONSENT_ENDED: "Согласие прекращено: связь с родителем удалена",
+    CONSENT_DATA_TO_ERASE: (
+        "Сведения из прежних согласий бывшего родителя будут удалены по истечении срока хранения"
+    ),
     FAMILY_CHOICE_ENDED: "Выбор семьи снят: связь с родителем удалена",
     FAMILY_DECLINED: "Семья не использует «Сферум»: выбран другой способ связи",
     FAMILY_RETURNED: "Семья снова использует «Сферум»",

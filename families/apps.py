@@ -27,6 +27,7 @@ class FamiliesConfig(AppConfig):
         register_data(
             {
                 "own": "своё согласие",
+                "consents": "согласия",
                 "since": "с",
                 "adult": "совершеннолетний",
                 "channel": "канал связи",

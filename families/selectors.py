@@ -16,6 +16,7 @@ from django.db.models import (
     Count,
     DateField,
     Exists,
+    F,
     Max,
     OuterRef,
     Prefetch,
@@ -280,13 +281,15 @@ def student_consent_state(student: User) -> StudentConsent | None:
 # whose studies ended (the account switched off), once CONSENT_RETENTION_DAYS have passed.
 WITHDRAWN = "withdrawn"
 STUDIES_ENDED = "studies_ended"
+# A parent's earlier consent, not the one in force, whose parent was unlinked from the child.
+PARENT_UNLINKED = "parent_unlinked"
 DEACTIVATED = "person.deactivated"  # the accounts' audit action for a switched-off account
 
 
 @dataclass(frozen=True)
 class ErasureDue:
     row: ConsentDetails | StudentConsent
-    reason: str  # WITHDRAWN or STUDIES_ENDED
+    reason: str  # WITHDRAWN, STUDIES_ENDED or PARENT_UNLINKED
     since: dt.datetime  # the withdrawal, or the account switched off
 
 
@@ -305,8 +308,9 @@ def _studies_ended_at(student_field: str) -> Subquery:
 
 def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -> list[ErasureDue]:
     """Of `rows` not erased yet: those whose act a withdrawal after it ended (the withdrawal no
-    later than `cutoff`), and those whose student's account was switched off no later than
-    `cutoff` and is still off. `student` and `act_at` name the row's student and moment."""
+    later than `cutoff`), those whose student's account was switched off no later than
+    `cutoff` and is still off, and parents' consents whose parent was unlinked from the child
+    no later than `cutoff`. `student` and `act_at` name the row's student and moment."""
     withdrawal = (
         acts.filter(
             student=OuterRef(student),
@@ -318,15 +322,22 @@ def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -
         .values("at")[:1]
     )
     rows = rows.filter(erased_at__isnull=True).annotate(
-        withdrawn_at=Subquery(withdrawal), left_at=_studies_ended_at(f"{student}_id")
+        withdrawn_at=Subquery(withdrawal),
+        left_at=_studies_ended_at(f"{student}_id"),
+        student_active=F(f"{student}__is_active"),
     )
-    ended = Q(left_at__lte=cutoff, **{f"{student}__is_active": False})
+    ended = Q(left_at__lte=cutoff, student_active=False)
+    due_when = Q(withdrawn_at__isnull=False) | ended
+    if rows.model is ConsentDetails:  # a parent's consent: its parent may have been unlinked
+        due_when |= Q(parent_unlinked_at__lte=cutoff)
     due = []
-    for row in rows.filter(Q(withdrawn_at__isnull=False) | ended).order_by("pk"):
+    for row in rows.filter(due_when).order_by("pk"):
         if row.withdrawn_at is not None:
             due.append(ErasureDue(row, WITHDRAWN, row.withdrawn_at))
-        else:
+        elif row.left_at is not None and row.left_at <= cutoff and not row.student_active:
             due.append(ErasureDue(row, STUDIES_ENDED, row.left_at))
+        else:
+            due.append(ErasureDue(row, PARENT_UNLINKED, row.parent_unlinked_at))
     return due
 
 

@@ -24,6 +24,7 @@ from cdt_portal.outbox import Recipient
 
 from .actions import (
     CONSENT_DATA_ERASED,
+    CONSENT_DATA_TO_ERASE,
     CONSENT_ENDED,
     CONSENT_GIVEN,
     CONSENT_PAPER_GIVEN,
@@ -397,10 +398,33 @@ def end_what_the_guardianship_carried(
     former parent gave and that is still in force ends with an act of its own (method
     «связь с родителем удалена», recorded by who unlinked), so the child's consent is asked
     of the family again and the former parent's data are erased after the retention, as
-    after a withdrawal; their «не используем Сферум» choice for the child is taken away.
-    Each is audited (tests/families/test_guardianship_ended.py)."""
+    after a withdrawal. Their earlier consents that another parent's came after keep their
+    data no longer either: the retention runs from now for them too (`parent_unlinked_at`).
+    Their «не используем Сферум» choice for the child is taken away. Each is audited
+    (tests/families/test_guardianship_ended.py)."""
     User.objects.select_for_update().get(pk=student.pk)
     last = consent_state(student)
+    superseded = (
+        ConsentDetails.objects.filter(
+            record__parent=parent,
+            record__student=student,
+            record__action=ConsentAction.GIVEN,
+            erased_at__isnull=True,
+            parent_unlinked_at__isnull=True,
+        )
+        .exclude(record=last)
+        .order_by("record__at", "record__pk")
+    )
+    earlier = [details.record_id for details in superseded]
+    if earlier:
+        ConsentDetails.objects.filter(record__in=earlier).update(parent_unlinked_at=timezone.now())
+        log_action(
+            actor,
+            student,
+            CONSENT_DATA_TO_ERASE,
+            {"student": student.pk, "parent": parent.pk, "consents": earlier},
+            organisation_id=student.organisation_id,
+        )
     if last is not None and last.action == ConsentAction.GIVEN and last.parent_id == parent.pk:
         today = timezone.localdate()
         record = ConsentRecord.objects.create(

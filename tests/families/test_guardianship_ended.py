@@ -1,7 +1,8 @@
 """A parent unlinked from a child takes with them what the link carried: the consent that
 parent gave, still in force, ends with an act of its own («связь с родителем удалена»,
 recorded by the administrator who unlinked), so the dashboard no longer counts it and the
-former parent's data are erased after the retention as after a withdrawal; their «не
+former parent's data are erased after the retention as after a withdrawal, and so are those
+in the former parent's earlier consents that another parent's consent came after; their «не
 используем „Сферум“» choice for the child is taken away. Each is audited; a consent another
 parent gave is not touched."""
 
@@ -62,6 +63,8 @@ def test_the_former_parents_consent_ends_and_is_erased_after_the_retention(
 
     assert consent_data_erase(now=ended.at + RETENTION + dt.timedelta(days=1)) == 1
     assert ConsentDetails.objects.get(record=given).parent_full_name == ""
+    # The act in force ended with an act of its own: no earlier one was waiting.
+    assert not AuditEntry.objects.filter(action="consent.data.to_erase").exists()
 
 
 def test_a_consent_another_parent_gave_stays(client, admin, parent, student):
@@ -70,11 +73,30 @@ def test_a_consent_another_parent_gave_stays(client, admin, parent, student):
         first_name="Андрей", roles=[Role.PARENT],
     )  # fmt: skip
     GuardianshipFactory(parent=other, student=student)
-    give_consent(parent, student)
+    earlier = give_consent(parent, student)
     by_other = give_consent(other, student)
+    before = timezone.now()
     unlink(client, admin, student, parent)
     assert consent_state(student) == by_other
     assert not AuditEntry.objects.filter(action="consent.ended").exists()
+
+    # The former parent's earlier consent keeps their data no longer: the retention runs from
+    # the unlinking, as after a withdrawal; the other parent's consent in force keeps its own.
+    unlinked_at = ConsentDetails.objects.get(record=earlier).parent_unlinked_at
+    assert unlinked_at is not None and unlinked_at >= before
+    assert ConsentDetails.objects.get(record=by_other).parent_unlinked_at is None
+    entry = AuditEntry.objects.get(action="consent.data.to_erase")
+    assert (entry.actor_id, entry.object_id, entry.data) == (
+        admin.pk,
+        str(student.pk),
+        {"student": student.pk, "parent": parent.pk, "consents": [earlier.pk]},
+    )
+    assert consent_data_erase(now=unlinked_at + RETENTION - dt.timedelta(days=2)) == 0
+    assert consent_data_erase(now=unlinked_at + RETENTION) == 1
+    assert ConsentDetails.objects.get(record=earlier).parent_full_name == ""
+    assert ConsentDetails.objects.get(record=by_other).parent_full_name != ""
+    erased = AuditEntry.objects.get(action="consent.data.erased")
+    assert (erased.object_id, erased.data["reason"]) == (str(earlier.pk), "parent_unlinked")
 
 
 def test_the_former_parents_choice_is_taken_away(client, admin, parent, student):

@@ -286,7 +286,9 @@ def test_the_privacy_policy_states_the_erasure_and_the_students_own_consent(clie
     text = client.get(reverse("privacy")).content.decode()
     days = settings.CONSENT_RETENTION_DAYS
     assert (
-        f"не позднее чем через {days} дней после отзыва согласия или после окончания обучения"
+        f"не позднее чем через {days} дней после отзыва согласия, после окончания обучения "
+        "(отключения учётной записи обучающегося) или после удаления связи родителя с ребёнком "
+        "портал в ночь"
     ) in text
     assert "портал в ночь перед окончанием этого срока автоматически удаляет из согласий" in text
     assert "обучающийся, достигший 14 лет, даёт и собственное согласие" in text
