@@ -38,6 +38,7 @@ NO_INSTITUTIONS = "В управлении образования нет ни о
 EMPTY = "Заполните тему и текст сообщения."
 DUPLICATE = "Такое же сообщение уже отправлено {when}: второй раз его не отправляем."
 NOT_ADMIN = "Отметить сообщение прочитанным может только администратор организации."
+NOT_THEIR_MESSAGE = "Рассылку продолжает только специалист управления, отправившего сообщение."
 # A second press of «Отправить» (or a reload of the form's answer) within this time finds the
 # message the first one sent instead of sending it again.
 DUPLICATE_WINDOW = dt.timedelta(minutes=10)
@@ -114,7 +115,7 @@ def message_letters_go_on(*, actor: User, message: DepartmentMessage) -> Job:
     worker gave up), so it is queued again as it was (`job_retry`, audited as `job.retried`);
     its run sends only the letters still waiting. A job not failed is refused."""
     if actor.department_id != message.department_id or not actor.has_role(Role.DEPARTMENT):
-        raise PortalError(NOT_DEPARTMENT)
+        raise PortalError(NOT_THEIR_MESSAGE)
     job = Job.objects.filter(key=message.job_key).first()
     if job is None:
         raise PortalError(NOT_FAILED)

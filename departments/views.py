@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import ADMINS, DEPARTMENT, roles_required
 from acknowledgements.weekly import weekly_confirmations
 from cdt_portal.errors import PortalError
+from cdt_portal.models import Job
 
 from . import selectors, services
 from .exports import institutions_xlsx
@@ -147,11 +148,14 @@ def message_go_on(request: HttpRequest, pk: int) -> HttpResponse:
     department = selectors.department_of(request.user)
     message = selectors.message_for_department(department, pk)
     try:
-        services.message_letters_go_on(actor=request.user, message=message)
+        job = services.message_letters_go_on(actor=request.user, message=message)
     except PortalError as exc:
         messages.error(request, exc.message)
         return _message_page(request, department, message, status=400)
-    messages.info(request, "Рассылка копий продолжается: письма получат те, кому они не ушли.")
+    if job.status == Job.Status.FAILED:  # the queue refused it again (`_enqueue`)
+        messages.error(request, f"Рассылку продолжить не удалось: {job.message}")
+    else:
+        messages.info(request, "Рассылка копий продолжается: письма получат те, кому они не ушли.")
     return redirect("department_message", pk=message.pk)
 
 

@@ -261,9 +261,9 @@ class ConsentDetails(IdentityDocumentFields):
     # (`services.consent_data_erase`). The act itself, its way and dates stay.
     erased_at = models.DateTimeField(_("сведения удалены"), null=True, blank=True)
     # When the parent who gave this consent stopped being the child's parent in the portal
-    # (unlinked) while the act was not the one in force (another parent's consent came after
-    # it): the retention runs from then, as after a withdrawal
-    # (`services.end_what_the_guardianship_carried`). The act in force ends with an act of its own.
+    # (unlinked) while the act was not the one in force: the retention runs from then, as after
+    # a withdrawal (`services.end_what_the_guardianship_carried`). The act in force ends with an
+    # act of its own.
     parent_unlinked_at = models.DateTimeField(_("родитель отвязан"), null=True, blank=True)
 
     class Meta:

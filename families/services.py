@@ -398,8 +398,8 @@ def end_what_the_guardianship_carried(
     former parent gave and that is still in force ends with an act of its own (method
     «связь с родителем удалена», recorded by who unlinked), so the child's consent is asked
     of the family again and the former parent's data are erased after the retention, as
-    after a withdrawal. Their earlier consents that another parent's came after keep their
-    data no longer either: the retention runs from now for them too (`parent_unlinked_at`).
+    after a withdrawal. Their other consents, not the one in force, keep their data no longer
+    either: the retention runs from now for them too (`parent_unlinked_at`).
     Their «не используем Сферум» choice for the child is taken away. Each is audited
     (tests/families/test_guardianship_ended.py)."""
     User.objects.select_for_update().get(pk=student.pk)

@@ -109,6 +109,22 @@ def test_the_service_refuses_a_specialist_of_another_department(
 
     other = Department.objects.create(slug="uo2", full_name="Другое управление", short_name="УО 2")
     stranger = UserFactory(organisation=None, department=other, roles=[Role.DEPARTMENT])
-    with pytest.raises(PortalError, match=services.NOT_DEPARTMENT):
+    with pytest.raises(PortalError, match=services.NOT_THEIR_MESSAGE):
         services.message_letters_go_on(actor=stranger, message=refused_message)
     assert Job.objects.get(key=refused_message.job_key).status == Job.Status.FAILED
+
+
+def test_a_press_while_the_queue_is_still_down_says_so(
+    client, department_officer, refused_message, monkeypatch
+):
+    from django.contrib.messages import get_messages
+
+    monkeypatch.setattr(HUEY, "enqueue", lambda task: (_ for _ in ()).throw(OSError("down")))
+    client.force_login(department_officer)
+    response = client.post(f"/department/messages/{refused_message.pk}/go-on/")
+    assert response.status_code == 302
+    job = Job.objects.get(key=refused_message.job_key)
+    assert (job.status, job.attempt) == (Job.Status.FAILED, 2)
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said == [f"Рассылку продолжить не удалось: {QUEUE_DOWN}"]
+    assert mail.outbox == []

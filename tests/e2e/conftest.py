@@ -32,8 +32,9 @@ from tests.helpers import DEMO_PASSWORD
 # the journeys, one process, took Chromium 165 CPU seconds all in the full browser and 101 s
 # with only the PDF journeys there. A journey marked `pdf_viewer` follows a click to a PDF
 # opening in the tab and runs in the full browser; every other journey runs in the shell.
-# There a navigation to a PDF becomes a download, and `pdf_shown` fails the journey
-# (tests/e2e/test_shared_browser.py::test_the_shell_cannot_show_a_pdf_so_a_journey_needs_the_mark).
+# There a navigation to a PDF becomes a download
+# (tests/e2e/test_shared_browser.py::test_the_shell_cannot_show_a_pdf_so_a_journey_needs_the_mark),
+# the tab keeps the page it showed, and `pdf_shown`, which wants the PDF in the tab, fails.
 CHROMIUM = Path("/usr/bin/chromium")
 HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = [

@@ -25,49 +25,56 @@ class SharedBrowser:
     def __init__(self) -> None:
         self.playwright = None
         self.browsers: dict[str, object] = {}
+        # Set while DJANGO_ALLOW_ASYNC_UNSAFE is ours to put back (from the first `open`).
+        self.opened = False
         self.previous_async_unsafe: str | None = None
 
     def open(self, launch, build: str = "chromium"):
         """The process's browser of `build`, launched by `launch(playwright)` the first time."""
-        if self.playwright is None:
-            from playwright.sync_api import sync_playwright
-
+        if not self.opened:
             self.previous_async_unsafe = os.environ.get(ASYNC_UNSAFE)
             os.environ[ASYNC_UNSAFE] = "true"
-            try:
+            self.opened = True
+        try:
+            if self.playwright is None:
+                from playwright.sync_api import sync_playwright
+
                 self.playwright = sync_playwright().start()
-            except BaseException:
-                self.close()
-                raise
-        if build not in self.browsers:
-            try:
+            if build not in self.browsers:
                 self.browsers[build] = launch(self.playwright)
-            except BaseException:
-                self.close()
-                raise
+        except BaseException:
+            self.close()
+            raise
         return self.browsers[build]
 
     def close(self) -> None:
-        """Closes the browsers and puts DJANGO_ALLOW_ASYNC_UNSAFE back as it was; nothing when
-        none is open (the session's end after a test that closed them)."""
-        if not self.browsers and self.playwright is None:
+        """Closes the browsers and the driver, each even if another failed to close, and puts
+        DJANGO_ALLOW_ASYNC_UNSAFE back as it was; nothing when none is open (the session's end
+        after a test that closed them)."""
+        if not self.opened:
             return
-        try:
-            for browser in self.browsers.values():
-                browser.close()
-            if self.playwright is not None:
-                self.playwright.stop()
-        finally:
-            self.browsers = {}
-            self.playwright = None
-            if self.previous_async_unsafe is None:
-                os.environ.pop(ASYNC_UNSAFE, None)
-            else:
-                os.environ[ASYNC_UNSAFE] = self.previous_async_unsafe
+        failed: BaseException | None = None
+        closers = [browser.close for browser in self.browsers.values()]
+        if self.playwright is not None:
+            closers.append(self.playwright.stop)
+        for close in closers:
+            try:
+                close()
+            except BaseException as error:  # the rest are closed all the same
+                failed = failed or error
+        self.browsers = {}
+        self.playwright = None
+        self.opened = False
+        if self.previous_async_unsafe is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = self.previous_async_unsafe
+        if failed is not None:
+            raise failed
 
     def close_before(self, nodeid: str) -> None:
         """Closes the browsers before a test that is not a journey."""
-        if self.playwright is not None and not nodeid.startswith(JOURNEYS):
+        if self.opened and not nodeid.startswith(JOURNEYS):
             self.close()
 
 

@@ -5,6 +5,8 @@ marked `pdf_viewer` (tests/e2e/conftest.py's `build_for`)."""
 
 import asyncio
 import os
+import sys
+import types
 
 import pytest
 
@@ -42,7 +44,7 @@ def test_the_browsers_and_the_orms_permission_end_together(monkeypatch):
     assert full.is_connected() and shell.is_connected()
 
     own.close_before("tests/test_search.py::test_search_finds_a_teacher")
-    assert own.browsers == {} and own.playwright is None
+    assert (own.opened, own.browsers, own.playwright) == (False, {}, None)
     assert not full.is_connected() and not shell.is_connected()
     assert ASYNC_UNSAFE not in os.environ
 
@@ -95,3 +97,47 @@ def test_the_shell_cannot_show_a_pdf_so_a_journey_needs_the_mark(shared_browser)
             context.close()
     assert shown["chromium"] == (200, "application/pdf", address)
     assert "Download is starting" in shown["shell"], shown["shell"]
+
+
+def fake_driver(monkeypatch, start):
+    """Playwright's sync API replaced by one whose driver `start()` gives."""
+    fake = types.ModuleType("playwright.sync_api")
+    fake.sync_playwright = lambda: types.SimpleNamespace(start=start)
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", fake)
+
+
+def test_a_driver_that_fails_to_start_leaves_the_environment_as_it_was(monkeypatch):
+    monkeypatch.delenv(ASYNC_UNSAFE, raising=False)
+
+    def start():
+        raise RuntimeError("the driver did not start")
+
+    fake_driver(monkeypatch, start)
+    own = SharedBrowser()
+    with pytest.raises(RuntimeError, match="the driver did not start"):
+        own.open(lambda playwright: pytest.fail("no driver, no browser"))
+    assert ASYNC_UNSAFE not in os.environ
+    assert (own.opened, own.playwright, own.browsers) == (False, None, {})
+
+
+def test_a_browser_that_fails_to_close_does_not_keep_the_others_open(monkeypatch):
+    monkeypatch.delenv(ASYNC_UNSAFE, raising=False)
+    closed = []
+
+    def browser(name: str, fails: bool):
+        def close():
+            if fails:
+                raise RuntimeError("Target closed")
+            closed.append(name)
+
+        return types.SimpleNamespace(close=close)
+
+    fake_driver(monkeypatch, lambda: types.SimpleNamespace(stop=lambda: closed.append("driver")))
+    own = SharedBrowser()
+    own.open(lambda playwright: browser("chromium", fails=True), build="chromium")
+    own.open(lambda playwright: browser("shell", fails=False), build="shell")
+    with pytest.raises(RuntimeError, match="Target closed"):
+        own.close()
+    assert closed == ["shell", "driver"]
+    assert (own.opened, own.playwright, own.browsers) == (False, None, {})
+    assert ASYNC_UNSAFE not in os.environ

@@ -3,8 +3,8 @@ parent gave, still in force, ends with an act of its own («связь с род
 recorded by the administrator who unlinked), so the dashboard no longer counts it and the
 former parent's data are erased after the retention as after a withdrawal, and so are those
 in the former parent's earlier consents that another parent's consent came after; their «не
-используем „Сферум“» choice for the child is taken away. Each is audited; a consent another
-parent gave is not touched."""
+используем „Сферум“» choice for the child is taken away. Each is audited; a consent in force
+that another parent gave is not touched."""
 
 from __future__ import annotations
 
