@@ -40,8 +40,8 @@ class DepartmentMessage(models.Model):
     @property
     def job_key(self) -> str:
         """The job that sends those copies (`cdt_portal.Job.key`): one per message, queued
-        again when it failed."""
-        return f"department-message:{self.pk}"
+        again when it failed; named as the batch it sends."""
+        return self.batch
 
 
 class MessageReceipt(models.Model):

@@ -404,7 +404,7 @@ def end_what_the_guardianship_carried(
     (tests/families/test_guardianship_ended.py)."""
     User.objects.select_for_update().get(pk=student.pk)
     last = consent_state(student)
-    superseded = (
+    earlier = list(
         ConsentDetails.objects.filter(
             record__parent=parent,
             record__student=student,
@@ -414,8 +414,8 @@ def end_what_the_guardianship_carried(
         )
         .exclude(record=last)
         .order_by("record__at", "record__pk")
+        .values_list("record_id", flat=True)
     )
-    earlier = [details.record_id for details in superseded]
     if earlier:
         ConsentDetails.objects.filter(record__in=earlier).update(parent_unlinked_at=timezone.now())
         log_action(

@@ -18,9 +18,7 @@ from ..models import (
     User,
     UserRole,
 )
-from ..roles import (
-    role_change_refusal,
-)
+from ..roles import role_change_refusal
 
 # The transliteration of Russian passports (ICAO Doc 9303), used for usernames only.
 _TRANSLIT = dict(
