@@ -1,6 +1,6 @@
 """The families' background tasks (found by the worker: `run_huey` autodiscovers `tasks`
-modules). Thin wrappers: the work is in `services`, which also defines the job task
-(`services.send_parent_reminders`) the daily chore starts, so services never import this
+modules). Thin wrappers: the work is in `services`, which also defines the job task the daily
+chore starts (`services.reminders.send_parent_reminders`), so services never import this
 module."""
 
 from __future__ import annotations

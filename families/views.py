@@ -38,7 +38,7 @@ from cdt_portal.paging import paginate
 from cdt_portal.pdf import pdf_response, render_pdf
 
 from .forms import ConsentForm, FamilyChoiceForm, PaperConsentForm, StudentConsentForm
-from .models import ConsentDetails, ConsentRecord, ParentTask
+from .models import CONSENT_DETAIL_FIELDS, ConsentDetails, ConsentRecord, ParentTask
 from .selectors import (
     OWN_CONSENT_AGE,
     age_on,
@@ -65,7 +65,6 @@ from .selectors import (
 )
 from .selectors import group_families as group_families_of
 from .services import (
-    CONSENT_DETAIL_FIELDS,
     consent_give,
     consent_record_paper,
     consent_withdraw,

@@ -7,18 +7,15 @@ action, about which object, in which organisation, with which data.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import re
 import smtplib
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -640,80 +637,6 @@ def test_the_history_page_shows_the_logged_changes(client, director, admin, draf
     assert created < edited < approved  # oldest first
     assert "изменено: текст" in page
     assert "Приказ от 30.11.2023 г. № 7-О</span>" in page
-
-
-# --- the migration that carried VersionEvent rows into the log -------------------------------
-
-migration = importlib.import_module(
-    "acknowledgements.migrations.0002_version_events_into_audit_log"
-)
-
-
-class HistoricalApps:
-    """The migration's `apps`, with the dropped VersionEvent model played by plain rows."""
-
-    def __init__(self, events) -> None:
-        self.events = events
-
-    def get_model(self, app_label: str, model_name: str):
-        if (app_label, model_name) == ("acknowledgements", "VersionEvent"):
-            return SimpleNamespace(objects=EventRows(self.events))
-        return django_apps.get_model(app_label, model_name)
-
-
-class EventRows:
-    def __init__(self, rows) -> None:
-        self.rows = rows
-
-    def using(self, alias):
-        return self
-
-    def select_related(self, *fields):
-        return self
-
-    def order_by(self, *fields):
-        return self
-
-    def iterator(self):
-        return iter(self.rows)
-
-
-def test_the_migration_copies_each_version_event_into_the_log(
-    client, organisation, director, regulation
-):
-    at = dt.datetime(2023, 11, 30, 9, 15, tzinfo=dt.UTC)
-    events = [
-        SimpleNamespace(
-            version=regulation, action="approved", actor=director, actor_id=director.pk,
-            at=at, comment="Приказ от 30.11.2023 г. № 201-О",
-        ),
-        SimpleNamespace(
-            version=regulation, action="reminded", actor=None, actor_id=None,
-            at=at + dt.timedelta(days=1), comment="",
-        ),
-    ]  # fmt: skip
-    since = last_pk()
-    migration.copy_events_to_audit_log(
-        HistoricalApps(events), SimpleNamespace(connection=connection)
-    )
-    approved, reminded = entries_since(since)
-    migration.copy_events_to_audit_log(  # as after migrating back and forward again
-        HistoricalApps(events), SimpleNamespace(connection=connection)
-    )
-    assert entries_since(since) == [approved, reminded]
-    assert_entry(
-        approved, actor=director, action="version.approved", obj=regulation,
-        organisation=organisation, data={"comment": "Приказ от 30.11.2023 г. № 201-О"},
-    )  # fmt: skip
-    assert approved.actor_name == "Денисенко О. Б."
-    assert approved.at == at
-    assert (reminded.action, reminded.actor, reminded.actor_name) == ("version.reminded", None, "")
-    assert reminded.at == at + dt.timedelta(days=1)
-    assert (reminded.data, reminded.ip_address) == ({}, None)
-
-    client.force_login(director)
-    page = client.get(reverse("version_detail", kwargs={"pk": regulation.pk})).content.decode()
-    assert "Приказ от 30.11.2023 г. № 201-О</span>" in page
 
 
 def test_every_service_wrote_what_it_declares(observed, db):

@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from cdt_portal import backups
+from cdt_portal import backups, restore
 from cdt_portal.models import ServiceBeat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -96,7 +96,7 @@ def tables_back(archive: Path) -> None:
     if connection.introspection.table_names():
         return
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
-    backups.restore_archive(archive)
+    restore.restore_archive(archive)
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_backup_wipe_restore_gives_back_every_row_but_the_sessions_and_every_fil
     assert archive.parent.stat().st_mode & 0o777 == 0o700, "BACKUP_DIR, made by the backup"
 
     with tarfile.open(archive) as tar:
-        manifest = backups.read_manifest(tar)
+        manifest = restore.read_manifest(tar)
     assert manifest["database"]["vendor"] == connection.vendor
     assert {e["name"]: e["sha256"] for e in manifest["media"]} == files_before
 
@@ -155,7 +155,7 @@ def test_the_sessions_data_is_not_in_the_archive_at_all(portal_with_data, tmp_pa
     session = signed_in_session()
     archive = backups.write_archive(tmp_path)
     with tarfile.open(archive) as tar:
-        manifest = backups.read_manifest(tar)
+        manifest = restore.read_manifest(tar)
         database = tar.extractfile(manifest["database"]["member"]).read()
     if connection.vendor == "sqlite":
         assert session.session_key.encode() not in database
@@ -236,7 +236,7 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(portal_with_dat
     default_storage.delete(SCAN)
 
     with pytest.raises(backups.BackupError, match=f"media/{SCAN} does not match its SHA-256"):
-        backups.restore_archive(damaged)
+        restore.restore_archive(damaged)
 
     assert connection.introspection.table_names() == []
     assert not default_storage.exists(SCAN)
@@ -249,5 +249,5 @@ def test_a_stored_file_that_differs_from_the_archive_is_refused(portal_with_data
     default_storage.save(SCAN, ContentFile(b"another scan"))
 
     with pytest.raises(backups.BackupError, match="1 stored files differ from the archive"):
-        backups.restore_archive(archive)
+        restore.restore_archive(archive)
     assert connection.introspection.table_names() == []

@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from cdt_portal import backups
+from cdt_portal import backups, restore
 from cdt_portal.models import ServiceBeat
 from tests.deployment.test_backup import (
     portal_with_data,  # noqa: F401  (a fixture)
@@ -63,7 +63,7 @@ def test_an_encrypted_backup_restores_with_either_key_and_gives_back_everything(
     decrypted = tmp_path / "decrypted.tar"
     pyrage.decrypt_file(str(archive), str(decrypted), [office])
     with tarfile.open(decrypted) as tar:
-        assert backups.read_manifest(tar)["database"]["vendor"]
+        assert restore.read_manifest(tar)["database"]["vendor"]
 
     wipe_database()
     for path in stored_files():
@@ -150,6 +150,6 @@ def test_a_full_disk_while_decrypting_is_not_blamed_on_the_archive(tmp_path, mon
     archive.write_bytes(AGE_HEADER)
 
     with pytest.raises(OSError) as failed:
-        backups._decrypt(archive, tmp_path / "plain.tar", [pyrage.x25519.Identity.generate()])
+        restore._decrypt(archive, tmp_path / "plain.tar", [pyrage.x25519.Identity.generate()])
 
     assert failed.value.errno == errno.ENOSPC

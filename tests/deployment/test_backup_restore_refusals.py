@@ -25,7 +25,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from cdt_portal import backups
+from cdt_portal import backups, restore
 from tests.deployment.test_backup import (
     signed_in_session,
     stored_files,
@@ -284,7 +284,7 @@ def test_an_armored_archive_restores_and_leaves_no_temporary_copy(archives, tmp_
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    identity = backups.read_identities(archives.key_file)
+    identity = restore.read_identities(archives.key_file)
     armored = archives.folder / "armored.tar.age"
     armored.write_bytes(
         pyrage.encrypt(archives.plain.read_bytes(), [identity[0].to_public()], armored=True)

@@ -1,4 +1,4 @@
-"""Every writing service of families/services.py leaves exactly one audit entry, and a refusal
+"""Every writing service of families/services/ leaves exactly one audit entry, and a refusal
 or a repeated click leaves none. The module's calls are watched (`tests/audit_observer.py`):
 its last test checks that each service wrote the action declared for it."""
 
@@ -36,7 +36,7 @@ from tests.families.builders import (
     years_ago,
 )
 
-# Each public function of families/services.py, and the audit action it writes.
+# Each public function of families/services/, and the audit action it writes.
 AUDITED_SERVICES = {
     "notice_publish": "notice.published",
     "notice_confirm": "notice.confirmed",

@@ -4,8 +4,9 @@ written (docs/backups.md lists every refusal)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cdt_portal.backups import BackupError, restore_archive
+from cdt_portal.backups import BackupError
 from cdt_portal.databases import as_owner
+from cdt_portal.restore import restore_archive
 
 
 class Command(BaseCommand):
