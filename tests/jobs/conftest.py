@@ -45,9 +45,18 @@ def redis_queue():
 
 @pytest.fixture
 def mail_server(request):
-    """Answers each letter after the test module's ACCEPT_DELAY seconds (none by default)."""
-    with stress_support.MailServer(getattr(request.module, "ACCEPT_DELAY", 0)) as server:
+    """Answers each letter after the test module's ACCEPT_DELAY seconds (none by default). In a
+    module that sets HOLD_AT, it holds that letter unanswered until `release` is set (or the
+    test ends), so the module's test can kill the worker while a letter is in flight."""
+    delay = getattr(request.module, "ACCEPT_DELAY", 0)
+    hold_at = getattr(request.module, "HOLD_AT", None)
+    if hold_at is None:
+        with stress_support.MailServer(delay) as server:
+            yield server
+        return
+    with stress_support.HoldingMailServer(delay, hold_at) as server:
         yield server
+        server.release.set()
 
 
 @pytest.fixture

@@ -56,15 +56,6 @@ SILENCE = 3  # JOB_SILENCE_SECONDS in the worker
 PRESSES = 6
 
 
-@pytest.fixture
-def mail_server():
-    """The holding server instead of tests/jobs/conftest.py's (the worker fixture there is
-    this module's worker too)."""
-    with stress.HoldingMailServer(ACCEPT_DELAY, HOLD_AT) as server:
-        yield server
-        server.release.set()
-
-
 def build_department():
     department = Department.objects.create(
         slug="uo-go-on", full_name="Управление образования", short_name="УО"

@@ -3,14 +3,14 @@
 Everything is real, as in tests/jobs/test_stress.py (whose machinery, `stress_support`, this
 reuses): the huey consumer (`manage.py run_huey`, two worker processes) on a Redis queue of the
 test's own name and the test's PostgreSQL database, and a mail server on 127.0.0.1 that counts
-every letter as its data arrives and answers only ACCEPT_DELAY seconds later (letter KILL_AT:
+every letter as its data arrives and answers only ACCEPT_DELAY seconds later (letter HOLD_AT:
 not before the kill).
 
 The scenario: PARENTS parents of one organisation are due today for the notice's reminder (and
 WITHOUT_EMAIL more, without an e-mail). The daily chore (`families.tasks
 .scheduled_parent_reminders`, called here as the scheduler would call it) starts the day's job;
 the worker records the letters in the outbox and sends them. As soon as the mail server has
-received letter KILL_AT, which it holds unanswered, the worker's whole process group is
+received letter HOLD_AT, which it holds unanswered, the worker's whole process group is
 SIGKILLed: that letter is in flight, its row `sending`. A new worker starts; its start-up
 schedules the core's look for lost jobs (`jobs_recover`) for when the job's silence shows its
 worker is dead (JOB_SILENCE_SECONDS = SILENCE, plus a second), which queues the job again. Its
@@ -60,18 +60,9 @@ PARENTS = 30
 WITHOUT_EMAIL = 2
 # The worker dies while the server holds this letter, unanswered (among the newest 20 of the
 # 32, which the parents' page lists).
-KILL_AT = 15
+HOLD_AT = 15
 ACCEPT_DELAY = 0.1  # seconds the server takes to answer each letter: the run takes seconds
 SILENCE = 3  # JOB_SILENCE_SECONDS in the worker
-
-
-@pytest.fixture
-def mail_server():
-    """The holding server instead of tests/jobs/conftest.py's (the worker fixture there is
-    this module's worker too)."""
-    with stress.HoldingMailServer(ACCEPT_DELAY, KILL_AT) as server:
-        yield server
-        server.release.set()
 
 
 def build_families():
@@ -116,8 +107,8 @@ def test_a_worker_killed_while_sending_parents_reminders_sends_none_twice(
     [job] = Job.objects.filter(kind="parent_reminders")
     assert job.organisation_id == organisation.pk
 
-    # Letter KILL_AT has arrived and waits for its answer: the worker dies.
-    stress.wait_for(mail_server.holding.is_set, 60, f"letter {KILL_AT} to arrive", worker)
+    # Letter HOLD_AT has arrived and waits for its answer: the worker dies.
+    stress.wait_for(mail_server.holding.is_set, 60, f"letter {HOLD_AT} to arrive", worker)
     worker.kill()
     mail_server.release.set()
     killed_after = time.monotonic() - began
@@ -133,9 +124,9 @@ def test_a_worker_killed_while_sending_parents_reminders_sends_none_twice(
         last_received = mail_server.letters[-1].key
     # The kill must land on a letter in flight, or this test proves nothing.
     assert at_kill == {
-        "sent": KILL_AT - 1,
+        "sent": HOLD_AT - 1,
         "sending": 1,
-        "pending": PARENTS - KILL_AT,
+        "pending": PARENTS - HOLD_AT,
         "no_email": WITHOUT_EMAIL,
     }, at_kill
     assert in_flight == [last_received]
