@@ -34,6 +34,21 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def real_worker_marks(
+    reason: str = "the real worker's tests try the production setup: PostgreSQL and Redis",
+) -> list:
+    """A real-worker test module's `pytestmark`: its transactions commit, as the worker reads
+    what they wrote, and it runs on PostgreSQL, the production setup (a killed worker on SQLite
+    is tests/jobs/test_worker_killed.py)."""
+    import pytest
+    from django.db import connection
+
+    return [
+        pytest.mark.django_db(transaction=True),
+        pytest.mark.skipif(connection.vendor != "postgresql", reason=reason),
+    ]
+
+
 # --- The mail server --------------------------------------------------------------------------
 
 

@@ -28,8 +28,6 @@ import threading
 import time
 from collections import Counter
 
-import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -41,13 +39,7 @@ from tests.counts import report
 from tests.factories import OrganisationFactory, UserFactory
 from tests.jobs import stress_support as stress
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the stress test's worker: the production setup, PostgreSQL and Redis",
-    ),
-]
+pytestmark = stress.real_worker_marks()
 
 INSTITUTIONS = 8
 HOLD_AT = 4  # the worker dies while the server holds this letter, unanswered

@@ -21,15 +21,10 @@ from cdt_portal import numbers
 from departments.selectors import INSTITUTION_ROW
 from onboarding.selectors import DASHBOARD
 from tests.factories import PASSWORD
+from tests.jobs import stress_support
 from tests.jobs.stress_support import flush_cache, wait_for
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the real worker's tests try the production setup: PostgreSQL and Redis",
-    ),
-]
+pytestmark = stress_support.real_worker_marks()
 
 
 def redis_cache(url: str, prefix: str) -> dict:

@@ -35,8 +35,6 @@ import datetime as dt
 import time
 from collections import Counter
 
-import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -48,13 +46,7 @@ from tests.counts import report
 from tests.factories import GuardianshipFactory, OrganisationFactory, UserFactory
 from tests.jobs import stress_support as stress
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the stress test's worker: the production setup, PostgreSQL and Redis",
-    ),
-]
+pytestmark = stress.real_worker_marks()
 
 PARENTS = 30
 WITHOUT_EMAIL = 2

@@ -10,23 +10,16 @@ under the real worker."""
 
 from __future__ import annotations
 
-import pytest
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from acknowledgements import sheet
 from cdt_portal.models import AuditEntry, Job
+from tests.jobs import stress_support
 from tests.jobs.stress_support import wait_for
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the real worker's tests try the production setup: PostgreSQL and Redis",
-    ),
-]
+pytestmark = stress_support.real_worker_marks()
 
 
 def press_and_open(client: Client, url: str, worker) -> bytes:

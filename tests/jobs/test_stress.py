@@ -55,8 +55,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -66,14 +64,10 @@ from tests.jobs import stress_support as stress
 from tests.jobs.stress_checks import check_phase, format_summary, phase_jobs, wait_for_jobs
 from tests.jobs.stress_scenario import build_school, plan_phase
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql",
-        reason="the stress test tries the production setup: PostgreSQL's row locks and "
-        "Redis's queue (SQLite has no row locks)",
-    ),
-]
+pytestmark = stress.real_worker_marks(
+    "the stress test tries the production setup: PostgreSQL's row locks and "
+    "Redis's queue (SQLite has no row locks)"
+)
 
 SEED = 20251206
 ORGANISATIONS = 8
