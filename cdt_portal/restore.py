@@ -26,7 +26,7 @@ from django.db import connections
 
 from .backups import CHUNK, DB_MEMBERS, FORMAT, MANIFEST, BackupError, pg_env, run_tool
 
-# How every age file starts: binary (what `write_archive` writes) or armored (`age -a`).
+# How every age file starts: binary (what `backups.write_archive` writes) or armored (`age -a`).
 AGE_HEADERS = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
 # Restored stored files and the folders restore creates: what production gives uploads
 # (FILE_UPLOAD_PERMISSIONS, FILE_UPLOAD_DIRECTORY_PERMISSIONS): the service's group (nginx) reads.

@@ -2,8 +2,11 @@
 parents' reminders task is now `families.services.reminders.send_parent_reminders`. The jobs
 that may still run or be retried (queued, running, failed) are pointed at the new name, so the
 queue, the look for lost jobs and «Повторить» find their task; a task message queued under the
-old name before the upgrade is not run, and its job, silent, is queued again under the new
-name by `jobs_recover`. Jobs that are done keep the name of the task that ran them."""
+old name before the upgrade is not run (the worker logs «Error reading from queue» with a
+traceback and drops it), and its job, silent, is queued again under the new name by
+`jobs_recover`. Jobs that are done keep the name of the task that ran them. The guide stops
+the worker before `migrate` (docs/deploy.md, step 12), so no old worker writes the old name
+back meanwhile."""
 
 from django.db import migrations
 

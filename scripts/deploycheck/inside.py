@@ -1,5 +1,5 @@
 """Inside the namespace: the throwaway machine, the guide's steps run on it, and the checks of
-the portal they set up."""
+the portal they set up (those of the running portal's pages in walk.py)."""
 
 from __future__ import annotations
 
