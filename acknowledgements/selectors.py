@@ -18,7 +18,7 @@ from cdt_portal.audit import history
 from cdt_portal.models import AuditEntry, Delivery, Job
 from cdt_portal.paging import search_people
 from cdt_portal.progress import Progress
-from cdt_portal.reminder_schedule import reminder_due
+from cdt_portal.reminder_schedule import people_due
 
 from .diff import ParagraphDiff, paragraph_diff
 from .models import (
@@ -498,19 +498,13 @@ def scheduled_targets(
     before the schedule existed, and no due date set since) has none."""
     if version.reminders_from is None or not version.allows("remind"):
         return []
-    sent = reminder_history(version, exclude_run=exclude_run)
-    due = []
-    for person in pending_readers(version):
-        count, last = sent.get(person.pk, (0, None))
-        if reminder_due(
-            today=on_date,
-            start=version.reminders_from,
-            due=version.read_by,
-            sent_count=count,
-            last_sent=last,
-        ):
-            due.append(person)
-    return due
+    return people_due(
+        pending_readers(version),
+        reminder_history(version, exclude_run=exclude_run),
+        today=on_date,
+        start=version.reminders_from,
+        due=version.read_by,
+    )
 
 
 # Documents, plural ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ asking once the person did the thing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 
@@ -84,3 +86,24 @@ def reminder_due(
     if milestone is None:
         return False
     return last_sent is None or last_sent < milestone
+
+
+def people_due(
+    people: Iterable[Any],
+    history: dict[int, tuple[int, dt.date]],
+    *,
+    today: dt.date,
+    start: dt.date,
+    due: dt.date | None,
+) -> list[Any]:
+    """Of `people` (each with a `pk`), those one more reminder goes to `today`: `history`
+    gives, by person pk, how many reminders of this schedule they were sent and the day of
+    the last one (none: not yet)."""
+    found = []
+    for person in people:
+        sent_count, last_sent = history.get(person.pk, (0, None))
+        if reminder_due(
+            today=today, start=start, due=due, sent_count=sent_count, last_sent=last_sent
+        ):
+            found.append(person)
+    return found

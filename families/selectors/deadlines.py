@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Guardianship, Organisation, Role, User
 from cdt_portal.models import Delivery
-from cdt_portal.reminder_schedule import reminder_due
+from cdt_portal.reminder_schedule import people_due
 
 from ..models import (
     ConsentRecord,
@@ -186,21 +186,15 @@ def parent_reminder_history(deadline: ParentDeadline) -> dict[int, tuple[int, dt
 
 def parents_due_reminder(deadline: ParentDeadline, *, today: dt.date) -> list[User]:
     """The pending parents (`pending_parents`: families who decline left out) whose reminder
-    under `deadline` is due `today` by the shared schedule (`reminder_due`): never twice a
+    under `deadline` is due `today` by the shared schedule (`people_due`): never twice a
     day, at most REMINDER_MAX times."""
-    history = parent_reminder_history(deadline)
-    due = []
-    for parent in pending_parents(deadline.organisation, deadline.kind):
-        count, last = history.get(parent.pk, (0, None))
-        if reminder_due(
-            today=today,
-            start=deadline.reminders_from,
-            due=deadline.due_date,
-            sent_count=count,
-            last_sent=last,
-        ):
-            due.append(parent)
-    return due
+    return people_due(
+        pending_parents(deadline.organisation, deadline.kind),
+        parent_reminder_history(deadline),
+        today=today,
+        start=deadline.reminders_from,
+        due=deadline.due_date,
+    )
 
 
 @dataclass(frozen=True)
