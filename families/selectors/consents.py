@@ -4,12 +4,16 @@ documents they need, what is due for erasure, and the consent documents."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
+    Case,
     CharField,
+    DateTimeField,
     Exists,
     F,
     OuterRef,
@@ -17,6 +21,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
 from django.db.models.functions import Cast
 from django.template.loader import render_to_string
@@ -171,7 +177,7 @@ DEACTIVATED = "person.deactivated"  # the accounts' audit action for a switched-
 class ErasureDue:
     row: ConsentDetails | StudentConsent
     reason: str  # WITHDRAWN, STUDIES_ENDED or PARENT_UNLINKED
-    since: dt.datetime  # the withdrawal, or the account switched off
+    since: dt.datetime  # the withdrawal, the account switched off, or the parent unlinked
 
 
 def _studies_ended_at(student_field: str) -> Subquery:
@@ -191,7 +197,8 @@ def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -
     """Of `rows` not erased yet: those whose act a withdrawal after it ended (the withdrawal no
     later than `cutoff`), those whose student's account was switched off no later than
     `cutoff` and is still off, and parents' consents whose parent was unlinked from the child
-    no later than `cutoff`. `student` and `act_at` name the row's student and moment."""
+    no later than `cutoff`; each with the first of these reasons that holds, and its moment.
+    `student` and `act_at` name the row's student and moment."""
     withdrawal = (
         acts.filter(
             student=OuterRef(student),
@@ -207,19 +214,21 @@ def _due(rows: QuerySet, *, student: str, act_at: str, acts: QuerySet, cutoff) -
         left_at=_studies_ended_at(f"{student}_id"),
         student_active=F(f"{student}__is_active"),
     )
-    ended = Q(left_at__lte=cutoff, student_active=False)
-    due_when = Q(withdrawn_at__isnull=False) | ended
+    # (the condition, the reason, the field holding its moment), in the order they are told.
+    reasons = [
+        (Q(withdrawn_at__isnull=False), WITHDRAWN, "withdrawn_at"),
+        (Q(left_at__lte=cutoff, student_active=False), STUDIES_ENDED, "left_at"),
+    ]
     if rows.model is ConsentDetails:  # a parent's consent: its parent may have been unlinked
-        due_when |= Q(parent_unlinked_at__lte=cutoff)
-    due = []
-    for row in rows.filter(due_when).order_by("pk"):
-        if row.withdrawn_at is not None:
-            due.append(ErasureDue(row, WITHDRAWN, row.withdrawn_at))
-        elif row.left_at is not None and row.left_at <= cutoff and not row.student_active:
-            due.append(ErasureDue(row, STUDIES_ENDED, row.left_at))
-        else:
-            due.append(ErasureDue(row, PARENT_UNLINKED, row.parent_unlinked_at))
-    return due
+        reasons.append((Q(parent_unlinked_at__lte=cutoff), PARENT_UNLINKED, "parent_unlinked_at"))
+    due = rows.filter(reduce(operator.or_, (when for when, _, _ in reasons))).annotate(
+        reason=Case(*(When(when, then=Value(reason)) for when, reason, _ in reasons)),
+        since=Case(
+            *(When(when, then=F(field)) for when, _, field in reasons),
+            output_field=DateTimeField(),
+        ),
+    )
+    return [ErasureDue(row, row.reason, row.since) for row in due.order_by("pk")]
 
 
 # How far apart the erasure's runs are (`families.tasks`: every night).

@@ -246,6 +246,22 @@ def test_the_end_of_studies_erases_the_parents_and_the_students_own_after_the_re
     ) == [(False, "studies_ended"), (True, "studies_ended")]
 
 
+def test_a_consent_withdrawn_and_then_its_student_switched_off_is_erased_for_the_withdrawal(
+    admin, parent, student
+):
+    """Both reasons hold: the entry names the withdrawal, which came first, and its day."""
+    give_consent(parent, student)
+    withdrawn = consent_withdraw(parent=parent, student=student, ip_address=None)
+    person_set_active(person=student, actor=admin, active=False)
+    left = AuditEntry.objects.get(action="person.deactivated").at
+    assert consent_data_erase(now=left + RETENTION) == 1
+    entry = AuditEntry.objects.get(action="consent.data.erased")
+    assert (entry.data["reason"], entry.data["since"]) == (
+        "withdrawn",
+        timezone.localtime(withdrawn.at).date().isoformat(),
+    )
+
+
 def test_a_student_switched_back_on_keeps_the_consent(admin, parent, student):
     give_consent(parent, student)
     person_set_active(person=student, actor=admin, active=False)
