@@ -21,6 +21,7 @@ from cdt_portal.models import Delivery, Job
 from cdt_portal.outbox import Recipient
 
 from .models import DepartmentMessage, MessageReceipt
+from .selectors import message_letters_job
 
 MESSAGE_SENT = "department.message.sent"
 MESSAGE_READ = "department.message.read"
@@ -116,7 +117,7 @@ def message_letters_go_on(*, actor: User, message: DepartmentMessage) -> Job:
     its run sends only the letters still waiting. A job not failed is refused."""
     if actor.department_id != message.department_id or not actor.has_role(Role.DEPARTMENT):
         raise PortalError(NOT_THEIR_MESSAGE)
-    job = Job.objects.filter(key=message.job_key).first()
+    job = message_letters_job(message)
     if job is None:
         raise PortalError(NOT_FAILED)
     return job_retry(job=job, actor=actor)
