@@ -409,9 +409,24 @@ def may_follow_letters_job(user, job: Job) -> bool:
     ).exists()
 
 
-def letters_waiting(message: DepartmentMessage) -> int:
-    """How many of the message's copies by e-mail no run has tried yet."""
-    return outbox.letters(message.batch).filter(status=Delivery.Status.PENDING).count()
+@dataclass(frozen=True)
+class LettersLeft:
+    """The message's copies by e-mail not settled: those no run has tried yet, and those a
+    run was handing to the mail server when it stopped (`sending`)."""
+
+    waiting: int
+    in_flight: int
+
+    def __bool__(self) -> bool:
+        return bool(self.waiting or self.in_flight)
+
+
+def letters_left(message: DepartmentMessage) -> LettersLeft:
+    counts = outbox.letters(message.batch).aggregate(
+        waiting=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
+        in_flight=Count("pk", filter=Q(status=Delivery.Status.SENDING)),
+    )
+    return LettersLeft(**counts)
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def _message_page(request, department, message, status: int = 200) -> HttpRespon
             "lines": lines,
             "read": sum(1 for line in lines if line.readers),
             "job": selectors.message_letters_job(message),
-            "waiting": selectors.letters_waiting(message),
+            "left": selectors.letters_left(message),
         },
         status=status,
     )

@@ -66,6 +66,32 @@ def test_the_page_offers_to_go_on_and_one_press_sends_the_waiting_copy(
     assert "отправлено: 1" in page
 
 
+def test_a_copy_left_in_flight_is_settled_as_unconfirmed_and_not_sent_again(
+    client, department_officer, refused_message
+):
+    """The job stopped for good while the copy was with the mail server: nothing waits, yet
+    the page offers to go on, says what will become of it, and the press settles it without
+    sending it a second time."""
+    message = refused_message
+    Delivery.objects.filter(batch=message.batch).update(status=Delivery.Status.SENDING)
+    address = f"/department/messages/{message.pk}/"
+    client.force_login(department_officer)
+    page = client.get(address).content.decode()
+    assert "Ждут отправки копий" not in page
+    assert "Отправка прервалась на копиях: 1;" in page
+    assert "Продолжить рассылку" in page
+
+    response = client.post(f"{address}go-on/")
+
+    assert (response.status_code, response["Location"]) == (302, address)
+    assert Job.objects.get(key=message.job_key).status == Job.Status.DONE
+    assert list(Delivery.objects.filter(batch=message.batch).values_list("status")) == [
+        ("unconfirmed",)
+    ]
+    assert mail.outbox == []
+    assert "Продолжить рассылку" not in client.get(address).content.decode()
+
+
 def test_a_second_press_is_refused_and_sends_nothing(client, department_officer, refused_message):
     client.force_login(department_officer)
     address = f"/department/messages/{refused_message.pk}/go-on/"
