@@ -8,8 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +16,7 @@ from acknowledgements.selectors import reminder_counts, reminder_deliveries
 from cdt_portal.models import Delivery
 from tests.acknowledgements.builders import reminder_letters
 from tests.factories import UserFactory
+from tests.migrating import migrate
 
 BEFORE = [("acknowledgements", "0006_job_task_names")]
 AT = dt.datetime(2025, 9, 1, 9, 30, tzinfo=dt.UTC)
@@ -29,13 +28,6 @@ OLD = {
     "Прерванова": ("sending", "", 0),
     "Безадресова": ("no_email", "", 0),
 }
-
-
-def migrate(targets=None):
-    """Migrate to `targets` (every app's newest migration when None); the state there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
 
 
 @pytest.fixture

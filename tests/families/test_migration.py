@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from accounts.models import Role
 from cdt_portal.audit import history
 from cdt_portal.models import AuditEntry
 from families.models import ConsentRecord
 from tests.factories import GuardianshipFactory, OrganisationFactory, UserFactory
+from tests.migrating import migrate
 
 # Before the move: onboarding's last migration that knew these models, and no families.
 BEFORE = [("onboarding", "0008_parent_deadlines_digest"), ("families", None)]
@@ -29,13 +28,6 @@ MOVED = {
     "parentdeadline",
     "parentreminder",
 }
-
-
-def migrate(targets=None):
-    """Migrate to `targets` (every app's newest migration when None); the state there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,6 @@ import datetime as dt
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,16 +22,10 @@ from families.selectors import (
 )
 from tests.factories import GuardianshipFactory, OrganisationFactory, UserFactory
 from tests.families.builders import make_notice
+from tests.migrating import migrate
 
 BEFORE = [("families", "0002_content_types")]
 TABLE = "onboarding_parentreminder"
-
-
-def migrate(targets=None):
-    """Migrate to `targets` (every app's newest migration when None); the state there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps
 
 
 def _parent(organisation, username: str, email: str):
