@@ -12,5 +12,4 @@ from django.db.migrations.executor import MigrationExecutor
 def migrate(targets=None):
     """Migrate to `targets` (every app's newest migration when None); the apps' state there."""
     executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
     return executor.migrate(targets or executor.loader.graph.leaf_nodes()).apps

@@ -23,7 +23,6 @@ AT = timezone.make_aware(dt.datetime(2025, 3, 4, 10, 30))
 
 def migrate(targets):
     executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 
