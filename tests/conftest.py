@@ -23,10 +23,10 @@ from tests.onboarding.builders import make_ready_request
 
 def pytest_configure(config):
     """Python's cycle collector at its defaults (700, 10, 10) ran a full collection over each
-    test process's whole heap (Django, WeasyPrint, migration states) about 35 times a run and
-    took about a tenth of the suite's CPU (measured with `gc.callbacks`). Looking at young
-    objects every 10,000 allocations instead of every 700 makes full collections several times
-    rarer; garbage in cycles is still freed, a little later. Test processes only."""
+    test process's whole heap (Django, WeasyPrint, migration states) about 35 times a run, and
+    took about a tenth of the test processes' CPU (measured with `gc.callbacks`). Looking at
+    young objects every 10,000 allocations instead of every 700 makes full collections several
+    times rarer; garbage in cycles is still freed, a little later. Test processes only."""
     gc.set_threshold(10_000, 10, 10)
 
 
