@@ -60,7 +60,8 @@ format: install-dev
 # pytest runs in parallel, one process more than there are cores (pytest-xdist; TEST_WORKERS=0
 # for one): about a fifth of the suite's time is spent waiting on the browser, the real worker
 # and subprocesses, and the extra process keeps the cores busy meanwhile (on 2 cores, whole
-# pytest runs one after another: 262 s, against 361 s with two processes and 330 s with four).
+# pytest runs one after another, on pyenv's Python: 262 s, against 361 s with two processes and
+# 330 s with four).
 # Each test file runs wholly in one process (--dist loadfile: a file's audit-coverage check
 # sees all its tests), the files with the most tests handed out first (xdist's own order). The
 # time the whole command took is printed last, whether it passed or not.
